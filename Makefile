@@ -1,0 +1,61 @@
+# The two commands: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+WEB_STAMP := web/node_modules/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install web web-deps lint typecheck pytest web-test e2e openapi gen-api bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "chatapi needs Python 3.11+"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web-deps: $(if $(wildcard web/package.json),$(WEB_STAMP))
+
+web: web-deps
+	@if [ -f web/package.json ]; then cd web && npm run build; fi
+
+run: install web
+	$(BIN)/chatapi migrate
+	$(BIN)/chatapi serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check src tests bench alembic
+	$(BIN)/ruff format --check src tests bench alembic
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+web-test: web
+	@if [ -f web/package.json ]; then cd web && npm test && npm run test:e2e; fi
+
+test: lint typecheck pytest web-test
+
+openapi: install
+	@mkdir -p var
+	$(BIN)/chatapi openapi > var/openapi.json
+
+gen-api: openapi web-deps
+	cd web && npm run gen:api
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,137 @@
+"""The database: one async engine (asyncpg or aiosqlite) and the unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Protocol
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An engine for `postgresql+asyncpg://` or `sqlite+aiosqlite://` URLs."""
+    if is_sqlite(url):
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # BEGIN IMMEDIATE takes SQLite's write lock up front: a deferred transaction that
+        # reads and then writes fails with SQLITE_BUSY (no waiting) when another writer
+        # committed in between, which would surface as random errors under load.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Publisher(Protocol):
+    """Where committed events go (the realtime broker)."""
+
+    async def publish(self, envelope: bytes) -> None: ...
+
+
+class Outgoing(Protocol):
+    """Something a service announces once its transaction has committed."""
+
+    def envelope(self) -> bytes: ...
+
+
+class UnitOfWork:
+    """One database session and the events it will publish once it commits.
+
+    Services add rows and `emit()` events; `commit()` commits and only then publishes, in
+    emission order. Leaving the block without committing rolls back and drops the events.
+    """
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher | None
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._publisher = publisher
+        self.session: AsyncSession = sessionmaker()
+        self._pending: list[Outgoing] = []
+        self._after_commit: list[Any] = []
+
+    @property
+    def dialect(self) -> str:
+        bind = self.session.bind
+        return bind.dialect.name if bind is not None else ""
+
+    def emit(self, item: Outgoing) -> None:
+        self._pending.append(item)
+
+    @property
+    def pending(self) -> Sequence[Outgoing]:
+        return tuple(self._pending)
+
+    def after_commit(self, callback: Any) -> None:
+        """Run `await callback()` after a successful commit (e.g. delete files)."""
+        self._after_commit.append(callback)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        items, self._pending = self._pending, []
+        callbacks, self._after_commit = self._after_commit, []
+        if self._publisher is not None:
+            for item in items:
+                try:
+                    await self._publisher.publish(item.envelope())
+                except Exception:  # the commit stands; clients catch up from the events endpoint
+                    log.exception("publishing a committed event failed")
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:
+                log.exception("an after-commit task failed")
+
+    async def rollback(self) -> None:
+        self._pending.clear()
+        self._after_commit.clear()
+        await self.session.rollback()
+
+    async def close(self) -> None:
+        self._pending.clear()
+        self._after_commit.clear()
+        await self.session.close()
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

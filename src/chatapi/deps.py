@@ -1,0 +1,44 @@
+"""Annotated dependencies for the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from chatapi.db import UnitOfWork
+from chatapi.errors import NotAuthenticated
+from chatapi.models import User
+from chatapi.services import auth
+from chatapi.state import AppState
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.chat
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_uow(state: StateDep) -> AsyncIterator[UnitOfWork]:
+    async with state.uow() as uow:
+        yield uow
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+async def get_current_user(
+    state: StateDep, uow: UowDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    if not token:
+        raise NotAuthenticated("Not authenticated: send `Authorization: Bearer <access_token>`.")
+    return await auth.authenticate(uow, token=token, key=state.token_policy.key)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

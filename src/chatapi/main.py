@@ -1,0 +1,167 @@
+"""The ASGI application: `create_app(settings)` and `app = create_app()`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.encoders import jsonable_encoder
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chatapi import __version__
+from chatapi.api import auth as auth_api
+from chatapi.api import health as health_api
+from chatapi.api import users as users_api
+from chatapi.db import create_engine, make_sessionmaker
+from chatapi.errors import ChatError
+from chatapi.ratelimit import LoginLimiter
+from chatapi.realtime.broker import MemoryBroker
+from chatapi.realtime.presence import LocalPresence
+from chatapi.services.auth import TokenPolicy
+from chatapi.settings import Settings, get_settings
+from chatapi.state import AppState
+
+log = logging.getLogger("chatapi")
+
+API_PREFIX = "/api/v1"
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def build_state(settings: Settings) -> AppState:
+    engine = create_engine(settings.resolved_database_url)
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessionmaker=make_sessionmaker(engine),
+        broker=MemoryBroker(),
+        presence=LocalPresence(),
+        login_limiter=LoginLimiter(
+            settings.login_rate_limit, redis_url=settings.redis_url, key_prefix=settings.redis_prefix
+        ),
+        token_policy=TokenPolicy(
+            key=settings.signing_key,
+            access_ttl=settings.access_token_ttl_seconds,
+            refresh_ttl=settings.refresh_token_ttl_seconds,
+        ),
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Fail at import/start-up, with a clear message, when the configuration cannot work.
+    _ = settings.signing_key
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings)
+        app.state.chat = state
+        await state.broker.start()
+        try:
+            yield
+        finally:
+            await state.broker.stop()
+            await state.engine.dispose()
+
+    app = FastAPI(
+        title="chatapi",
+        version=__version__,
+        description="A self-hosted real-time chat service. Authorize with the OAuth2 "
+        "password flow, then call any endpoint; realtime frames are documented in "
+        "docs/protocol.md.",
+        lifespan=lifespan,
+    )
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
+        )
+    _install_error_handlers(app)
+    app.include_router(health_api.router)
+    app.include_router(auth_api.router, prefix=API_PREFIX)
+    app.include_router(users_api.router, prefix=API_PREFIX)
+    _mount_web_client(app, settings)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ChatError)
+    async def _chat_error(request: Request, exc: ChatError) -> Response:
+        return JSONResponse(
+            {"detail": exc.detail, "code": exc.code}, status_code=exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse(
+            {"detail": jsonable_encoder(exc.errors()), "code": "validation_error"},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        return JSONResponse(
+            {"detail": exc.detail, "code": code},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+
+def _mount_web_client(app: FastAPI, settings: Settings) -> None:
+    """Serve the built web client at `/`; client routes fall back to its index.html."""
+    dist = settings.web_dist_dir or Path(__file__).resolve().parents[2] / "web" / "dist"
+
+    @app.get("/{path:path}", include_in_schema=False)
+    async def web_client(path: str) -> Response:
+        if path.startswith(("api/", "docs", "redoc", "openapi.json")):
+            return JSONResponse({"detail": "Not Found", "code": "not_found"}, status_code=404)
+        root = dist.resolve()
+        if not (root / "index.html").is_file():
+            return JSONResponse(
+                {
+                    "detail": "The web client is not built. Run `make run` (or `make web`), "
+                    "or use the API at /docs.",
+                    "code": "web_client_not_built",
+                },
+                status_code=404,
+            )
+        candidate = (root / path).resolve()
+        if path and candidate.is_relative_to(root) and candidate.is_file():
+            headers = (
+                {"Cache-Control": "public, max-age=31536000, immutable"}
+                if path.startswith("assets/")
+                else None
+            )
+            return FileResponse(candidate, headers=headers)
+        return FileResponse(root / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `chatapi.main:app` is built on first access, not at import, so importing this
+    # module (tests, tools) reads no environment and writes no files.
+    if name == "app":
+        application = create_app()
+        globals()["app"] = application
+        return application
+    raise AttributeError(name)

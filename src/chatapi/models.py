@@ -1,0 +1,180 @@
+"""SQLModel tables: the schema. Alembic migrations are generated from these and read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ConversationKind(StrEnum):
+    direct = "direct"
+    group = "group"
+
+
+class Role(StrEnum):
+    owner = "owner"
+    admin = "admin"
+    member = "member"
+
+
+class EventType(StrEnum):
+    message_new = "message.new"
+    message_edited = "message.edited"
+    message_deleted = "message.deleted"
+    member_added = "member.added"
+    member_removed = "member.removed"
+    member_role_changed = "member.role_changed"
+    conversation_updated = "conversation.updated"
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    username: str = Field(max_length=32, unique=True)  # stored lower-case
+    display_name: str = Field(max_length=64)
+    password_hash: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class RefreshToken(SQLModel, table=True):
+    """One issued refresh token. Only its SHA-256 is stored; `family_id` ties a rotation chain."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: uuid.UUID = Field(primary_key=True)  # the token's jti
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    family_id: uuid.UUID = Field(index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=16)
+    title: str | None = Field(default=None, max_length=128)
+    # "<smaller uuid>:<larger uuid>" for direct conversations: a unique key, so two
+    # concurrent "open a direct chat" requests end up with one conversation.
+    direct_key: str | None = Field(default=None, max_length=80, unique=True)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    last_seq: int = Field(default=0)
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "conversation_members"
+
+    conversation_id: uuid.UUID = Field(
+        foreign_key="conversations.id", primary_key=True, ondelete="CASCADE"
+    )
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
+    role: str = Field(max_length=16)
+    joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_read_seq: int = Field(default=0)
+    last_delivered_seq: int = Field(default=0)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.UniqueConstraint("conversation_id", "seq"),
+        sa.UniqueConstraint("conversation_id", "sender_id", "client_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    seq: int
+    sender_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    body: str = Field(default="", sa_type=sa.Text)
+    client_id: str | None = Field(default=None, max_length=64)
+    reply_to_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Event(SQLModel, table=True):
+    """The conversation timeline: one row per change, keyed by (conversation, seq).
+
+    Events reference the message or member they concern instead of copying it, so a
+    catch-up always shows the current state (a deleted message's body is gone there too).
+    """
+
+    __tablename__ = "conversation_events"
+
+    conversation_id: uuid.UUID = Field(
+        foreign_key="conversations.id", primary_key=True, ondelete="CASCADE"
+    )
+    seq: int = Field(primary_key=True)
+    type: str = Field(max_length=32)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    message_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id")
+    subject_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    data: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class Media(SQLModel, table=True):
+    """An uploaded file. `message_id` is set once it is attached to a message."""
+
+    __tablename__ = "media"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    uploader_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=128)
+    size: int = Field(sa_type=sa.BigInteger)
+    width: int | None = None
+    height: int | None = None
+    storage_key: str = Field(max_length=128)
+    thumbnail_key: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    message_id: uuid.UUID | None = Field(
+        default=None, foreign_key="messages.id", index=True, ondelete="SET NULL"
+    )
+    position: int = Field(default=0)

@@ -1,0 +1,131 @@
+"""Password hashing and JWT issue/verify. No web framework imports here."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+ALGORITHM = "HS256"
+# An explicit list: the verifier accepts nothing else (no "none", no RS/HS confusion).
+ALLOWED_ALGORITHMS = [ALGORITHM]
+ISSUER = "chatapi"
+
+TokenType = Literal["access", "refresh"]
+
+_pwd = CryptContext(schemes=["argon2"], deprecated="auto")
+# Verified against when the username is unknown, so that answer costs as much as a
+# wrong password and accounts cannot be enumerated by timing.
+_DUMMY_HASH = _pwd.hash("chatapi-dummy-password-for-constant-time")
+
+
+def hash_password(password: str) -> str:
+    return str(_pwd.hash(password))
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Check a password; with no hash (unknown user) burn the same time and fail."""
+    if password_hash is None:
+        _pwd.verify(password, _DUMMY_HASH)
+        return False
+    try:
+        return bool(_pwd.verify(password, password_hash))
+    except ValueError:
+        return False
+
+
+class InvalidToken(Exception):
+    """A token that is malformed, forged, expired or of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    sub: uuid.UUID
+    jti: uuid.UUID
+    type: TokenType
+    iat: datetime
+    exp: datetime
+    family: uuid.UUID | None = None
+
+
+def issue_token(
+    *,
+    key: str,
+    subject: uuid.UUID,
+    token_type: TokenType,
+    ttl_seconds: int,
+    jti: uuid.UUID | None = None,
+    family: uuid.UUID | None = None,
+    now: datetime | None = None,
+) -> tuple[str, TokenClaims]:
+    issued = (now or datetime.now(UTC)).replace(microsecond=0)
+    claims = TokenClaims(
+        sub=subject,
+        jti=jti or uuid.uuid4(),
+        type=token_type,
+        iat=issued,
+        exp=issued + timedelta(seconds=ttl_seconds),
+        family=family,
+    )
+    payload: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": str(claims.sub),
+        "jti": str(claims.jti),
+        "typ": token_type,
+        "iat": int(claims.iat.timestamp()),
+        "exp": int(claims.exp.timestamp()),
+    }
+    if family is not None:
+        payload["fam"] = str(family)
+    return jwt.encode(payload, key, algorithm=ALGORITHM), claims
+
+
+def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClaims:
+    """Verify signature, algorithm, expiry, issuer and type; raise InvalidToken otherwise."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise InvalidToken("unexpected signing algorithm")
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=ALLOWED_ALGORITHMS,
+            issuer=ISSUER,
+            options={"require_exp": True, "require_iat": True, "require_sub": True,
+                     "require_jti": True},
+        )
+    except JWTError as exc:
+        raise InvalidToken(str(exc)) from exc
+    if payload.get("typ") != expected_type:
+        raise InvalidToken(f"not an {expected_type} token")
+    try:
+        return TokenClaims(
+            sub=uuid.UUID(payload["sub"]),
+            jti=uuid.UUID(payload["jti"]),
+            type=expected_type,
+            iat=datetime.fromtimestamp(int(payload["iat"]), UTC),
+            exp=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            family=uuid.UUID(payload["fam"]) if payload.get("fam") else None,
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InvalidToken("malformed claims") from exc
+
+
+def token_digest(token: str) -> str:
+    """What is stored for a refresh token: its SHA-256, never the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign(value: str, *, key: str) -> str:
+    """An HMAC for signed URLs."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def signature_matches(value: str, signature: str, *, key: str) -> bool:
+    return hmac.compare_digest(sign(value, key=key), signature)

@@ -1,0 +1,173 @@
+"""Accounts and tokens: register, log in, refresh with rotation, log out, authenticate."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from chatapi import security
+from chatapi.db import UnitOfWork
+from chatapi.errors import Conflict, NotAuthenticated
+from chatapi.models import RefreshToken, User
+from chatapi.ratelimit import LoginLimiter
+from chatapi.schemas import TokenPair, UserCreate
+
+BAD_CREDENTIALS = "Incorrect username or password."
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPolicy:
+    key: str
+    access_ttl: int
+    refresh_ttl: int
+
+
+async def register(uow: UnitOfWork, *, data: UserCreate) -> User:
+    """Create an account; a username taken in any case is a conflict."""
+    taken = await uow.session.scalar(select(User.id).where(User.username == data.username))
+    if taken is not None:
+        raise Conflict("That username is taken. Choose another one.", code="username_taken")
+    password_hash = await asyncio.to_thread(security.hash_password, data.password)
+    user = User(
+        username=data.username,
+        display_name=data.display_name or data.username,
+        password_hash=password_hash,
+    )
+    uow.session.add(user)
+    try:
+        await uow.session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the unique index
+        await uow.rollback()
+        raise Conflict(
+            "That username is taken. Choose another one.", code="username_taken"
+        ) from exc
+    return user
+
+
+async def login(
+    uow: UnitOfWork,
+    *,
+    username: str,
+    password: str,
+    client: str,
+    limiter: LoginLimiter,
+    policy: TokenPolicy,
+) -> TokenPair:
+    """Check credentials and issue a new token pair (a new refresh-token family)."""
+    username = username.strip().lower()
+    await limiter.check(username=username, client=client)
+    user = await uow.session.scalar(
+        select(User).where(User.username == username, User.deleted_at.is_(None))  # type: ignore[union-attr]
+    )
+    ok = await asyncio.to_thread(
+        security.verify_password, password, user.password_hash if user else None
+    )
+    if user is None or not ok:
+        await limiter.failed(username=username, client=client)
+        raise NotAuthenticated(BAD_CREDENTIALS, code="invalid_credentials")
+    await limiter.succeeded(username=username)
+    return await _issue_pair(uow, user_id=user.id, family=uuid.uuid4(), policy=policy)
+
+
+async def refresh(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> TokenPair:
+    """Spend a refresh token for a new pair. A spent token presented again revokes its family."""
+    stored = await _stored_refresh_token(uow, token=token, policy=policy)
+    now = datetime.now(UTC)
+    if stored.used_at is not None or stored.revoked_at is not None:
+        await _revoke_family(uow, stored.family_id, now)
+        await uow.commit()
+        raise NotAuthenticated(
+            "This refresh token was already used; every session from it is now signed out. "
+            "Log in again.",
+            code="refresh_token_reused",
+        )
+    # Spend it with a conditional update so two concurrent refreshes cannot both succeed.
+    spent = await uow.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        await _revoke_family(uow, stored.family_id, now)
+        await uow.commit()
+        raise NotAuthenticated(
+            "This refresh token was already used; log in again.", code="refresh_token_reused"
+        )
+    user = await uow.session.get(User, stored.user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotAuthenticated("This account no longer exists.", code="invalid_token")
+    return await _issue_pair(uow, user_id=stored.user_id, family=stored.family_id, policy=policy)
+
+
+async def logout(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> None:
+    """Revoke the refresh token's whole family."""
+    stored = await _stored_refresh_token(uow, token=token, policy=policy)
+    await _revoke_family(uow, stored.family_id, datetime.now(UTC))
+
+
+async def authenticate(uow: UnitOfWork, *, token: str, key: str) -> User:
+    """The user an access token speaks for; 401 for anything else."""
+    try:
+        claims = security.decode_token(token, key=key, expected_type="access")
+    except security.InvalidToken as exc:
+        raise NotAuthenticated(
+            "The access token is invalid or expired. Log in or refresh it.", code="invalid_token"
+        ) from exc
+    user = await uow.session.get(User, claims.sub)
+    if user is None or user.deleted_at is not None:
+        raise NotAuthenticated("This account no longer exists.", code="invalid_token")
+    return user
+
+
+async def _stored_refresh_token(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> RefreshToken:
+    try:
+        claims = security.decode_token(token, key=policy.key, expected_type="refresh")
+    except security.InvalidToken as exc:
+        raise NotAuthenticated(
+            "The refresh token is invalid or expired. Log in again.", code="invalid_token"
+        ) from exc
+    stored = await uow.session.get(RefreshToken, claims.jti)
+    if stored is None or stored.token_hash != security.token_digest(token):
+        raise NotAuthenticated("The refresh token is not known. Log in again.", code="invalid_token")
+    return stored
+
+
+async def _revoke_family(uow: UnitOfWork, family_id: uuid.UUID, now: datetime) -> None:
+    await uow.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .values(revoked_at=now)
+    )
+
+
+async def _issue_pair(
+    uow: UnitOfWork, *, user_id: uuid.UUID, family: uuid.UUID, policy: TokenPolicy
+) -> TokenPair:
+    access, _ = security.issue_token(
+        key=policy.key, subject=user_id, token_type="access", ttl_seconds=policy.access_ttl
+    )
+    refresh_token, claims = security.issue_token(
+        key=policy.key,
+        subject=user_id,
+        token_type="refresh",
+        ttl_seconds=policy.refresh_ttl,
+        family=family,
+    )
+    uow.session.add(
+        RefreshToken(
+            id=claims.jti,
+            user_id=user_id,
+            family_id=family,
+            token_hash=security.token_digest(refresh_token),
+            created_at=claims.iat,
+            expires_at=claims.exp,
+        )
+    )
+    return TokenPair(
+        access_token=access, refresh_token=refresh_token, expires_in=policy.access_ttl
+    )

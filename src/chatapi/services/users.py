@@ -1,0 +1,80 @@
+"""Users: look-ups, search by prefix, profile changes, account deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from chatapi.db import UnitOfWork
+from chatapi.errors import NotFound
+from chatapi.models import RefreshToken, User
+from chatapi.realtime.presence import Presence
+from chatapi.schemas import UserRead
+
+SEARCH_LIMIT_MAX = 50
+
+
+def _active() -> object:
+    return User.deleted_at.is_(None)  # type: ignore[union-attr]
+
+
+async def get_user(uow: UnitOfWork, *, user_id: uuid.UUID) -> User:
+    user = await uow.session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFound("No such user.", code="user_not_found")
+    return user
+
+
+async def search_users(uow: UnitOfWork, *, prefix: str, limit: int = 20) -> Sequence[User]:
+    """Users whose username or display name starts with `prefix` (case-insensitive)."""
+    prefix = prefix.strip().lower()
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    stmt = (
+        select(User)
+        .where(
+            _active(),  # type: ignore[arg-type]
+            User.username.like(f"{escaped}%", escape="\\")  # type: ignore[attr-defined]
+            | User.display_name.ilike(f"{escaped}%", escape="\\"),  # type: ignore[attr-defined]
+        )
+        .order_by(User.username)
+        .limit(min(max(limit, 1), SEARCH_LIMIT_MAX))
+    )
+    return (await uow.session.scalars(stmt)).all()
+
+
+async def update_profile(uow: UnitOfWork, *, user: User, display_name: str) -> User:
+    user = await uow.session.merge(user)
+    user.display_name = display_name
+    return user
+
+
+async def delete_account(uow: UnitOfWork, *, user: User) -> None:
+    """Close an account: it can no longer log in, its tokens stop working at once."""
+    now = datetime.now(UTC)
+    await uow.session.execute(
+        update(User).where(User.id == user.id).values(deleted_at=now, password_hash="")  # type: ignore[arg-type]
+    )
+    await uow.session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .values(revoked_at=now)
+    )
+
+
+async def to_read(presence: Presence, users: Sequence[User]) -> list[UserRead]:
+    """UserRead models with `online` filled in from presence, in one look-up."""
+    online = await presence.online({u.id for u in users}) if users else set()
+    return [
+        UserRead(
+            id=u.id,
+            username=u.username,
+            display_name=u.display_name,
+            created_at=u.created_at,
+            online=u.id in online,
+            last_seen_at=u.last_seen_at,
+        )
+        for u in users
+    ]

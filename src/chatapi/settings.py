@@ -1,0 +1,101 @@
+"""Configuration: the only module that reads the environment.
+
+Every variable is documented in README.md and `.env.example`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=False)
+
+    environment: Literal["development", "production", "test"] = "development"
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str | None = None
+    redis_prefix: str = "chatapi"
+    secret_key: SecretStr | None = None
+    media_dir: Path | None = None
+    max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    login_rate_limit: str = "10/minute"
+    web_dist_dir: Path | None = None
+    log_level: str = "info"
+    ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
+    ws_outbox_size: int = Field(default=1024, gt=0)
+    ws_rate_limit: str = "50/second"
+    media_url_ttl_seconds: int = Field(default=3600, gt=0)
+    media_orphan_grace_seconds: int = Field(default=24 * 3600, gt=0)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.var_dir / 'chatapi.db').as_posix()}"
+
+    @cached_property
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.var_dir / "media"
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The JWT/URL signing key; generated and kept under var/ in development."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        if self.environment == "production":
+            raise ConfigError(
+                "SECRET_KEY is not set. In production chatapi refuses to start without it: "
+                "set SECRET_KEY to a long random string (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'`)."
+            )
+        return _load_or_create_dev_key(self.var_dir / "secret_key")
+
+
+def _load_or_create_dev_key(path: Path) -> str:
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL so two processes starting at once keep one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    os.chmod(path, 0o600)
+    return key
+
+
+def get_settings() -> Settings:
+    return Settings()

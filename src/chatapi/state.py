@@ -1,0 +1,29 @@
+"""What the app holds for its lifetime: settings, engine, broker, presence, limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from chatapi.db import UnitOfWork
+from chatapi.ratelimit import LoginLimiter
+from chatapi.realtime.broker import Broker
+from chatapi.realtime.presence import Presence
+from chatapi.services.auth import TokenPolicy
+from chatapi.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    broker: Broker
+    presence: Presence
+    login_limiter: LoginLimiter
+    token_policy: TokenPolicy
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessionmaker, self.broker)
