@@ -72,3 +72,131 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+# --- media ------------------------------------------------------------------------------
+
+
+class MediaRead(Schema):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    url: str = Field(description="signed, expiring URL; works without a header")
+    thumbnail_url: str | None = None
+    created_at: datetime | None = None
+
+
+# --- conversations ----------------------------------------------------------------------
+
+Role = Literal["owner", "admin", "member"]
+ConversationKind = Literal["direct", "group"]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+class ConversationCreate(BaseModel):
+    kind: ConversationKind
+    title: Title | None = None
+    member_ids: list[uuid.UUID] = Field(default_factory=list, max_length=1000)
+
+
+class ConversationUpdate(BaseModel):
+    title: Title
+
+
+class MemberAdd(BaseModel):
+    user_id: uuid.UUID
+    role: Literal["admin", "member"] = "member"
+
+
+class MemberUpdate(BaseModel):
+    role: Role
+
+
+class MemberRead(Schema):
+    user: UserRead
+    role: Role
+    last_read_seq: int
+    last_delivered_seq: int
+    joined_at: datetime | None = None
+
+
+class MessageCreate(BaseModel):
+    body: str = Field(default="", max_length=20_000)
+    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
+    reply_to_id: uuid.UUID | None = None
+
+
+class MessageUpdate(BaseModel):
+    body: str = Field(max_length=20_000)
+
+
+class MessageRead(Schema):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID
+    body: str
+    client_id: str | None
+    reply_to_id: uuid.UUID | None
+    attachments: list[MediaRead] = Field(default_factory=list)
+    created_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+
+
+class ConversationRead(Schema):
+    id: uuid.UUID
+    kind: ConversationKind
+    title: str | None
+    created_at: datetime
+    last_seq: int
+    last_activity_at: datetime | None = None
+    members_count: int
+    my_role: Role
+    unread_count: int
+    last_read_seq: int = 0
+    last_message: MessageRead | None = None
+    other_user: UserRead | None = Field(
+        default=None, description="for direct conversations: the other person"
+    )
+
+
+class ReadMarker(BaseModel):
+    seq: int = Field(ge=0)
+
+
+EventTypeName = Literal[
+    "message.new",
+    "message.edited",
+    "message.deleted",
+    "member.added",
+    "member.removed",
+    "member.role_changed",
+    "conversation.updated",
+]
+
+
+class EventMember(BaseModel):
+    user_id: uuid.UUID
+    role: Role | None = None
+    user: UserRead | None = None
+
+
+class EventConversation(BaseModel):
+    id: uuid.UUID
+    title: str | None
+
+
+class EventRead(BaseModel):
+    conversation_id: uuid.UUID
+    seq: int
+    type: EventTypeName
+    created_at: datetime
+    actor_id: uuid.UUID | None
+    message: MessageRead | None = None
+    member: EventMember | None = None
+    conversation: EventConversation | None = None

@@ -1,0 +1,62 @@
+"""What travels through the broker: a small routing header and the frame, serialized once.
+
+Wire form: `<header JSON>\n<frame JSON>`. The hub reads the header to route and writes the
+frame bytes unchanged to every local socket that should get them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+Kind = Literal["event", "typing", "receipt", "presence"]
+
+
+def dumps(obj: Any) -> bytes:
+    """The one JSON serializer for frames (orjson: UUIDs, datetimes, pydantic via dump)."""
+    return orjson.dumps(obj)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    kind: Kind
+    frame: bytes
+    conversation_id: uuid.UUID | None = None
+    seq: int | None = None
+    # event: the member added/removed (membership cache); presence: the recipients.
+    user_ids: tuple[uuid.UUID, ...] = ()
+    # event: "added" | "removed" | "" (membership change carried by this event).
+    membership: str = ""
+    # The user whose action this is (typing/receipt: not echoed to their own sockets).
+    actor_id: uuid.UUID | None = None
+    origin: str = field(default="", compare=False)
+
+    def envelope(self) -> bytes:
+        header = {
+            "k": self.kind,
+            "c": str(self.conversation_id) if self.conversation_id else None,
+            "s": self.seq,
+            "u": [str(u) for u in self.user_ids],
+            "m": self.membership,
+            "a": str(self.actor_id) if self.actor_id else None,
+            "o": self.origin,
+        }
+        return orjson.dumps(header) + b"\n" + self.frame
+
+    @classmethod
+    def decode(cls, data: bytes) -> Envelope:
+        head, _, frame = data.partition(b"\n")
+        h = orjson.loads(head)
+        return cls(
+            kind=h["k"],
+            frame=frame,
+            conversation_id=uuid.UUID(h["c"]) if h.get("c") else None,
+            seq=h.get("s"),
+            user_ids=tuple(uuid.UUID(u) for u in h.get("u") or ()),
+            membership=h.get("m") or "",
+            actor_id=uuid.UUID(h["a"]) if h.get("a") else None,
+            origin=h.get("o") or "",
+        )
