@@ -16,8 +16,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatapi import __version__
 from chatapi.api import auth as auth_api
+from chatapi.api import conversations as conversations_api
 from chatapi.api import health as health_api
+from chatapi.api import media as media_api
+from chatapi.api import messages as messages_api
 from chatapi.api import users as users_api
+from chatapi.api import ws as ws_api
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
 from chatapi.ratelimit import LoginLimiter
@@ -100,6 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
+    app.include_router(conversations_api.router, prefix=API_PREFIX)
+    app.include_router(messages_api.router, prefix=API_PREFIX)
+    app.include_router(media_api.router, prefix=API_PREFIX)
+    app.include_router(ws_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 
