@@ -12,7 +12,11 @@ from typing import Any, Literal
 
 import orjson
 
-Kind = Literal["event", "typing", "receipt", "presence"]
+# event: a timeline event, routed to the conversation's members, in seq order.
+# typing, receipt: ephemeral, routed to the conversation's members.
+# presence: routed to `user_ids`.
+# notice: routed to `user_ids` (e.g. `conversation.created` to the members of a new chat).
+Kind = Literal["event", "typing", "receipt", "presence", "notice"]
 
 
 def dumps(obj: Any) -> bytes:
