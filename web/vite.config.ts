@@ -19,6 +19,7 @@ export default defineConfig({
   build: {
     outDir: "dist",
     sourcemap: true,
+    chunkSizeWarningLimit: 800,
   },
   test: {
     environment: "jsdom",

@@ -5,7 +5,7 @@
 import createClient from "openapi-fetch";
 import type { contractPaths } from "./contract";
 import type { paths as generatedPaths } from "./schema.gen";
-import { describeError, getAccessToken } from "./session";
+import { describeError, errorText, getAccessToken } from "./session";
 
 /** Generated paths win; the interim contract fills in what the server does not publish yet. */
 export type paths = generatedPaths & Omit<contractPaths, keyof generatedPaths>;
@@ -52,16 +52,11 @@ export async function unwrap<T>(
   const { data, error, response } = result;
   if (response.ok) return data as T;
   if (error !== undefined) {
-    const { message, code } = await describeErrorBody(error, response);
+    const { message, code } = errorText(error, response.status, response.headers.get("Retry-After"));
     throw new ApiError(message, response.status, code);
   }
   const { message, code } = await describeError(response);
   throw new ApiError(message, response.status, code);
-}
-
-async function describeErrorBody(error: unknown, response: Response) {
-  const { errorText } = await import("./session");
-  return errorText(error, response.status, response.headers.get("Retry-After"));
 }
 
 /** The data layer's base URL for endpoints openapi-fetch does not cover (multipart upload). */

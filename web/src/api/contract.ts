@@ -25,11 +25,12 @@ interface Params<P = never, Q = never> {
   path: [P] extends [never] ? never : P;
   cookie?: never;
 }
-interface Op<P, Q, B, R> {
-  parameters: [P] extends [never] ? { query?: [Q] extends [never] ? never : Q; header?: never; path?: never; cookie?: never } : Params<P, Q>;
-  requestBody: [B] extends [never] ? never : Body<B>;
+type Op<P, Q, B, R> = {
+  parameters: [P] extends [never]
+    ? { query?: [Q] extends [never] ? never : Q; header?: never; path?: never; cookie?: never }
+    : Params<P, Q>;
   responses: R & { 400: ErrorResponse; 401: ErrorResponse; 403: ErrorResponse; 404: ErrorResponse; 422: ErrorResponse };
-}
+} & ([B] extends [never] ? { requestBody?: never } : { requestBody: Body<B> });
 interface PathItem {
   parameters: { query?: never; header?: never; path?: never; cookie?: never };
 }

@@ -4,14 +4,11 @@
  * schema (schema.gen.ts), so the rest of the app never names a schema directly.
  */
 
-export interface User {
-  id: string;
-  username: string;
-  display_name: string;
-  created_at: string;
-  online: boolean;
-  last_seen_at: string | null;
-}
+import type { components } from "./schema.gen";
+
+type Schemas = components["schemas"];
+
+export type User = Schemas["UserRead"];
 
 export interface Media {
   id: string;
@@ -80,12 +77,7 @@ export interface ChatEvent {
   conversation?: Conversation | null;
 }
 
-export interface TokenPair {
-  access_token: string;
-  refresh_token: string;
-  token_type: string;
-  expires_in: number;
-}
+export type TokenPair = Schemas["TokenPair"];
 
 export interface ApiErrorBody {
   detail: string | ValidationIssue[];

@@ -36,7 +36,7 @@ class FakeSocket {
 
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
-function setup(fetchEvents = vi.fn(async (): Promise<ChatEvent[]> => [])) {
+function setup(fetchEvents = vi.fn(async (_c: string, _after: number): Promise<ChatEvent[]> => [])) {
   const frames: ServerFrame[] = [];
   const socket = new ChatSocket({
     url: "ws://test/api/v1/ws",

@@ -170,6 +170,15 @@ export function acknowledge(tl: Timeline, clientId: string, message: Message): T
   });
 }
 
+/**
+ * A message state from a REST answer (edit, delete): shown at once, without touching
+ * the seq bookkeeping — the matching event arrives on the socket or in a catch-up.
+ */
+export function replaceMessage(tl: Timeline, message: Message): Timeline {
+  if (!tl.messages.some((m) => m.id === message.id)) return tl;
+  return { ...tl, messages: upsertMessage(tl.messages, message) };
+}
+
 /** Confirmed messages followed by the caller's pending ones: what the list renders. */
 export type TimelineItem =
   | { kind: "message"; message: Message }

@@ -1,0 +1,58 @@
+import { Dropdown, Navbar } from "react-bootstrap";
+import { Navigate, Outlet, useLocation, useParams } from "react-router";
+import { ConnectionBanner } from "../../components/ConnectionBanner";
+import { useAuth } from "../../features/auth/AuthProvider";
+import { ConversationList } from "../../features/conversations/ConversationList";
+import { ThemeToggle } from "../../features/settings/ThemeToggle";
+import { Spinner } from "react-bootstrap";
+
+export function ChatLayout() {
+  const { status, me, logout } = useAuth();
+  const { conversationId } = useParams();
+  const location = useLocation();
+
+  if (status === "checking") {
+    return (
+      <div className="h-100 d-flex align-items-center justify-content-center">
+        <Spinner animation="border" role="status" aria-label="Loading" />
+      </div>
+    );
+  }
+  if (status === "signed-out") return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+
+  const open = Boolean(conversationId);
+  return (
+    <div className="app-shell d-flex flex-column">
+      <a href="#main" className="visually-hidden-focusable position-absolute p-2 bg-body z-3">
+        Skip to conversation
+      </a>
+      <Navbar className="border-bottom px-2 py-1 flex-shrink-0 bg-body-tertiary" as="header">
+        <Navbar.Brand className="fw-semibold fs-6 me-auto">chatapi</Navbar.Brand>
+        <div className="d-flex align-items-center gap-2 min-w-0">
+          <ThemeToggle />
+          <Dropdown align="end">
+            <Dropdown.Toggle variant="outline-secondary" size="sm" className="text-truncate" style={{ maxWidth: "12rem" }} aria-label="Account menu">
+              {me?.display_name ?? "Account"}
+            </Dropdown.Toggle>
+            <Dropdown.Menu>
+              <Dropdown.ItemText className="small text-body-secondary">@{me?.username}</Dropdown.ItemText>
+              <Dropdown.Divider />
+              <Dropdown.Item as="button" onClick={() => void logout()}>
+                Sign out
+              </Dropdown.Item>
+            </Dropdown.Menu>
+          </Dropdown>
+        </div>
+      </Navbar>
+      <ConnectionBanner />
+      <div className="d-flex flex-grow-1 min-h-0">
+        <aside className={`sidebar border-end flex-column ${open ? "d-none d-md-flex" : "d-flex"}`}>
+          <ConversationList />
+        </aside>
+        <main id="main" className={`flex-grow-1 min-w-0 min-h-0 flex-column ${open ? "d-flex" : "d-none d-md-flex"}`}>
+          <Outlet />
+        </main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,95 @@
+/** Who is signed in. The refresh token survives reloads; the access token lives in memory. */
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
+import { api, ApiError, unwrap } from "../../api/client";
+import * as session from "../../api/session";
+import type { User } from "../../api/types";
+import { keys } from "../conversations/keys";
+import { resetMarkers } from "../messages/api";
+
+type Status = "checking" | "signed-in" | "signed-out";
+
+interface AuthValue {
+  status: Status;
+  me: User | undefined;
+  login: (username: string, password: string) => Promise<void>;
+  register: (username: string, password: string, displayName: string) => Promise<void>;
+  logout: () => Promise<void>;
+}
+
+const AuthContext = createContext<AuthValue | null>(null);
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const qc = useQueryClient();
+  const [status, setStatus] = useState<Status>(() => (session.hasSession() ? "checking" : "signed-out"));
+
+  useEffect(() => {
+    const off = session.onTokenChange((token) => {
+      if (token === null) {
+        setStatus("signed-out");
+        qc.clear();
+        resetMarkers();
+      }
+    });
+    if (status === "checking") {
+      session.getAccessToken().then(
+        (token) => setStatus(token ? "signed-in" : "signed-out"),
+        // Offline at start-up: keep the refresh token and show the app; it retries.
+        () => setStatus("signed-in"),
+      );
+    }
+    return off;
+    // Runs once: later changes arrive through onTokenChange.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  const me = useQuery({
+    queryKey: keys.me,
+    enabled: status === "signed-in",
+    queryFn: () => unwrap(api.GET("/api/v1/users/me")),
+    staleTime: Infinity,
+  });
+
+  const login = useCallback(
+    async (username: string, password: string) => {
+      await session.login(username.trim().toLowerCase(), password);
+      qc.clear();
+      setStatus("signed-in");
+    },
+    [qc],
+  );
+
+  const register = useCallback(
+    async (username: string, password: string, displayName: string) => {
+      const name = username.trim().toLowerCase();
+      await unwrap(
+        api.POST("/api/v1/auth/register", {
+          body: { username: name, password, ...(displayName.trim() ? { display_name: displayName.trim() } : {}) },
+        }),
+      ).catch((error: unknown) => {
+        if (error instanceof ApiError && error.status === 409) {
+          throw new ApiError(`The username “${name}” is taken. Choose another.`, 409, error.code);
+        }
+        throw error;
+      });
+      await login(name, password);
+    },
+    [login],
+  );
+
+  const logout = useCallback(async () => {
+    await session.logout();
+  }, []);
+
+  const value = useMemo<AuthValue>(
+    () => ({ status, me: me.data, login, register, logout }),
+    [status, me.data, login, register, logout],
+  );
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthValue {
+  const value = useContext(AuthContext);
+  if (!value) throw new Error("useAuth outside AuthProvider");
+  return value;
+}

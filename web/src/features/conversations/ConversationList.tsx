@@ -1,0 +1,109 @@
+import { useState } from "react";
+import { Alert, Badge, Button, ListGroup, Spinner } from "react-bootstrap";
+import { NavLink, useNavigate } from "react-router";
+import type { Conversation, User } from "../../api/types";
+import { Avatar } from "../../components/Avatar";
+import { formatListTime } from "../../lib/format";
+import { useAuth } from "../auth/AuthProvider";
+import { conversationTitle, useConversations, useDirectPeers, useStartDirect } from "./api";
+import { NewGroupModal } from "./NewGroupModal";
+import { UserPicker } from "./UserPicker";
+
+export function ConversationList() {
+  const { me } = useAuth();
+  const conversations = useConversations();
+  const peers = useDirectPeers(conversations.data, me?.id);
+  const startDirect = useStartDirect();
+  const navigate = useNavigate();
+  const [showGroup, setShowGroup] = useState(false);
+
+  async function openDirect(user: User) {
+    const conversation = await startDirect.mutateAsync(user.id).catch(() => null);
+    if (conversation) navigate(`/c/${conversation.id}`);
+  }
+
+  return (
+    <nav className="d-flex flex-column h-100 min-h-0" aria-label="Conversations">
+      <div className="p-2 border-bottom d-flex flex-column gap-2">
+        <div className="d-flex align-items-center justify-content-between gap-2">
+          <h1 className="h6 mb-0">Chats</h1>
+          <Button size="sm" variant="outline-primary" onClick={() => setShowGroup(true)}>
+            New group
+          </Button>
+        </div>
+        <UserPicker
+          label="Search people to message"
+          exclude={me ? [me.id] : []}
+          actionLabel={(u) => `Message ${u.display_name}`}
+          onPick={(u) => void openDirect(u)}
+        />
+        {startDirect.error ? <Alert variant="danger" className="mb-0 py-1 small">{startDirect.error.message}</Alert> : null}
+      </div>
+      <div className="flex-grow-1 overflow-auto min-h-0">
+        {conversations.isPending ? (
+          <div className="p-3 text-center">
+            <Spinner animation="border" size="sm" role="status" aria-label="Loading conversations" />
+          </div>
+        ) : conversations.error ? (
+          <Alert variant="danger" className="m-2">
+            {conversations.error.message}
+          </Alert>
+        ) : conversations.data.length === 0 ? (
+          <p className="p-3 text-body-secondary small mb-0">No conversations yet. Search for someone above to start one.</p>
+        ) : (
+          <ListGroup variant="flush" as="ul" className="mb-0">
+            {conversations.data.map((c) => (
+              <ConversationItem key={c.id} conversation={c} peer={peers.get(c.id)} meId={me?.id} />
+            ))}
+          </ListGroup>
+        )}
+      </div>
+      <NewGroupModal show={showGroup} onHide={() => setShowGroup(false)} meId={me?.id} />
+    </nav>
+  );
+}
+
+function ConversationItem({ conversation: c, peer, meId }: { conversation: Conversation; peer: User | undefined; meId: string | undefined }) {
+  const title = conversationTitle(c, peer);
+  const last = c.last_message;
+  const preview = last
+    ? `${last.sender_id === meId ? "You: " : ""}${
+        last.deleted ? "message deleted" : last.body || (last.attachments.length ? "📎 Attachment" : "")
+      }`
+    : c.kind === "group"
+      ? `${c.members_count} members`
+      : "No messages yet";
+  const online = c.kind === "direct" && Boolean(peer?.online);
+  return (
+    <li className="list-group-item p-0">
+      <NavLink
+        to={`/c/${c.id}`}
+        className={({ isActive }) =>
+          `d-flex align-items-center gap-2 px-3 py-2 text-reset text-decoration-none conversation-item${isActive ? " bg-body-secondary" : ""}`
+        }
+        aria-label={`${title}${c.unread_count ? `, ${c.unread_count} unread` : ""}${online ? ", online" : ""}`}
+        data-testid="conversation-item"
+      >
+        <Avatar name={title} seed={peer?.id ?? c.id} online={online} />
+        <div className="flex-grow-1 min-w-0">
+          <div className="d-flex justify-content-between gap-2">
+            <span className={`text-truncate ${c.unread_count ? "fw-bold" : "fw-medium"}`}>{title}</span>
+            <small className="text-body-secondary flex-shrink-0">
+              {formatListTime(last?.created_at ?? c.created_at)}
+            </small>
+          </div>
+          <div className="d-flex justify-content-between gap-2">
+            <small className="text-body-secondary text-truncate" data-testid="conversation-preview">
+              {preview}
+            </small>
+            {c.unread_count > 0 ? (
+              <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">
+                {c.unread_count}
+              </Badge>
+            ) : null}
+          </div>
+        </div>
+      </NavLink>
+    </li>
+  );
+}

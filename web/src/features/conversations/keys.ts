@@ -1,0 +1,8 @@
+export const keys = {
+  me: ["me"] as const,
+  conversations: ["conversations"] as const,
+  conversation: (id: string) => ["conversation", id] as const,
+  members: (id: string) => ["members", id] as const,
+  timeline: (id: string) => ["timeline", id] as const,
+  userSearch: (q: string) => ["users", "search", q] as const,
+};

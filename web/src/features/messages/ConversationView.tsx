@@ -1,0 +1,193 @@
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState, type DragEvent } from "react";
+import { Alert, Button, Spinner } from "react-bootstrap";
+import { Link, useParams } from "react-router";
+import type { Message } from "../../api/types";
+import { Avatar } from "../../components/Avatar";
+import { EmptyState } from "../../components/EmptyState";
+import { formatLastSeen } from "../../lib/format";
+import { useRealtime } from "../../realtime/RealtimeProvider";
+import { useAuth } from "../auth/AuthProvider";
+import { conversationTitle, useConversation, useMembers } from "../conversations/api";
+import { useUploads } from "../media/useUploads";
+import { GroupSettingsModal } from "../settings/GroupSettingsModal";
+import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
+import { Composer } from "./Composer";
+import { MessageList } from "./MessageList";
+import { TypingIndicator } from "./TypingIndicator";
+
+export function ConversationRoute() {
+  const { conversationId } = useParams();
+  if (!conversationId) return null;
+  return <ConversationView key={conversationId} id={conversationId} />;
+}
+
+function ConversationView({ id }: { id: string }) {
+  const qc = useQueryClient();
+  const { me } = useAuth();
+  const { setActiveConversation } = useRealtime();
+  const conversation = useConversation(id);
+  const members = useMembers(id);
+  const timeline = useTimeline(id);
+  const uploads = useUploads();
+  const edit = useEditMessage();
+  const remove = useDeleteMessage();
+  const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const [editing, setEditing] = useState<Message | null>(null);
+  const [dragging, setDragging] = useState(false);
+  const [showSettings, setShowSettings] = useState(false);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const meId = me?.id;
+
+  useEffect(() => {
+    setActiveConversation(id);
+    return () => setActiveConversation(null);
+  }, [id, setActiveConversation]);
+
+  // Reading: whenever the newest message changes while this view is visible.
+  const tl = timeline.data;
+  const newestSeq = tl ? Math.max(tl.lastSeq, tl.messages[tl.messages.length - 1]?.seq ?? 0) : 0;
+  useEffect(() => {
+    if (!meId || !newestSeq) return;
+    const read = () => {
+      if (document.visibilityState === "visible") markRead(qc, id, newestSeq, meId);
+    };
+    read();
+    document.addEventListener("visibilitychange", read);
+    return () => document.removeEventListener("visibilitychange", read);
+  }, [qc, id, newestSeq, meId]);
+
+  if (conversation.error) {
+    return (
+      <EmptyState title="Conversation not found">
+        <p>It does not exist, or you are no longer a member.</p>
+        <Link to="/">Back to conversations</Link>
+      </EmptyState>
+    );
+  }
+  const c = conversation.data;
+  const memberList = members.data ?? [];
+  const peer = c?.kind === "direct" ? memberList.find((m) => m.user.id !== meId)?.user : undefined;
+  const title = c ? conversationTitle(c, peer) : "";
+  const subtitle =
+    c?.kind === "group"
+      ? `${memberList.length || c.members_count} members`
+      : peer
+        ? peer.online
+          ? "online"
+          : formatLastSeen(peer.last_seen_at)
+        : "";
+  const canModerate = c?.my_role === "owner" || c?.my_role === "admin";
+
+  function onDrop(e: DragEvent) {
+    e.preventDefault();
+    setDragging(false);
+    if (e.dataTransfer.files.length) uploads.add(Array.from(e.dataTransfer.files));
+  }
+
+  function onSend(body: string) {
+    if (!meId) return;
+    const attachments = uploads.uploads.flatMap((u) => (u.status === "done" && u.media ? [u.media] : []));
+    sendMessage(qc, { conversationId: id, senderId: meId, body, replyToId: replyTo?.id ?? null, attachments });
+    uploads.clear();
+    setReplyTo(null);
+  }
+
+  async function onDelete(m: Message) {
+    if (!window.confirm("Delete this message for everyone?")) return;
+    setActionError(null);
+    await remove.mutateAsync(m).catch((err: unknown) => setActionError(err instanceof Error ? err.message : "Delete failed"));
+  }
+
+  return (
+    <section
+      className="d-flex flex-column flex-grow-1 min-h-0 position-relative"
+      aria-label={title || "Conversation"}
+      onDragOver={(e) => {
+        if (e.dataTransfer.types.includes("Files")) {
+          e.preventDefault();
+          setDragging(true);
+        }
+      }}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={onDrop}
+    >
+      <header className="d-flex align-items-center gap-2 border-bottom px-2 py-2">
+        <Link to="/" className="btn btn-outline-secondary btn-sm d-md-none" aria-label="Back to conversations">
+          <span aria-hidden="true">←</span>
+        </Link>
+        <Avatar name={title || "?"} seed={peer?.id ?? id} online={peer?.online} />
+        <div className="flex-grow-1 min-w-0">
+          <h2 className="h6 mb-0 text-truncate" data-testid="conversation-title">
+            {title || "…"}
+          </h2>
+          <div className="small text-body-secondary text-truncate" data-testid="conversation-subtitle">
+            {subtitle}
+          </div>
+        </div>
+        {c?.kind === "group" ? (
+          <Button variant="outline-secondary" size="sm" onClick={() => setShowSettings(true)} aria-label="Group settings">
+            <span aria-hidden="true">⚙</span>
+            <span className="d-none d-lg-inline ms-1">Settings</span>
+          </Button>
+        ) : null}
+      </header>
+      {actionError ? (
+        <Alert variant="danger" className="m-2 py-1 small" dismissible onClose={() => setActionError(null)}>
+          {actionError}
+        </Alert>
+      ) : null}
+      {timeline.error ? (
+        <Alert variant="danger" className="m-2">
+          {timeline.error.message}
+        </Alert>
+      ) : !tl || !meId ? (
+        <div className="flex-grow-1 d-flex align-items-center justify-content-center">
+          <Spinner animation="border" role="status" aria-label="Loading messages" />
+        </div>
+      ) : (
+        <MessageList
+          timeline={tl}
+          members={memberList}
+          meId={meId}
+          kind={c?.kind ?? "direct"}
+          canModerate={canModerate}
+          onReply={(m) => {
+            setEditing(null);
+            setReplyTo(m);
+          }}
+          onEdit={(m) => {
+            setReplyTo(null);
+            setEditing(m);
+          }}
+          onDelete={(m) => void onDelete(m)}
+        />
+      )}
+      <TypingIndicator conversationId={id} members={memberList} />
+      <Composer
+        conversationId={id}
+        replyTo={replyTo}
+        replyName={replyTo ? (replyTo.sender_id === meId ? "yourself" : (memberList.find((m) => m.user.id === replyTo.sender_id)?.user.display_name ?? "Unknown")) : ""}
+        editing={editing}
+        uploads={uploads}
+        onCancelReply={() => setReplyTo(null)}
+        onCancelEdit={() => setEditing(null)}
+        onSend={onSend}
+        onSaveEdit={async (m, body) => {
+          await edit.mutateAsync({ id: m.id, body });
+          setEditing(null);
+        }}
+      />
+      {dragging ? (
+        <div className="drop-overlay d-flex align-items-center justify-content-center fw-semibold" aria-hidden="true">
+          Drop files to attach
+        </div>
+      ) : null}
+      {c?.kind === "group" && meId ? (
+        <GroupSettingsModal show={showSettings} onHide={() => setShowSettings(false)} conversation={c} meId={meId} />
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,20 @@
+import { Button } from "react-bootstrap";
+import { useTheme } from "../../lib/theme";
+
+export function ThemeToggle() {
+  const { theme, toggle } = useTheme();
+  const dark = theme === "dark";
+  return (
+    <Button
+      variant="outline-secondary"
+      size="sm"
+      onClick={toggle}
+      aria-pressed={dark}
+      aria-label={dark ? "Switch to light mode" : "Switch to dark mode"}
+      title={dark ? "Switch to light mode" : "Switch to dark mode"}
+      data-testid="theme-toggle"
+    >
+      <span aria-hidden="true">{dark ? "☀" : "☾"}</span>
+    </Button>
+  );
+}

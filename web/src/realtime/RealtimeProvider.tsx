@@ -1,0 +1,117 @@
+/** Starts the tab's socket while signed in and feeds its frames into the query cache. */
+import { useQueryClient } from "@tanstack/react-query";
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+  type ReactNode,
+} from "react";
+import { onTokenChange } from "../api/session";
+import type { Conversation, Member } from "../api/types";
+import { useAuth } from "../features/auth/AuthProvider";
+import { useConversations } from "../features/conversations/api";
+import { keys } from "../features/conversations/keys";
+import { markDelivered, markRead } from "../features/messages/api";
+import { getSocket, onSocketAuthLost } from "./connection";
+import { handleFrame } from "./handlers";
+import type { ClientFrame } from "./protocol";
+import type { ConnectionState } from "./socket";
+import { clearTyping } from "./typingStore";
+
+interface RealtimeValue {
+  state: ConnectionState;
+  send: (frame: ClientFrame) => boolean;
+  setActiveConversation: (id: string | null) => void;
+  lastError: string | null;
+}
+
+const RealtimeContext = createContext<RealtimeValue | null>(null);
+
+function subscribeState(listener: () => void): () => void {
+  return getSocket().onStateChange(listener);
+}
+
+export function RealtimeProvider({ children }: { children: ReactNode }) {
+  const qc = useQueryClient();
+  const { status, me, logout } = useAuth();
+  const state = useSyncExternalStore(subscribeState, () => getSocket().state, () => "idle" as const);
+  const active = useRef<string | null>(null);
+  const [announcement, setAnnouncement] = useState("");
+  const [lastError, setLastError] = useState<string | null>(null);
+  const meId = me?.id;
+
+  useEffect(() => {
+    if (status !== "signed-in") return;
+    const socket = getSocket();
+    onSocketAuthLost(() => void logout());
+    const offToken = onTokenChange((token) => token && socket.reauthenticate(token));
+    socket.start();
+    return () => {
+      offToken();
+      onSocketAuthLost(null);
+      socket.stop();
+      clearTyping();
+    };
+  }, [status, logout]);
+
+  useEffect(() => {
+    if (status !== "signed-in") return;
+    const visible = () => (document.visibilityState === "visible" ? active.current : null);
+    return getSocket().subscribe((frame) =>
+      handleFrame(qc, frame, {
+        meId,
+        activeConversation: visible,
+        onActiveMessage: (id, seq) => meId && markRead(qc, id, seq, meId),
+        announce: setAnnouncement,
+        displayName: (conversationId, userId) =>
+          qc.getQueryData<Member[]>(keys.members(conversationId))?.find((m) => m.user.id === userId)?.user
+            .display_name,
+        onSocketError: (_code, detail) => setLastError(detail),
+      }),
+    );
+  }, [status, qc, meId]);
+
+  // Seed the socket's per-conversation watermarks from the list, and confirm delivery.
+  const conversations = useConversations(status === "signed-in");
+  useEffect(() => {
+    if (!conversations.data) return;
+    const socket = getSocket();
+    for (const c of conversations.data) socket.track(c.id, c.last_seq);
+    if (state === "ready") deliverAll(conversations.data, meId);
+  }, [conversations.data, state, meId]);
+
+  const setActiveConversation = useCallback((id: string | null) => {
+    active.current = id;
+  }, []);
+  const send = useCallback((frame: ClientFrame) => getSocket().send(frame), []);
+
+  const value = useMemo(
+    () => ({ state, send, setActiveConversation, lastError }),
+    [state, send, setActiveConversation, lastError],
+  );
+  return (
+    <RealtimeContext.Provider value={value}>
+      {children}
+      <div className="visually-hidden" aria-live="polite" aria-atomic="true" data-testid="live-announcer">
+        {announcement}
+      </div>
+    </RealtimeContext.Provider>
+  );
+}
+
+function deliverAll(list: Conversation[], meId: string | undefined): void {
+  for (const c of list) {
+    if (c.last_message && c.last_message.sender_id !== meId) markDelivered(c.id, c.last_message.seq);
+  }
+}
+
+export function useRealtime(): RealtimeValue {
+  const value = useContext(RealtimeContext);
+  if (!value) throw new Error("useRealtime outside RealtimeProvider");
+  return value;
+}

@@ -1,0 +1,157 @@
+/**
+ * Socket frames into the one cache. Every server frame type is handled here, and
+ * the switch is exhaustive: a new frame type in protocol.ts fails the type check
+ * until it is handled.
+ */
+import type { QueryClient } from "@tanstack/react-query";
+import type { ChatEvent, Conversation, Member } from "../api/types";
+import { forgetConversation } from "../features/conversations/api";
+import { keys } from "../features/conversations/keys";
+import {
+  catchUpIfGap,
+  flushOutbox,
+  getTimeline,
+  markDelivered,
+  markFailed,
+  noteLastMessage,
+  onAcknowledged,
+  updateTimeline,
+} from "../features/messages/api";
+import { applyReceipt } from "../features/messages/receipts";
+import { applyEvent, assertNever } from "../features/messages/timeline";
+import type { ServerFrame } from "./protocol";
+import { setTyping } from "./typingStore";
+
+export interface FrameContext {
+  meId: string | undefined;
+  /** The conversation on screen while the page is visible, if any. */
+  activeConversation: () => string | null;
+  /** Read everything in the open conversation up to `seq`. */
+  onActiveMessage: (conversationId: string, seq: number) => void;
+  announce: (text: string) => void;
+  displayName: (conversationId: string, userId: string) => string | undefined;
+  onSocketError: (code: string, detail: string) => void;
+}
+
+export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameContext): void {
+  switch (frame.type) {
+    case "ready":
+      qc.setQueryData(keys.me, frame.user);
+      // Unread counts and conversations created while away.
+      void qc.invalidateQueries({ queryKey: keys.conversations });
+      flushOutbox(qc);
+      return;
+    case "message.ack":
+      onAcknowledged(qc, frame.client_id, frame.message);
+      return;
+    case "message.new":
+    case "message.edited":
+    case "message.deleted":
+    case "member.added":
+    case "member.removed":
+    case "member.role_changed":
+    case "conversation.updated":
+      handleEvent(qc, frame, ctx);
+      return;
+    case "typing":
+      if (frame.user_id !== ctx.meId) setTyping(frame.conversation_id, frame.user_id, frame.state === "start");
+      return;
+    case "receipt":
+      qc.setQueryData<Member[]>(keys.members(frame.conversation_id), (members) =>
+        members ? applyReceipt(members, frame) : members,
+      );
+      return;
+    case "presence":
+      for (const [key, members] of qc.getQueriesData<Member[]>({ queryKey: ["members"] })) {
+        if (!members?.some((m) => m.user.id === frame.user_id)) continue;
+        qc.setQueryData<Member[]>(
+          key,
+          members.map((m) =>
+            m.user.id === frame.user_id
+              ? { ...m, user: { ...m.user, online: frame.online, last_seen_at: frame.last_seen_at } }
+              : m,
+          ),
+        );
+      }
+      return;
+    case "error":
+      if (frame.client_id) markFailed(qc, frame.client_id, frame.detail);
+      else ctx.onSocketError(frame.code, frame.detail);
+      return;
+    case "pong":
+      return;
+    default:
+      assertNever(frame);
+  }
+}
+
+function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext): void {
+  const id = event.conversation_id;
+  if (getTimeline(qc, id)) {
+    updateTimeline(qc, id, (tl) => applyEvent(tl, event));
+    catchUpIfGap(qc, id);
+  }
+  qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
+    list?.map((c) => (c.id === id ? { ...c, last_seq: Math.max(c.last_seq, event.seq) } : c)),
+  );
+  switch (event.type) {
+    case "message.new": {
+      const message = event.message;
+      if (!message) return;
+      const mine = message.sender_id === ctx.meId;
+      const visible = ctx.activeConversation() === id;
+      noteLastMessage(qc, message, !mine && !visible);
+      if (!mine) {
+        setTyping(id, message.sender_id, false);
+        markDelivered(id, event.seq);
+        if (visible) ctx.onActiveMessage(id, event.seq);
+        if (visible) {
+          const who = ctx.displayName(id, message.sender_id) ?? "Someone";
+          ctx.announce(`${who}: ${message.deleted ? "message deleted" : message.body || "sent an attachment"}`);
+        }
+      }
+      return;
+    }
+    case "message.edited":
+    case "message.deleted": {
+      const message = event.message;
+      if (!message) return;
+      qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
+        list?.map((c) => (c.id === id && c.last_message?.id === message.id ? { ...c, last_message: message } : c)),
+      );
+      return;
+    }
+    case "member.added":
+    case "member.removed":
+    case "member.role_changed": {
+      const userId = event.member?.user.id;
+      if (event.type === "member.removed" && userId && userId === ctx.meId) {
+        forgetConversation(qc, id);
+        return;
+      }
+      if (event.type === "member.added" && userId === ctx.meId) {
+        void qc.invalidateQueries({ queryKey: keys.conversations });
+      }
+      void qc.invalidateQueries({ queryKey: keys.members(id) });
+      void qc.invalidateQueries({ queryKey: keys.conversation(id) });
+      const delta = event.type === "member.added" ? 1 : event.type === "member.removed" ? -1 : 0;
+      if (delta) {
+        qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
+          list?.map((c) => (c.id === id ? { ...c, members_count: c.members_count + delta } : c)),
+        );
+      }
+      return;
+    }
+    case "conversation.updated": {
+      const updated = event.conversation;
+      const patch = (c: Conversation): Conversation =>
+        updated ? { ...c, title: updated.title, members_count: updated.members_count ?? c.members_count } : c;
+      qc.setQueryData<Conversation[]>(keys.conversations, (list) => list?.map((c) => (c.id === id ? patch(c) : c)));
+      qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? patch(c) : c));
+      if (!updated) void qc.invalidateQueries({ queryKey: keys.conversation(id) });
+      return;
+    }
+    default:
+      assertNever(event.type);
+  }
+}
