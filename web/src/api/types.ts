@@ -48,6 +48,10 @@ export interface Conversation {
   my_role: Role;
   unread_count: number;
   last_message: Message | null;
+  last_activity_at?: string | null;
+  last_read_seq?: number;
+  /** direct conversations: the other person */
+  other_user?: User | null;
 }
 
 export interface Member {
@@ -73,8 +77,19 @@ export interface ChatEvent {
   created_at: string;
   actor_id: string | null;
   message?: Message | null;
-  member?: Member | null;
-  conversation?: Conversation | null;
+  member?: EventMember | null;
+  conversation?: EventConversation | null;
+}
+
+export interface EventMember {
+  user_id: string;
+  role?: Role | null;
+  user?: User | null;
+}
+
+export interface EventConversation {
+  id: string;
+  title: string | null;
 }
 
 export type TokenPair = Schemas["TokenPair"];

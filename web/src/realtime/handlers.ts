@@ -4,7 +4,7 @@
  * until it is handled.
  */
 import type { QueryClient } from "@tanstack/react-query";
-import type { ChatEvent, Conversation, Member } from "../api/types";
+import type { ChatEvent, Conversation, Member, User } from "../api/types";
 import { forgetConversation } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import {
@@ -61,7 +61,12 @@ export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameConte
         members ? applyReceipt(members, frame) : members,
       );
       return;
-    case "presence":
+    case "presence": {
+      const patchUser = (u: User): User =>
+        u.id === frame.user_id ? { ...u, online: frame.online, last_seen_at: frame.last_seen_at } : u;
+      qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
+        list?.map((c) => (c.other_user?.id === frame.user_id ? { ...c, other_user: patchUser(c.other_user) } : c)),
+      );
       for (const [key, members] of qc.getQueriesData<Member[]>({ queryKey: ["members"] })) {
         if (!members?.some((m) => m.user.id === frame.user_id)) continue;
         qc.setQueryData<Member[]>(
@@ -74,6 +79,7 @@ export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameConte
         );
       }
       return;
+    }
     case "error":
       if (frame.client_id) markFailed(qc, frame.client_id, frame.detail);
       else ctx.onSocketError(frame.code, frame.detail);
@@ -124,7 +130,7 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext): void
     case "member.added":
     case "member.removed":
     case "member.role_changed": {
-      const userId = event.member?.user.id;
+      const userId = event.member?.user_id;
       if (event.type === "member.removed" && userId && userId === ctx.meId) {
         forgetConversation(qc, id);
         return;
@@ -144,11 +150,13 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext): void
     }
     case "conversation.updated": {
       const updated = event.conversation;
-      const patch = (c: Conversation): Conversation =>
-        updated ? { ...c, title: updated.title, members_count: updated.members_count ?? c.members_count } : c;
+      if (!updated) {
+        void qc.invalidateQueries({ queryKey: keys.conversation(id) });
+        return;
+      }
+      const patch = (c: Conversation): Conversation => ({ ...c, title: updated.title });
       qc.setQueryData<Conversation[]>(keys.conversations, (list) => list?.map((c) => (c.id === id ? patch(c) : c)));
       qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? patch(c) : c));
-      if (!updated) void qc.invalidateQueries({ queryKey: keys.conversation(id) });
       return;
     }
     default:

@@ -5,14 +5,13 @@ import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { formatListTime } from "../../lib/format";
 import { useAuth } from "../auth/AuthProvider";
-import { conversationTitle, useConversations, useDirectPeers, useStartDirect } from "./api";
+import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
 import { NewGroupModal } from "./NewGroupModal";
 import { UserPicker } from "./UserPicker";
 
 export function ConversationList() {
   const { me } = useAuth();
   const conversations = useConversations();
-  const peers = useDirectPeers(conversations.data, me?.id);
   const startDirect = useStartDirect();
   const navigate = useNavigate();
   const [showGroup, setShowGroup] = useState(false);
@@ -53,7 +52,7 @@ export function ConversationList() {
         ) : (
           <ListGroup variant="flush" as="ul" className="mb-0">
             {conversations.data.map((c) => (
-              <ConversationItem key={c.id} conversation={c} peer={peers.get(c.id)} meId={me?.id} />
+              <ConversationItem key={c.id} conversation={c} peer={directPeer(c, undefined, me?.id)} meId={me?.id} />
             ))}
           </ListGroup>
         )}

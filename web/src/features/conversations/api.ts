@@ -1,5 +1,5 @@
 /** Conversations, members and user search: queries and mutations over the typed client. */
-import { useMutation, useQueries, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../../api/client";
 import type { Conversation, Member, Role, User } from "../../api/types";
 import { keys } from "./keys";
@@ -15,7 +15,8 @@ export function useConversations(enabled = true) {
 }
 
 export function sortConversations(list: Conversation[]): Conversation[] {
-  const activity = (c: Conversation) => Date.parse(c.last_message?.created_at ?? c.created_at);
+  const activity = (c: Conversation) =>
+    Date.parse(c.last_message?.created_at ?? c.last_activity_at ?? c.created_at);
   return [...list].sort((a, b) => activity(b) - activity(a));
 }
 
@@ -44,23 +45,10 @@ export function useMembers(id: string | undefined) {
   });
 }
 
-/** Members of every listed direct conversation, to name it after the other person. */
-export function useDirectPeers(conversations: Conversation[] | undefined, meId: string | undefined) {
-  const directs = (conversations ?? []).filter((c) => c.kind === "direct");
-  const results = useQueries({
-    queries: directs.map((c) => ({
-      queryKey: keys.members(c.id),
-      queryFn: () => fetchMembers(c.id),
-      staleTime: 60_000,
-    })),
-  });
-  const peers = new Map<string, User>();
-  directs.forEach((c, i) => {
-    const members = results[i]?.data;
-    const peer = members?.find((m) => m.user.id !== meId)?.user;
-    if (peer) peers.set(c.id, peer);
-  });
-  return peers;
+/** The other person of a direct conversation, from the conversation or its members. */
+export function directPeer(c: Conversation, members: Member[] | undefined, meId: string | undefined): User | undefined {
+  if (c.kind !== "direct") return undefined;
+  return c.other_user ?? members?.find((m) => m.user.id !== meId)?.user;
 }
 
 export function conversationTitle(c: Conversation, peer: User | undefined): string {

@@ -8,7 +8,7 @@ import { EmptyState } from "../../components/EmptyState";
 import { formatLastSeen } from "../../lib/format";
 import { useRealtime } from "../../realtime/RealtimeProvider";
 import { useAuth } from "../auth/AuthProvider";
-import { conversationTitle, useConversation, useMembers } from "../conversations/api";
+import { conversationTitle, directPeer, useConversation, useMembers } from "../conversations/api";
 import { useUploads } from "../media/useUploads";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
@@ -67,7 +67,8 @@ function ConversationView({ id }: { id: string }) {
   }
   const c = conversation.data;
   const memberList = members.data ?? [];
-  const peer = c?.kind === "direct" ? memberList.find((m) => m.user.id !== meId)?.user : undefined;
+  // Members carry live presence (updated by presence frames); the conversation has it at load.
+  const peer = c ? (memberList.find((m) => m.user.id !== meId && c.kind === "direct")?.user ?? directPeer(c, undefined, meId)) : undefined;
   const title = c ? conversationTitle(c, peer) : "";
   const subtitle =
     c?.kind === "group"

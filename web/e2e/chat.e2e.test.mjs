@@ -1,0 +1,250 @@
+// The whole chat flow in a real browser against a real server.
+// Run: npm run test:e2e   (see harness.mjs for the environment it reads)
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  inCI,
+  launchBrowser,
+  makePng,
+  missingPrerequisite,
+  registerViaApi,
+  screenshotDir,
+  startServer,
+} from "./harness.mjs";
+
+const PASSWORD = "correct horse battery";
+const missing = missingPrerequisite();
+// Locally a missing browser or server skips; in CI it is a failure, never a silent skip.
+const skip = missing && !inCI ? missing : false;
+
+describe("chat in the browser", { skip, timeout: 240_000 }, () => {
+  let server;
+  let browser;
+  const pages = [];
+
+  before(async () => {
+    if (missing) throw new Error(`e2e prerequisites missing: ${missing}`);
+    await mkdir(screenshotDir, { recursive: true });
+    server = await startServer();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    // Leave evidence of a failure: every open page as a screenshot, and the server log.
+    let i = 0;
+    for (const page of pages) {
+      i += 1;
+      if (!page.isClosed()) await page.screenshot({ path: join(screenshotDir, `last-page-${i}.png`) }).catch(() => undefined);
+    }
+    await browser?.close();
+    await server?.stop();
+  });
+
+  async function newPage(viewport = { width: 1280, height: 800 }, colorScheme = "light") {
+    const context = await browser.newContext({ baseURL: server.baseURL, viewport, colorScheme });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    pages.push(page);
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("dialog", (d) => void d.accept());
+    return { context, page, errors };
+  }
+
+  async function registerInUi(page, username, displayName) {
+    await page.goto("/register");
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Display name").fill(displayName);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("heading", { name: "Chats" }).waitFor();
+  }
+
+  const message = (page, text) => page.getByTestId("message").filter({ hasText: text });
+
+  async function send(page, text) {
+    const input = page.getByTestId("composer-input");
+    await input.fill(text);
+    await input.press("Enter");
+    await message(page, text).first().waitFor();
+  }
+
+  async function statusOf(page, text) {
+    return message(page, text).first().getByTestId("message-status").getAttribute("data-status");
+  }
+
+  async function waitForStatus(page, text, wanted) {
+    const deadline = Date.now() + 15_000;
+    let last;
+    while (Date.now() < deadline) {
+      last = await statusOf(page, text).catch(() => null);
+      if (wanted.includes(last)) return last;
+      await page.waitForTimeout(100);
+    }
+    assert.fail(`status of "${text}" stayed ${last}, wanted ${wanted.join(" or ")}`);
+  }
+
+  async function noHorizontalOverflow(page) {
+    const { scroll, client } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      client: document.documentElement.clientWidth,
+    }));
+    assert.ok(scroll <= client, `page overflows horizontally: ${scroll} > ${client}`);
+  }
+
+  it("two people chat, see typing, ticks and images; groups; dark mode; phone layout", async () => {
+    try {
+      await wholeFlow();
+    } catch (error) {
+      console.error(`--- server log (tail) ---\n${server.log().slice(-6000)}`);
+      throw error;
+    }
+  });
+
+  async function wholeFlow() {
+    await registerViaApi(server.baseURL, "carol", PASSWORD, "Carol");
+    const alice = await newPage();
+    const bob = await newPage();
+
+    // Registration errors are spelled out.
+    await registerInUi(alice.page, "alice", "Alice");
+    const dup = await newPage();
+    await dup.page.goto("/register");
+    await dup.page.getByLabel("Username").fill("alice");
+    await dup.page.getByLabel("Password").fill(PASSWORD);
+    await dup.page.getByRole("button", { name: "Create account" }).click();
+    await dup.page.getByTestId("auth-error").filter({ hasText: "taken" }).waitFor();
+    await dup.context.close();
+
+    await registerInUi(bob.page, "bob", "Bob");
+
+    // Alice finds Bob and starts a direct chat.
+    await alice.page.getByPlaceholder("Search people to message").fill("bo");
+    await alice.page.getByRole("button", { name: "Message Bob" }).click();
+    await alice.page.getByTestId("conversation-title").filter({ hasText: "Bob" }).waitFor();
+    await send(alice.page, "Hello Bob!");
+    await waitForStatus(alice.page, "Hello Bob!", ["sent", "delivered", "read"]);
+
+    // Bob sees the conversation with an unread badge, opens it, reads it.
+    const bobItem = bob.page.getByTestId("conversation-item").filter({ hasText: "Alice" });
+    await bobItem.getByTestId("unread-badge").filter({ hasText: "1" }).waitFor();
+    await bobItem.click();
+    await message(bob.page, "Hello Bob!").waitFor();
+    await waitForStatus(alice.page, "Hello Bob!", ["read"]);
+
+    // Typing shows on the other side; Shift+Enter makes a new line; Enter sends.
+    const bobInput = bob.page.getByTestId("composer-input");
+    await bobInput.pressSequentially("Hi Alice", { delay: 30 });
+    await alice.page.getByTestId("typing-indicator").filter({ hasText: "Bob is typing…" }).waitFor();
+    await bobInput.press("Shift+Enter");
+    await bobInput.pressSequentially("how are you?");
+    await bobInput.press("Enter");
+    await message(alice.page, "how are you?").waitFor();
+    const body = await message(alice.page, "how are you?").getByTestId("message-body").innerText();
+    assert.equal(body, "Hi Alice\nhow are you?");
+    await alice.page.getByTestId("typing-indicator").filter({ hasText: /^$/ }).waitFor();
+
+    // Reply, then edit and delete my own messages.
+    await message(alice.page, "how are you?").getByRole("button", { name: /Actions for message/ }).click();
+    await alice.page.getByRole("button", { name: "Reply" }).click();
+    await alice.page.getByTestId("reply-preview").waitFor();
+    await send(alice.page, "Great, thanks");
+    await message(bob.page, "Great, thanks").getByTestId("reply-quote").filter({ hasText: "how are you?" }).waitFor();
+
+    await send(alice.page, "Typo mesage");
+    await message(alice.page, "Typo mesage").getByRole("button", { name: /Actions for message/ }).click();
+    await alice.page.getByRole("button", { name: "Edit" }).click();
+    const aliceInput = alice.page.getByTestId("composer-input");
+    await aliceInput.fill("Fixed message");
+    await aliceInput.press("Enter");
+    await message(bob.page, "Fixed message").filter({ hasText: "edited" }).waitFor();
+
+    await message(alice.page, "Fixed message").getByRole("button", { name: /Actions for message/ }).click();
+    await alice.page.getByRole("button", { name: "Delete" }).click();
+    await message(bob.page, "message deleted").waitFor();
+
+    // An image: upload with progress, then the thumbnail on Bob's side opens full size.
+    await alice.page.getByTestId("file-input").setInputFiles({ name: "sunset.png", mimeType: "image/png", buffer: makePng() });
+    await alice.page.getByTestId("upload-done").waitFor();
+    await alice.page.getByTestId("send-button").click();
+    const thumb = bob.page.getByTestId("image-thumbnail").first();
+    await thumb.waitFor();
+    await bob.page.waitForFunction(
+      () => {
+        const img = document.querySelector('[data-testid="image-thumbnail"]');
+        return img instanceof HTMLImageElement && img.complete && img.naturalWidth > 0;
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
+    await thumb.click();
+    await bob.page.getByRole("dialog").locator("img").waitFor();
+    await bob.page.keyboard.press("Escape");
+    await bob.page.getByRole("dialog").waitFor({ state: "detached" });
+
+    await alice.page.screenshot({ path: join(screenshotDir, "light.png") });
+
+    // Offline: the banner shows, a message written meanwhile goes out once on reconnect.
+    await alice.context.setOffline(true);
+    await alice.page.getByTestId("connection-banner").waitFor();
+    await alice.page.getByTestId("composer-input").fill("Sent while offline");
+    await alice.page.getByTestId("composer-input").press("Enter");
+    await waitForStatus(alice.page, "Sent while offline", ["pending"]);
+    await alice.context.setOffline(false);
+    await message(bob.page, "Sent while offline").waitFor();
+    await waitForStatus(alice.page, "Sent while offline", ["sent", "delivered", "read"]);
+    await alice.page.getByTestId("connection-banner").waitFor({ state: "detached" });
+    await bob.page.waitForTimeout(1000);
+    assert.equal(await message(bob.page, "Sent while offline").count(), 1);
+    assert.equal(await message(alice.page, "Sent while offline").count(), 1);
+
+    // A group of three.
+    await alice.page.getByRole("button", { name: "New group" }).click();
+    await alice.page.getByLabel("Group name").fill("Weekend plans");
+    const picker = alice.page.getByPlaceholder("Add people by username");
+    await picker.fill("bob");
+    await alice.page.getByRole("button", { name: "Add Bob" }).click();
+    await picker.fill("car");
+    await alice.page.getByRole("button", { name: "Add Carol" }).click();
+    await alice.page.getByRole("button", { name: "Create group" }).click();
+    await alice.page.getByTestId("conversation-title").filter({ hasText: "Weekend plans" }).waitFor();
+    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "3 members" }).waitFor();
+    await send(alice.page, "Saturday hike?");
+    await bob.page.getByTestId("conversation-item").filter({ hasText: "Weekend plans" }).click();
+    await message(bob.page, "Saturday hike?").waitFor();
+    await alice.page.getByTestId("seen-by").filter({ hasText: "Bob" }).waitFor();
+
+    // Dark mode, remembered across a reload that also keeps Alice signed in.
+    await alice.page.getByTestId("theme-toggle").click();
+    assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
+    await alice.page.reload();
+    await alice.page.getByTestId("conversation-title").filter({ hasText: "Weekend plans" }).waitFor();
+    assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
+    await message(alice.page, "Saturday hike?").waitFor();
+    await alice.page.screenshot({ path: join(screenshotDir, "dark.png") });
+
+    // Phone size: Bob signs in on a phone (a wrong password first).
+    const phone = await newPage({ width: 360, height: 740 });
+    await phone.page.goto("/login");
+    await phone.page.getByLabel("Username").fill("bob");
+    await phone.page.getByLabel("Password").fill("not the password");
+    await phone.page.getByRole("button", { name: "Sign in" }).click();
+    await phone.page.getByTestId("auth-error").filter({ hasText: "Wrong username or password." }).waitFor();
+    await phone.page.getByLabel("Password").fill(PASSWORD);
+    await phone.page.getByRole("button", { name: "Sign in" }).click();
+    await phone.page.getByRole("heading", { name: "Chats" }).waitFor();
+    await noHorizontalOverflow(phone.page);
+    await phone.page.getByTestId("conversation-item").filter({ hasText: "Alice" }).click();
+    await message(phone.page, "Hello Bob!").waitFor();
+    assert.equal(await phone.page.getByRole("heading", { name: "Chats" }).isVisible(), false);
+    await noHorizontalOverflow(phone.page);
+    await phone.page.screenshot({ path: join(screenshotDir, "phone.png") });
+    await phone.page.getByRole("link", { name: "Back to conversations" }).click();
+    await phone.page.getByRole("heading", { name: "Chats" }).waitFor();
+
+    for (const p of [alice, bob, phone]) assert.deepEqual(p.errors, [], "uncaught errors in the page");
+    await Promise.all([alice.context.close(), bob.context.close(), phone.context.close()]);
+  }
+});

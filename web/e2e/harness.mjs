@@ -1,0 +1,202 @@
+// End-to-end harness: a real chatapi server on a free port with a throwaway
+// database and media folder, and Debian's Chromium driven by playwright-core.
+//
+// Environment:
+//   CHATAPI_BIN    the `chatapi` command (default: ../.venv/bin/chatapi from web/)
+//   CHROMIUM_PATH  the browser (default: /usr/bin/chromium)
+//   CI             when set, a missing browser or server fails the run instead of skipping
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { deflateSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const repoDir = resolve(webDir, "..");
+export const screenshotDir = join(webDir, "e2e", "screenshots");
+export const chatapiBin = process.env.CHATAPI_BIN ? resolve(process.env.CHATAPI_BIN) : join(repoDir, ".venv", "bin", "chatapi");
+export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const inCI = Boolean(process.env.CI);
+
+export const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Why the suite cannot run here, or null. In CI the caller turns a reason into a failure. */
+export function missingPrerequisite() {
+  if (!existsSync(chromiumPath)) {
+    return `Chromium not found at ${chromiumPath} (apt-get install -y chromium, or set CHROMIUM_PATH)`;
+  }
+  if (!existsSync(chatapiBin)) {
+    return `chatapi not found at ${chatapiBin} (make install, or set CHATAPI_BIN)`;
+  }
+  if (!existsSync(join(webDir, "dist", "index.html"))) {
+    return "web/dist is not built (npm run build)";
+  }
+  return null;
+}
+
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function run(cmd, args, env, cwd) {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolveRun(output) : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${output}`)),
+    );
+  });
+}
+
+/** Migrate a fresh SQLite database and start `chatapi serve`; resolves once /readyz answers. */
+export async function startServer() {
+  const dir = await mkdtemp(join(tmpdir(), "chatapi-e2e-"));
+  await mkdir(join(dir, "media"), { recursive: true });
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    DATABASE_URL: `sqlite+aiosqlite:///${join(dir, "e2e.db")}`,
+    MEDIA_DIR: join(dir, "media"),
+    VAR_DIR: join(dir, "var"),
+    WEB_DIST_DIR: join(webDir, "dist"),
+    SECRET_KEY: `e2e-${Math.random().toString(36).slice(2)}-${Date.now()}`,
+    ENVIRONMENT: "test",
+    // Every browser context signs in from 127.0.0.1.
+    LOGIN_RATE_LIMIT: "1000/minute",
+    REDIS_URL: "",
+    LOG_LEVEL: "warning",
+  };
+  await run(chatapiBin, ["migrate"], env, repoDir);
+  const child = spawn(chatapiBin, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
+    env,
+    cwd: repoDir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const baseURL = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`chatapi serve exited ${child.exitCode}:\n${log}`);
+    try {
+      const r = await fetch(`${baseURL}/readyz`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGTERM");
+      throw new Error(`chatapi serve did not become ready in 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    baseURL,
+    log: () => log,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((r) => {
+          const t = setTimeout(() => {
+            child.kill("SIGKILL");
+            r(undefined);
+          }, 8_000);
+          child.once("exit", () => {
+            clearTimeout(t);
+            r(undefined);
+          });
+        });
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Register through the API (for people the test does not drive through the UI). */
+export async function registerViaApi(baseURL, username, password, displayName) {
+  const r = await fetch(`${baseURL}/api/v1/auth/register`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ username, password, display_name: displayName }),
+  });
+  if (r.status !== 201) throw new Error(`register ${username}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+// --- a real PNG, made here (no fixtures to ship) -------------------------------------------
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type, data) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, "ascii"), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+
+/** A width×height RGB PNG with a diagonal gradient. */
+export function makePng(width = 320, height = 200) {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  const rows = [];
+  for (let y = 0; y < height; y += 1) {
+    const row = Buffer.alloc(1 + width * 3);
+    for (let x = 0; x < width; x += 1) {
+      row[1 + x * 3] = Math.round((x / width) * 255);
+      row[2 + x * 3] = Math.round((y / height) * 255);
+      row[3 + x * 3] = 160;
+    }
+    rows.push(row);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(Buffer.concat(rows))),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
