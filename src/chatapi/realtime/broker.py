@@ -2,12 +2,33 @@
 
 Every publish goes through a broker, even with one process, so local and
 cross-instance delivery share one path. Envelopes are opaque bytes to the broker.
+
+`RedisBroker` delivers to this process's listeners first and then publishes on a Redis
+channel for the other instances; an envelope coming back from Redis with this
+instance's `origin` is dropped, so each one reaches each process exactly once. When
+Redis is unreachable, local delivery goes on, `healthy` turns false (`/readyz` shows it)
+and the subscriber reconnects with backoff; what other instances missed meanwhile is
+filled from the database by the hub and by clients' catch-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
 from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from chatapi.realtime.envelope import Envelope
+
+log = logging.getLogger(__name__)
 
 Listener = Callable[[bytes], None]
 
@@ -44,8 +65,143 @@ class MemoryBroker:
         return None
 
     async def publish(self, envelope: bytes) -> None:
-        for listener in self._listeners:
-            listener(envelope)
+        _deliver(self._listeners, envelope)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+
+def _deliver(listeners: list[Listener], envelope: bytes) -> None:
+    for listener in listeners:
+        try:
+            listener(envelope)
+        except Exception:  # one bad envelope or listener must not stop delivery
+            log.exception("a broker listener failed")
+
+
+def redis_client(url: str, *, timeout: float | None = 2.0) -> Redis:
+    """A client that fails fast: no hidden retries that would stall a request on an outage."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=2.0,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=5,
+    )
+
+
+class RedisBroker:
+    """Several processes: local listeners first, then a Redis pub/sub channel."""
+
+    BACKOFF_MIN = 0.1
+    BACKOFF_MAX = 5.0
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        channel: str,
+        instance_id: str | None = None,
+        on_reconnect: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.url = url
+        self.channel = channel
+        self.instance_id = instance_id or uuid.uuid4().hex
+        self.on_reconnect = on_reconnect
+        self._listeners: list[Listener] = []
+        self._publisher = redis_client(url)
+        self._healthy = False
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._reported_down = False
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    @property
+    def client(self) -> Redis:
+        """The command connection pool (shared with Redis-backed presence)."""
+        return self._publisher
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._subscriber(), name="redis-broker")
+        # Give a reachable Redis a moment so the first events are not missed; an
+        # unreachable one does not block start-up (the subscriber keeps retrying).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(3.0):
+                await self._subscribed.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._healthy = False
+        await self._publisher.aclose()
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def publish(self, envelope: bytes) -> None:
+        # Local sockets never wait for (or depend on) Redis.
+        _deliver(self._listeners, envelope)
+        if not self._healthy:
+            return
+        stamped = dataclasses.replace(Envelope.decode(envelope), origin=self.instance_id)
+        try:
+            await self._publisher.publish(self.channel, stamped.envelope())
+        except (RedisError, OSError) as exc:
+            self._mark_down(exc)
+
+    def _mark_down(self, exc: BaseException) -> None:
+        self._healthy = False
+        if not self._reported_down:
+            self._reported_down = True
+            log.warning(
+                "redis broker: Redis unreachable (%s); delivering locally only", type(exc).__name__
+            )
+
+    async def _subscriber(self) -> None:
+        backoff = self.BACKOFF_MIN
+        was_connected = False
+        own = self.instance_id
+        while True:
+            client = redis_client(self.url, timeout=None)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self._healthy = True
+                self._subscribed.set()
+                backoff = self.BACKOFF_MIN
+                if self._reported_down or was_connected:
+                    log.info("redis broker: connected again")
+                    self._reported_down = False
+                    if self.on_reconnect is not None:
+                        await self.on_reconnect()
+                was_connected = True
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    data = message["data"]
+                    if not isinstance(data, bytes):
+                        continue
+                    try:
+                        envelope = Envelope.decode(data)
+                    except (ValueError, KeyError):
+                        log.warning("redis broker: dropped a malformed envelope")
+                        continue
+                    if envelope.origin == own:
+                        continue  # delivered locally when it was published
+                    _deliver(self._listeners, data)
+            except (RedisError, OSError) as exc:
+                self._mark_down(exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.BACKOFF_MAX)

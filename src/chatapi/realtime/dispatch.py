@@ -1,0 +1,373 @@
+"""The gateway: one socket's life, from the `auth` frame to its close, and the frame
+handlers, each a thin call of a service in its own database session.
+
+Also the hub's `Directory` (membership and timeline look-ups through the services) and
+the presence announcements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import WebSocket, WebSocketDisconnect
+from limits import parse
+
+from chatapi import security
+from chatapi.errors import ChatError, NotFound
+from chatapi.models import User
+from chatapi.realtime import protocol as p
+from chatapi.realtime.connection import Connection, TokenBucket
+from chatapi.realtime.envelope import Envelope
+from chatapi.realtime.presence import record_last_seen
+from chatapi.schemas import EventRead, UserRead
+from chatapi.services import auth as auth_service
+from chatapi.services import conversations, events, messages, receipts
+from chatapi.state import AppState
+
+log = logging.getLogger(__name__)
+
+CLOSE_WAIT_SECONDS = 5.0
+# A slow reader's close frame can only be written once it reads again; wait that long.
+SLOW_CLOSE_WAIT_SECONDS = 30.0
+DRAIN_WAIT_SECONDS = 2.0
+BUSY_WAIT_SECONDS = 10.0
+
+
+def event_envelope(event: EventRead) -> Envelope:
+    """An event read back from the timeline, as the hub receives live ones."""
+    membership = ""
+    user_ids: tuple[uuid.UUID, ...] = ()
+    if event.type in ("member.added", "member.removed") and event.member is not None:
+        membership = "added" if event.type == "member.added" else "removed"
+        user_ids = (event.member.user_id,)
+    return Envelope(
+        kind="event",
+        frame=event.model_dump_json().encode(),
+        conversation_id=event.conversation_id,
+        seq=event.seq,
+        user_ids=user_ids,
+        membership=membership,
+        actor_id=event.actor_id,
+    )
+
+
+class ServiceDirectory:
+    """The hub's look-ups, through the services, each in its own session."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    async def conversation_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        async with self.state.uow() as uow:
+            return await conversations.conversation_ids_for_user(uow, user_id=user_id)
+
+    async def events(
+        self, conversation_id: uuid.UUID, *, after_seq: int, until_seq: int | None
+    ) -> list[Envelope]:
+        async with self.state.uow() as uow:
+            found = await events.load_events(
+                uow,
+                conversation_id=conversation_id,
+                after_seq=after_seq,
+                until_seq=until_seq,
+                limit=events.EVENTS_LIMIT_MAX,
+                signer=self.state.media_signer,
+                presence=self.state.presence,
+            )
+        return [event_envelope(e) for e in found]
+
+
+async def announce_presence(
+    state: AppState, user_id: uuid.UUID, *, online: bool, last_seen_at: datetime | None
+) -> None:
+    """Tell everyone who shares a conversation with the user (one query)."""
+    async with state.uow() as uow:
+        recipients = await conversations.co_member_ids(uow, user_id=user_id)
+    if not recipients:
+        return
+    frame = p.PresenceFrame(user_id=user_id, online=online, last_seen_at=last_seen_at)
+    await state.broker.publish(
+        Envelope(
+            kind="presence",
+            frame=frame.text().encode(),
+            user_ids=tuple(recipients),
+            actor_id=user_id,
+        ).envelope()
+    )
+
+
+async def went_offline(state: AppState, user_ids: list[uuid.UUID]) -> None:
+    """Users whose last socket closed (here, or on an instance that died)."""
+    now = datetime.now(UTC)
+    async with state.uow() as uow:
+        await record_last_seen(uow, user_ids=user_ids, at=now)
+        await uow.commit()
+    for user_id in user_ids:
+        await announce_presence(state, user_id, online=False, last_seen_at=now)
+
+
+class Gateway:
+    """Serves one accepted socket until it closes."""
+
+    def __init__(self, state: AppState, websocket: WebSocket) -> None:
+        self.state = state
+        self.settings = state.settings
+        self.ws = websocket
+        self.conn = Connection(websocket, outbox_size=state.settings.ws_outbox_size)
+        item = parse(state.settings.ws_rate_limit)
+        seconds = float(item.get_expiry())
+        self.bucket = TokenBucket(item.amount, seconds)
+        # Frames refused for the rate drain this; it refills ten times slower. Empty: 4429.
+        self.penalty = TokenBucket(item.amount, seconds * 10)
+        loop = asyncio.get_running_loop()
+        self.deadline = loop.time() + state.settings.ws_auth_timeout_seconds
+        self.busy = False
+        self.typing: dict[uuid.UUID, asyncio.TimerHandle] = {}
+        self.typing_sent: dict[uuid.UUID, float] = {}
+        self.attached = False
+        self.counted_online = False
+
+    # --- life cycle --------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        conn = self.conn
+        writer = asyncio.create_task(conn.run_writer(), name="ws-writer")
+        reader = asyncio.create_task(self.read_loop(), name="ws-reader")
+        closing = asyncio.create_task(conn.closing.wait(), name="ws-closing")
+        try:
+            await asyncio.wait({writer, reader, closing}, return_when=asyncio.FIRST_COMPLETED)
+            if writer.done() and conn.close_code is None:
+                conn.peer_gone = True  # a write failed: the peer is gone
+            if self.busy and not reader.done():
+                # Let a frame being handled finish: its commit and ack belong together.
+                await asyncio.wait({reader}, timeout=BUSY_WAIT_SECONDS)
+            if conn.close_code is not None and conn.drain_before_close and not writer.done():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(DRAIN_WAIT_SECONDS):
+                        await conn.drained()
+        finally:
+            for task in (reader, writer, closing):
+                task.cancel()
+            await asyncio.gather(reader, writer, closing, return_exceptions=True)
+            await self._close_socket()
+            await self._cleanup()
+
+    async def _close_socket(self) -> None:
+        conn = self.conn
+        if conn.close_code is None or conn.peer_gone:
+            return
+        wait = (
+            SLOW_CLOSE_WAIT_SECONDS
+            if conn.close_code == p.CLOSE_TRY_AGAIN_LATER
+            else CLOSE_WAIT_SECONDS
+        )
+        with contextlib.suppress(TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+            async with asyncio.timeout(wait):
+                await self.ws.close(conn.close_code, conn.close_reason)
+
+    async def _cleanup(self) -> None:
+        conn = self.conn
+        for handle in self.typing.values():
+            handle.cancel()
+        stopped = list(self.typing)
+        self.typing.clear()
+        if self.attached:
+            self.state.hub.detach(conn)
+        if conn.user is None:
+            return
+        user_id = conn.user.id
+        try:
+            for conversation_id in stopped:
+                await self._publish_typing(conversation_id, "stop")
+            if self.counted_online and await self.state.presence.disconnected(user_id):
+                await went_offline(self.state, [user_id])
+        except Exception:
+            log.exception("ws: cleanup after session %s failed", conn.session_id)
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def read_loop(self) -> None:
+        conn = self.conn
+        loop = asyncio.get_running_loop()
+        limit = self.settings.ws_max_frame_bytes
+        while conn.close_code is None:
+            timeout = self.deadline - loop.time()
+            try:
+                if timeout <= 0:
+                    raise TimeoutError
+                message = await asyncio.wait_for(self.ws.receive(), timeout)
+            except TimeoutError:
+                if conn.user is None:
+                    conn.close(p.CLOSE_AUTH_TIMEOUT, "no auth frame in time")
+                else:
+                    conn.close(p.CLOSE_NOT_AUTHENTICATED, "token expired")
+                return
+            if message["type"] == "websocket.disconnect":
+                conn.peer_gone = True
+                return
+            text: str | bytes | None = message.get("text")
+            if text is None:
+                text = message.get("bytes") or b""
+            size = len(text) if isinstance(text, bytes) else len(text.encode())
+            if size > limit:
+                conn.close(p.CLOSE_FRAME_TOO_LARGE, "frame too large", drain=False)
+                return
+            if not self.bucket.take():
+                if not self.penalty.take():
+                    conn.close(p.CLOSE_RATE_LIMITED, "rate limit exceeded repeatedly")
+                    return
+                conn.send(
+                    p.error_text(
+                        "rate_limited", "Too many frames: slow down, this one was dropped."
+                    )
+                )
+                continue
+            self.busy = True
+            try:
+                await self.handle(text)
+            finally:
+                self.busy = False
+
+    async def handle(self, text: str | bytes) -> None:
+        client_id: str | None = None
+        try:
+            frame = p.parse_client_frame(text)
+            if isinstance(frame, p.MessageSend):
+                client_id = frame.client_id
+            if isinstance(frame, p.Auth):
+                await self.on_auth(frame)
+            elif isinstance(frame, p.Ping):
+                self.conn.send(p.PONG_TEXT)
+            elif self.conn.user is None:
+                raise p.FrameError(
+                    "not_authenticated", "Send an `auth` frame with your access token first."
+                )
+            elif isinstance(frame, p.MessageSend):
+                await self.on_message_send(self.conn.user, frame)
+            elif isinstance(frame, p.Typing):
+                await self.on_typing(self.conn.user, frame)
+            elif isinstance(frame, p.Read | p.Delivered):
+                await self.on_marker(self.conn.user, frame)
+        except p.FrameError as exc:
+            self.conn.send(p.error_text(exc.code, exc.detail, exc.client_id))
+        except ChatError as exc:
+            self.conn.send(p.error_text(exc.code, exc.detail, client_id))
+        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception:
+            log.exception("ws: frame failed in session %s", self.conn.session_id)
+            self.conn.send(
+                p.error_text(
+                    "internal_error",
+                    "The server could not handle this frame; try again.",
+                    client_id,
+                )
+            )
+
+    # --- frames -------------------------------------------------------------------------
+
+    async def on_auth(self, frame: p.Auth) -> None:
+        conn = self.conn
+        key = self.state.token_policy.key
+        try:
+            async with self.state.uow() as uow:
+                user = await auth_service.authenticate(uow, token=frame.token, key=key)
+            claims = security.decode_token(frame.token, key=key, expected_type="access")
+        except (ChatError, security.InvalidToken):
+            conn.close(p.CLOSE_NOT_AUTHENTICATED, "invalid or expired token")
+            return
+        if conn.user is not None and conn.user.id != user.id:
+            conn.close(p.CLOSE_NOT_AUTHENTICATED, "a socket stays with one user")
+            return
+        remaining = (claims.exp - datetime.now(UTC)).total_seconds()
+        self.deadline = asyncio.get_running_loop().time() + remaining
+        if conn.user is not None:
+            conn.send(p.dumps_frame({"type": "auth.renewed", "expires_at": claims.exp}))
+            return
+        conn.user = user
+        self.counted_online = True
+        came_online = await self.state.presence.connected(user.id)
+        me = UserRead.model_validate(user).model_copy(update={"online": True})
+        conn.send(p.Ready(user=me, session_id=conn.session_id).text())
+        await self.state.hub.attach(conn)
+        self.attached = True
+        log.info("ws: session %s authenticated user %s", conn.session_id, user.id)
+        if came_online:
+            await announce_presence(
+                self.state, user.id, online=True, last_seen_at=user.last_seen_at
+            )
+
+    async def on_message_send(self, user: User, frame: p.MessageSend) -> None:
+        async with self.state.uow() as uow:
+            message, _created = await messages.send_message(
+                uow,
+                sender=user,
+                conversation_id=frame.conversation_id,
+                body=frame.body,
+                signer=self.state.media_signer,
+                client_id=frame.client_id,
+                attachment_ids=frame.attachment_ids,
+                reply_to_id=frame.reply_to_id,
+            )
+            await uow.commit()
+        self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
+        if frame.conversation_id in self.typing:
+            self.typing.pop(frame.conversation_id).cancel()
+            await self._publish_typing(frame.conversation_id, "stop")
+
+    async def on_marker(self, user: User, frame: p.Read | p.Delivered) -> None:
+        mark = receipts.mark_read if isinstance(frame, p.Read) else receipts.mark_delivered
+        async with self.state.uow() as uow:
+            await mark(uow, user=user, conversation_id=frame.conversation_id, seq=frame.seq)
+            await uow.commit()
+
+    async def on_typing(self, user: User, frame: p.Typing) -> None:
+        conversation_id = frame.conversation_id
+        member = self.state.hub.is_member(user.id, conversation_id)
+        if member is None:
+            async with self.state.uow() as uow:
+                await conversations.require_member(
+                    uow, user_id=user.id, conversation_id=conversation_id
+                )
+        elif not member:
+            raise NotFound("No such conversation.", code="conversation_not_found")
+        loop = asyncio.get_running_loop()
+        ttl = self.settings.ws_typing_ttl_seconds
+        handle = self.typing.pop(conversation_id, None)
+        if handle is not None:
+            handle.cancel()
+        if frame.state == "stop":
+            if handle is not None:
+                await self._publish_typing(conversation_id, "stop")
+            return
+        self.typing[conversation_id] = loop.call_later(ttl, self._typing_expired, conversation_id)
+        # A start is announced once, and again every half TTL while it is renewed, so
+        # that receivers (and sockets that joined meanwhile) never time it out early.
+        if handle is None or loop.time() - self.typing_sent.get(conversation_id, 0) >= ttl / 2:
+            await self._publish_typing(conversation_id, "start")
+
+    def _typing_expired(self, conversation_id: uuid.UUID) -> None:
+        if self.typing.pop(conversation_id, None) is not None:
+            self.state.hub.tasks.spawn(
+                self._publish_typing(conversation_id, "stop"), name="typing-expired"
+            )
+
+    async def _publish_typing(self, conversation_id: uuid.UUID, state: p.TypingState) -> None:
+        user_id = self.conn.user_id
+        if state == "start":
+            self.typing_sent[conversation_id] = asyncio.get_running_loop().time()
+        else:
+            self.typing_sent.pop(conversation_id, None)
+        frame = p.TypingFrame(conversation_id=conversation_id, user_id=user_id, state=state)
+        await self.state.broker.publish(
+            Envelope(
+                kind="typing",
+                frame=frame.text().encode(),
+                conversation_id=conversation_id,
+                actor_id=user_id,
+            ).envelope()
+        )

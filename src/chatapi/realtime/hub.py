@@ -1,0 +1,327 @@
+"""The hub: this process's sockets, and which of them gets each envelope.
+
+It is a broker listener: every envelope, from this process or another one, is routed
+here synchronously, without a database query and without awaiting a socket:
+
+- Membership is cached as conversation -> local users, loaded once per user when their
+  first socket here authenticates, then kept current by the membership carried in
+  envelope headers (`member.added` / `member.removed` events, `conversation.created`
+  notices). A removed member gets the `member.removed` event and nothing after it.
+- Timeline events are delivered in seq order per conversation. Commits can publish out
+  of order (and Redis can lose envelopes while it is down), so the hub tracks the next
+  seq it expects, holds later ones back, and when the hole is still there after the
+  reorder timeout it fills it from the database; a seq the database does not have is
+  skipped. No seq is ever written to a socket twice.
+- Each envelope's frame is decoded to text once and the same string is handed to every
+  recipient socket's bounded outbox (`Sink.send`), which never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chatapi.realtime.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+
+class Sink(Protocol):
+    """A socket as the hub sees it."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+    def send(self, text: str) -> None:
+        """Queue a frame; never blocks (a socket that cannot keep up closes itself)."""
+        ...
+
+
+class Directory(Protocol):
+    """What the hub asks the database (via services), outside the delivery path."""
+
+    async def conversation_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]: ...
+
+    async def events(
+        self, conversation_id: uuid.UUID, *, after_seq: int, until_seq: int | None
+    ) -> list[Envelope]:
+        """Timeline events `after_seq < seq <= until_seq`, ascending, as envelopes."""
+        ...
+
+
+class TaskOwner:
+    """Owns background tasks: keeps a handle on each, logs failures, cancels on close."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass
+class _Order:
+    """Seq bookkeeping for one conversation with local members."""
+
+    next_seq: int
+    pending: dict[int, Envelope] = field(default_factory=dict)
+    timer: asyncio.TimerHandle | None = None
+    filling: bool = False
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+class Hub:
+    def __init__(self, *, directory: Directory, reorder_timeout: float = 0.5) -> None:
+        self._directory = directory
+        self._reorder_timeout = reorder_timeout
+        self._sinks: dict[uuid.UUID, set[Sink]] = {}
+        self._user_convs: dict[uuid.UUID, set[uuid.UUID]] = {}
+        self._members: dict[uuid.UUID, set[uuid.UUID]] = {}
+        self._loading: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = {}
+        self._orders: dict[uuid.UUID, _Order] = {}
+        self.tasks = TaskOwner()
+
+    # --- sockets --------------------------------------------------------------------------
+
+    async def attach(self, sink: Sink) -> None:
+        """Route this user's frames to `sink` from now on (loads their conversations once)."""
+        uid = sink.user_id
+        self._sinks.setdefault(uid, set()).add(sink)
+        if uid in self._user_convs or uid in self._loading:
+            return
+        # Membership changes that arrive while the list loads are replayed on top of it:
+        # the list may or may not include them, and applying them twice is harmless.
+        self._loading[uid] = []
+        try:
+            ids = await self._directory.conversation_ids(uid)
+        finally:
+            changes = self._loading.pop(uid)
+        if uid not in self._sinks:
+            return
+        convs = set(ids)
+        for op, conversation_id in changes:
+            if op == "added":
+                convs.add(conversation_id)
+            else:
+                convs.discard(conversation_id)
+        self._user_convs[uid] = convs
+        for conversation_id in convs:
+            self._members.setdefault(conversation_id, set()).add(uid)
+
+    def detach(self, sink: Sink) -> None:
+        uid = sink.user_id
+        sinks = self._sinks.get(uid)
+        if sinks is None:
+            return
+        sinks.discard(sink)
+        if sinks:
+            return
+        del self._sinks[uid]
+        for conversation_id in self._user_convs.pop(uid, set()):
+            self._leave(conversation_id, uid)
+
+    def is_member(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool | None:
+        """From the cache: None when this user's conversations are not loaded here."""
+        convs = self._user_convs.get(user_id)
+        return None if convs is None else conversation_id in convs
+
+    def local_users(self) -> set[uuid.UUID]:
+        return set(self._sinks)
+
+    def sinks(self) -> list[Sink]:
+        return [s for sinks in self._sinks.values() for s in sinks]
+
+    async def close(self) -> None:
+        for order in self._orders.values():
+            order.cancel_timer()
+        await self.tasks.aclose()
+
+    # --- routing --------------------------------------------------------------------------
+
+    def listener(self, data: bytes) -> None:
+        """The broker listener: route one envelope. Runs on the loop, never blocks."""
+        try:
+            env = Envelope.decode(data)
+        except (ValueError, KeyError, TypeError):
+            log.warning("hub: dropped a malformed envelope")
+            return
+        if env.kind == "event":
+            self._on_event(env)
+        elif env.kind in ("typing", "receipt"):
+            if env.conversation_id is None:
+                return
+            members = self._members.get(env.conversation_id, ())
+            skip = env.actor_id if env.kind == "typing" else None
+            self._send(env, (u for u in members if u != skip))
+        elif env.kind in ("presence", "notice"):
+            if env.kind == "notice" and env.conversation_id is not None:
+                # A notice about a conversation (e.g. `conversation.created`) tells its
+                # recipients that they are members of it.
+                op = "removed" if env.membership == "removed" else "added"
+                self._note_loading(op, env.conversation_id, env.user_ids)
+                if op == "added":
+                    self._join(env.conversation_id, env.user_ids)
+                self._send(env, env.user_ids)
+                if op == "removed":
+                    for user_id in env.user_ids:
+                        self._leave(env.conversation_id, user_id)
+                return
+            self._send(env, env.user_ids)
+
+    def _send(self, env: Envelope, user_ids: Iterable[uuid.UUID]) -> None:
+        text: str | None = None
+        for user_id in user_ids:
+            for sink in self._sinks.get(user_id, ()):
+                if text is None:
+                    text = env.frame.decode()
+                sink.send(text)
+
+    def _note_loading(
+        self, op: str, conversation_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
+    ) -> None:
+        for user_id in user_ids:
+            changes = self._loading.get(user_id)
+            if changes is not None:
+                changes.append((op, conversation_id))
+
+    def _join(self, conversation_id: uuid.UUID, user_ids: Iterable[uuid.UUID]) -> None:
+        for user_id in user_ids:
+            convs = self._user_convs.get(user_id)
+            if convs is not None:
+                convs.add(conversation_id)
+                self._members.setdefault(conversation_id, set()).add(user_id)
+
+    def _leave(self, conversation_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        convs = self._user_convs.get(user_id)
+        if convs is not None:
+            convs.discard(conversation_id)
+        members = self._members.get(conversation_id)
+        if members is None:
+            return
+        members.discard(user_id)
+        if not members:
+            del self._members[conversation_id]
+            order = self._orders.pop(conversation_id, None)
+            if order is not None:
+                order.cancel_timer()
+
+    # --- timeline events in seq order ----------------------------------------------------
+
+    def _on_event(self, env: Envelope) -> None:
+        conversation_id, seq = env.conversation_id, env.seq
+        if conversation_id is None or seq is None:
+            return
+        if env.membership:
+            self._note_loading(env.membership, conversation_id, env.user_ids)
+        order = self._orders.get(conversation_id)
+        if order is None:
+            joins_here = env.membership == "added" and any(
+                u in self._user_convs for u in env.user_ids
+            )
+            if not self._members.get(conversation_id) and not joins_here:
+                return
+            order = self._orders[conversation_id] = _Order(next_seq=seq)
+        self._accept(conversation_id, order, env)
+
+    def _accept(self, conversation_id: uuid.UUID, order: _Order, env: Envelope) -> None:
+        assert env.seq is not None
+        if env.seq < order.next_seq or env.seq in order.pending:
+            return  # delivered already (or a duplicate): never twice
+        if env.seq == order.next_seq and not order.filling:
+            self._deliver(conversation_id, env)
+            order.next_seq += 1
+            self._drain(conversation_id, order)
+            return
+        order.pending[env.seq] = env
+        self._arm(conversation_id, order)
+
+    def _arm(self, conversation_id: uuid.UUID, order: _Order) -> None:
+        if order.timer is None and not order.filling and order.pending:
+            loop = asyncio.get_running_loop()
+            order.timer = loop.call_later(
+                self._reorder_timeout, self._gap_timeout, conversation_id, order
+            )
+
+    def _drain(self, conversation_id: uuid.UUID, order: _Order) -> None:
+        while order.next_seq in order.pending and self._orders.get(conversation_id) is order:
+            self._deliver(conversation_id, order.pending.pop(order.next_seq))
+            order.next_seq += 1
+        if not order.pending:
+            order.cancel_timer()
+
+    def _deliver(self, conversation_id: uuid.UUID, env: Envelope) -> None:
+        if env.membership == "added":
+            self._join(conversation_id, env.user_ids)
+        self._send(env, tuple(self._members.get(conversation_id, ())))
+        if env.membership == "removed":
+            for user_id in env.user_ids:
+                self._leave(conversation_id, user_id)
+
+    def _gap_timeout(self, conversation_id: uuid.UUID, order: _Order) -> None:
+        order.timer = None
+        if self._orders.get(conversation_id) is not order or not order.pending:
+            return
+        order.filling = True
+        until = max(order.pending)
+        log.info(
+            "hub: seq gap in %s at %d; filling from the database", conversation_id, order.next_seq
+        )
+        self.tasks.spawn(self._fill(conversation_id, order, until), name="hub-gap-fill")
+
+    def resync(self) -> None:
+        """After the broker reconnects: deliver what was committed while it was away."""
+        for conversation_id, order in list(self._orders.items()):
+            if not order.filling:
+                order.cancel_timer()
+                order.filling = True
+                self.tasks.spawn(self._fill(conversation_id, order, None), name="hub-resync")
+
+    async def _fill(self, conversation_id: uuid.UUID, order: _Order, until: int | None) -> None:
+        try:
+            fetched = await self._directory.events(
+                conversation_id, after_seq=order.next_seq - 1, until_seq=until
+            )
+        except Exception:
+            log.exception("hub: filling a gap in %s failed; skipping ahead", conversation_id)
+            fetched = []
+        finally:
+            order.filling = False
+        for env in fetched:
+            if env.seq is not None and env.seq >= order.next_seq:
+                order.pending.setdefault(env.seq, env)
+        if self._orders.get(conversation_id) is not order:
+            return
+        limit = until if until is not None else max((e.seq or 0 for e in fetched), default=0)
+        while order.pending and self._orders.get(conversation_id) is order:
+            self._drain(conversation_id, order)
+            lowest = min(order.pending, default=None)
+            if lowest is None or order.next_seq > limit:
+                break
+            # The database does not have it: give up on this hole (clients catch up).
+            log.warning(
+                "hub: skipping seqs %d..%d of %s", order.next_seq, lowest - 1, conversation_id
+            )
+            order.next_seq = lowest
+        if self._orders.get(conversation_id) is order:
+            self._arm(conversation_id, order)

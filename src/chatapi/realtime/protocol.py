@@ -1,0 +1,206 @@
+"""The WebSocket contract of `/api/v1/ws` in one file: every frame a client may send and
+every frame the gateway writes itself.
+
+Client frames are a pydantic discriminated union on `type`; `parse_client_frame` turns
+raw text into one of them or raises `FrameError` carrying the `error` frame's code, so a
+bad frame becomes an `error` frame and never a dead socket. Timeline events, `receipt`,
+`typing` and `presence` frames travel through the broker already serialized (see
+`envelope.py`); the models here describe them for documentation and tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from chatapi.realtime.envelope import dumps
+from chatapi.schemas import MessageRead, UserRead
+
+# Close codes (RFC 6455 ones and the application's 4xxx ones).
+CLOSE_FRAME_TOO_LARGE = 1009
+CLOSE_SERVICE_RESTART = 1012
+CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_ORIGIN_NOT_ALLOWED = 4403
+CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_RATE_LIMITED = 4429
+
+TypingState = Literal["start", "stop"]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class _ClientFrame(BaseModel):
+    # Unknown fields are ignored so that clients can be newer than the server.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Auth(_ClientFrame):
+    """Authenticate the socket, first within the auth timeout, then again to renew."""
+
+    type: Literal["auth"]
+    token: str = Field(min_length=1, max_length=8192)
+
+
+class MessageSend(_ClientFrame):
+    """Send a message; answered by `message.ack` after commit (idempotent by client_id)."""
+
+    type: Literal["message.send"]
+    conversation_id: uuid.UUID
+    client_id: ClientId
+    body: str = Field(default="", max_length=20_000)
+    attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
+    reply_to_id: uuid.UUID | None = None
+
+
+class Typing(_ClientFrame):
+    """Start or stop typing; a `start` not renewed within the typing TTL expires as `stop`."""
+
+    type: Literal["typing"]
+    conversation_id: uuid.UUID
+    state: TypingState
+
+
+class Read(_ClientFrame):
+    """Move the read marker (and the delivered one) forward to `seq`."""
+
+    type: Literal["read"]
+    conversation_id: uuid.UUID
+    seq: int = Field(ge=0)
+
+
+class Delivered(_ClientFrame):
+    """Move the delivered marker forward to `seq`."""
+
+    type: Literal["delivered"]
+    conversation_id: uuid.UUID
+    seq: int = Field(ge=0)
+
+
+class Ping(_ClientFrame):
+    """Answered by `pong`; clients use it to detect dead connections."""
+
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    Auth | MessageSend | Typing | Read | Delivered | Ping, Field(discriminator="type")
+]
+CLIENT_TYPES = ("auth", "message.send", "typing", "read", "delivered", "ping")
+_client_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+class FrameError(Exception):
+    """A frame the gateway cannot act on; becomes an `error` frame, the socket stays open."""
+
+    def __init__(self, code: str, detail: str, *, client_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.client_id = client_id
+
+
+def parse_client_frame(text: str | bytes) -> ClientFrame:
+    """One client frame from its JSON text, or `FrameError` saying what is wrong."""
+    try:
+        raw = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError("invalid_json", "A frame is one JSON object; this was not JSON.") from exc
+    if not isinstance(raw, dict):
+        raise FrameError("invalid_frame", "A frame is one JSON object with a `type`.")
+    client_id = raw.get("client_id") if isinstance(raw.get("client_id"), str) else None
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise FrameError("invalid_frame", "The frame has no `type`.", client_id=client_id)
+    if kind not in CLIENT_TYPES:
+        raise FrameError(
+            "unknown_type",
+            f"Unknown frame type {kind[:40]!r}; expected one of: {', '.join(CLIENT_TYPES)}.",
+            client_id=client_id,
+        )
+    try:
+        return _client_adapter.validate_python(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'][1:]) or 'frame'}: {err['msg']}"
+            for err in exc.errors(include_url=False)[:5]
+        )
+        raise FrameError(
+            "validation_error", f"Invalid `{kind}` frame: {problems}.", client_id=client_id
+        ) from exc
+
+
+# --- server frames ------------------------------------------------------------------------
+
+
+class _ServerFrame(BaseModel):
+    def text(self) -> str:
+        """The frame as the JSON text written to the socket."""
+        return dumps(self.model_dump(mode="json")).decode()
+
+
+class Ready(_ServerFrame):
+    """Authenticated: who you are and this socket's session id."""
+
+    type: Literal["ready"] = "ready"
+    user: UserRead
+    session_id: str
+
+
+class MessageAck(_ServerFrame):
+    """The message of a `message.send` is committed (sent to the sending socket only)."""
+
+    type: Literal["message.ack"] = "message.ack"
+    client_id: str
+    message: MessageRead
+
+
+class TypingFrame(_ServerFrame):
+    """Someone else in the conversation started or stopped typing."""
+
+    type: Literal["typing"] = "typing"
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    state: TypingState
+
+
+class ReceiptFrame(_ServerFrame):
+    """A member's read/delivered markers moved (built by services.receipts)."""
+
+    type: Literal["receipt"] = "receipt"
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    read_seq: int
+    delivered_seq: int
+
+
+class PresenceFrame(_ServerFrame):
+    """A user you share a conversation with came online or went offline."""
+
+    type: Literal["presence"] = "presence"
+    user_id: uuid.UUID
+    online: bool
+    last_seen_at: datetime | None
+
+
+class ErrorFrame(_ServerFrame):
+    """A frame could not be acted on; the socket stays open."""
+
+    type: Literal["error"] = "error"
+    code: str
+    detail: str
+    client_id: str | None = None
+
+
+PONG_TEXT = '{"type":"pong"}'
+
+
+def dumps_frame(frame: dict[str, object]) -> str:
+    return dumps(frame).decode()
+
+
+def error_text(code: str, detail: str, client_id: str | None = None) -> str:
+    return ErrorFrame(code=code, detail=detail, client_id=client_id).text()

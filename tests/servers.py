@@ -1,0 +1,254 @@
+"""Real uvicorn servers for realtime tests: `chatapi serve` subprocesses on free ports,
+plus small helpers around the `websockets` client and the REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+SECRET = "test-secret-key-not-for-production"
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """One `chatapi serve` process. `env` holds the settings (upper-case names)."""
+
+    workdir: Path
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/ws"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env.update(self.env)
+        log = (self.workdir / f"server-{self.port}.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "chatapi.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            cwd=self.workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not start:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        path = self.workdir / f"server-{self.port}.log"
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def server_env(
+    var_dir: Path,
+    database_url: str,
+    *,
+    redis_url: str | None,
+    redis_prefix: str,
+    **settings: Any,
+) -> dict[str, str]:
+    env = {
+        "ENVIRONMENT": "test",
+        "VAR_DIR": str(var_dir),
+        "MEDIA_DIR": str(var_dir / "media"),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url or "",
+        "REDIS_PREFIX": redis_prefix,
+        "SECRET_KEY": SECRET,
+        "ALLOWED_ORIGINS": "http://allowed.example",
+        "LOG_LEVEL": "warning",
+    }
+    env.update({k.upper(): str(v) for k, v in settings.items()})
+    return env
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    """The REST API of one server, for setting the scene."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=10)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def signup(self, username: str | None = None) -> User:
+        username = username or f"u{uuid.uuid4().hex[:10]}"
+        r = await self.http.post(
+            "/api/v1/auth/register", json={"username": username, "password": PASSWORD}
+        )
+        assert r.status_code == 201, r.text
+        user_id = r.json()["id"]
+        r = await self.http.post(
+            "/api/v1/auth/token", data={"username": username, "password": PASSWORD}
+        )
+        assert r.status_code == 200, r.text
+        return User(user_id, username, r.json()["access_token"])
+
+    async def group(self, owner: User, members: Iterable[User], title: str = "g") -> str:
+        r = await self.http.post(
+            "/api/v1/conversations",
+            headers=owner.headers,
+            json={"kind": "group", "title": title, "member_ids": [m.id for m in members]},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def post(
+        self, user: User, conversation_id: str, body: str, **extra: Any
+    ) -> dict[str, Any]:
+        r = await self.http.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            headers=user.headers,
+            json={"body": body, **extra},
+        )
+        assert r.status_code in (200, 201), r.text
+        return dict(r.json())
+
+    async def events(self, user: User, conversation_id: str, after_seq: int = 0) -> list[Any]:
+        r = await self.http.get(
+            f"/api/v1/conversations/{conversation_id}/events",
+            headers=user.headers,
+            params={"after_seq": after_seq, "limit": 500},
+        )
+        assert r.status_code == 200, r.text
+        return list(r.json())
+
+
+class Client:
+    """A websockets client with frame helpers."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.seen: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(cls, url: str, token: str | None = None, **kwargs: Any) -> Client:
+        ws = await connect(url, open_timeout=10, **kwargs)
+        client = cls(ws)
+        if token is not None:
+            await client.send({"type": "auth", "token": token})
+            ready = await client.expect("ready")
+            assert ready["session_id"]
+        return client
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(frame))
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        frame = json.loads(raw)
+        self.seen.append(frame)
+        return dict(frame)
+
+    async def expect(self, type_: str, timeout: float = 5.0, **match: Any) -> dict[str, Any]:
+        """The next frame of this type (and these field values); others are skipped."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TimeoutError(f"no {type_} frame matching {match}")
+            frame = await self.recv(left)
+            if frame["type"] == type_ and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    async def quiet(self, seconds: float = 0.5, types: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Frames (of `types`, or any) that arrive within `seconds`."""
+        wanted = set(types)
+        got: list[dict[str, Any]] = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while True:
+                    frame = await self.recv(seconds)
+                    if not wanted or frame["type"] in wanted:
+                        got.append(frame)
+        return got
+
+    async def closed(self, timeout: float = 10.0) -> int | None:
+        """Read until the server closes; the close code."""
+        with contextlib.suppress(ConnectionClosed):
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self.ws.recv()
+        return self.ws.close_code
+
+    async def aclose(self) -> None:
+        await self.ws.close()
