@@ -1,0 +1,34 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { acceptTokens, clearSession, getAccessToken, readRefreshToken } from "./session";
+
+function pair(n: number, expiresIn = 900) {
+  return { access_token: `a${n}`, refresh_token: `r${n}`, token_type: "bearer" as const, expires_in: expiresIn };
+}
+
+describe("session refresh", () => {
+  afterEach(() => {
+    clearSession();
+    vi.unstubAllGlobals();
+  });
+
+  it("serialises concurrent refreshes and stores the rotated refresh token", async () => {
+    acceptTokens(pair(1, 1)); // expires at once
+    const fetchMock = vi.fn(async (_url: RequestInfo | URL, init?: RequestInit) => {
+      expect(JSON.parse(String(init?.body))).toEqual({ refresh_token: "r1" });
+      await new Promise((r) => setTimeout(r, 10));
+      return new Response(JSON.stringify(pair(2)), { status: 200 });
+    });
+    vi.stubGlobal("fetch", fetchMock);
+    const tokens = await Promise.all([getAccessToken(), getAccessToken(), getAccessToken(true)]);
+    expect(tokens).toEqual(["a2", "a2", "a2"]);
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(readRefreshToken()).toBe("r2");
+  });
+
+  it("signs out when the refresh token is refused", async () => {
+    acceptTokens(pair(1, 1));
+    vi.stubGlobal("fetch", vi.fn(async () => new Response("{}", { status: 401 })));
+    expect(await getAccessToken()).toBeNull();
+    expect(readRefreshToken()).toBeNull();
+  });
+});
