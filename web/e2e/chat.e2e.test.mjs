@@ -209,6 +209,7 @@ describe("chat in the browser", { skip, timeout: 240_000 }, () => {
     await picker.fill("car");
     await alice.page.getByRole("button", { name: "Add Carol" }).click();
     await alice.page.getByRole("button", { name: "Create group" }).click();
+    await alice.page.getByRole("dialog").waitFor({ state: "detached" });
     await alice.page.getByTestId("conversation-title").filter({ hasText: "Weekend plans" }).waitFor();
     await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "3 members" }).waitFor();
     await send(alice.page, "Saturday hike?");

@@ -3,12 +3,8 @@
  * /openapi.json, with the bearer token added and one refresh-and-retry on 401.
  */
 import createClient from "openapi-fetch";
-import type { contractPaths } from "./contract";
-import type { paths as generatedPaths } from "./schema.gen";
+import type { paths } from "./schema.gen";
 import { describeError, errorText, getAccessToken } from "./session";
-
-/** Generated paths win; the interim contract fills in what the server does not publish yet. */
-export type paths = generatedPaths & Omit<contractPaths, keyof generatedPaths>;
 
 export class ApiError extends Error {
   constructor(

@@ -20,7 +20,13 @@ import {
 import { applyReceipt } from "../features/messages/receipts";
 import { applyEvent, assertNever } from "../features/messages/timeline";
 import type { ServerFrame } from "./protocol";
+import { getSocket } from "./connection";
 import { setTyping } from "./typingStore";
+
+/** A new conversation starts at seq 0: follow it from the start so nothing is missed. */
+function getSocketTrack(conversationId: string): void {
+  getSocket().track(conversationId, 0);
+}
 
 export interface FrameContext {
   meId: string | undefined;
@@ -85,6 +91,10 @@ export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameConte
       else ctx.onSocketError(frame.code, frame.detail);
       return;
     case "pong":
+      return;
+    case "conversation.created":
+      getSocketTrack(frame.conversation_id);
+      void qc.invalidateQueries({ queryKey: keys.conversations });
       return;
     default:
       assertNever(frame);

@@ -1,5 +1,5 @@
 /** The WebSocket frames of /api/v1/ws, as discriminated unions on `type`. */
-import type { ChatEvent, Message, User } from "../api/types";
+import type { ChatEvent, ConversationKind, Message, User } from "../api/types";
 
 export type TypingState = "start" | "stop";
 
@@ -11,7 +11,9 @@ export type ServerFrame =
   | { type: "receipt"; conversation_id: string; user_id: string; read_seq: number; delivered_seq: number }
   | { type: "presence"; user_id: string; online: boolean; last_seen_at: string | null }
   | { type: "error"; code: string; detail: string; client_id?: string | null }
-  | { type: "pong" };
+  | { type: "pong" }
+  // Server extension (not in the contract's table): a conversation you belong to now exists.
+  | { type: "conversation.created"; conversation_id: string; kind: ConversationKind; title: string | null };
 
 export type ClientFrame =
   | { type: "auth"; token: string }
@@ -43,6 +45,7 @@ const SERVER_TYPES: ReadonlySet<string> = new Set([
   "presence",
   "error",
   "pong",
+  "conversation.created",
 ]);
 
 /** Parse a text frame; unknown or malformed frames give null (the server may add types). */

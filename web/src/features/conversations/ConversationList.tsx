@@ -67,7 +67,7 @@ function ConversationItem({ conversation: c, peer, meId }: { conversation: Conve
   const last = c.last_message;
   const preview = last
     ? `${last.sender_id === meId ? "You: " : ""}${
-        last.deleted ? "message deleted" : last.body || (last.attachments.length ? "📎 Attachment" : "")
+        last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
       }`
     : c.kind === "group"
       ? `${c.members_count} members`

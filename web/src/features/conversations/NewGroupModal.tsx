@@ -10,6 +10,7 @@ export function NewGroupModal({ show, onHide, meId }: { show: boolean; onHide: (
   const [members, setMembers] = useState<User[]>([]);
   const create = useCreateGroup();
   const navigate = useNavigate();
+  const [created, setCreated] = useState<string | null>(null);
 
   function close() {
     setTitle("");
@@ -23,13 +24,23 @@ export function NewGroupModal({ show, onHide, meId }: { show: boolean; onHide: (
     if (!title.trim()) return;
     const conversation = await create.mutateAsync({ title: title.trim(), memberIds: members.map((m) => m.id) }).catch(() => null);
     if (conversation) {
+      // Navigate once the dialog has gone, so focus lands in the new conversation.
+      setCreated(conversation.id);
       close();
-      navigate(`/c/${conversation.id}`);
     }
   }
 
   return (
-    <Modal show={show} onHide={close} aria-labelledby="new-group-title" fullscreen="sm-down">
+    <Modal
+      show={show}
+      onHide={close}
+      aria-labelledby="new-group-title"
+      fullscreen="sm-down"
+      onExited={() => {
+        if (created) navigate(`/c/${created}`);
+        setCreated(null);
+      }}
+    >
       <Form onSubmit={onSubmit}>
         <Modal.Header closeButton>
           <Modal.Title id="new-group-title" as="h2" className="h5">

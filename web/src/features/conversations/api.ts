@@ -110,11 +110,11 @@ export function useRenameConversation(id: string) {
 export function useAddMember(id: string) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ userId, role }: { userId: string; role?: Role }) =>
+    mutationFn: ({ userId, role = "member" }: { userId: string; role?: "admin" | "member" }) =>
       unwrap(
         api.POST("/api/v1/conversations/{conversation_id}/members", {
           params: { path: { conversation_id: id } },
-          body: role ? { user_id: userId, role } : { user_id: userId },
+          body: { user_id: userId, role },
         }),
       ),
     onSettled: () => qc.invalidateQueries({ queryKey: keys.members(id) }),

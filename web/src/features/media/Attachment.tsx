@@ -1,4 +1,5 @@
 import { useState } from "react";
+import { Icon } from "../../components/Icon";
 import { Modal } from "react-bootstrap";
 import type { Media } from "../../api/types";
 import { formatBytes } from "../../lib/format";
@@ -52,7 +53,7 @@ export function Attachment({ media }: { media: Media }) {
       download={media.filename}
       className="doc-chip d-inline-flex align-items-center gap-2 border rounded-pill px-3 py-1 my-1 text-decoration-none"
     >
-      <span aria-hidden="true">📄</span>
+      <Icon name="file" />
       <span className="text-truncate">{media.filename}</span>
       <small className="text-body-secondary flex-shrink-0">{formatBytes(media.size)}</small>
     </a>

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState, type ClipboardEvent, type FormEvent, type KeyboardEvent } from "react";
+import { Icon } from "../../components/Icon";
 import { Alert, Button, CloseButton, Form, ProgressBar } from "react-bootstrap";
 import type { Message } from "../../api/types";
 import { formatBytes } from "../../lib/format";
@@ -60,6 +61,9 @@ export function Composer({
 
   useEffect(() => {
     setBody("");
+    // Opening a conversation puts the cursor where you write (not on touch screens,
+    // where it would pop up the keyboard).
+    if (!window.matchMedia?.("(pointer: coarse)").matches) textarea.current?.focus({ preventScroll: true });
     return stopTyping;
     // stopTyping closes over this conversation on purpose.
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -209,7 +213,7 @@ export function Composer({
           aria-label="Attach files"
           title="Attach files"
         >
-          <span aria-hidden="true">📎</span>
+          <Icon name="paperclip" />
         </Button>
         <Form.Control
           as="textarea"

@@ -1,4 +1,5 @@
 import { useQueryClient } from "@tanstack/react-query";
+import { Icon } from "../../components/Icon";
 import { useEffect, useState, type DragEvent } from "react";
 import { Alert, Button, Spinner } from "react-bootstrap";
 import { Link, useParams } from "react-router";
@@ -117,7 +118,7 @@ function ConversationView({ id }: { id: string }) {
     >
       <header className="d-flex align-items-center gap-2 border-bottom px-2 py-2">
         <Link to="/" className="btn btn-outline-secondary btn-sm d-md-none" aria-label="Back to conversations">
-          <span aria-hidden="true">←</span>
+          <Icon name="back" />
         </Link>
         <Avatar name={title || "?"} seed={peer?.id ?? id} online={peer?.online} />
         <div className="flex-grow-1 min-w-0">
@@ -130,7 +131,7 @@ function ConversationView({ id }: { id: string }) {
         </div>
         {c?.kind === "group" ? (
           <Button variant="outline-secondary" size="sm" onClick={() => setShowSettings(true)} aria-label="Group settings">
-            <span aria-hidden="true">⚙</span>
+            <Icon name="gear" />
             <span className="d-none d-lg-inline ms-1">Settings</span>
           </Button>
         ) : null}

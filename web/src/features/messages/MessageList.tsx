@@ -1,4 +1,5 @@
 import { useQueryClient } from "@tanstack/react-query";
+import { Icon } from "../../components/Icon";
 import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { Button, Dropdown, Spinner } from "react-bootstrap";
 import type { ConversationKind, Member, Message } from "../../api/types";
@@ -133,7 +134,7 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
         <Fragment key={row.key}>
           {row.newDay ? (
             <div className="text-center my-3" role="separator" aria-label={dayLabel(row.createdAt)}>
-              <span className="badge rounded-pill text-bg-light border fw-normal">{dayLabel(row.createdAt)}</span>
+              <span className="badge rounded-pill bg-body-secondary text-body border fw-normal">{dayLabel(row.createdAt)}</span>
             </div>
           ) : null}
           {row.item.kind === "message" ? (
@@ -173,7 +174,7 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
 }
 
 const TICKS: Record<TickStatus, { symbol: string; label: string; className: string }> = {
-  pending: { symbol: "🕓", label: "Sending", className: "" },
+  pending: { symbol: "◷", label: "Sending", className: "" },
   failed: { symbol: "!", label: "Not sent", className: "text-danger" },
   sent: { symbol: "✓", label: "Sent", className: "" },
   delivered: { symbol: "✓✓", label: "Delivered", className: "" },
@@ -184,7 +185,7 @@ function Ticks({ status }: { status: TickStatus }) {
   const t = TICKS[status];
   return (
     <span className={`ms-1 ${t.className}`} title={t.label} data-testid="message-status" data-status={status}>
-      <span aria-hidden="true">{t.symbol}</span>
+      {status === "pending" ? <Icon name="clock" size={12} /> : <span aria-hidden="true">{t.symbol}</span>}
       <span className="visually-hidden">{t.label}</span>
     </span>
   );
@@ -243,7 +244,7 @@ function MessageRow(props: {
         ) : (
           <>
             {m.reply_to_id ? <ReplyQuote message={props.replyTo} name={props.replyName} /> : null}
-            {m.attachments.map((a) => (
+            {(m.attachments ?? []).map((a) => (
               <Attachment key={a.id} media={a} />
             ))}
             {m.body ? <span data-testid="message-body">{m.body}</span> : null}
@@ -282,7 +283,7 @@ function MessageActions(props: {
         className="text-body-secondary px-1 py-0"
         aria-label={`Actions for message: ${m.body.slice(0, 40) || "attachment"}`}
       >
-        <span aria-hidden="true">⋯</span>
+        <Icon name="dots" />
       </Dropdown.Toggle>
       <Dropdown.Menu>
         <Dropdown.Item as="button" onClick={() => props.onReply(m)}>

@@ -1,4 +1,5 @@
 import { Button } from "react-bootstrap";
+import { Icon } from "../../components/Icon";
 import { useTheme } from "../../lib/theme";
 
 export function ThemeToggle() {
@@ -14,7 +15,7 @@ export function ThemeToggle() {
       title={dark ? "Switch to light mode" : "Switch to dark mode"}
       data-testid="theme-toggle"
     >
-      <span aria-hidden="true">{dark ? "☀" : "☾"}</span>
+      <Icon name={dark ? "sun" : "moon"} />
     </Button>
   );
 }

@@ -1,0 +1,34 @@
+/** Small inline SVG icons: no icon font, no emoji font needed (headless and minimal systems lack one). */
+const PATHS = {
+  paperclip:
+    "M10.5 3.5 4.8 9.2a2 2 0 0 0 2.8 2.8l6-6a3.5 3.5 0 0 0-5-5l-6.3 6.3a5 5 0 0 0 7.1 7.1L14 9.8",
+  gear: "M8 5.5a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5ZM6.9 1h2.2l.4 1.8 1.2.7 1.8-.6 1.1 1.9-1.4 1.3v1.4l1.4 1.3-1.1 1.9-1.8-.6-1.2.7L9.1 15H6.9l-.4-1.8-1.2-.7-1.8.6-1.1-1.9 1.4-1.3V8.5L2.4 7.2l1.1-1.9 1.8.6 1.2-.7Z",
+  sun: "M8 4.5a3.5 3.5 0 1 0 0 7 3.5 3.5 0 0 0 0-7ZM8 1v1.5M8 13.5V15M1 8h1.5M13.5 8H15M3 3l1 1M12 12l1 1M3 13l1-1M12 4l1-1",
+  moon: "M13.5 10.5A6 6 0 0 1 5.5 2.5a6 6 0 1 0 8 8Z",
+  back: "M10 3 5 8l5 5",
+  file: "M4 1.5h5l3.5 3.5v9.5H4ZM9 1.5V5h3.5",
+  dots: "M3 8h.01M8 8h.01M13 8h.01",
+  clock: "M8 2a6 6 0 1 0 0 12A6 6 0 0 0 8 2Zm0 3v3l2 1.5",
+} as const;
+
+export type IconName = keyof typeof PATHS;
+
+export function Icon({ name, size = 16 }: { name: IconName; size?: number }) {
+  return (
+    <svg
+      width={size}
+      height={size}
+      viewBox="0 0 16 16"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth={name === "dots" ? 2.6 : 1.5}
+      strokeLinecap="round"
+      strokeLinejoin="round"
+      aria-hidden="true"
+      focusable="false"
+      style={{ verticalAlign: "-0.125em" }}
+    >
+      <path d={PATHS[name]} />
+    </svg>
+  );
+}
