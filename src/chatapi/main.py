@@ -28,8 +28,10 @@ from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import MemoryBroker
 from chatapi.realtime.presence import LocalPresence
 from chatapi.services.auth import TokenPolicy
+from chatapi.services.media import MediaSigner, OrphanCleanup, bind_storage
 from chatapi.settings import Settings, get_settings
 from chatapi.state import AppState
+from chatapi.storage import LocalMediaStorage
 
 log = logging.getLogger("chatapi")
 
@@ -50,10 +52,14 @@ _HTTP_CODES = {
 
 def build_state(settings: Settings) -> AppState:
     engine = create_engine(settings.resolved_database_url)
+    sessionmaker = make_sessionmaker(engine)
+    storage = LocalMediaStorage(settings.resolved_media_dir)
+    storage.ensure_dirs()
+    bind_storage(sessionmaker, storage)
     return AppState(
         settings=settings,
         engine=engine,
-        sessionmaker=make_sessionmaker(engine),
+        sessionmaker=sessionmaker,
         broker=MemoryBroker(),
         presence=LocalPresence(),
         login_limiter=LoginLimiter(
@@ -64,6 +70,8 @@ def build_state(settings: Settings) -> AppState:
             access_ttl=settings.access_token_ttl_seconds,
             refresh_ttl=settings.refresh_token_ttl_seconds,
         ),
+        storage=storage,
+        media_signer=MediaSigner.from_settings(settings),
     )
 
 
@@ -77,9 +85,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = build_state(settings)
         app.state.chat = state
         await state.broker.start()
+        media_cleanup = OrphanCleanup(
+            state.uow, state.storage, grace_seconds=settings.media_orphan_grace_seconds
+        )
+        media_cleanup.start()
         try:
             yield
         finally:
+            await media_cleanup.stop()
             await state.broker.stop()
             await state.engine.dispose()
 

@@ -11,7 +11,9 @@ from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.presence import Presence
 from chatapi.services.auth import TokenPolicy
+from chatapi.services.media import MediaSigner
 from chatapi.settings import Settings
+from chatapi.storage import MediaStorage
 
 
 @dataclass
@@ -23,6 +25,8 @@ class AppState:
     presence: Presence
     login_limiter: LoginLimiter
     token_policy: TokenPolicy
+    storage: MediaStorage
+    media_signer: MediaSigner
     extras: dict[str, object] = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
