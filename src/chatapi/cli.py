@@ -16,7 +16,9 @@ def alembic_config(settings: Settings) -> object:
     candidates = [Path.cwd(), Path(__file__).resolve().parents[2]]
     for base in candidates:
         if (base / "alembic" / "env.py").is_file():
-            cfg = Config(str(base / "alembic.ini")) if (base / "alembic.ini").is_file() else Config()
+            cfg = (
+                Config(str(base / "alembic.ini")) if (base / "alembic.ini").is_file() else Config()
+            )
             cfg.set_main_option("script_location", str(base / "alembic"))
             cfg.set_main_option("sqlalchemy.url", settings.resolved_database_url.replace("%", "%%"))
             cfg.attributes["configure_logger"] = False
@@ -82,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "serve":
             if args.migrate:
                 migrate(settings)
-            serve(settings, host=args.host, port=args.port, workers=args.workers,
-                  reload=args.reload)
+            serve(
+                settings, host=args.host, port=args.port, workers=args.workers, reload=args.reload
+            )
         elif args.command == "openapi":
             import json
 

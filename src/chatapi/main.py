@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
-from fastapi.encoders import jsonable_encoder
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatapi import __version__
@@ -25,8 +26,10 @@ from chatapi.api import ws as ws_api
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
 from chatapi.ratelimit import LoginLimiter
-from chatapi.realtime.broker import MemoryBroker
-from chatapi.realtime.presence import LocalPresence
+from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
+from chatapi.realtime.dispatch import ServiceDirectory, went_offline
+from chatapi.realtime.hub import Hub
+from chatapi.realtime.presence import LocalPresence, Presence, RedisPresence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media import MediaSigner, OrphanCleanup, bind_storage
 from chatapi.settings import Settings, get_settings
@@ -56,14 +59,29 @@ def build_state(settings: Settings) -> AppState:
     storage = LocalMediaStorage(settings.resolved_media_dir)
     storage.ensure_dirs()
     bind_storage(sessionmaker, storage)
-    return AppState(
+    instance_id = uuid.uuid4().hex
+    broker: Broker = MemoryBroker()
+    presence: Presence = LocalPresence()
+    if settings.redis_url:
+        broker = RedisBroker(
+            settings.redis_url, channel=f"{settings.redis_prefix}:events", instance_id=instance_id
+        )
+        presence = RedisPresence(
+            broker.client,
+            prefix=settings.redis_prefix,
+            instance_id=instance_id,
+            heartbeat_seconds=settings.presence_heartbeat_seconds,
+        )
+    state = AppState(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
-        broker=MemoryBroker(),
-        presence=LocalPresence(),
+        broker=broker,
+        presence=presence,
         login_limiter=LoginLimiter(
-            settings.login_rate_limit, redis_url=settings.redis_url, key_prefix=settings.redis_prefix
+            settings.login_rate_limit,
+            redis_url=settings.redis_url,
+            key_prefix=settings.redis_prefix,
         ),
         token_policy=TokenPolicy(
             key=settings.signing_key,
@@ -72,7 +90,26 @@ def build_state(settings: Settings) -> AppState:
         ),
         storage=storage,
         media_signer=MediaSigner.from_settings(settings),
+        instance_id=instance_id,
     )
+    state.hub = Hub(
+        directory=ServiceDirectory(state), reorder_timeout=settings.ws_reorder_timeout_seconds
+    )
+    broker.subscribe(state.hub.listener)
+    if isinstance(broker, RedisBroker):
+        hub = state.hub
+
+        async def resync() -> None:
+            hub.resync()
+
+        broker.on_reconnect = resync
+    if isinstance(presence, RedisPresence):
+
+        async def offline(user_ids: list[uuid.UUID]) -> None:
+            await went_offline(state, user_ids)
+
+        presence.on_offline = offline
+    return state
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -85,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = build_state(settings)
         app.state.chat = state
         await state.broker.start()
+        if isinstance(state.presence, RedisPresence):
+            await state.presence.start()
         media_cleanup = OrphanCleanup(
             state.uow, state.storage, grace_seconds=settings.media_orphan_grace_seconds
         )
@@ -93,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await media_cleanup.stop()
+            await state.hub.close()
+            if isinstance(state.presence, RedisPresence):
+                await state.presence.stop()
             await state.broker.stop()
             await state.engine.dispose()
 

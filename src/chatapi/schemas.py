@@ -22,7 +22,7 @@ class Schema(BaseModel):
 
 class UserCreate(BaseModel):
     username: str = Field(
-        description="3–32 characters of a-z 0-9 _ . - (case-insensitive, stored lower-case)",
+        description="3-32 characters of a-z 0-9 _ . - (case-insensitive, stored lower-case)",
         examples=["alice"],
     )
     password: str = Field(min_length=8, max_length=1024, examples=["correct horse battery"])
@@ -35,7 +35,7 @@ class UserCreate(BaseModel):
     def _username(cls, value: str) -> str:
         value = value.strip().lower()
         if not USERNAME_RE.fullmatch(value):
-            raise ValueError("usernames are 3–32 characters of a-z, 0-9, '_', '.' and '-'")
+            raise ValueError("usernames are 3-32 characters of a-z, 0-9, '_', '.' and '-'")
         return value
 
 
@@ -49,8 +49,9 @@ class UserRead(Schema):
 
 
 class UserUpdate(BaseModel):
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                   max_length=64)]
+    display_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
 
 
 class TokenPair(BaseModel):

@@ -97,8 +97,12 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
             key,
             algorithms=ALLOWED_ALGORITHMS,
             issuer=ISSUER,
-            options={"require_exp": True, "require_iat": True, "require_sub": True,
-                     "require_jti": True},
+            options={
+                "require_exp": True,
+                "require_iat": True,
+                "require_sub": True,
+                "require_jti": True,
+            },
         )
     except JWTError as exc:
         raise InvalidToken(str(exc)) from exc

@@ -13,9 +13,7 @@ from chatapi.services import auth, users
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post(
-    "/register", status_code=status.HTTP_201_CREATED, responses=errors(409)
-)
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
 async def register(payload: UserCreate, uow: UowDep, state: StateDep) -> UserRead:
     """Create an account. Usernames are case-insensitive; passwords at least 8 characters."""
     user = await auth.register(uow, data=payload)

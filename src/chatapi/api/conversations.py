@@ -1,5 +1,209 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import datetime
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Response, status
+
+from chatapi.api import errors
+from chatapi.deps import CurrentUser, StateDep, UowDep
+from chatapi.schemas import (
+    ConversationCreate,
+    ConversationRead,
+    ConversationUpdate,
+    MemberAdd,
+    MemberRead,
+    MemberUpdate,
+    ReadMarker,
+)
+from chatapi.services import conversations, receipts
+
+router = APIRouter(prefix="/conversations", tags=["conversations"], responses=errors(401))
+
+
+async def _read_one(
+    uow: UowDep, state: StateDep, user: CurrentUser, conversation_id: uuid.UUID
+) -> ConversationRead:
+    return (
+        await conversations.read_conversations(
+            uow,
+            user=user,
+            presence=state.presence,
+            signer=state.media_signer,
+            conversation_id=conversation_id,
+        )
+    )[0]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": ConversationRead, "description": "the existing direct chat"},
+    },
+)
+async def create_conversation(
+    payload: ConversationCreate,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+    response: Response,
+) -> ConversationRead:
+    """Start a group, or open the direct chat with someone (the same one every time)."""
+    conversation, created = await conversations.create_conversation(uow, creator=user, data=payload)
+    await uow.commit()
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return await _read_one(uow, state, user, conversation.id)
+
+
+@router.get("")
+async def list_conversations(
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=conversations.LIST_LIMIT_MAX)] = 100,
+    before: Annotated[
+        datetime | None,
+        Query(description="cursor: only conversations last active before this time"),
+    ] = None,
+) -> list[ConversationRead]:
+    """Your conversations, most recently active first, with unread counts and last messages."""
+    return await conversations.read_conversations(
+        uow,
+        user=user,
+        presence=state.presence,
+        signer=state.media_signer,
+        limit=limit,
+        before=before,
+    )
+
+
+@router.get("/{conversation_id}", responses=errors(404))
+async def read_conversation(
+    conversation_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+) -> ConversationRead:
+    """One conversation you belong to."""
+    return await _read_one(uow, state, user, conversation_id)
+
+
+@router.patch("/{conversation_id}", responses=errors(403, 404))
+async def update_conversation(
+    conversation_id: uuid.UUID,
+    payload: ConversationUpdate,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+) -> ConversationRead:
+    """Rename a group (owner or admin)."""
+    await conversations.rename(
+        uow, actor=user, conversation_id=conversation_id, title=payload.title
+    )
+    await uow.commit()
+    return await _read_one(uow, state, user, conversation_id)
+
+
+@router.get("/{conversation_id}/members", responses=errors(404))
+async def list_members(
+    conversation_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+) -> list[MemberRead]:
+    """Members with their roles and read/delivered markers."""
+    return await conversations.list_members(
+        uow, user=user, conversation_id=conversation_id, presence=state.presence
+    )
+
+
+async def _member_read(
+    uow: UowDep,
+    state: StateDep,
+    user: CurrentUser,
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> MemberRead:
+    members = await conversations.list_members(
+        uow, user=user, conversation_id=conversation_id, presence=state.presence
+    )
+    return next(m for m in members if m.user.id == user_id)
+
+
+@router.post(
+    "/{conversation_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 404, 409),
+)
+async def add_member(
+    conversation_id: uuid.UUID,
+    payload: MemberAdd,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+) -> MemberRead:
+    """Add someone to a group (owner or admin; only the owner adds admins)."""
+    await conversations.add_member(
+        uow,
+        actor=user,
+        conversation_id=conversation_id,
+        user_id=payload.user_id,
+        role=payload.role,
+        presence=state.presence,
+    )
+    await uow.commit()
+    return await _member_read(uow, state, user, conversation_id, payload.user_id)
+
+
+@router.patch("/{conversation_id}/members/{user_id}", responses=errors(403, 404, 409))
+async def change_role(
+    conversation_id: uuid.UUID,
+    user_id: uuid.UUID,
+    payload: MemberUpdate,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+) -> MemberRead:
+    """Change a member's role (owner only). A group always keeps an owner."""
+    await conversations.change_role(
+        uow, actor=user, conversation_id=conversation_id, user_id=user_id, role=payload.role
+    )
+    await uow.commit()
+    return await _member_read(uow, state, user, conversation_id, user_id)
+
+
+@router.delete(
+    "/{conversation_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(403, 404),
+)
+async def remove_member(
+    conversation_id: uuid.UUID, user_id: uuid.UUID, user: CurrentUser, uow: UowDep
+) -> Response:
+    """Remove a member (owner or admin), or leave: remove yourself."""
+    await conversations.remove_member(
+        uow, actor=user, conversation_id=conversation_id, user_id=user_id
+    )
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{conversation_id}/read", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404)
+)
+async def mark_read(
+    conversation_id: uuid.UUID, payload: ReadMarker, user: CurrentUser, uow: UowDep
+) -> Response:
+    """Move your read marker forward to `seq` (never back)."""
+    await receipts.mark_read(uow, user=user, conversation_id=conversation_id, seq=payload.seq)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{conversation_id}/delivered", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404)
+)
+async def mark_delivered(
+    conversation_id: uuid.UUID, payload: ReadMarker, user: CurrentUser, uow: UowDep
+) -> Response:
+    """Move your delivered marker forward to `seq` (never back)."""
+    await receipts.mark_delivered(uow, user=user, conversation_id=conversation_id, seq=payload.seq)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,5 +1,117 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Response, status
+
+from chatapi.api import errors
+from chatapi.deps import CurrentUser, StateDep, UowDep
+from chatapi.schemas import EventRead, MessageCreate, MessageRead, MessageUpdate
+from chatapi.services import events, messages
+
+router = APIRouter(tags=["messages"], responses=errors(401))
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": MessageRead, "description": "a retry: the first message"},
+        **errors(404),
+    },
+)
+async def post_message(
+    conversation_id: uuid.UUID,
+    payload: MessageCreate,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+    response: Response,
+) -> MessageRead:
+    """Send a message. A retry with the same `client_id` answers 200 with the first one."""
+    message, created = await messages.send_message(
+        uow,
+        sender=user,
+        conversation_id=conversation_id,
+        body=payload.body,
+        client_id=payload.client_id,
+        attachment_ids=payload.attachment_ids,
+        reply_to_id=payload.reply_to_id,
+        signer=state.media_signer,
+    )
+    await uow.commit()
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return message
+
+
+@router.get("/conversations/{conversation_id}/messages", responses=errors(404))
+async def list_messages(
+    conversation_id: uuid.UUID,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+    before_seq: Annotated[
+        int | None, Query(ge=1, description="only messages before this seq")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=messages.HISTORY_LIMIT_MAX)] = 50,
+) -> list[MessageRead]:
+    """History, ascending by seq: the newest `limit` messages before `before_seq`."""
+    return await messages.history(
+        uow,
+        user=user,
+        conversation_id=conversation_id,
+        before_seq=before_seq,
+        limit=limit,
+        signer=state.media_signer,
+    )
+
+
+@router.get("/conversations/{conversation_id}/events", responses=errors(404))
+async def list_events(
+    conversation_id: uuid.UUID,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+    after_seq: Annotated[int, Query(ge=0, description="last seq you have seen")] = 0,
+    limit: Annotated[int, Query(ge=1, le=events.EVENTS_LIMIT_MAX)] = 50,
+) -> list[EventRead]:
+    """Catch up: every event with `seq > after_seq`, ascending."""
+    return await events.list_events(
+        uow,
+        viewer=user,
+        conversation_id=conversation_id,
+        after_seq=after_seq,
+        limit=limit,
+        signer=state.media_signer,
+        presence=state.presence,
+    )
+
+
+@router.patch("/messages/{message_id}", responses=errors(403, 404))
+async def edit_message(
+    message_id: uuid.UUID,
+    payload: MessageUpdate,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+) -> MessageRead:
+    """Edit the text of your own message."""
+    message = await messages.edit_message(
+        uow, user=user, message_id=message_id, body=payload.body, signer=state.media_signer
+    )
+    await uow.commit()
+    return message
+
+
+@router.delete(
+    "/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 404)
+)
+async def delete_message(
+    message_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+) -> Response:
+    """Delete a message: yours, or anyone's in a group you own or administer."""
+    await messages.delete_message(uow, user=user, message_id=message_id, signer=state.media_signer)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

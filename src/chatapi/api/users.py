@@ -20,7 +20,9 @@ async def read_me(user: CurrentUser, state: StateDep) -> UserRead:
 
 
 @router.patch("/me")
-async def update_me(payload: UserUpdate, user: CurrentUser, uow: UowDep, state: StateDep) -> UserRead:
+async def update_me(
+    payload: UserUpdate, user: CurrentUser, uow: UowDep, state: StateDep
+) -> UserRead:
     """Change your display name."""
     updated = await users.update_profile(uow, user=user, display_name=payload.display_name)
     await uow.commit()
@@ -49,7 +51,9 @@ async def search(
 
 
 @router.get("/{user_id}", responses=errors(404))
-async def read_user(user_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep) -> UserRead:
+async def read_user(
+    user_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+) -> UserRead:
     """One user by id."""
     found = await users.get_user(uow, user_id=user_id)
     return (await users.to_read(state.presence, [found]))[0]

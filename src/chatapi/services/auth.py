@@ -6,9 +6,11 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from chatapi import security
 from chatapi.db import UnitOfWork
@@ -29,7 +31,9 @@ class TokenPolicy:
 
 async def register(uow: UnitOfWork, *, data: UserCreate) -> User:
     """Create an account; a username taken in any case is a conflict."""
-    taken = await uow.session.scalar(select(User.id).where(User.username == data.username))
+    taken = await uow.session.scalar(
+        select(col(User.id)).where(col(User.username) == data.username)
+    )
     if taken is not None:
         raise Conflict("That username is taken. Choose another one.", code="username_taken")
     password_hash = await asyncio.to_thread(security.hash_password, data.password)
@@ -62,7 +66,7 @@ async def login(
     username = username.strip().lower()
     await limiter.check(username=username, client=client)
     user = await uow.session.scalar(
-        select(User).where(User.username == username, User.deleted_at.is_(None))  # type: ignore[union-attr]
+        select(User).where(col(User.username) == username, col(User.deleted_at).is_(None))
     )
     ok = await asyncio.to_thread(
         security.verify_password, password, user.password_hash if user else None
@@ -89,10 +93,10 @@ async def refresh(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> TokenP
     # Spend it with a conditional update so two concurrent refreshes cannot both succeed.
     spent = await uow.session.execute(
         update(RefreshToken)
-        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .where(col(RefreshToken.id) == stored.id, col(RefreshToken.used_at).is_(None))
         .values(used_at=now)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if cast(CursorResult[Any], spent).rowcount != 1:
         await _revoke_family(uow, stored.family_id, now)
         await uow.commit()
         raise NotAuthenticated(
@@ -124,7 +128,9 @@ async def authenticate(uow: UnitOfWork, *, token: str, key: str) -> User:
     return user
 
 
-async def _stored_refresh_token(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> RefreshToken:
+async def _stored_refresh_token(
+    uow: UnitOfWork, *, token: str, policy: TokenPolicy
+) -> RefreshToken:
     try:
         claims = security.decode_token(token, key=policy.key, expected_type="refresh")
     except security.InvalidToken as exc:
@@ -133,14 +139,16 @@ async def _stored_refresh_token(uow: UnitOfWork, *, token: str, policy: TokenPol
         ) from exc
     stored = await uow.session.get(RefreshToken, claims.jti)
     if stored is None or stored.token_hash != security.token_digest(token):
-        raise NotAuthenticated("The refresh token is not known. Log in again.", code="invalid_token")
+        raise NotAuthenticated(
+            "The refresh token is not known. Log in again.", code="invalid_token"
+        )
     return stored
 
 
 async def _revoke_family(uow: UnitOfWork, family_id: uuid.UUID, now: datetime) -> None:
     await uow.session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
 
@@ -168,6 +176,4 @@ async def _issue_pair(
             expires_at=claims.exp,
         )
     )
-    return TokenPair(
-        access_token=access, refresh_token=refresh_token, expires_in=policy.access_ttl
-    )
+    return TokenPair(access_token=access, refresh_token=refresh_token, expires_in=policy.access_ttl)

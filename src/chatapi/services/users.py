@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
+from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotFound
@@ -17,8 +18,8 @@ from chatapi.schemas import UserRead
 SEARCH_LIMIT_MAX = 50
 
 
-def _active() -> object:
-    return User.deleted_at.is_(None)  # type: ignore[union-attr]
+def _active() -> ColumnElement[bool]:
+    return col(User.deleted_at).is_(None)
 
 
 async def get_user(uow: UnitOfWork, *, user_id: uuid.UUID) -> User:
@@ -35,11 +36,11 @@ async def search_users(uow: UnitOfWork, *, prefix: str, limit: int = 20) -> Sequ
     stmt = (
         select(User)
         .where(
-            _active(),  # type: ignore[arg-type]
-            User.username.like(f"{escaped}%", escape="\\")  # type: ignore[attr-defined]
-            | User.display_name.ilike(f"{escaped}%", escape="\\"),  # type: ignore[attr-defined]
+            _active(),
+            col(User.username).like(f"{escaped}%", escape="\\")
+            | col(User.display_name).ilike(f"{escaped}%", escape="\\"),
         )
-        .order_by(User.username)
+        .order_by(col(User.username))
         .limit(min(max(limit, 1), SEARCH_LIMIT_MAX))
     )
     return (await uow.session.scalars(stmt)).all()
@@ -55,11 +56,11 @@ async def delete_account(uow: UnitOfWork, *, user: User) -> None:
     """Close an account: it can no longer log in, its tokens stop working at once."""
     now = datetime.now(UTC)
     await uow.session.execute(
-        update(User).where(User.id == user.id).values(deleted_at=now, password_hash="")  # type: ignore[arg-type]
+        update(User).where(col(User.id) == user.id).values(deleted_at=now, password_hash="")
     )
     await uow.session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))  # type: ignore[arg-type,union-attr]
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
 

@@ -1,0 +1,262 @@
+"""Messages: send (idempotent by client_id), edit, delete, history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from chatapi.db import UnitOfWork
+from chatapi.errors import Forbidden, NotFound, Unprocessable
+from chatapi.models import Conversation, ConversationKind, EventType, Message, User
+from chatapi.schemas import MAX_BODY_CHARS, EventRead, MessageRead
+from chatapi.services import media, timeline
+from chatapi.services.conversations import MANAGERS, require_member
+from chatapi.services.media import MediaSigner
+
+HISTORY_LIMIT_MAX = 200
+
+
+def clean_body(body: str, *, has_attachments: bool) -> str:
+    """A body is 1-4000 characters after trimming; attachment-only messages may be empty."""
+    body = body.strip()
+    if not body and not has_attachments:
+        raise Unprocessable("A message needs text or an attachment.", code="empty_message")
+    if len(body) > MAX_BODY_CHARS:
+        raise Unprocessable(
+            f"A message is at most {MAX_BODY_CHARS} characters (this one has {len(body)}).",
+            code="body_too_long",
+        )
+    return body
+
+
+async def _by_client_id(
+    uow: UnitOfWork, *, conversation_id: uuid.UUID, sender_id: uuid.UUID, client_id: str
+) -> Message | None:
+    stmt = select(Message).where(
+        col(Message.conversation_id) == conversation_id,
+        col(Message.sender_id) == sender_id,
+        col(Message.client_id) == client_id,
+    )
+    return (await uow.session.scalars(stmt)).first()
+
+
+async def send_message(
+    uow: UnitOfWork,
+    *,
+    sender: User,
+    conversation_id: uuid.UUID,
+    body: str,
+    signer: MediaSigner,
+    client_id: str | None = None,
+    attachment_ids: Sequence[uuid.UUID] = (),
+    reply_to_id: uuid.UUID | None = None,
+) -> tuple[MessageRead, bool]:
+    """Store a message in a conversation the sender belongs to and announce it.
+
+    Returns the message and whether it was created: a retry with the same `client_id`
+    (same sender, same conversation) returns the first message instead.
+    """
+    sender_id = sender.id  # read now: a rollback below expires the loaded rows
+    await require_member(uow, user_id=sender_id, conversation_id=conversation_id)
+    attachment_ids = list(dict.fromkeys(attachment_ids))
+    text = clean_body(body, has_attachments=bool(attachment_ids))
+    if client_id is not None:
+        first = await _by_client_id(
+            uow, conversation_id=conversation_id, sender_id=sender.id, client_id=client_id
+        )
+        if first is not None:
+            return (await to_reads(uow, [first], signer=signer))[0], False
+    if reply_to_id is not None:
+        target = await uow.session.get(Message, reply_to_id)
+        if target is None or target.conversation_id != conversation_id:
+            raise Unprocessable(
+                "reply_to_id is not a message of this conversation.", code="invalid_reply"
+            )
+    try:
+        event = await timeline.record(
+            uow,
+            conversation_id=conversation_id,
+            type=EventType.message_new,
+            actor_id=sender.id,
+            activity=True,
+        )
+        message = Message(
+            conversation_id=conversation_id,
+            seq=event.seq,
+            sender_id=sender.id,
+            body=text,
+            client_id=client_id,
+            reply_to_id=reply_to_id,
+        )
+        uow.session.add(message)
+        await uow.session.flush()
+        event.message_id = message.id
+        await media.attach(
+            uow, owner_id=sender.id, message_id=message.id, attachment_ids=attachment_ids
+        )
+        await uow.session.flush()
+    except IntegrityError:
+        # The unique key (conversation, sender, client_id) caught a concurrent retry: the
+        # rollback returns the seq, and the first message is the answer.
+        await uow.rollback()
+        if client_id is None:
+            raise
+        first = await _by_client_id(
+            uow, conversation_id=conversation_id, sender_id=sender_id, client_id=client_id
+        )
+        if first is None:
+            raise
+        return (await to_reads(uow, [first], signer=signer))[0], False
+    read = (await to_reads(uow, [message], signer=signer))[0]
+    timeline.announce(
+        uow,
+        EventRead(
+            conversation_id=conversation_id,
+            seq=event.seq,
+            type="message.new",
+            created_at=event.created_at,
+            actor_id=sender.id,
+            message=read,
+        ),
+    )
+    return read, True
+
+
+async def _visible_message(uow: UnitOfWork, *, user: User, message_id: uuid.UUID) -> Message:
+    message = await uow.session.get(Message, message_id)
+    if message is None:
+        raise NotFound("No such message.", code="message_not_found")
+    try:
+        await require_member(uow, user_id=user.id, conversation_id=message.conversation_id)
+    except NotFound:
+        raise NotFound("No such message.", code="message_not_found") from None
+    return message
+
+
+async def edit_message(
+    uow: UnitOfWork, *, user: User, message_id: uuid.UUID, body: str, signer: MediaSigner
+) -> MessageRead:
+    """Change the text of your own message."""
+    message = await _visible_message(uow, user=user, message_id=message_id)
+    if message.sender_id != user.id:
+        raise Forbidden("You can only edit your own messages.", code="not_sender")
+    if message.deleted_at is not None:
+        raise Unprocessable("This message was deleted.", code="message_deleted")
+    attached = await media.attachments_for(uow, message_ids=[message.id])
+    message.body = clean_body(body, has_attachments=bool(attached.get(message.id)))
+    message.edited_at = datetime.now(UTC)
+    event = await timeline.record(
+        uow,
+        conversation_id=message.conversation_id,
+        type=EventType.message_edited,
+        actor_id=user.id,
+        message_id=message.id,
+    )
+    await uow.session.flush()
+    read = (await to_reads(uow, [message], signer=signer))[0]
+    timeline.announce(
+        uow,
+        EventRead(
+            conversation_id=message.conversation_id,
+            seq=event.seq,
+            type="message.edited",
+            created_at=event.created_at,
+            actor_id=user.id,
+            message=read,
+        ),
+    )
+    return read
+
+
+async def delete_message(
+    uow: UnitOfWork, *, user: User, message_id: uuid.UUID, signer: MediaSigner
+) -> None:
+    """Delete a message (its sender, or a group owner/admin): body and files go, the
+    timeline keeps it as deleted."""
+    message = await _visible_message(uow, user=user, message_id=message_id)
+    if message.sender_id != user.id:
+        me = await require_member(uow, user_id=user.id, conversation_id=message.conversation_id)
+        conversation = await uow.session.get(Conversation, message.conversation_id)
+        if (
+            conversation is None
+            or conversation.kind != ConversationKind.group
+            or me.role not in MANAGERS
+        ):
+            raise Forbidden("You can only delete your own messages.", code="not_allowed")
+    if message.deleted_at is not None:
+        return
+    message.deleted_at = datetime.now(UTC)
+    message.body = ""
+    await media.detach_for_deleted_message(uow, message_id=message.id)
+    event = await timeline.record(
+        uow,
+        conversation_id=message.conversation_id,
+        type=EventType.message_deleted,
+        actor_id=user.id,
+        message_id=message.id,
+    )
+    await uow.session.flush()
+    read = (await to_reads(uow, [message], signer=signer))[0]
+    timeline.announce(
+        uow,
+        EventRead(
+            conversation_id=message.conversation_id,
+            seq=event.seq,
+            type="message.deleted",
+            created_at=event.created_at,
+            actor_id=user.id,
+            message=read,
+        ),
+    )
+
+
+async def history(
+    uow: UnitOfWork,
+    *,
+    user: User,
+    conversation_id: uuid.UUID,
+    signer: MediaSigner,
+    before_seq: int | None = None,
+    limit: int = 50,
+) -> list[MessageRead]:
+    """The newest `limit` messages before `before_seq`, ascending (keyset on conversation+seq)."""
+    await require_member(uow, user_id=user.id, conversation_id=conversation_id)
+    stmt = select(Message).where(col(Message.conversation_id) == conversation_id)
+    if before_seq is not None:
+        stmt = stmt.where(col(Message.seq) < before_seq)
+    stmt = stmt.order_by(col(Message.seq).desc()).limit(min(max(limit, 1), HISTORY_LIMIT_MAX))
+    rows = list((await uow.session.scalars(stmt)).all())
+    rows.reverse()
+    return await to_reads(uow, rows, signer=signer)
+
+
+async def to_reads(
+    uow: UnitOfWork, messages: Sequence[Message], *, signer: MediaSigner
+) -> list[MessageRead]:
+    """MessageRead models with attachments, in one attachment query for all of them."""
+    if not messages:
+        return []
+    attached = await media.attachments_for(uow, message_ids=[m.id for m in messages])
+    return [
+        MessageRead(
+            id=m.id,
+            conversation_id=m.conversation_id,
+            seq=m.seq,
+            sender_id=m.sender_id,
+            body="" if m.deleted_at else m.body,
+            client_id=m.client_id,
+            reply_to_id=m.reply_to_id,
+            attachments=[]
+            if m.deleted_at
+            else [media.to_read(a, signer=signer) for a in attached.get(m.id, [])],
+            created_at=m.created_at,
+            edited_at=m.edited_at,
+            deleted=m.deleted_at is not None,
+        )
+        for m in messages
+    ]

@@ -1,0 +1,96 @@
+"""Read and delivered markers: one pair of numbers per member, only ever moving forward."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import func, select, update
+from sqlmodel import col
+
+from chatapi.db import UnitOfWork
+from chatapi.models import Conversation, Member, User
+from chatapi.realtime.envelope import Envelope
+from chatapi.services.conversations import require_member
+
+
+class ReceiptState(BaseModel):
+    """The `receipt` frame: a member's markers after a change."""
+
+    type: Literal["receipt"] = "receipt"
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    read_seq: int
+    delivered_seq: int
+
+
+async def mark_read(
+    uow: UnitOfWork, *, user: User, conversation_id: uuid.UUID, seq: int
+) -> ReceiptState:
+    """Move my read marker forward to `seq` (never back); reading implies delivered."""
+    return await _advance(uow, user=user, conversation_id=conversation_id, seq=seq, kind="read")
+
+
+async def mark_delivered(
+    uow: UnitOfWork, *, user: User, conversation_id: uuid.UUID, seq: int
+) -> ReceiptState:
+    """Move my delivered marker forward to `seq` (never back)."""
+    return await _advance(
+        uow, user=user, conversation_id=conversation_id, seq=seq, kind="delivered"
+    )
+
+
+def _greatest(uow: UnitOfWork, *args: object) -> Any:
+    return (func.max if uow.dialect == "sqlite" else func.greatest)(*args)
+
+
+def _least(uow: UnitOfWork, *args: object) -> Any:
+    return (func.min if uow.dialect == "sqlite" else func.least)(*args)
+
+
+async def _advance(
+    uow: UnitOfWork,
+    *,
+    user: User,
+    conversation_id: uuid.UUID,
+    seq: int,
+    kind: Literal["read", "delivered"],
+) -> ReceiptState:
+    before = await require_member(uow, user_id=user.id, conversation_id=conversation_id)
+    old = (before.last_read_seq, before.last_delivered_seq)
+    last_seq = (
+        select(col(Conversation.last_seq))
+        .where(col(Conversation.id) == conversation_id)
+        .scalar_subquery()
+    )
+    # Clamp to the timeline's end: a marker never points past what exists.
+    target = _least(uow, seq, last_seq)
+    values: dict[str, Any] = {
+        "last_delivered_seq": _greatest(uow, col(Member.last_delivered_seq), target)
+    }
+    if kind == "read":
+        values["last_read_seq"] = _greatest(uow, col(Member.last_read_seq), target)
+    result = await uow.session.execute(
+        update(Member)
+        .where(col(Member.conversation_id) == conversation_id, col(Member.user_id) == user.id)
+        .values(**values)
+        .returning(col(Member.last_read_seq), col(Member.last_delivered_seq))
+    )
+    read_seq, delivered_seq = result.one()
+    state = ReceiptState(
+        conversation_id=conversation_id,
+        user_id=user.id,
+        read_seq=read_seq,
+        delivered_seq=delivered_seq,
+    )
+    if (read_seq, delivered_seq) != old:
+        uow.emit(
+            Envelope(
+                kind="receipt",
+                frame=state.model_dump_json().encode(),
+                conversation_id=conversation_id,
+                actor_id=user.id,
+            )
+        )
+    return state

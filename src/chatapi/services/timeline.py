@@ -1,0 +1,80 @@
+"""The conversation timeline: gapless per-conversation seqs and the events they number."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col
+
+from chatapi.db import UnitOfWork
+from chatapi.models import Conversation, Event, EventType
+from chatapi.realtime.envelope import Envelope
+from chatapi.schemas import EventRead
+
+
+async def next_seq(uow: UnitOfWork, *, conversation_id: uuid.UUID, activity: bool = False) -> int:
+    """Take the conversation's next seq with a row-level increment in this transaction.
+
+    The UPDATE locks the conversation row (PostgreSQL) or runs under SQLite's write lock, so
+    concurrent writers queue here and each gets the next number; a rollback gives it back.
+    """
+    values: dict[str, Any] = {"last_seq": col(Conversation.last_seq) + 1}
+    if activity:
+        values["last_activity_at"] = datetime.now(UTC)
+    result = await uow.session.execute(
+        update(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .values(**values)
+        .returning(col(Conversation.last_seq))
+    )
+    return int(result.scalar_one())
+
+
+async def record(
+    uow: UnitOfWork,
+    *,
+    conversation_id: uuid.UUID,
+    type: EventType,
+    actor_id: uuid.UUID | None,
+    message_id: uuid.UUID | None = None,
+    subject_user_id: uuid.UUID | None = None,
+    data: dict[str, Any] | None = None,
+    activity: bool = False,
+) -> Event:
+    """Number a change with the next seq and store it in the timeline (same transaction)."""
+    seq = await next_seq(uow, conversation_id=conversation_id, activity=activity)
+    event = Event(
+        conversation_id=conversation_id,
+        seq=seq,
+        type=type.value,
+        actor_id=actor_id,
+        message_id=message_id,
+        subject_user_id=subject_user_id,
+        data=data,
+    )
+    uow.session.add(event)
+    return event
+
+
+def announce(
+    uow: UnitOfWork,
+    event: EventRead,
+    *,
+    membership: str = "",
+    user_ids: tuple[uuid.UUID, ...] = (),
+) -> None:
+    """Publish an event after commit, serialized once, as the frame every member gets."""
+    uow.emit(
+        Envelope(
+            kind="event",
+            frame=event.model_dump_json().encode(),
+            conversation_id=event.conversation_id,
+            seq=event.seq,
+            user_ids=user_ids,
+            membership=membership,
+            actor_id=event.actor_id,
+        )
+    )
