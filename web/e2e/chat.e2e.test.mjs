@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   inCI,
+  loginViaApi,
+  postMessage,
   launchBrowser,
   makePng,
   missingPrerequisite,
@@ -192,13 +194,43 @@ describe("chat in the browser", { skip, timeout: 240_000 }, () => {
     await alice.page.getByTestId("composer-input").fill("Sent while offline");
     await alice.page.getByTestId("composer-input").press("Enter");
     await waitForStatus(alice.page, "Sent while offline", ["pending"]);
+    await send(bob.page, "Missed while offline");
     await alice.context.setOffline(false);
+    await message(alice.page, "Missed while offline").waitFor();
     await message(bob.page, "Sent while offline").waitFor();
     await waitForStatus(alice.page, "Sent while offline", ["sent", "delivered", "read"]);
     await alice.page.getByTestId("connection-banner").waitFor({ state: "detached" });
     await bob.page.waitForTimeout(1000);
     assert.equal(await message(bob.page, "Sent while offline").count(), 1);
     assert.equal(await message(alice.page, "Sent while offline").count(), 1);
+
+    // A document shows as a chip with its name and size.
+    await alice.page.getByTestId("file-input").setInputFiles({
+      name: "notes.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from("Packing list: boots, water, map.\n".repeat(40)),
+    });
+    await alice.page.getByTestId("upload-done").waitFor();
+    await alice.page.getByTestId("composer-input").fill("The list");
+    await alice.page.getByTestId("composer-input").press("Enter");
+    await bob.page.getByTestId("document-chip").filter({ hasText: "notes.txt" }).filter({ hasText: "KB" }).waitFor();
+
+    // History: scrolling up loads older pages until the beginning.
+    const directUrl = alice.page.url();
+    const conversationId = directUrl.split("/c/")[1];
+    const bobToken = await loginViaApi(server.baseURL, "bob", PASSWORD);
+    for (let i = 1; i <= 70; i += 1) {
+      await postMessage(server.baseURL, bobToken, conversationId, `history ${i}`);
+    }
+    await alice.page.reload();
+    await message(alice.page, "history 70").waitFor();
+    const list = alice.page.getByTestId("message-list");
+    for (let i = 0; i < 10 && !(await alice.page.getByText("This is the beginning of the conversation.").isVisible()); i += 1) {
+      await list.evaluate((el) => el.scrollTo(0, 0));
+      await alice.page.waitForTimeout(300);
+    }
+    await message(alice.page, "Hello Bob!").waitFor();
+    assert.equal(await message(alice.page, /^history \d+/).count(), 70);
 
     // A group of three.
     await alice.page.getByRole("button", { name: "New group" }).click();
@@ -217,11 +249,32 @@ describe("chat in the browser", { skip, timeout: 240_000 }, () => {
     await message(bob.page, "Saturday hike?").waitFor();
     await alice.page.getByTestId("seen-by").filter({ hasText: "Bob" }).waitFor();
 
+    // Group settings: rename, change a role, remove someone; Bob then leaves.
+    await alice.page.getByRole("button", { name: "Group settings" }).click();
+    const settings = alice.page.getByRole("dialog");
+    await settings.getByLabel("Group name").fill("Hiking club");
+    await settings.getByRole("button", { name: "Rename" }).click();
+    await bob.page.getByTestId("conversation-title").filter({ hasText: "Hiking club" }).waitFor();
+    await settings.getByLabel("Role of Carol").selectOption("admin");
+    await alice.page.waitForFunction(() => {
+      const select = document.querySelector('select[aria-label="Role of Carol"]');
+      return select instanceof HTMLSelectElement && select.value === "admin";
+    });
+    await settings.getByRole("button", { name: "Remove Carol" }).click();
+    await settings.getByTestId("member-row").filter({ hasText: "Carol" }).waitFor({ state: "detached" });
+    await alice.page.keyboard.press("Escape");
+    await settings.waitFor({ state: "detached" });
+    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "2 members" }).waitFor();
+    await bob.page.getByRole("button", { name: "Group settings" }).click();
+    await bob.page.getByRole("dialog").getByRole("button", { name: "Leave group" }).click();
+    await bob.page.getByTestId("conversation-item").filter({ hasText: "Hiking club" }).waitFor({ state: "detached" });
+    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "1 member" }).waitFor();
+
     // Dark mode, remembered across a reload that also keeps Alice signed in.
     await alice.page.getByTestId("theme-toggle").click();
     assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
     await alice.page.reload();
-    await alice.page.getByTestId("conversation-title").filter({ hasText: "Weekend plans" }).waitFor();
+    await alice.page.getByTestId("conversation-title").filter({ hasText: "Hiking club" }).waitFor();
     assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
     await message(alice.page, "Saturday hike?").waitFor();
     await alice.page.screenshot({ path: join(screenshotDir, "dark.png") });
@@ -238,7 +291,7 @@ describe("chat in the browser", { skip, timeout: 240_000 }, () => {
     await phone.page.getByRole("heading", { name: "Chats" }).waitFor();
     await noHorizontalOverflow(phone.page);
     await phone.page.getByTestId("conversation-item").filter({ hasText: "Alice" }).click();
-    await message(phone.page, "Hello Bob!").waitFor();
+    await message(phone.page, "history 70").waitFor();
     assert.equal(await phone.page.getByRole("heading", { name: "Chats" }).isVisible(), false);
     await noHorizontalOverflow(phone.page);
     await phone.page.screenshot({ path: join(screenshotDir, "phone.png") });

@@ -153,6 +153,26 @@ export async function registerViaApi(baseURL, username, password, displayName) {
   return r.json();
 }
 
+export async function loginViaApi(baseURL, username, password) {
+  const r = await fetch(`${baseURL}/api/v1/auth/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username, password }),
+  });
+  if (!r.ok) throw new Error(`login ${username}: ${r.status} ${await r.text()}`);
+  return (await r.json()).access_token;
+}
+
+export async function postMessage(baseURL, token, conversationId, body) {
+  const r = await fetch(`${baseURL}/api/v1/conversations/${conversationId}/messages`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ body }),
+  });
+  if (r.status !== 201) throw new Error(`post message: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
 // --- a real PNG, made here (no fixtures to ship) -------------------------------------------
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {

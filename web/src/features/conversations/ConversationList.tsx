@@ -70,7 +70,7 @@ function ConversationItem({ conversation: c, peer, meId }: { conversation: Conve
         last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
       }`
     : c.kind === "group"
-      ? `${c.members_count} members`
+      ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
       : "No messages yet";
   const online = c.kind === "direct" && Boolean(peer?.online);
   return (

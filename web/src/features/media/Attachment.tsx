@@ -45,12 +45,16 @@ export function Attachment({ media }: { media: Media }) {
       </video>
     );
   }
+  if (media.content_type.startsWith("audio/")) {
+    return <audio className="d-block my-1 mw-100" controls preload="metadata" src={media.url} aria-label={media.filename} />;
+  }
   return (
     <a
       href={media.url}
       target="_blank"
       rel="noreferrer"
       download={media.filename}
+      data-testid="document-chip"
       className="doc-chip d-inline-flex align-items-center gap-2 border rounded-pill px-3 py-1 my-1 text-decoration-none"
     >
       <Icon name="file" />

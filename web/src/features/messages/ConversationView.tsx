@@ -73,7 +73,7 @@ function ConversationView({ id }: { id: string }) {
   const title = c ? conversationTitle(c, peer) : "";
   const subtitle =
     c?.kind === "group"
-      ? `${memberList.length || c.members_count} members`
+      ? plural(memberList.length || c.members_count, "member")
       : peer
         ? peer.online
           ? "online"
@@ -192,4 +192,8 @@ function ConversationView({ id }: { id: string }) {
       ) : null}
     </section>
   );
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
