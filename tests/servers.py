@@ -252,3 +252,75 @@ class Client:
 
     async def aclose(self) -> None:
         await self.ws.close()
+
+
+class RawClient:
+    """A WebSocket client on a plain socket, for a peer that stops reading altogether
+    (library clients keep draining the socket into their own buffers)."""
+
+    def __init__(self, port: int, *, rcvbuf: int = 4096) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
+        self.sock.sendall(
+            b"GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def send_text(self, text: str) -> None:
+        payload = text.encode()
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = bytes([0x81, 0x80 | n])
+        elif n < 65536:
+            header = bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            header = bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(header + mask + masked)
+
+    def read_all(self, timeout: float) -> tuple[list[str], int | None]:
+        """Read until the server's close frame (or EOF): the text frames and the close code."""
+        self.sock.settimeout(timeout)
+        data = self.buffer
+        try:
+            while True:
+                texts, code, done = self._parse(data)
+                if done:
+                    return texts, code
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return texts, None
+                data += chunk
+        except OSError:
+            return self._parse(data)[:2]
+        finally:
+            self.sock.close()
+
+    @staticmethod
+    def _parse(data: bytes) -> tuple[list[str], int | None, bool]:
+        texts: list[str] = []
+        i = 0
+        while i + 2 <= len(data):
+            opcode, n = data[i] & 0x0F, data[i + 1] & 0x7F
+            j = i + 2
+            if n == 126:
+                n, j = int.from_bytes(data[j : j + 2], "big"), j + 2
+            elif n == 127:
+                n, j = int.from_bytes(data[j : j + 8], "big"), j + 8
+            if j + n > len(data):
+                break
+            payload, i = data[j : j + n], j + n
+            if opcode == 0x1:
+                texts.append(payload.decode())
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                return texts, code, True
+        return texts, None, False

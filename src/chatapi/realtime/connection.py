@@ -9,6 +9,7 @@ and the other sockets are not slowed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -16,6 +17,8 @@ from fastapi import WebSocket
 
 from chatapi.models import User
 from chatapi.realtime.protocol import CLOSE_TRY_AGAIN_LATER
+
+log = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -62,6 +65,7 @@ class Connection:
         try:
             self._outbox.put_nowait(text)
         except asyncio.QueueFull:
+            log.warning("ws: session %s is not keeping up; closing it (1013)", self.session_id)
             self.close(
                 CLOSE_TRY_AGAIN_LATER,
                 "outgoing buffer full: reconnect and catch up",

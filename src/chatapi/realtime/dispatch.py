@@ -292,8 +292,7 @@ class Gateway:
         self.counted_online = True
         came_online = await self.state.presence.connected(user.id)
         me = UserRead.model_validate(user).model_copy(update={"online": True})
-        conn.send(p.Ready(user=me, session_id=conn.session_id).text())
-        await self.state.hub.attach(conn)
+        await self.state.hub.attach(conn, p.Ready(user=me, session_id=conn.session_id).text())
         self.attached = True
         log.info("ws: session %s authenticated user %s", conn.session_id, user.id)
         if came_online:

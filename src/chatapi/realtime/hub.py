@@ -77,6 +77,14 @@ class TaskOwner:
 
 
 @dataclass
+class _Load:
+    """A user's conversation list being loaded, and what changed meanwhile."""
+
+    changes: list[tuple[str, uuid.UUID]] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class _Order:
     """Seq bookkeeping for one conversation with local members."""
 
@@ -98,29 +106,40 @@ class Hub:
         self._sinks: dict[uuid.UUID, set[Sink]] = {}
         self._user_convs: dict[uuid.UUID, set[uuid.UUID]] = {}
         self._members: dict[uuid.UUID, set[uuid.UUID]] = {}
-        self._loading: dict[uuid.UUID, list[tuple[str, uuid.UUID]]] = {}
+        self._loading: dict[uuid.UUID, _Load] = {}
         self._orders: dict[uuid.UUID, _Order] = {}
         self.tasks = TaskOwner()
 
     # --- sockets --------------------------------------------------------------------------
 
-    async def attach(self, sink: Sink) -> None:
-        """Route this user's frames to `sink` from now on (loads their conversations once)."""
+    async def attach(self, sink: Sink, first_frame: str) -> None:
+        """Route this user's frames to `sink` from now on, `first_frame` (`ready`) first.
+
+        The user's conversations are loaded once, when their first socket here attaches.
+        Nothing is awaited between registering the sink and queueing `first_frame`, so no
+        event can slip in before it.
+        """
         uid = sink.user_id
+        while uid not in self._user_convs:
+            pending = self._loading.get(uid)
+            if pending is not None:  # another socket of this user is loading them
+                await pending.done.wait()
+                continue
+            await self._load(uid)
         self._sinks.setdefault(uid, set()).add(sink)
-        if uid in self._user_convs or uid in self._loading:
-            return
+        sink.send(first_frame)
+
+    async def _load(self, uid: uuid.UUID) -> None:
         # Membership changes that arrive while the list loads are replayed on top of it:
         # the list may or may not include them, and applying them twice is harmless.
-        self._loading[uid] = []
+        load = self._loading[uid] = _Load()
         try:
             ids = await self._directory.conversation_ids(uid)
         finally:
-            changes = self._loading.pop(uid)
-        if uid not in self._sinks:
-            return
+            del self._loading[uid]
+            load.done.set()
         convs = set(ids)
-        for op, conversation_id in changes:
+        for op, conversation_id in load.changes:
             if op == "added":
                 convs.add(conversation_id)
             else:
@@ -138,7 +157,7 @@ class Hub:
         if sinks:
             return
         del self._sinks[uid]
-        for conversation_id in self._user_convs.pop(uid, set()):
+        for conversation_id in list(self._user_convs.pop(uid, set())):
             self._leave(conversation_id, uid)
 
     def is_member(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool | None:
@@ -201,9 +220,9 @@ class Hub:
         self, op: str, conversation_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
     ) -> None:
         for user_id in user_ids:
-            changes = self._loading.get(user_id)
-            if changes is not None:
-                changes.append((op, conversation_id))
+            load = self._loading.get(user_id)
+            if load is not None:
+                load.changes.append((op, conversation_id))
 
     def _join(self, conversation_id: uuid.UUID, user_ids: Iterable[uuid.UUID]) -> None:
         for user_id in user_ids:
