@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from chatapi.db import UnitOfWork
 from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import Broker
+from chatapi.realtime.hub import Hub
 from chatapi.realtime.presence import Presence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media import MediaSigner
@@ -28,6 +29,9 @@ class AppState:
     storage: MediaStorage
     media_signer: MediaSigner
     extras: dict[str, object] = field(default_factory=dict)
+    # This process's sockets; set by build_state once the state it looks things up in exists.
+    hub: Hub = field(init=False)
+    instance_id: str = ""
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker, self.broker)
