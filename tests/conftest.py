@@ -85,6 +85,9 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         "redis_prefix": f"chatapi-test-{uuid.uuid4().hex[:12]}",
         "media_dir": var_dir / "media",
         "allowed_origins": ["http://allowed.example"],
+        # Cheap argon2 for speed; production cost is the default.
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 1024,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chatapi import __version__
+from chatapi import __version__, security
 from chatapi.api import auth as auth_api
 from chatapi.api import conversations as conversations_api
 from chatapi.api import health as health_api
@@ -116,6 +116,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Fail at import/start-up, with a clear message, when the configuration cannot work.
     _ = settings.signing_key
+    security.configure_hashing(
+        time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

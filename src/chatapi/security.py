@@ -25,6 +25,19 @@ _pwd = CryptContext(schemes=["argon2"], deprecated="auto")
 _DUMMY_HASH = _pwd.hash("chatapi-dummy-password-for-constant-time")
 
 
+def configure_hashing(*, time_cost: int, memory_kib: int) -> None:
+    """Set the argon2 cost (and remake the dummy hash so it costs the same)."""
+    global _DUMMY_HASH
+    current = _pwd.to_dict()
+    if (current.get("argon2__time_cost"), current.get("argon2__memory_cost")) == (
+        time_cost,
+        memory_kib,
+    ):
+        return
+    _pwd.update(argon2__time_cost=time_cost, argon2__memory_cost=memory_kib)
+    _DUMMY_HASH = _pwd.hash("chatapi-dummy-password-for-constant-time")
+
+
 def hash_password(password: str) -> str:
     return str(_pwd.hash(password))
 

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
     login_rate_limit: str = "10/minute"
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
     log_level: str = "info"
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
