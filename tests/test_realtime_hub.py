@@ -1,0 +1,196 @@
+"""The hub's routing and seq ordering, in-process (its own in-memory parts, no server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+from chatapi.realtime.envelope import Envelope
+from chatapi.realtime.hub import Hub
+
+TIMEOUT = 0.05
+
+
+class Sink:
+    def __init__(self, user_id: uuid.UUID) -> None:
+        self.user_id = user_id
+        self.frames: list[dict[str, object]] = []
+
+    def send(self, text: str) -> None:
+        self.frames.append(json.loads(text))
+
+    def seqs(self) -> list[object]:
+        return [f["seq"] for f in self.frames if "seq" in f]
+
+
+class Timeline:
+    """A directory over an in-memory timeline: what the database would answer."""
+
+    def __init__(self, memberships: dict[uuid.UUID, list[uuid.UUID]]) -> None:
+        self.memberships = memberships
+        self.stored: dict[uuid.UUID, dict[int, Envelope]] = {}
+        self.fills: list[tuple[int, int | None]] = []
+
+    async def conversation_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        return list(self.memberships.get(user_id, []))
+
+    async def events(
+        self, conversation_id: uuid.UUID, *, after_seq: int, until_seq: int | None
+    ) -> list[Envelope]:
+        self.fills.append((after_seq, until_seq))
+        stored = self.stored.get(conversation_id, {})
+        return [
+            stored[s]
+            for s in sorted(stored)
+            if s > after_seq and (until_seq is None or s <= until_seq)
+        ]
+
+
+def event(
+    conv: uuid.UUID, seq: int, *, membership: str = "", user_ids: tuple[uuid.UUID, ...] = ()
+) -> Envelope:
+    frame = {"type": "message.new", "conversation_id": str(conv), "seq": seq}
+    return Envelope(
+        kind="event",
+        frame=json.dumps(frame).encode(),
+        conversation_id=conv,
+        seq=seq,
+        membership=membership,
+        user_ids=user_ids,
+    )
+
+
+async def setup(n_users: int = 1) -> tuple[Hub, Timeline, uuid.UUID, list[Sink]]:
+    conv = uuid.uuid4()
+    users = [uuid.uuid4() for _ in range(n_users)]
+    timeline = Timeline({u: [conv] for u in users})
+    hub = Hub(directory=timeline, reorder_timeout=TIMEOUT)
+    sinks = [Sink(u) for u in users]
+    for sink in sinks:
+        await hub.attach(sink, '{"type":"ready"}')
+    return hub, timeline, conv, sinks
+
+
+def publish(hub: Hub, timeline: Timeline, env: Envelope, *, store: bool = True) -> None:
+    assert env.conversation_id is not None and env.seq is not None
+    if store:
+        timeline.stored.setdefault(env.conversation_id, {})[env.seq] = env
+    hub.listener(env.envelope())
+
+
+async def test_hub_ready_comes_first_then_events_in_order() -> None:
+    hub, timeline, conv, (sink,) = await setup()
+    for seq in (1, 2, 3):
+        publish(hub, timeline, event(conv, seq))
+    assert sink.frames[0] == {"type": "ready"}
+    assert sink.seqs() == [1, 2, 3]
+
+
+async def test_hub_holds_back_out_of_order_events_until_the_gap_closes() -> None:
+    hub, timeline, conv, (sink,) = await setup()
+    publish(hub, timeline, event(conv, 1))
+    publish(hub, timeline, event(conv, 3))
+    publish(hub, timeline, event(conv, 4))
+    assert sink.seqs() == [1]
+    publish(hub, timeline, event(conv, 2))
+    assert sink.seqs() == [1, 2, 3, 4]
+    await asyncio.sleep(TIMEOUT * 3)
+    assert timeline.fills == []  # closed in time: no database query
+
+
+async def test_hub_fills_a_lasting_gap_from_the_database() -> None:
+    hub, timeline, conv, (sink,) = await setup()
+    publish(hub, timeline, event(conv, 1))
+    timeline.stored[conv][2] = event(conv, 2)  # committed, its publish lost
+    publish(hub, timeline, event(conv, 3))
+    await asyncio.sleep(TIMEOUT * 4)
+    assert sink.seqs() == [1, 2, 3]
+    assert timeline.fills == [(1, 3)]
+    publish(hub, timeline, event(conv, 2))  # the late publish: never delivered twice
+    publish(hub, timeline, event(conv, 4))
+    assert sink.seqs() == [1, 2, 3, 4]
+
+
+async def test_hub_skips_a_seq_the_database_does_not_have() -> None:
+    hub, timeline, conv, (sink,) = await setup()
+    publish(hub, timeline, event(conv, 1))
+    publish(hub, timeline, event(conv, 3))
+    await asyncio.sleep(TIMEOUT * 4)
+    assert sink.seqs() == [1, 3]
+    publish(hub, timeline, event(conv, 4))
+    assert sink.seqs() == [1, 3, 4]
+
+
+async def test_hub_removed_member_gets_the_removal_then_nothing() -> None:
+    hub, timeline, conv, (stays, leaves) = await setup(2)
+    publish(hub, timeline, event(conv, 1))
+    # Published out of order: the removal (3) before the message (2) it follows.
+    publish(hub, timeline, event(conv, 3, membership="removed", user_ids=(leaves.user_id,)))
+    publish(hub, timeline, event(conv, 2))
+    publish(hub, timeline, event(conv, 4))
+    assert stays.seqs() == [1, 2, 3, 4]
+    assert leaves.seqs() == [1, 2, 3]
+    assert hub.is_member(leaves.user_id, conv) is False
+
+
+async def test_hub_added_member_receives_from_the_addition_on() -> None:
+    hub, timeline, conv, (old,) = await setup()
+    newcomer = Sink(uuid.uuid4())
+    await hub.attach(newcomer, '{"type":"ready"}')
+    publish(hub, timeline, event(conv, 1))
+    publish(hub, timeline, event(conv, 2, membership="added", user_ids=(newcomer.user_id,)))
+    publish(hub, timeline, event(conv, 3))
+    assert old.seqs() == [1, 2, 3]
+    assert newcomer.seqs() == [2, 3]
+
+
+async def test_hub_typing_skips_the_typist_and_non_members() -> None:
+    hub, _timeline, conv, (typist, other) = await setup(2)
+    stranger = Sink(uuid.uuid4())
+    await hub.attach(stranger, '{"type":"ready"}')
+    frame = json.dumps({"type": "typing", "state": "start"}).encode()
+    hub.listener(
+        Envelope(
+            kind="typing", frame=frame, conversation_id=conv, actor_id=typist.user_id
+        ).envelope()
+    )
+    assert [f["type"] for f in other.frames] == ["ready", "typing"]
+    assert [f["type"] for f in typist.frames] == ["ready"]
+    assert [f["type"] for f in stranger.frames] == ["ready"]
+
+
+async def test_hub_membership_change_during_load_is_kept() -> None:
+    conv = uuid.uuid4()
+    user = uuid.uuid4()
+    gate = asyncio.Event()
+
+    class SlowTimeline(Timeline):
+        async def conversation_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+            await gate.wait()
+            return []  # read before the addition committed
+
+    timeline = SlowTimeline({})
+    hub = Hub(directory=timeline, reorder_timeout=TIMEOUT)
+    sink = Sink(user)
+    attaching = asyncio.create_task(hub.attach(sink, '{"type":"ready"}'))
+    await asyncio.sleep(0)
+    publish(hub, timeline, event(conv, 1, membership="added", user_ids=(user,)))
+    gate.set()
+    await attaching
+    publish(hub, timeline, event(conv, 2))
+    assert hub.is_member(user, conv) is True
+    assert sink.seqs() == [2]
+
+
+async def test_hub_forgets_conversations_without_local_members() -> None:
+    hub, timeline, conv, (sink,) = await setup()
+    publish(hub, timeline, event(conv, 1))
+    hub.detach(sink)
+    publish(hub, timeline, event(conv, 2))
+    again = Sink(sink.user_id)
+    await hub.attach(again, '{"type":"ready"}')
+    publish(hub, timeline, event(conv, 5))  # first seen after a while: starts from here
+    publish(hub, timeline, event(conv, 6))
+    assert again.seqs() == [5, 6]
+    await hub.close()
