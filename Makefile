@@ -39,7 +39,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install web-deps
 	$(BIN)/pytest
 
 web-test: web
