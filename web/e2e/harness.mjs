@@ -90,6 +90,9 @@ export async function startServer() {
     LOGIN_RATE_LIMIT: "1000/minute",
     REDIS_URL: "",
     LOG_LEVEL: "warning",
+    // Short-lived access tokens: the run refreshes (rotating the refresh token) and
+    // re-authenticates the socket several times along the way.
+    ACCESS_TOKEN_TTL_SECONDS: process.env.ACCESS_TOKEN_TTL_SECONDS ?? "20",
   };
   await run(chatapiBin, ["migrate"], env, repoDir);
   const child = spawn(chatapiBin, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
