@@ -125,6 +125,9 @@ def server_env(
         "SECRET_KEY": SECRET,
         "ALLOWED_ORIGINS": "http://allowed.example",
         "LOG_LEVEL": "warning",
+        # Cheap password hashing: the tests sign up many users.
+        "PASSWORD_HASH_TIME_COST": "1",
+        "PASSWORD_HASH_MEMORY_KIB": "1024",
     }
     env.update({k.upper(): str(v) for k, v in settings.items()})
     return env

@@ -1,0 +1,302 @@
+"""Two `chatapi serve` instances on one PostgreSQL and one Redis: everything a client
+relies on holds across instances, through a Redis outage and an instance's death.
+
+Runs when TEST_DATABASE_URL and REDIS_URL are set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from conftest import PG_URL, REDIS_URL, _prepare_postgres
+from servers import Api, Client, Server, free_port, server_env
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.skipif(not (PG_URL and REDIS_URL), reason="needs TEST_DATABASE_URL and REDIS_URL"),
+]
+
+HEARTBEAT = 0.5
+SETTINGS: dict[str, Any] = {
+    "ws_typing_ttl_seconds": 1.5,
+    "presence_heartbeat_seconds": HEARTBEAT,
+    "ws_rate_limit": "200/second",
+}
+
+
+@pytest.fixture(scope="module")
+async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[Server]]:
+    await _prepare_postgres()
+    assert PG_URL and REDIS_URL
+    prefix = f"chatapi-test-{uuid.uuid4().hex[:12]}"
+    servers = []
+    for name in ("a", "b"):
+        workdir = tmp_path_factory.mktemp(f"cluster-{name}")
+        env = server_env(workdir, PG_URL, redis_url=REDIS_URL, redis_prefix=prefix, **SETTINGS)
+        servers.append(Server(workdir, env))
+    for srv in servers:
+        await asyncio.to_thread(srv.start)
+    yield servers
+    for srv in servers:
+        srv.stop()
+
+
+@pytest.fixture
+async def api(cluster: list[Server]) -> AsyncIterator[Api]:
+    client = Api(cluster[0].base_url)
+    yield client
+    await client.aclose()
+
+
+async def test_ws_message_reaches_second_instance(cluster: list[Server], api: Api) -> None:
+    one, two = cluster
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    a1 = await Client.open(one.ws_url, alice.token)
+    a2 = await Client.open(two.ws_url, alice.token)
+    b = await Client.open(two.ws_url, bob.token)
+    await a1.send(
+        {"type": "message.send", "conversation_id": conv, "client_id": "x", "body": "across"}
+    )
+    ack = await a1.expect("message.ack")
+    for c in (b, a2):
+        new = await c.expect("message.new")
+        assert new["message"]["id"] == ack["message"]["id"]
+    assert [f for f in await a1.quiet(0.3) if f["type"] == "message.new"] == []
+
+
+async def test_ws_events_from_many_writers_on_both_instances_arrive_in_seq_order(
+    cluster: list[Server], api: Api
+) -> None:
+    users = [await api.signup() for _ in range(4)]
+    conv = await api.group(users[0], users[1:])
+    watchers = [await Client.open(srv.ws_url, users[0].token) for srv in cluster]
+    senders = [await Client.open(cluster[i % 2].ws_url, u.token) for i, u in enumerate(users)]
+    per_sender = 15
+
+    async def send_all(i: int, c: Client) -> None:
+        for k in range(per_sender):
+            await c.send(
+                {
+                    "type": "message.send",
+                    "conversation_id": conv,
+                    "client_id": f"{i}-{k}",
+                    "body": f"{i}-{k}",
+                }
+            )
+        for _ in range(per_sender):
+            await c.expect("message.ack", timeout=20)
+
+    await asyncio.gather(*(send_all(i, c) for i, c in enumerate(senders)))
+    total = per_sender * len(senders)
+    for w in watchers:
+        seqs: list[int] = []
+        while len(seqs) < total:
+            frame = await w.recv(10)
+            if frame["type"] == "message.new":
+                seqs.append(frame["seq"])
+        assert seqs == list(range(1, total + 1))
+
+
+async def test_ws_typing_receipts_and_rest_changes_cross_instances(
+    cluster: list[Server], api: Api
+) -> None:
+    one, two = cluster
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    a = await Client.open(one.ws_url, alice.token)
+    b = await Client.open(two.ws_url, bob.token)
+    await a.send({"type": "typing", "conversation_id": conv, "state": "start"})
+    assert (await b.expect("typing"))["state"] == "start"
+    assert (await b.expect("typing", timeout=5))["state"] == "stop"  # expired on instance one
+    msg = await api.post(alice, conv, "hello")
+    await b.expect("message.new", seq=1)
+    await b.send({"type": "read", "conversation_id": conv, "seq": 1})
+    receipt = await a.expect("receipt")
+    assert (receipt["user_id"], receipt["read_seq"]) == (bob.id, 1)
+    r = await api.http.patch(
+        f"/api/v1/messages/{msg['id']}", headers=alice.headers, json={"body": "hello!"}
+    )
+    assert r.status_code == 200
+    edited = await b.expect("message.edited")
+    assert edited["seq"] == 2 and edited["message"]["body"] == "hello!"
+
+
+async def test_ws_removed_member_on_other_instance_stops_receiving(
+    cluster: list[Server], api: Api
+) -> None:
+    one, two = cluster
+    alice, bob, carol = await api.signup(), await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob, carol])
+    c = await Client.open(two.ws_url, carol.token)
+    b = await Client.open(two.ws_url, bob.token)
+    r = await api.http.delete(
+        f"/api/v1/conversations/{conv}/members/{carol.id}", headers=alice.headers
+    )
+    assert r.status_code == 204
+    removed = await c.expect("member.removed")
+    assert removed["member"]["user_id"] == carol.id
+    a = await Client.open(one.ws_url, alice.token)
+    await a.send(
+        {"type": "message.send", "conversation_id": conv, "client_id": "after", "body": "after"}
+    )
+    await b.expect("message.new")
+    await a.send({"type": "typing", "conversation_id": conv, "state": "start"})
+    await b.expect("typing")
+    assert [f for f in await c.quiet(0.5) if f.get("conversation_id") == conv] == []
+
+
+async def test_ws_presence_counts_sockets_on_every_instance(
+    cluster: list[Server], api: Api
+) -> None:
+    one, two = cluster
+    alice, bob = await api.signup(), await api.signup()
+    await api.group(alice, [bob])
+    a = await Client.open(one.ws_url, alice.token)
+    b2 = await Client.open(two.ws_url, bob.token)
+    assert (await a.expect("presence", user_id=bob.id))["online"] is True
+    b1 = await Client.open(one.ws_url, bob.token)
+    r = await api.http.get(f"/api/v1/users/{bob.id}", headers=alice.headers)
+    assert r.json()["online"] is True
+    await b2.aclose()  # still online on instance one
+    assert [f for f in await a.quiet(0.5) if f["type"] == "presence"] == []
+    await b1.aclose()
+    offline = await a.expect("presence", user_id=bob.id)
+    assert offline["online"] is False and offline["last_seen_at"]
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.RedisError):
+            if client.ping():
+                return proc
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+@pytest.fixture
+async def private_cluster(
+    tmp_path: Path, cluster: list[Server]
+) -> AsyncIterator[tuple[list[Server], dict[str, Any]]]:
+    """Two instances on a Redis of their own, which the test may stop and start."""
+    port = free_port()
+    box: dict[str, Any] = {"port": port, "proc": _start_redis(port)}
+    url = f"redis://127.0.0.1:{port}/0"
+    assert PG_URL
+    servers = []
+    for name in ("a", "b"):
+        env = server_env(tmp_path / name, PG_URL, redis_url=url, redis_prefix="outage", **SETTINGS)
+        servers.append(Server(tmp_path / name, env))
+    for srv in servers:
+        await asyncio.to_thread(srv.start)
+    yield servers, box
+    for srv in servers:
+        srv.stop()
+    box["proc"].kill()
+    box["proc"].wait()
+
+
+async def _ready(http: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
+    r = await http.get("/readyz")
+    return r.status_code, r.json()
+
+
+async def test_ws_redis_outage_keeps_local_delivery_and_recovers(
+    private_cluster: tuple[list[Server], dict[str, Any]],
+) -> None:
+    (one, two), box = private_cluster
+    api = Api(one.base_url)
+    alice, bob, carol = await api.signup(), await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob, carol])
+    b_local = await Client.open(one.ws_url, bob.token)
+    c_remote = await Client.open(two.ws_url, carol.token)
+    await api.post(alice, conv, "before")
+    await c_remote.expect("message.new", seq=1)
+
+    box["proc"].kill()
+    box["proc"].wait()
+    for srv in (one, two):
+        async with httpx.AsyncClient(base_url=srv.base_url) as http:
+            for _ in range(50):
+                status, body = await _ready(http)
+                if status == 503:
+                    break
+                await asyncio.sleep(0.1)
+            assert status == 503 and body["checks"]["broker"] == "down"
+            assert body["checks"]["database"] == "ok"
+    # REST works, and sockets on the same instance still get events at once.
+    await api.post(alice, conv, "during")
+    await b_local.expect("message.new", seq=2)
+
+    box["proc"] = _start_redis(box["port"])
+    async with httpx.AsyncClient(base_url=two.base_url) as http:
+        for _ in range(100):
+            if (await _ready(http))[0] == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await _ready(http))[0] == 200
+    # Instance two catches up from the database when Redis is back: no gap, no repeat.
+    got = [f["seq"] for f in await c_remote.quiet(2.0) if f.get("type") == "message.new"]
+    assert got == [2]
+    async with httpx.AsyncClient(base_url=one.base_url) as http:
+        for _ in range(100):
+            if (await _ready(http))[0] == 200:
+                break
+            await asyncio.sleep(0.1)
+    await api.post(alice, conv, "after")
+    await c_remote.expect("message.new", seq=3)
+    await b_local.expect("message.new", seq=3)
+    await api.aclose()
+
+
+async def test_ws_killed_instance_users_go_offline_elsewhere(
+    private_cluster: tuple[list[Server], dict[str, Any]],
+) -> None:
+    (one, two), _box = private_cluster
+    api = Api(one.base_url)
+    alice, bob = await api.signup(), await api.signup()
+    await api.group(alice, [bob])
+    a = await Client.open(one.ws_url, alice.token)
+    await Client.open(two.ws_url, bob.token)
+    await a.expect("presence", user_id=bob.id, online=True)
+    two.kill()
+    offline = await a.expect("presence", user_id=bob.id, timeout=HEARTBEAT * 12)
+    assert offline["online"] is False
+    r = await api.http.get(f"/api/v1/users/{bob.id}", headers=alice.headers)
+    assert r.json()["online"] is False
+    await api.aclose()
+
+
+def test_cluster_servers_logged_no_tracebacks(cluster: list[Server]) -> None:
+    for srv in cluster:
+        assert "Traceback" not in srv.log_tail(2000), srv.log_tail(80)
