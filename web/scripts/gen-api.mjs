@@ -3,11 +3,14 @@
 //
 //   OPENAPI_JSON=/path/to/openapi.json npm run gen:api   (default: ../var/openapi.json)
 //
-// The backend's make target dumps openapi.json from the Python app and runs this;
-// a test compares the result with the committed file, so never edit it by hand.
+// `make gen-api` dumps the document from the Python app (`chatapi openapi`) and runs
+// this; tests/test_web_client_api.py regenerates it and compares with the committed
+// file, so never edit schema.gen.ts by hand. Keys are sorted first (as the server's
+// dump and that test do), so the output depends only on the document's content.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -16,16 +19,31 @@ const output = resolve(webDir, "src/api/schema.gen.ts");
 
 if (!existsSync(input)) {
   console.error(
-    `gen:api: ${input} does not exist. Dump it from the server first, e.g.\n` +
-      `  .venv/bin/python -c "import json,chatapi.main as m; print(json.dumps(m.app.openapi()))" > var/openapi.json\n` +
-      `or point OPENAPI_JSON at the file.`,
+    `gen:api: ${input} does not exist. Dump it from the server first (make openapi, or\n` +
+      `  .venv/bin/chatapi openapi > var/openapi.json) or point OPENAPI_JSON at the file.`,
   );
   process.exit(2);
 }
 
-const cli = resolve(webDir, "node_modules/openapi-typescript/bin/cli.js");
-const result = spawnSync(process.execPath, [cli, input, "--output", output], {
-  cwd: webDir,
-  stdio: "inherit",
-});
-process.exit(result.status ?? 1);
+function sortKeys(value) {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, sortKeys(value[k])]),
+    );
+  }
+  return value;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "gen-api-"));
+try {
+  const sorted = join(dir, "openapi.json");
+  writeFileSync(sorted, JSON.stringify(sortKeys(JSON.parse(readFileSync(input, "utf8"))), null, 2));
+  const cli = resolve(webDir, "node_modules/openapi-typescript/bin/cli.js");
+  const result = spawnSync(process.execPath, [cli, sorted, "--output", output], { cwd: webDir, stdio: "inherit" });
+  process.exitCode = result.status ?? 1;
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
