@@ -73,11 +73,18 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
     }
   }, [qc, conversationId, loadingOlder, timeline.hasOlder]);
 
-  // Keep the view pinned: to the bottom for new messages, in place when history is prepended.
+  // Keep the view pinned: to the bottom for new messages (always for my own), in place
+  // when history is prepended.
+  const pendingCount = useRef(timeline.pending.length);
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
-    if (prevHeight.current !== null) {
+    const sentOne = timeline.pending.length > pendingCount.current;
+    pendingCount.current = timeline.pending.length;
+    if (sentOne) {
+      atBottom.current = true;
+      el.scrollTop = el.scrollHeight;
+    } else if (prevHeight.current !== null) {
       el.scrollTop = el.scrollHeight - prevHeight.current;
       prevHeight.current = null;
     } else if (atBottom.current) {
@@ -88,7 +95,18 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
   useEffect(() => {
     atBottom.current = true;
     const el = scroller.current;
-    if (el) el.scrollTop = el.scrollHeight;
+    if (!el) return;
+    el.scrollTop = el.scrollHeight;
+    // Images and videos get their height when they load: stay at the bottom if we were.
+    const onLoad = () => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    };
+    el.addEventListener("load", onLoad, true);
+    el.addEventListener("loadedmetadata", onLoad, true);
+    return () => {
+      el.removeEventListener("load", onLoad, true);
+      el.removeEventListener("loadedmetadata", onLoad, true);
+    };
   }, [conversationId]);
 
   useEffect(() => {
