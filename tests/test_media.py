@@ -612,3 +612,151 @@ async def test_orphan_cleanup_task_is_owned_by_the_app(app: FastAPI) -> None:
 
     names = {t.get_name() for t in asyncio.all_tasks()}
     assert "media-orphan-cleanup" in names
+
+
+# --- attachments (through the conversations and messages endpoints) ---------------------
+
+
+async def group_with(client: httpx.AsyncClient, owner: Account, *members: Account) -> str:
+    r = await client.post(
+        "/api/v1/conversations",
+        json={"kind": "group", "title": "photos", "member_ids": [m.id for m in members]},
+        headers=owner.headers,
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def post(
+    client: httpx.AsyncClient, account: Account, conversation_id: str, *media_ids: str
+) -> httpx.Response:
+    return await client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        json={"body": "look", "attachment_ids": list(media_ids)},
+        headers=account.headers,
+    )
+
+
+async def test_members_see_attachments_and_outsiders_get_404(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice, bob, carol = await signup(), await signup(), await signup()
+    conversation_id = await group_with(client, alice, bob)
+    photo = await uploaded(client, alice, png_bytes(), filename="a.png")
+    r = await post(client, alice, conversation_id, photo["id"])
+    assert r.status_code == 201, r.text
+    attachment = r.json()["attachments"][0]
+    assert attachment["id"] == photo["id"]
+    assert attachment["content_type"] == "image/png"
+
+    history = await client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bob.headers
+    )
+    seen = history.json()[-1]["attachments"][0]
+    assert (await client.get(seen["url"])).status_code == 200
+    assert (await client.get(seen["thumbnail_url"])).status_code == 200
+    as_bob = await client.get(f"/api/v1/media/{photo['id']}", headers=bob.headers)
+    assert as_bob.status_code == 200
+    as_carol = await client.get(f"/api/v1/media/{photo['id']}", headers=carol.headers)
+    assert as_carol.status_code == 404
+    thumb_carol = await client.get(f"/api/v1/media/{photo['id']}/thumbnail", headers=carol.headers)
+    assert thumb_carol.status_code == 404
+
+
+async def test_attachments_keep_the_order_given(client: httpx.AsyncClient, signup: Signup) -> None:
+    alice, bob = await signup(), await signup()
+    conversation_id = await group_with(client, alice, bob)
+    ids = [(await uploaded(client, alice, PDF, filename=f"{i}.pdf"))["id"] for i in range(3)]
+    ids.reverse()
+    r = await post(client, alice, conversation_id, *ids)
+    assert r.status_code == 201, r.text
+    assert [a["id"] for a in r.json()["attachments"]] == ids
+    history = await client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bob.headers
+    )
+    assert [a["id"] for a in history.json()[-1]["attachments"]] == ids
+
+
+async def test_only_your_own_uploads_can_be_attached(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice, bob = await signup(), await signup()
+    conversation_id = await group_with(client, alice, bob)
+    alices = await uploaded(client, alice, PDF, filename="a.pdf")
+    r = await post(client, bob, conversation_id, alices["id"])
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_attachment"
+    r = await post(client, bob, conversation_id, str(uuid.uuid4()))
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_attachment"
+
+
+async def test_an_upload_can_be_attached_once(client: httpx.AsyncClient, signup: Signup) -> None:
+    alice, bob = await signup(), await signup()
+    conversation_id = await group_with(client, alice, bob)
+    other_id = await group_with(client, alice)
+    doc = await uploaded(client, alice, PDF, filename="a.pdf")
+    assert (await post(client, alice, conversation_id, doc["id"])).status_code == 201
+    r = await post(client, alice, other_id, doc["id"])
+    assert r.status_code == 422
+    assert r.json()["code"] == "invalid_attachment"
+
+
+async def test_deleting_a_message_removes_its_files(
+    client: httpx.AsyncClient, signup: Signup, settings: Settings, app: FastAPI
+) -> None:
+    alice, bob = await signup(), await signup()
+    conversation_id = await group_with(client, alice, bob)
+    photo = await uploaded(client, alice, png_bytes(), filename="a.png")
+    doc = await uploaded(client, alice, PDF, filename="b.pdf")
+    message = (await post(client, alice, conversation_id, photo["id"], doc["id"])).json()
+    url = message["attachments"][0]["url"]
+    assert len(media_files(settings)) == 3
+    r = await client.delete(f"/api/v1/messages/{message['id']}", headers=alice.headers)
+    assert r.status_code == 204, r.text
+    assert media_files(settings) == []
+    assert (await client.get(url)).status_code == 404
+    for media_id in (photo["id"], doc["id"]):
+        r = await client.get(f"/api/v1/media/{media_id}", headers=alice.headers)
+        assert r.status_code == 404
+    async with state_of(app).uow() as uow:
+        assert (await uow.session.scalars(select(Media))).all() == []
+    history = await client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bob.headers
+    )
+    assert history.json()[-1]["attachments"] == []
+
+
+async def test_attached_uploads_survive_orphan_cleanup(
+    client: httpx.AsyncClient, signup: Signup, settings: Settings, app: FastAPI
+) -> None:
+    alice, bob = await signup(), await signup()
+    conversation_id = await group_with(client, alice, bob)
+    kept = await uploaded(client, alice, PDF, filename="kept.pdf")
+    await uploaded(client, alice, PDF, filename="orphan.pdf")
+    assert (await post(client, alice, conversation_id, kept["id"])).status_code == 201
+    state = state_of(app)
+    later = datetime.now(UTC) + timedelta(seconds=settings.media_orphan_grace_seconds + 60)
+    removed = await media_service.cleanup_orphans(
+        state.uow, state.storage, grace_seconds=settings.media_orphan_grace_seconds, now=later
+    )
+    assert removed == 1
+    assert len(media_files(settings)) == 1
+    r = await client.get(f"/api/v1/media/{kept['id']}", headers=bob.headers)
+    assert r.status_code == 200
+
+
+async def test_a_removed_member_can_no_longer_fetch_with_a_token(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice, bob = await signup(), await signup()
+    conversation_id = await group_with(client, alice, bob)
+    doc = await uploaded(client, alice, PDF, filename="a.pdf")
+    assert (await post(client, alice, conversation_id, doc["id"])).status_code == 201
+    assert (await client.get(f"/api/v1/media/{doc['id']}", headers=bob.headers)).status_code == 200
+    r = await client.delete(
+        f"/api/v1/conversations/{conversation_id}/members/{bob.id}", headers=alice.headers
+    )
+    assert r.status_code == 204, r.text
+    r = await client.get(f"/api/v1/media/{doc['id']}", headers=bob.headers)
+    assert r.status_code == 404

@@ -68,6 +68,9 @@ _UPLOAD_OPENAPI = {
     }
 }
 _SIGNED_QUERY_DOC = "from a signed `url`/`thumbnail_url`; or send a Bearer token instead"
+# The token is optional here, a signed link alone is enough: FastAPI appends this "{}"
+# (no auth) alternative to the Bearer requirement it derives from the dependency.
+_OPTIONAL_AUTH = {"security": [{}]}
 
 
 # --- upload -----------------------------------------------------------------------------
@@ -257,6 +260,7 @@ async def _receive_upload(request: Request, storage: MediaStorage, *, limit: int
 @router.get(
     "/{media_id}",
     response_class=StreamingResponse,
+    openapi_extra=_OPTIONAL_AUTH,
     responses={
         200: {"description": "The file", "content": {"application/octet-stream": {}}},
         206: {
@@ -284,6 +288,7 @@ async def download_media(
 @router.get(
     "/{media_id}/thumbnail",
     response_class=StreamingResponse,
+    openapi_extra=_OPTIONAL_AUTH,
     responses={
         200: {"description": "A WebP thumbnail (at most 320x320)", "content": {"image/webp": {}}},
         **errors(401, 404),
