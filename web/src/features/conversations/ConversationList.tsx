@@ -4,6 +4,7 @@ import { NavLink, useNavigate } from "react-router";
 import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { formatListTime } from "../../lib/format";
+import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
 import { NewGroupModal } from "./NewGroupModal";
@@ -73,6 +74,7 @@ function ConversationItem({ conversation: c, peer, meId }: { conversation: Conve
       ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
       : "No messages yet";
   const online = c.kind === "direct" && Boolean(peer?.online);
+  const typing = useTypingUsers(c.id).length > 0;
   return (
     <li className="list-group-item p-0">
       <NavLink
@@ -92,8 +94,8 @@ function ConversationItem({ conversation: c, peer, meId }: { conversation: Conve
             </small>
           </div>
           <div className="d-flex justify-content-between gap-2">
-            <small className="text-body-secondary text-truncate" data-testid="conversation-preview">
-              {preview}
+            <small className={`text-truncate ${typing ? "text-success fst-italic" : "text-body-secondary"}`} data-testid="conversation-preview">
+              {typing ? "typing…" : preview}
             </small>
             {c.unread_count > 0 ? (
               <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">
