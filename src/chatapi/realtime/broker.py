@@ -114,6 +114,7 @@ class RedisBroker:
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._reported_down = False
+        self._resubscribe = False
 
     @property
     def healthy(self) -> bool:
@@ -157,6 +158,9 @@ class RedisBroker:
 
     def _mark_down(self, exc: BaseException) -> None:
         self._healthy = False
+        # A failed publish also means the subscription cannot be trusted: resubscribe, so
+        # that "healthy" comes back only through a fresh connection (and a resync).
+        self._resubscribe = True
         if not self._reported_down:
             self._reported_down = True
             log.warning(
@@ -170,8 +174,10 @@ class RedisBroker:
         while True:
             client = redis_client(self.url, timeout=None)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
+            self._resubscribe = False
             try:
-                await pubsub.subscribe(self.channel)
+                async with asyncio.timeout(5.0):
+                    await pubsub.subscribe(self.channel)
                 self._healthy = True
                 self._subscribed.set()
                 backoff = self.BACKOFF_MIN
@@ -181,7 +187,7 @@ class RedisBroker:
                     if self.on_reconnect is not None:
                         await self.on_reconnect()
                 was_connected = True
-                while True:
+                while not self._resubscribe:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is None or message.get("type") != "message":
                         continue
@@ -196,7 +202,7 @@ class RedisBroker:
                     if envelope.origin == own:
                         continue  # delivered locally when it was published
                     _deliver(self._listeners, data)
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 self._mark_down(exc)
             finally:
                 with contextlib.suppress(Exception):

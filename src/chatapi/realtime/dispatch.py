@@ -35,6 +35,7 @@ CLOSE_WAIT_SECONDS = 5.0
 SLOW_CLOSE_WAIT_SECONDS = 30.0
 DRAIN_WAIT_SECONDS = 2.0
 BUSY_WAIT_SECONDS = 10.0
+CLOSE_INTERNAL_ERROR = 1011
 
 
 def event_envelope(event: EventRead) -> Envelope:
@@ -292,7 +293,12 @@ class Gateway:
         self.counted_online = True
         came_online = await self.state.presence.connected(user.id)
         me = UserRead.model_validate(user).model_copy(update={"online": True})
-        await self.state.hub.attach(conn, p.Ready(user=me, session_id=conn.session_id).text())
+        try:
+            await self.state.hub.attach(conn, p.Ready(user=me, session_id=conn.session_id).text())
+        except Exception:
+            log.exception("ws: loading conversations for session %s failed", conn.session_id)
+            conn.close(CLOSE_INTERNAL_ERROR, "try again")
+            return
         self.attached = True
         log.info("ws: session %s authenticated user %s", conn.session_id, user.id)
         if came_online:
