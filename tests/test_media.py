@@ -71,6 +71,13 @@ DOCX, XLSX, PPTX = (
     f"{OOXML}.spreadsheetml.sheet",
     f"{OOXML}.presentationml.presentation",
 )
+# An EBML header whose DocType is "webm" (Matroska CodecIDs follow in the Tracks).
+WEBM_HEAD = (
+    b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04"
+    b"\x42\xf3\x81\x08\x42\x82\x84webm"
+)
+WEBM_AUDIO = WEBM_HEAD + bytes(40) + b"\x86\x86A_OPUS" + bytes(200)
+WEBM_VIDEO = WEBM_HEAD + bytes(40) + b"\x86\x85V_VP9" + bytes(200)
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -208,6 +215,9 @@ async def test_pdf_is_served_as_an_attachment_with_its_name(
     [
         (MP4, "clip.mp4", "video/mp4"),
         (M4A, "voice.m4a", "audio/mp4"),
+        (WEBM_VIDEO, "clip.webm", "video/webm"),
+        (WEBM_AUDIO, "voice.webm", "audio/webm"),
+        (b"OggS\x00\x02" + bytes(100), "voice.ogg", "audio/ogg"),
         (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  " + bytes(500), "x.mov", "video/quicktime"),
         (b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(500), "song.mp3", "audio/mpeg"),
         (b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(500), "a.wav", "audio/wav"),
@@ -312,6 +322,20 @@ async def test_missing_file_field_and_empty_file_are_422(
     r = await upload(client, alice, b"", filename="empty.txt")
     assert r.status_code == 422
     assert r.json()["code"] == "empty_file"
+    assert media_files(settings) == []
+
+
+async def test_two_files_in_one_upload_are_refused(
+    client: httpx.AsyncClient, signup: Signup, settings: Settings
+) -> None:
+    alice = await signup()
+    r = await client.post(
+        "/api/v1/media",
+        files=[("file", ("a.pdf", PDF, "application/pdf")), ("file", ("b.pdf", PDF, "x/y"))],
+        headers=alice.headers,
+    )
+    assert r.status_code == 400
+    assert r.json()["code"] == "too_many_files"
     assert media_files(settings) == []
 
 

@@ -70,7 +70,7 @@ _UPLOAD_OPENAPI = {
 _SIGNED_QUERY_DOC = "from a signed `url`/`thumbnail_url`; or send a Bearer token instead"
 # The token is optional here, a signed link alone is enough: FastAPI appends this "{}"
 # (no auth) alternative to the Bearer requirement it derives from the dependency.
-_OPTIONAL_AUTH = {"security": [{}]}
+_OPTIONAL_AUTH: dict[str, object] = {"security": [{}]}
 
 
 # --- upload -----------------------------------------------------------------------------

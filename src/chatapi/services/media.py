@@ -21,11 +21,11 @@ import functools
 import io
 import logging
 import os
-import threading
 import time
 import unicodedata
 import uuid
 import warnings
+import weakref
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,8 +65,13 @@ MAX_ANIMATION_PIXELS = 200_000_000
 # before a single pixel is decoded.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 warnings.simplefilter("error", Image.DecompressionBombWarning)
-# At most this many full-size images are decoded at once (each can take ~200 MB).
-_IMAGE_SLOTS = threading.BoundedSemaphore(2)
+# At most this many full-size images are decoded at once (each can take ~200 MB). Waiting
+# happens on the event loop, not in a worker thread, so waiting images do not tie up
+# the default executor that file I/O also runs in.
+IMAGE_SLOTS = 2
+_image_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 _SNIFF_BYTES = 8192
 
 _STORAGE_INFO_KEY = "chatapi.media_storage"
@@ -348,30 +353,38 @@ def process_image(path: Path, mime: str) -> ImageInfo:
     no EXIF and is kept as is. Raises ImageTooLarge (decompression bombs) or InvalidImage.
     """
     fmt = _PIL_FORMATS[mime]
-    with _IMAGE_SLOTS:
-        try:
-            with Image.open(path, formats=[fmt]) as im:
-                frames = int(getattr(im, "n_frames", 1))
-                pixels = im.width * im.height
-                if pixels > MAX_IMAGE_PIXELS or pixels * frames > MAX_ANIMATION_PIXELS:
-                    raise ImageTooLarge
-                animated = bool(getattr(im, "is_animated", False))
-                if animated:
-                    width, height = im.size
-                    if fmt != "GIF":
-                        _rewrite(path, lambda out: _save_clean(im, out, fmt, save_all=True))
-                    im.seek(0)
-                    first = im.copy()
-                else:
-                    first = ImageOps.exif_transpose(im)
-                    width, height = first.size
-                    if fmt != "GIF":
-                        _rewrite(path, lambda out: _save_clean(first, out, fmt))
-                return ImageInfo(width=width, height=height, thumbnail=_thumbnail(first))
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageTooLarge from exc
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise InvalidImage(str(exc)) from exc
+    try:
+        with Image.open(path, formats=[fmt]) as im:
+            frames = int(getattr(im, "n_frames", 1))
+            pixels = im.width * im.height
+            if pixels > MAX_IMAGE_PIXELS or pixels * frames > MAX_ANIMATION_PIXELS:
+                raise ImageTooLarge
+            animated = bool(getattr(im, "is_animated", False))
+            if animated:
+                width, height = im.size
+                if fmt != "GIF":
+                    _rewrite(path, lambda out: _save_clean(im, out, fmt, save_all=True))
+                im.seek(0)
+                first = im.copy()
+            else:
+                first = ImageOps.exif_transpose(im)
+                width, height = first.size
+                if fmt != "GIF":
+                    _rewrite(path, lambda out: _save_clean(first, out, fmt))
+            return ImageInfo(width=width, height=height, thumbnail=_thumbnail(first))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage(str(exc)) from exc
+
+
+def image_slots() -> asyncio.Semaphore:
+    """The running loop's limit on concurrent image processing."""
+    loop = asyncio.get_running_loop()
+    slots = _image_slots.get(loop)
+    if slots is None:
+        slots = _image_slots[loop] = asyncio.Semaphore(IMAGE_SLOTS)
+    return slots
 
 
 def _save_clean(
@@ -532,7 +545,8 @@ async def create_from_upload(
         info: ImageInfo | None = None
         if file_type.kind == "image":
             try:
-                info = await asyncio.to_thread(process_image, temp, file_type.mime)
+                async with image_slots():
+                    info = await asyncio.to_thread(process_image, temp, file_type.mime)
             except ImageTooLarge as exc:
                 raise Unprocessable(
                     f"The image has too many pixels (at most {MAX_IMAGE_PIXELS:,}); "
