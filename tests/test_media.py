@@ -3,7 +3,9 @@ attachments and cleanup — through the real endpoints, a real database and a te
 
 from __future__ import annotations
 
+import asyncio
 import io
+import os
 import time
 import uuid
 import zipfile
@@ -784,3 +786,76 @@ async def test_a_removed_member_can_no_longer_fetch_with_a_token(
     assert r.status_code == 204, r.text
     r = await client.get(f"/api/v1/media/{doc['id']}", headers=bob.headers)
     assert r.status_code == 404
+
+
+# --- resources --------------------------------------------------------------------------
+
+
+async def test_a_slow_upload_holds_no_database_lock(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    """While an upload's bytes trickle in, other requests can still write (SQLite takes
+    its write lock at BEGIN, so a transaction left open by authentication would block)."""
+    alice = await signup()
+    gate = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield b'--bnd\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\n'
+        yield b"first half, "
+        await gate.wait()
+        yield b"second half\r\n--bnd--\r\n"
+
+    uploading = asyncio.create_task(
+        client.post(
+            "/api/v1/media",
+            content=slow_body(),
+            headers={**alice.headers, "Content-Type": "multipart/form-data; boundary=bnd"},
+        )
+    )
+    try:
+        await asyncio.sleep(0.2)
+        assert not uploading.done()
+        bob = await asyncio.wait_for(signup(), timeout=5)  # a write while the upload waits
+        assert bob.id
+    finally:
+        gate.set()
+    r = await uploading
+    assert r.status_code == 201, r.text
+    assert r.json()["size"] == len(b"first half, second half")
+
+
+async def test_cleanup_task_runs_periodically(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI, settings: Settings
+) -> None:
+    alice = await signup()
+    body = await uploaded(client, alice, PDF, filename="a.pdf")
+    state = state_of(app)
+    await asyncio.sleep(1.1)  # created_at is now more than a second old
+    cleanup = media_service.OrphanCleanup(
+        state.uow, state.storage, grace_seconds=1, interval_seconds=0.05
+    )
+    cleanup.start()
+    try:
+        for _ in range(100):
+            if not media_files(settings):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await cleanup.stop()
+    assert media_files(settings) == []
+    assert (await client.get(body["url"])).status_code == 404
+
+
+async def test_cleanup_removes_abandoned_temp_files(app: FastAPI, settings: Settings) -> None:
+    state = state_of(app)
+    temp = settings.resolved_media_dir / "tmp" / "0123abcd.part"
+    temp.write_bytes(b"half an upload")
+    fresh = settings.resolved_media_dir / "tmp" / "fresh.part"
+    fresh.write_bytes(b"in progress")
+    old = time.time() - 2 * settings.media_orphan_grace_seconds
+    os.utime(temp, (old, old))
+    await media_service.cleanup_orphans(
+        state.uow, state.storage, grace_seconds=settings.media_orphan_grace_seconds
+    )
+    assert not temp.exists()
+    assert fresh.exists()
