@@ -54,7 +54,6 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     pages.push(page);
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
-    page.on("dialog", (d) => void d.accept());
     return { context, page, errors };
   }
 
@@ -168,6 +167,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
 
     await message(alice.page, "Fixed message").getByRole("button", { name: /Actions for message/ }).click();
     await alice.page.getByRole("button", { name: "Delete" }).click();
+    await alice.page.getByRole("dialog", { name: "Delete message?" }).getByRole("button", { name: "Delete" }).click();
     await message(bob.page, "message deleted").waitFor();
 
     // An image: upload with progress, then the thumbnail on Bob's side opens full size.
@@ -270,6 +270,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "2 members" }).waitFor();
     await bob.page.getByRole("button", { name: "Group settings" }).click();
     await bob.page.getByRole("dialog").getByRole("button", { name: "Leave group" }).click();
+    await bob.page.getByRole("dialog", { name: "Leave group?" }).getByRole("button", { name: "Leave", exact: true }).click();
     await bob.page.getByTestId("conversation-item").filter({ hasText: "Hiking club" }).waitFor({ state: "detached" });
     await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "1 member" }).waitFor();
 

@@ -5,6 +5,7 @@ import { Alert, Button, Spinner } from "react-bootstrap";
 import { Link, useParams } from "react-router";
 import type { Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EmptyState } from "../../components/EmptyState";
 import { formatLastSeen } from "../../lib/format";
 import { useRealtime } from "../../realtime/RealtimeProvider";
@@ -38,6 +39,7 @@ function ConversationView({ id }: { id: string }) {
   const [dragging, setDragging] = useState(false);
   const [showSettings, setShowSettings] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
+  const [toDelete, setToDelete] = useState<Message | null>(null);
   const meId = me?.id;
 
   useEffect(() => {
@@ -96,7 +98,6 @@ function ConversationView({ id }: { id: string }) {
   }
 
   async function onDelete(m: Message) {
-    if (!window.confirm("Delete this message for everyone?")) return;
     setActionError(null);
     await remove.mutateAsync(m).catch((err: unknown) => setActionError(err instanceof Error ? err.message : "Delete failed"));
   }
@@ -164,7 +165,7 @@ function ConversationView({ id }: { id: string }) {
             setReplyTo(null);
             setEditing(m);
           }}
-          onDelete={(m) => void onDelete(m)}
+          onDelete={setToDelete}
         />
       )}
       <TypingIndicator conversationId={id} members={memberList} />
@@ -187,6 +188,17 @@ function ConversationView({ id }: { id: string }) {
           Drop files to attach
         </div>
       ) : null}
+      <ConfirmDialog
+        show={toDelete !== null}
+        title="Delete message?"
+        body="It is deleted for everyone in this conversation."
+        confirmLabel="Delete"
+        onCancel={() => setToDelete(null)}
+        onConfirm={() => {
+          if (toDelete) void onDelete(toDelete);
+          setToDelete(null);
+        }}
+      />
       {c?.kind === "group" && meId ? (
         <GroupSettingsModal show={showSettings} onHide={() => setShowSettings(false)} conversation={c} meId={meId} />
       ) : null}

@@ -4,6 +4,7 @@ import { Alert, Button, Form, InputGroup, ListGroup, Modal } from "react-bootstr
 import { useNavigate } from "react-router";
 import type { Conversation, Role } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
 import {
   forgetConversation,
   useAddMember,
@@ -59,8 +60,10 @@ export function GroupSettingsModal({
     if (title.trim()) await run(() => rename.mutateAsync(title.trim()));
   }
 
+  const [confirmLeave, setConfirmLeave] = useState(false);
+
   async function leave() {
-    if (!window.confirm(`Leave “${conversation.title ?? "this group"}”?`)) return;
+    setConfirmLeave(false);
     await run(async () => {
       await removeMember.mutateAsync(meId);
       forgetConversation(qc, id);
@@ -103,39 +106,45 @@ export function GroupSettingsModal({
           {(members.data ?? []).map((m) => {
             const self = m.user.id === meId;
             return (
-              <ListGroup.Item key={m.user.id} className="d-flex align-items-center gap-2 flex-wrap" data-testid="member-row">
+              <ListGroup.Item key={m.user.id} className="d-flex align-items-center gap-2" data-testid="member-row">
                 <Avatar name={m.user.display_name} seed={m.user.id} online={m.user.online} small />
-                <span className="flex-grow-1 min-w-0 text-truncate">
-                  {m.user.display_name}
-                  {self ? " (you)" : ""}
-                </span>
-                {isOwner && !self ? (
-                  <Form.Select
-                    size="sm"
-                    style={{ width: "auto" }}
-                    value={m.role}
-                    aria-label={`Role of ${m.user.display_name}`}
-                    onChange={(e) => void run(() => changeRole.mutateAsync({ userId: m.user.id, role: e.target.value as Role }))}
-                  >
-                    {ROLES.map((r) => (
-                      <option key={r} value={r}>
-                        {r}
-                      </option>
-                    ))}
-                  </Form.Select>
-                ) : (
-                  <span className="badge text-bg-secondary text-capitalize">{m.role}</span>
-                )}
-                {canManage && !self && m.role !== "owner" ? (
-                  <Button
-                    size="sm"
-                    variant="outline-danger"
-                    aria-label={`Remove ${m.user.display_name}`}
-                    onClick={() => void run(() => removeMember.mutateAsync(m.user.id))}
-                  >
-                    Remove
-                  </Button>
-                ) : null}
+                <div className="flex-grow-1 min-w-0">
+                  <div className="text-truncate">
+                    {m.user.display_name}
+                    {self ? " (you)" : ""} <span className="small text-body-secondary">@{m.user.username}</span>
+                  </div>
+                  <div className="d-flex flex-wrap align-items-center gap-2 mt-1">
+                    {isOwner && !self ? (
+                      <Form.Select
+                        size="sm"
+                        style={{ width: "auto" }}
+                        value={m.role}
+                        aria-label={`Role of ${m.user.display_name}`}
+                        onChange={(e) =>
+                          void run(() => changeRole.mutateAsync({ userId: m.user.id, role: e.target.value as Role }))
+                        }
+                      >
+                        {ROLES.map((r) => (
+                          <option key={r} value={r}>
+                            {r}
+                          </option>
+                        ))}
+                      </Form.Select>
+                    ) : (
+                      <span className="badge text-bg-secondary text-capitalize">{m.role}</span>
+                    )}
+                    {canManage && !self && m.role !== "owner" ? (
+                      <Button
+                        size="sm"
+                        variant="outline-danger"
+                        aria-label={`Remove ${m.user.display_name}`}
+                        onClick={() => void run(() => removeMember.mutateAsync(m.user.id))}
+                      >
+                        Remove
+                      </Button>
+                    ) : null}
+                  </div>
+                </div>
               </ListGroup.Item>
             );
           })}
@@ -153,13 +162,21 @@ export function GroupSettingsModal({
         ) : null}
       </Modal.Body>
       <Modal.Footer className="justify-content-between">
-        <Button variant="outline-danger" onClick={() => void leave()}>
+        <Button variant="outline-danger" onClick={() => setConfirmLeave(true)}>
           Leave group
         </Button>
         <Button variant="secondary" onClick={onHide}>
           Close
         </Button>
       </Modal.Footer>
+      <ConfirmDialog
+        show={confirmLeave}
+        title="Leave group?"
+        body={`You will stop receiving messages from “${conversation.title ?? "this group"}”.`}
+        confirmLabel="Leave"
+        onCancel={() => setConfirmLeave(false)}
+        onConfirm={() => void leave()}
+      />
     </Modal>
   );
 }
