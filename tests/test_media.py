@@ -61,7 +61,9 @@ def jpeg_with_gps(size: tuple[int, int] = (120, 80), orientation: int = 6) -> by
     exif[0x010F] = "PhoneMaker"
     exif.get_ifd(GPS_IFD).update({1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 0.0)})
     buf = io.BytesIO()
-    image.save(buf, "JPEG", exif=exif, comment=b"taken at home")
+    image.save(
+        buf, "JPEG", exif=exif, comment=b"taken at home", xmp=b"<x:xmpmeta>XMP-home</x:xmpmeta>"
+    )
     return buf.getvalue()
 
 
@@ -492,6 +494,7 @@ async def test_exif_gps_is_stripped_and_orientation_applied(
     assert len(exif) == 0
     assert b"taken at home" not in r.content
     assert b"PhoneMaker" not in r.content
+    assert b"XMP-home" not in r.content
     assert "comment" not in served.info
     assert body["size"] == len(r.content)
     # What is on disk is the stripped copy, not the original.
@@ -859,3 +862,42 @@ async def test_cleanup_removes_abandoned_temp_files(app: FastAPI, settings: Sett
     )
     assert not temp.exists()
     assert fresh.exists()
+
+
+async def test_png_text_chunks_and_exif_are_stripped(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    from PIL import PngImagePlugin
+
+    alice = await signup()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Location", "52.5200 N, 13.4050 E")
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    buf = io.BytesIO()
+    Image.new("RGBA", (40, 30), (1, 2, 3, 128)).save(buf, "PNG", pnginfo=info, exif=exif)
+    assert b"52.5200" in buf.getvalue()
+    body = await uploaded(client, alice, buf.getvalue(), filename="map.png")
+    served = (await client.get(body["url"])).content
+    assert b"52.5200" not in served
+    assert b"PhoneMaker" not in served
+    image = Image.open(io.BytesIO(served))
+    assert image.mode == "RGBA"
+    assert not image.getexif()
+    assert "Location" not in image.info
+
+
+async def test_webp_exif_and_xmp_are_stripped(client: httpx.AsyncClient, signup: Signup) -> None:
+    alice = await signup()
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "blue").save(
+        buf, "WEBP", exif=exif, xmp=b"<x:xmpmeta>secret-place</x:xmpmeta>"
+    )
+    assert b"secret-place" in buf.getvalue()
+    body = await uploaded(client, alice, buf.getvalue(), filename="a.webp")
+    served = (await client.get(body["url"])).content
+    assert b"secret-place" not in served
+    assert b"PhoneMaker" not in served
+    assert Image.open(io.BytesIO(served)).size == (40, 30)
