@@ -1,0 +1,72 @@
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { render, screen, within } from "@testing-library/react";
+import { createMemoryRouter, RouterProvider } from "react-router";
+import { describe, expect, it } from "vitest";
+import type { Conversation } from "../../api/types";
+import { ALICE, CONV, ME, message, user } from "../../test/factories";
+import { AuthProvider } from "../auth/AuthProvider";
+import { ConversationList } from "./ConversationList";
+import { keys } from "./keys";
+
+function conv(over: Partial<Conversation>): Conversation {
+  return {
+    id: CONV,
+    kind: "direct",
+    title: null,
+    created_at: "2026-01-01T00:00:00Z",
+    last_seq: 1,
+    members_count: 2,
+    my_role: "member",
+    unread_count: 0,
+    last_read_seq: 0,
+    last_message: null,
+    ...over,
+  };
+}
+
+function renderList(list: Conversation[]) {
+  const qc = new QueryClient({ defaultOptions: { queries: { staleTime: Infinity, retry: false } } });
+  qc.setQueryData(keys.conversations, list);
+  qc.setQueryData(keys.me, user(ME, "Me"));
+  const router = createMemoryRouter([{ path: "/", element: <ConversationList /> }]);
+  return render(
+    <QueryClientProvider client={qc}>
+      <AuthProvider>
+        <RouterProvider router={router} />
+      </AuthProvider>
+    </QueryClientProvider>,
+  );
+}
+
+describe("ConversationList", () => {
+  it("lists the most recent first, with previews, unread badges and online dots", () => {
+    renderList([
+      conv({
+        id: "old",
+        kind: "group",
+        title: "Book club",
+        members_count: 5,
+        last_message: message(1, { body: "see you", created_at: "2026-01-01T10:00:00Z" }),
+      }),
+      conv({
+        id: "new",
+        other_user: { ...user(ALICE, "Alice"), online: true },
+        unread_count: 3,
+        last_message: message(7, { sender_id: ME, body: "on my way", created_at: "2026-01-03T10:00:00Z" }),
+      }),
+    ]);
+    const items = screen.getAllByTestId("conversation-item");
+    expect(items.map((i) => i.getAttribute("href"))).toEqual(["/c/new", "/c/old"]);
+    expect(items[0]).toHaveAccessibleName("Alice, 3 unread, online");
+    expect(within(items[0] as HTMLElement).getByTestId("conversation-preview")).toHaveTextContent("You: on my way");
+    expect(within(items[0] as HTMLElement).getByTestId("unread-badge")).toHaveTextContent("3");
+    expect(within(items[0] as HTMLElement).getByTestId("online-dot")).toBeInTheDocument();
+    expect(within(items[1] as HTMLElement).queryByTestId("online-dot")).not.toBeInTheDocument();
+    expect(within(items[1] as HTMLElement).getByTestId("conversation-preview")).toHaveTextContent("see you");
+  });
+
+  it("says how to start when there is nothing yet", () => {
+    renderList([]);
+    expect(screen.getByText(/No conversations yet/)).toBeInTheDocument();
+  });
+});
