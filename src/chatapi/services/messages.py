@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import Forbidden, NotFound, Unprocessable
-from chatapi.models import Conversation, ConversationKind, EventType, Message, User
+from chatapi.models import Conversation, ConversationKind, EventType, Media, Message, User
 from chatapi.schemas import MAX_BODY_CHARS, EventRead, MessageRead
 from chatapi.services import media, timeline
 from chatapi.services.conversations import MANAGERS, require_member
@@ -67,7 +67,7 @@ async def send_message(
     text = clean_body(body, has_attachments=bool(attachment_ids))
     if client_id is not None:
         first = await _by_client_id(
-            uow, conversation_id=conversation_id, sender_id=sender.id, client_id=client_id
+            uow, conversation_id=conversation_id, sender_id=sender_id, client_id=client_id
         )
         if first is not None:
             return (await to_reads(uow, [first], signer=signer))[0], False
@@ -78,26 +78,27 @@ async def send_message(
                 "reply_to_id is not a message of this conversation.", code="invalid_reply"
             )
     try:
-        event = await timeline.record(
-            uow,
-            conversation_id=conversation_id,
-            type=EventType.message_new,
-            actor_id=sender.id,
-            activity=True,
-        )
+        seq = await timeline.next_seq(uow, conversation_id=conversation_id, activity=True)
         message = Message(
             conversation_id=conversation_id,
-            seq=event.seq,
-            sender_id=sender.id,
+            seq=seq,
+            sender_id=sender_id,
             body=text,
             client_id=client_id,
             reply_to_id=reply_to_id,
         )
         uow.session.add(message)
-        await uow.session.flush()
-        event.message_id = message.id
-        await media.attach(
-            uow, owner_id=sender.id, message_id=message.id, attachment_ids=attachment_ids
+        await uow.session.flush()  # the message row before the event that points at it
+        event = timeline.append(
+            uow,
+            conversation_id=conversation_id,
+            seq=seq,
+            type=EventType.message_new,
+            actor_id=sender_id,
+            message_id=message.id,
+        )
+        attached = await media.attach(
+            uow, owner_id=sender_id, message_id=message.id, attachment_ids=attachment_ids
         )
         await uow.session.flush()
     except IntegrityError:
@@ -112,7 +113,7 @@ async def send_message(
         if first is None:
             raise
         return (await to_reads(uow, [first], signer=signer))[0], False
-    read = (await to_reads(uow, [message], signer=signer))[0]
+    read = _read(message, attached, signer=signer)
     timeline.announce(
         uow,
         EventRead(
@@ -120,7 +121,7 @@ async def send_message(
             seq=event.seq,
             type="message.new",
             created_at=event.created_at,
-            actor_id=sender.id,
+            actor_id=sender_id,
             message=read,
         ),
     )
@@ -242,21 +243,21 @@ async def to_reads(
     if not messages:
         return []
     attached = await media.attachments_for(uow, message_ids=[m.id for m in messages])
-    return [
-        MessageRead(
-            id=m.id,
-            conversation_id=m.conversation_id,
-            seq=m.seq,
-            sender_id=m.sender_id,
-            body="" if m.deleted_at else m.body,
-            client_id=m.client_id,
-            reply_to_id=m.reply_to_id,
-            attachments=[]
-            if m.deleted_at
-            else [media.to_read(a, signer=signer) for a in attached.get(m.id, [])],
-            created_at=m.created_at,
-            edited_at=m.edited_at,
-            deleted=m.deleted_at is not None,
-        )
-        for m in messages
-    ]
+    return [_read(m, attached.get(m.id, []), signer=signer) for m in messages]
+
+
+def _read(message: Message, attachments: Sequence[Media], *, signer: MediaSigner) -> MessageRead:
+    deleted = message.deleted_at is not None
+    return MessageRead(
+        id=message.id,
+        conversation_id=message.conversation_id,
+        seq=message.seq,
+        sender_id=message.sender_id,
+        body="" if deleted else message.body,
+        client_id=message.client_id,
+        reply_to_id=message.reply_to_id,
+        attachments=[] if deleted else [media.to_read(a, signer=signer) for a in attachments],
+        created_at=message.created_at,
+        edited_at=message.edited_at,
+        deleted=deleted,
+    )

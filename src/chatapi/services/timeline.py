@@ -46,6 +46,30 @@ async def record(
 ) -> Event:
     """Number a change with the next seq and store it in the timeline (same transaction)."""
     seq = await next_seq(uow, conversation_id=conversation_id, activity=activity)
+    return append(
+        uow,
+        conversation_id=conversation_id,
+        seq=seq,
+        type=type,
+        actor_id=actor_id,
+        message_id=message_id,
+        subject_user_id=subject_user_id,
+        data=data,
+    )
+
+
+def append(
+    uow: UnitOfWork,
+    *,
+    conversation_id: uuid.UUID,
+    seq: int,
+    type: EventType,
+    actor_id: uuid.UUID | None,
+    message_id: uuid.UUID | None = None,
+    subject_user_id: uuid.UUID | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Add the event numbered `seq` (taken with next_seq in this transaction)."""
     event = Event(
         conversation_id=conversation_id,
         seq=seq,
