@@ -91,6 +91,7 @@ export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameConte
       else ctx.onSocketError(frame.code, frame.detail);
       return;
     case "pong":
+    case "auth.renewed":
       return;
     case "conversation.created":
       getSocketTrack(frame.conversation_id);

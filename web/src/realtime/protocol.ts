@@ -12,7 +12,9 @@ export type ServerFrame =
   | { type: "presence"; user_id: string; online: boolean; last_seen_at: string | null }
   | { type: "error"; code: string; detail: string; client_id?: string | null }
   | { type: "pong" }
-  // Server extension (not in the contract's table): a conversation you belong to now exists.
+  // Server extensions beyond the contract's table (docs/protocol.md): the expiry of a
+  // renewed token, and a new conversation you belong to (its first event is seq 1).
+  | { type: "auth.renewed"; expires_at: string }
   | { type: "conversation.created"; conversation_id: string; kind: ConversationKind; title: string | null };
 
 export type ClientFrame =
@@ -46,6 +48,7 @@ const SERVER_TYPES: ReadonlySet<string> = new Set([
   "error",
   "pong",
   "conversation.created",
+  "auth.renewed",
 ]);
 
 /** Parse a text frame; unknown or malformed frames give null (the server may add types). */

@@ -40,7 +40,6 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
     return off;
     // Runs once: later changes arrive through onTokenChange.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   const me = useQuery({

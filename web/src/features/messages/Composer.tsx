@@ -66,7 +66,6 @@ export function Composer({
     if (!window.matchMedia?.("(pointer: coarse)").matches) textarea.current?.focus({ preventScroll: true });
     return stopTyping;
     // stopTyping closes over this conversation on purpose.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [conversationId]);
 
   useEffect(() => {
