@@ -345,3 +345,56 @@ async def test_conversation_list_is_a_constant_number_of_queries(
     assert sum(c["unread_count"] for c in listed) == 100
     queries = [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))]
     assert len(queries) <= 8, queries
+
+
+async def test_group_commit_refused_send_undoes_only_itself(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
+) -> None:
+    from chatapi.errors import Unprocessable
+    from chatapi.models import User
+
+    a, b = await signup(), await signup()
+    conv = await group(client, a, b)
+    state = app.state.chat
+    async with state.uow() as uow:
+        sender = await uow.session.get(User, uuid.UUID(a.id))
+    assert sender is not None
+    cid = uuid.UUID(str(conv["id"]))
+    results = await asyncio.gather(
+        *(
+            state.sends.send(
+                sender=sender,
+                conversation_id=cid,
+                body=f"m{i}",
+                attachment_ids=[uuid.uuid4()] if i == 5 else [],
+            )
+            for i in range(10)
+        ),
+        return_exceptions=True,
+    )
+    assert isinstance(results[5], Unprocessable)
+    stored = [r for r in results if not isinstance(r, BaseException)]
+    assert sorted(m.seq for m, _ in stored) == list(range(1, 10))
+    events = (await client.get(f"{CONV}/{conv['id']}/events", headers=a.headers)).json()
+    assert [e["seq"] for e in events] == list(range(1, 10))
+
+
+async def test_concurrent_sends_share_commits(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
+) -> None:
+    a, b = await signup(), await signup()
+    conv = await group(client, a, b)
+    commits: list[int] = []
+    engine = app.state.chat.engine.sync_engine
+
+    def on_commit(conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", on_commit)
+    try:
+        results = await asyncio.gather(*(send(client, a, conv, f"m{i}") for i in range(50)))
+    finally:
+        event.remove(engine, "commit", on_commit)
+    assert all(r.status_code == 201 for r in results)
+    assert sorted(r.json()["seq"] for r in results) == list(range(1, 51))
+    assert len(commits) < 50

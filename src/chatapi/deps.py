@@ -34,11 +34,14 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
 async def get_current_user(
-    state: StateDep, uow: UowDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     if not token:
         raise NotAuthenticated("Not authenticated: send `Authorization: Bearer <access_token>`.")
-    return await auth.authenticate(uow, token=token, key=state.token_policy.key)
+    # A session of its own, closed at once: the request's transaction (and on SQLite the
+    # write lock) starts only when its service runs, and the user comes back detached.
+    async with state.uow() as uow:
+        return await auth.authenticate(uow, token=token, key=state.token_policy.key)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

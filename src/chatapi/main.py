@@ -32,6 +32,7 @@ from chatapi.realtime.hub import Hub
 from chatapi.realtime.presence import LocalPresence, Presence, RedisPresence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media import MediaSigner, OrphanCleanup, bind_storage
+from chatapi.services.messages import GroupCommit
 from chatapi.settings import Settings, get_settings
 from chatapi.state import AppState
 from chatapi.storage import LocalMediaStorage
@@ -95,6 +96,7 @@ def build_state(settings: Settings) -> AppState:
     state.hub = Hub(
         directory=ServiceDirectory(state), reorder_timeout=settings.ws_reorder_timeout_seconds
     )
+    state.sends = GroupCommit(state.uow, state.media_signer)
     broker.subscribe(state.hub.listener)
     if isinstance(broker, RedisBroker):
         hub = state.hub
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await media_cleanup.stop()
+            await state.sends.aclose()
             await state.hub.close()
             if isinstance(state.presence, RedisPresence):
                 await state.presence.stop()

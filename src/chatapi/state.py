@@ -13,6 +13,7 @@ from chatapi.realtime.hub import Hub
 from chatapi.realtime.presence import Presence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media import MediaSigner
+from chatapi.services.messages import GroupCommit
 from chatapi.settings import Settings
 from chatapi.storage import MediaStorage
 
@@ -31,6 +32,8 @@ class AppState:
     extras: dict[str, object] = field(default_factory=dict)
     # This process's sockets; set by build_state once the state it looks things up in exists.
     hub: Hub = field(init=False)
+    # Message sends, committed in groups (services.messages.GroupCommit).
+    sends: GroupCommit = field(init=False)
     instance_id: str = ""
 
     def uow(self) -> UnitOfWork:

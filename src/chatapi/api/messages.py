@@ -25,22 +25,19 @@ async def post_message(
     conversation_id: uuid.UUID,
     payload: MessageCreate,
     user: CurrentUser,
-    uow: UowDep,
     state: StateDep,
     response: Response,
 ) -> MessageRead:
     """Send a message. A retry with the same `client_id` answers 200 with the first one."""
-    message, created = await messages.send_message(
-        uow,
+    # The committed message (sends that arrive together share one commit).
+    message, created = await state.sends.send(
         sender=user,
         conversation_id=conversation_id,
         body=payload.body,
         client_id=payload.client_id,
         attachment_ids=payload.attachment_ids,
         reply_to_id=payload.reply_to_id,
-        signer=state.media_signer,
     )
-    await uow.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
     return message

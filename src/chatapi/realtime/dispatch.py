@@ -25,7 +25,7 @@ from chatapi.realtime.envelope import Envelope
 from chatapi.realtime.presence import record_last_seen
 from chatapi.schemas import EventRead, UserRead
 from chatapi.services import auth as auth_service
-from chatapi.services import conversations, events, messages, receipts
+from chatapi.services import conversations, events, receipts
 from chatapi.state import AppState
 
 log = logging.getLogger(__name__)
@@ -307,18 +307,15 @@ class Gateway:
             )
 
     async def on_message_send(self, user: User, frame: p.MessageSend) -> None:
-        async with self.state.uow() as uow:
-            message, _created = await messages.send_message(
-                uow,
-                sender=user,
-                conversation_id=frame.conversation_id,
-                body=frame.body,
-                signer=self.state.media_signer,
-                client_id=frame.client_id,
-                attachment_ids=frame.attachment_ids,
-                reply_to_id=frame.reply_to_id,
-            )
-            await uow.commit()
+        # Committed (group commit: sends arriving together share one transaction).
+        message, _created = await self.state.sends.send(
+            sender=user,
+            conversation_id=frame.conversation_id,
+            body=frame.body,
+            client_id=frame.client_id,
+            attachment_ids=frame.attachment_ids,
+            reply_to_id=frame.reply_to_id,
+        )
         self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
         if frame.conversation_id in self.typing:
             self.typing.pop(frame.conversation_id).cancel()
