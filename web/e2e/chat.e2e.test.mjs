@@ -5,6 +5,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  accessibilityProblems,
   inCI,
   loginViaApi,
   postMessage,
@@ -88,6 +89,11 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
       await page.waitForTimeout(100);
     }
     assert.fail(`status of "${text}" stayed ${last}, wanted ${wanted.join(" or ")}`);
+  }
+
+  async function assertAccessible(page, where) {
+    const problems = await accessibilityProblems(page);
+    assert.deepEqual(problems, [], `accessibility problems on ${where}:\n${problems.join("\n")}`);
   }
 
   async function noHorizontalOverflow(page) {
@@ -190,6 +196,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await bob.page.getByRole("dialog").waitFor({ state: "detached" });
 
     await alice.page.screenshot({ path: join(screenshotDir, "light.png") });
+    await assertAccessible(alice.page, "a direct chat (light)");
 
     // Offline: the banner shows, a message written meanwhile goes out once on reconnect.
     await alice.context.setOffline(true);
@@ -252,6 +259,16 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await message(bob.page, "Saturday hike?").waitFor();
     await alice.page.getByTestId("seen-by").filter({ hasText: "Bob" }).waitFor();
 
+    // Dark mode, remembered across a reload that also keeps Alice signed in.
+    await alice.page.getByTestId("theme-toggle").click();
+    assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
+    await alice.page.reload();
+    await alice.page.getByTestId("conversation-title").filter({ hasText: "Weekend plans" }).waitFor();
+    assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
+    await message(alice.page, "Saturday hike?").waitFor();
+    await alice.page.screenshot({ path: join(screenshotDir, "dark.png") });
+    await assertAccessible(alice.page, "a group chat (dark)");
+
     // Group settings: rename, change a role, remove someone; Bob then leaves.
     await alice.page.getByRole("button", { name: "Group settings" }).click();
     const settings = alice.page.getByRole("dialog");
@@ -274,18 +291,10 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await bob.page.getByTestId("conversation-item").filter({ hasText: "Hiking club" }).waitFor({ state: "detached" });
     await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "1 member" }).waitFor();
 
-    // Dark mode, remembered across a reload that also keeps Alice signed in.
-    await alice.page.getByTestId("theme-toggle").click();
-    assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
-    await alice.page.reload();
-    await alice.page.getByTestId("conversation-title").filter({ hasText: "Hiking club" }).waitFor();
-    assert.equal(await alice.page.locator("html").getAttribute("data-bs-theme"), "dark");
-    await message(alice.page, "Saturday hike?").waitFor();
-    await alice.page.screenshot({ path: join(screenshotDir, "dark.png") });
-
     // Phone size: Bob signs in on a phone (a wrong password first).
     const phone = await newPage({ width: 360, height: 740 });
     await phone.page.goto("/login");
+    await assertAccessible(phone.page, "the sign-in page");
     await phone.page.getByLabel("Username").fill("bob");
     await phone.page.getByLabel("Password").fill("not the password");
     await phone.page.getByRole("button", { name: "Sign in" }).click();
@@ -299,6 +308,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     assert.equal(await phone.page.getByRole("heading", { name: "Chats" }).isVisible(), false);
     await noHorizontalOverflow(phone.page);
     await phone.page.screenshot({ path: join(screenshotDir, "phone.png") });
+    await assertAccessible(phone.page, "a chat on a phone");
     await phone.page.getByRole("link", { name: "Back to conversations" }).click();
     await phone.page.getByRole("heading", { name: "Chats" }).waitFor();
 

@@ -141,6 +141,30 @@ export async function startServer() {
   };
 }
 
+const AXE = join(webDir, "node_modules", "axe-core", "axe.min.js");
+
+/**
+ * Accessibility check of what the page shows now (axe-core, WCAG 2 A/AA rules).
+ * Returns the serious and critical violations as readable lines.
+ */
+export async function accessibilityProblems(page) {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const result = await globalThis.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.slice(0, 5).map((n) => `${n.target.join(" ")}: ${n.failureSummary ?? ""}`.slice(0, 300)),
+    }));
+  });
+  return violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join("\n    ")}`);
+}
+
 export async function launchBrowser() {
   return chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, headless: true });
 }

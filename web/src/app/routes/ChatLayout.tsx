@@ -31,7 +31,13 @@ export function ChatLayout() {
         <div className="d-flex align-items-center gap-2 min-w-0">
           <ThemeToggle />
           <Dropdown align="end">
-            <Dropdown.Toggle variant="outline-secondary" size="sm" className="text-truncate" style={{ maxWidth: "12rem" }} aria-label="Account menu">
+            <Dropdown.Toggle
+              variant="outline-secondary"
+              size="sm"
+              className="text-truncate text-body border"
+              style={{ maxWidth: "12rem" }}
+              aria-label={`${me?.display_name ?? "Account"}: account menu`}
+            >
               {me?.display_name ?? "Account"}
             </Dropdown.Toggle>
             <Dropdown.Menu>

@@ -27,7 +27,7 @@ export function ConversationList() {
       <div className="p-2 border-bottom d-flex flex-column gap-2">
         <div className="d-flex align-items-center justify-content-between gap-2">
           <h1 className="h6 mb-0">Chats</h1>
-          <Button size="sm" variant="outline-primary" onClick={() => setShowGroup(true)}>
+          <Button size="sm" variant="primary" onClick={() => setShowGroup(true)}>
             New group
           </Button>
         </div>
@@ -82,13 +82,15 @@ function ConversationItem({ conversation: c, peer, meId }: { conversation: Conve
         className={({ isActive }) =>
           `d-flex align-items-center gap-2 px-3 py-2 text-reset text-decoration-none conversation-item${isActive ? " bg-body-secondary" : ""}`
         }
-        aria-label={`${title}${c.unread_count ? `, ${c.unread_count} unread` : ""}${online ? ", online" : ""}`}
         data-testid="conversation-item"
       >
         <Avatar name={title} seed={peer?.id ?? c.id} online={online} />
         <div className="flex-grow-1 min-w-0">
           <div className="d-flex justify-content-between gap-2">
-            <span className={`text-truncate ${c.unread_count ? "fw-bold" : "fw-medium"}`}>{title}</span>
+            <span className={`text-truncate ${c.unread_count ? "fw-bold" : "fw-medium"}`}>
+              {title}
+              {online ? <span className="visually-hidden">, online</span> : null}
+            </span>
             <small className="text-body-secondary flex-shrink-0">
               {formatListTime(last?.created_at ?? c.created_at)}
             </small>
@@ -100,6 +102,7 @@ function ConversationItem({ conversation: c, peer, meId }: { conversation: Conve
             {c.unread_count > 0 ? (
               <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">
                 {c.unread_count}
+                <span className="visually-hidden"> unread</span>
               </Badge>
             ) : null}
           </div>

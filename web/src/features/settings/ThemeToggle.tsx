@@ -8,6 +8,7 @@ export function ThemeToggle() {
   return (
     <Button
       variant="outline-secondary"
+      className="text-body border"
       size="sm"
       onClick={toggle}
       aria-pressed={dark}
