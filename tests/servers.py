@@ -289,6 +289,15 @@ class RawClient:
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.sock.sendall(header + mask + masked)
 
+    def first_text(self, timeout: float = 10.0) -> str:
+        """Read up to the first text frame (e.g. `ready`), leaving the rest unread."""
+        self.sock.settimeout(timeout)
+        while True:
+            texts, _code, _done = self._parse(self.buffer)
+            if texts:
+                return texts[0]
+            self.buffer += self.sock.recv(1)
+
     def read_all(self, timeout: float) -> tuple[list[str], int | None]:
         """Read until the server's close frame (or EOF): the text frames and the close code."""
         self.sock.settimeout(timeout)

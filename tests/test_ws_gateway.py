@@ -471,6 +471,7 @@ async def test_ws_slow_reader_is_closed_1013_and_others_keep_receiving(
     conv = await api.group(alice, [bob, slow])
     raw = RawClient(server.port)  # authenticates, then never reads again
     raw.send_text(json.dumps({"type": "auth", "token": slow.token}))
+    assert json.loads(await asyncio.to_thread(raw.first_text))["type"] == "ready"
     b = await Client.open(server.ws_url, bob.token)
     body = "\U0001f600" * 3900  # 16 KB frames: the kernel's buffers fill sooner
     total = 260
