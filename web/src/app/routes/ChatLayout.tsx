@@ -1,13 +1,14 @@
-import { Dropdown, Navbar } from "react-bootstrap";
+import { Dropdown, Navbar, Spinner } from "react-bootstrap";
 import { Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
 import { useAuth } from "../../features/auth/AuthProvider";
 import { ConversationList } from "../../features/conversations/ConversationList";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
-import { Spinner } from "react-bootstrap";
+import { useTheme } from "../../lib/theme";
 
 export function ChatLayout() {
   const { status, me, logout } = useAuth();
+  const { followsSystem, followSystem } = useTheme();
   const { conversationId } = useParams();
   const location = useLocation();
 
@@ -43,6 +44,9 @@ export function ChatLayout() {
             <Dropdown.Menu>
               <Dropdown.ItemText className="small text-body-secondary">@{me?.username}</Dropdown.ItemText>
               <Dropdown.Divider />
+              <Dropdown.Item as="button" onClick={followSystem} disabled={followsSystem}>
+                {followsSystem ? "Colours follow the system" : "Follow the system's colours"}
+              </Dropdown.Item>
               <Dropdown.Item as="button" onClick={() => void logout()}>
                 Sign out
               </Dropdown.Item>
