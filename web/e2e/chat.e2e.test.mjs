@@ -1,6 +1,7 @@
 // The whole chat flow in a real browser against a real server.
 // Run: npm run test:e2e   (see harness.mjs for the environment it reads)
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -224,6 +225,29 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await alice.page.getByTestId("composer-input").fill("The list");
     await alice.page.getByTestId("composer-input").press("Enter");
     await bob.page.getByTestId("document-chip").filter({ hasText: "notes.txt" }).filter({ hasText: "KB" }).waitFor();
+
+    // A slow upload shows its progress and can be cancelled.
+    const cdp = await alice.context.newCDPSession(alice.page);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 20,
+      downloadThroughput: -1,
+      uploadThroughput: 100 * 1024,
+    });
+    await alice.page.getByTestId("file-input").setInputFiles({
+      name: "archive.zip",
+      mimeType: "application/zip",
+      buffer: randomBytes(2_000_000),
+    });
+    await alice.page.waitForFunction(() => {
+      const bar = document.querySelector('[data-testid="upload"] [role="progressbar"]');
+      return bar !== null && Number(bar.getAttribute("aria-valuenow")) > 0;
+    });
+    await alice.page.getByRole("button", { name: "Cancel upload of archive.zip" }).click();
+    await alice.page.getByTestId("upload").waitFor({ state: "detached" });
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.detach();
 
     // History: scrolling up loads older pages until the beginning.
     const directUrl = alice.page.url();
