@@ -144,6 +144,8 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await bobItem.click();
     await message(bob.page, "Hello Bob!").waitFor();
     await waitForStatus(alice.page, "Hello Bob!", ["read"]);
+    await alice.page.getByTestId("conversation-item").filter({ hasText: "Bob" }).getByTestId("online-dot").waitFor();
+    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "online" }).waitFor();
 
     // Typing shows on the other side; Shift+Enter makes a new line; Enter sends.
     const bobInput = bob.page.getByTestId("composer-input");
@@ -333,6 +335,11 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await noHorizontalOverflow(phone.page);
     await phone.page.screenshot({ path: join(screenshotDir, "phone.png") });
     await assertAccessible(phone.page, "a chat on a phone");
+    await send(phone.page, "Sent from my phone");
+    const aliceBob = alice.page.getByTestId("conversation-item").filter({ hasText: "Bob" });
+    await aliceBob.getByTestId("conversation-preview").filter({ hasText: "Sent from my phone" }).waitFor();
+    await aliceBob.getByTestId("unread-badge").waitFor();
+    await noHorizontalOverflow(phone.page);
     await phone.page.getByRole("link", { name: "Back to conversations" }).click();
     await phone.page.getByRole("heading", { name: "Chats" }).waitFor();
 
