@@ -96,8 +96,9 @@ async def upload_media(
     not attached to a message within the grace period is deleted.
     """
     uploader_id = user.id
-    # End the authentication's transaction before the (possibly long) body arrives, so
-    # the upload holds no database connection, nor SQLite's write lock, meanwhile.
+    # No transaction may be open while the (possibly long) body arrives: it would hold a
+    # connection, and on SQLite the write lock. Authentication uses its own session, so
+    # this is a no-op today; it keeps the upload safe if a dependency ever queries `uow`.
     await uow.rollback()
     received = await _receive_upload(request, state.storage, limit=state.settings.max_upload_bytes)
     media = await media_service.create_from_upload(
