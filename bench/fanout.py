@@ -1,0 +1,338 @@
+"""Scenario 1, fan-out: 1,000 authenticated sockets in 50 groups of 20, one sender each.
+
+Each sender sends `message.send` frames open-loop on a fixed schedule; the body carries
+the step number and the send time (`@@step:monotonic_ns@@`). Every member's socket (the
+sender's too) counts the `message.new` frames and their send->receive latency. One
+message is 20 deliveries. The offered load steps up (x1.5) until a step fails:
+
+    sustained = no lost delivery (all 20 per sent message arrive within the drain window)
+                and p99 < 100 ms and no error frame / close and >= 95 % of the offered rate
+
+then one bisection step between the last pass and the first failure. Also measured: p50/
+p99 at a fixed 2,000 deliveries/s, and an overload step at 1.25x the best sustained rate
+(chatapi only) that reports what was dropped, refused, closed or late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from bench import common as c
+
+GROUPS, GROUP_SIZE = 50, 20
+PAD = "the quick brown fox jumps over the lazy dog, twice: the quick brown fox"
+
+
+@dataclass
+class Member:
+    port: int
+    path: str
+    first_frame: str
+
+
+@dataclass
+class Room:
+    conv: str
+    members: list[Member]
+
+
+@dataclass
+class Collector:
+    step: int = -1
+    lat: list[int] = field(default_factory=list)
+    received: int = 0
+    stale: int = 0
+    acks: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    closes: Counter[int] = field(default_factory=Counter)
+
+    def reset(self, step: int) -> None:
+        self.step, self.lat, self.received, self.stale, self.acks = step, [], 0, 0, 0
+        self.errors = Counter()
+
+    def on_text(self, client: c.WsClient, payload: bytes) -> None:
+        i = payload.find(b"@@")
+        if i < 0:
+            if payload.startswith(b'{"type":"error"'):
+                self.errors[str(orjson.loads(payload).get("code"))] += 1
+            return
+        if payload.startswith(b'{"type":"message.ack"'):
+            self.acks += 1
+            return
+        j = payload.find(b":", i)
+        k = payload.find(b"@@", j)
+        if int(payload[i + 2 : j]) != self.step:
+            self.stale += 1
+            return
+        self.lat.append(time.monotonic_ns() - int(payload[j + 1 : k]))
+        self.received += 1
+
+
+def chatapi_rooms(scene: c.Scene, port_of: Any) -> list[Room]:
+    """`port_of(member_position)` says which server a group member connects to."""
+    return [
+        Room(
+            conv,
+            [
+                Member(port_of(pos), "/api/v1/ws", f'{{"type":"auth","token":"{scene.tokens[m]}"}}')
+                for pos, m in enumerate(members)
+            ],
+        )
+        for conv, members in scene.conversations
+    ]
+
+
+def baseline_rooms(port: int, groups: int = GROUPS, size: int = GROUP_SIZE) -> list[Room]:
+    return [
+        Room(f"g{g}", [Member(port, f"/ws?room=g{g}", '{"type":"join"}') for _ in range(size)])
+        for g in range(groups)
+    ]
+
+
+def fanout_groups() -> list[list[int]]:
+    return [list(range(g * GROUP_SIZE, (g + 1) * GROUP_SIZE)) for g in range(GROUPS)]
+
+
+class Fanout:
+    """Open the rooms' sockets, then run steps of offered load against them."""
+
+    def __init__(self, name: str, rooms: Sequence[Room], pids: Sequence[int]) -> None:
+        self.name = name
+        self.rooms = list(rooms)
+        self.pids = list(pids)
+        self.col = Collector()
+        self.clients: list[list[c.WsClient]] = []
+        self.nonce = uuid.uuid4().hex[:6]
+        self.step_no = 0
+
+    async def open(self) -> float:
+        flat = [(r, m) for r in self.rooms for m in r.members]
+        t0 = time.monotonic()
+        opened = await c.open_many(
+            len(flat),
+            lambda i: c.open_ws(
+                flat[i][1].port,
+                flat[i][1].path,
+                first_frame=flat[i][1].first_frame,
+                on_text=self.col.on_text,
+                closes=self.col.closes,
+            ),
+            concurrency=50,
+        )
+        elapsed = time.monotonic() - t0
+        it = iter(opened)
+        self.clients = [[next(it) for _ in r.members] for r in self.rooms]
+        await asyncio.sleep(1.0)  # presence announcements settle
+        return elapsed
+
+    async def close(self) -> None:
+        await c.close_all(x for room in self.clients for x in room)
+
+    async def _sender(self, ws: c.WsClient, conv: str, rate: float, duration: float) -> int:
+        step, nonce = self.step_no, self.nonce
+        interval = 1.0 / rate
+        t0 = time.monotonic() + interval * (hash(conv) % 1000) / 1000  # spread the senders
+        end = t0 + duration
+        n = 0
+        while True:
+            due = t0 + n * interval
+            if due >= end:
+                return n
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            ws.send_text(
+                f'{{"type":"message.send","conversation_id":"{conv}",'
+                f'"client_id":"{nonce}-{step}-{n}",'
+                f'"body":"@@{step}:{time.monotonic_ns()}@@ {PAD}"}}'
+            )
+            n += 1
+
+    async def step(
+        self, deliveries_per_s: float, duration: float, *, drain: float = 3.0
+    ) -> dict[str, Any]:
+        self.step_no += 1
+        col = self.col
+        col.reset(self.step_no)
+        closes_before = sum(col.closes.values())
+        size = len(self.rooms[0].members)
+        per_sender = deliveries_per_s / size / len(self.rooms)
+        rss0 = [c.proc_rss_kb(p) for p in self.pids]
+        window = c.CpuWindow(self.pids)
+        sent = sum(
+            await asyncio.gather(
+                *(
+                    self._sender(self.clients[i][0], r.conv, per_sender, duration)
+                    for i, r in enumerate(self.rooms)
+                    if not self.clients[i][0].lost
+                )
+            )
+        )
+        cpu = window.read()
+        expected = sent * size
+        deadline = time.monotonic() + drain
+        while col.received < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        lat = c.ms(col.lat)
+        achieved = col.received / duration
+        closes = sum(col.closes.values()) - closes_before
+        result = {
+            "offered": round(deliveries_per_s),
+            "sent_msgs": sent,
+            "expected": expected,
+            "received": col.received,
+            "lost": expected - col.received,
+            "deliveries_per_s": round(achieved),
+            "p50_ms": c.pct(lat, 50),
+            "p99_ms": c.pct(lat, 99),
+            "max_ms": max(lat) if lat else None,
+            "errors": dict(col.errors),
+            "closes": closes,
+            "server_rss_mb": [round(c.proc_rss_kb(p) / 1024, 1) for p in self.pids],
+            "server_rss0_mb": [round(r / 1024, 1) for r in rss0],
+            **cpu,
+        }
+        result["ok"] = bool(
+            result["lost"] == 0
+            and result["p99_ms"] is not None
+            and result["p99_ms"] < 100
+            and not col.errors
+            and closes == 0
+            and achieved >= 0.95 * deliveries_per_s
+        )
+        c.log(
+            f"{self.name}: offered {deliveries_per_s:,.0f}/s -> {achieved:,.0f}/s "
+            f"p50 {c.fmt(result['p50_ms'])} p99 {c.fmt(result['p99_ms'])} ms "
+            f"lost {result['lost']} err {dict(col.errors)} closes {closes} "
+            f"srv cpu {cpu['server_cpu']} (runq wait {cpu['server_runq_wait']}) "
+            f"gen cpu {cpu['gen_cpu']} host {cpu['host_cpu_busy']} "
+            f"{'OK' if result['ok'] else 'FAIL'}"
+        )
+        await self._quiet()
+        return result
+
+    async def _quiet(self, limit: float = 10.0) -> None:
+        """Wait until no frame of any step arrives for 0.5 s (stragglers of an overload)."""
+        deadline = time.monotonic() + limit
+        last = -1
+        while time.monotonic() < deadline:
+            now = self.col.received + self.col.stale
+            if now == last:
+                return
+            last = now
+            await asyncio.sleep(0.5)
+
+    async def ramp(
+        self, duration: float, *, start: float = 1000, factor: float = 1.5, cap: float = 80_000
+    ) -> dict[str, Any]:
+        steps: list[dict[str, Any]] = []
+        best: dict[str, Any] | None = None
+        rate = start
+        failed: float | None = None
+        while rate <= cap:
+            r = await self.step(rate, duration)
+            steps.append(r)
+            if r["ok"]:
+                best = r
+                rate *= factor
+                continue
+            failed = rate
+            break
+        if best is not None and failed is not None:
+            mid = (best["offered"] + failed) / 2
+            r = await self.step(mid, duration)
+            steps.append(r)
+            if r["ok"]:
+                best = r
+        return {
+            "best": best,
+            "steps": steps,
+            "gen_saturated_at_limit": bool(steps and steps[-1]["gen_saturated"]),
+        }
+
+
+async def measure(
+    fan: Fanout,
+    *,
+    step_s: float,
+    fixed_rate: float = 2000,
+    overload: bool = True,
+    ramp_start: float = 1000,
+) -> dict[str, Any]:
+    connect_s = await fan.open()
+    out: dict[str, Any] = {"connect_s": round(connect_s, 2)}
+    await fan.step(1000, 1.0)  # warm-up
+    out["fixed"] = await fan.step(fixed_rate, step_s)
+    out["ramp"] = await fan.ramp(step_s, start=ramp_start)
+    best = out["ramp"]["best"]
+    if overload and best is not None:
+        out["overload"] = await fan.step(1.25 * best["offered"], step_s, drain=5.0)
+    await fan.close()
+    return out
+
+
+async def run_chatapi(
+    label: str, database_url: str, *, step_s: float, url: str | None = None, **server_env: Any
+) -> dict[str, Any]:
+    work = c.workdir(label)
+    if database_url == "sqlite":
+        database_url = c.sqlite_url(work)
+    server: c.Proc | None = None
+    try:
+        if url is None:
+            c.migrate(database_url, work)
+            scene = await c.bulk_scene(
+                database_url, GROUPS * GROUP_SIZE, fanout_groups(), tag="fan"
+            )
+            env = c.chatapi_env(work, database_url, **server_env)
+            server = c.chatapi_server(work, env).start()
+            port, pids = server.port, [server.pid]
+        else:
+            scene = await c.rest_scene(
+                url, GROUPS * GROUP_SIZE, fanout_groups(), tag=f"fan{uuid.uuid4().hex[:6]}"
+            )
+            port, pids = int(url.rsplit(":", 1)[1].split("/")[0]), []
+        fan = Fanout(label, chatapi_rooms(scene, lambda _pos: port), pids)
+        result = await measure(fan, step_s=step_s)
+        if server is not None:
+            result["server_log_slow_readers"] = server.log_count("not keeping up")
+            result["server_log_errors"] = server.log_count("ERROR")
+        return result
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def run_baseline(*, step_s: float) -> dict[str, Any]:
+    work = c.workdir("baseline")
+    server = c.baseline_server(work).start()
+    try:
+        fan = Fanout("baseline", baseline_rooms(server.port), [server.pid])
+        return await measure(fan, step_s=step_s, overload=False, ramp_start=2000)
+    finally:
+        server.stop()
+
+
+async def run(ctx: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"skipped": []}
+    out["baseline"] = await run_baseline(step_s=ctx.step_s)
+    if ctx.url:
+        out["chatapi-url"] = await run_chatapi("chatapi-url", "", step_s=ctx.step_s, url=ctx.url)
+        return out
+    out["chatapi-sqlite"] = await run_chatapi("chatapi-sqlite", "sqlite", step_s=ctx.step_s)
+    if ctx.pg_url:
+        await c.pg_reset(ctx.pg_url)
+        out["chatapi-postgres"] = await run_chatapi(
+            "chatapi-postgres", ctx.pg_url, step_s=ctx.step_s
+        )
+    else:
+        out["skipped"].append(f"chatapi-postgres: {ctx.pg_skip}")
+    return out
