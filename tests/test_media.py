@@ -901,3 +901,17 @@ async def test_webp_exif_and_xmp_are_stripped(client: httpx.AsyncClient, signup:
     assert b"secret-place" not in served
     assert b"PhoneMaker" not in served
     assert Image.open(io.BytesIO(served)).size == (40, 30)
+
+
+async def test_two_messages_racing_for_one_upload_only_one_gets_it(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice, bob = await signup(), await signup()
+    first, second = await group_with(client, alice, bob), await group_with(client, alice, bob)
+    doc = await uploaded(client, alice, PDF, filename="a.pdf")
+    results = await asyncio.gather(
+        post(client, alice, first, doc["id"]), post(client, alice, second, doc["id"])
+    )
+    assert sorted(r.status_code for r in results) == [201, 422]
+    winner = next(r for r in results if r.status_code == 201)
+    assert [a["id"] for a in winner.json()["attachments"]] == [doc["id"]]
