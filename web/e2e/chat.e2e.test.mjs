@@ -43,7 +43,8 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     let i = 0;
     for (const page of pages) {
       i += 1;
-      if (!page.isClosed()) await page.screenshot({ path: join(screenshotDir, `last-page-${i}.png`) }).catch(() => undefined);
+      if (!page.isClosed())
+        await page.screenshot({ path: join(screenshotDir, `last-page-${i}.png`) }).catch(() => undefined);
     }
     await browser?.close();
     await server?.stop();
@@ -160,27 +161,35 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await alice.page.getByTestId("typing-indicator").filter({ hasText: /^$/ }).waitFor();
 
     // Reply, then edit and delete my own messages.
-    await message(alice.page, "how are you?").getByRole("button", { name: /Actions for message/ }).click();
+    await message(alice.page, "how are you?")
+      .getByRole("button", { name: /Actions for message/ })
+      .click();
     await alice.page.getByRole("button", { name: "Reply" }).click();
     await alice.page.getByTestId("reply-preview").waitFor();
     await send(alice.page, "Great, thanks");
     await message(bob.page, "Great, thanks").getByTestId("reply-quote").filter({ hasText: "how are you?" }).waitFor();
 
     await send(alice.page, "Typo mesage");
-    await message(alice.page, "Typo mesage").getByRole("button", { name: /Actions for message/ }).click();
+    await message(alice.page, "Typo mesage")
+      .getByRole("button", { name: /Actions for message/ })
+      .click();
     await alice.page.getByRole("button", { name: "Edit" }).click();
     const aliceInput = alice.page.getByTestId("composer-input");
     await aliceInput.fill("Fixed message");
     await aliceInput.press("Enter");
     await message(bob.page, "Fixed message").filter({ hasText: "edited" }).waitFor();
 
-    await message(alice.page, "Fixed message").getByRole("button", { name: /Actions for message/ }).click();
+    await message(alice.page, "Fixed message")
+      .getByRole("button", { name: /Actions for message/ })
+      .click();
     await alice.page.getByRole("button", { name: "Delete" }).click();
     await alice.page.getByRole("dialog", { name: "Delete message?" }).getByRole("button", { name: "Delete" }).click();
     await message(bob.page, "message deleted").waitFor();
 
     // An image: upload with progress, then the thumbnail on Bob's side opens full size.
-    await alice.page.getByTestId("file-input").setInputFiles({ name: "sunset.png", mimeType: "image/png", buffer: makePng() });
+    await alice.page
+      .getByTestId("file-input")
+      .setInputFiles({ name: "sunset.png", mimeType: "image/png", buffer: makePng() });
     await alice.page.getByTestId("upload-done").waitFor();
     await alice.page.getByTestId("send-button").click();
     const thumb = bob.page.getByTestId("image-thumbnail").first();
@@ -248,7 +257,12 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     });
     await alice.page.getByRole("button", { name: "Cancel upload of archive.zip" }).click();
     await alice.page.getByTestId("upload").waitFor({ state: "detached" });
-    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: -1,
+    });
     await cdp.detach();
 
     // History: scrolling up loads older pages until the beginning.
@@ -261,7 +275,11 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await alice.page.reload();
     await message(alice.page, "history 70").waitFor();
     const list = alice.page.getByTestId("message-list");
-    for (let i = 0; i < 10 && !(await alice.page.getByText("This is the beginning of the conversation.").isVisible()); i += 1) {
+    for (
+      let i = 0;
+      i < 10 && !(await alice.page.getByText("This is the beginning of the conversation.").isVisible());
+      i += 1
+    ) {
       await list.evaluate((el) => el.scrollTo(0, 0));
       await alice.page.waitForTimeout(300);
     }
@@ -313,7 +331,10 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "2 members" }).waitFor();
     await bob.page.getByRole("button", { name: "Group settings" }).click();
     await bob.page.getByRole("dialog").getByRole("button", { name: "Leave group" }).click();
-    await bob.page.getByRole("dialog", { name: "Leave group?" }).getByRole("button", { name: "Leave", exact: true }).click();
+    await bob.page
+      .getByRole("dialog", { name: "Leave group?" })
+      .getByRole("button", { name: "Leave", exact: true })
+      .click();
     await bob.page.getByTestId("conversation-item").filter({ hasText: "Hiking club" }).waitFor({ state: "detached" });
     await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "1 member" }).waitFor();
 

@@ -18,7 +18,9 @@ import { chromium } from "playwright-core";
 export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const repoDir = resolve(webDir, "..");
 export const screenshotDir = join(webDir, "e2e", "screenshots");
-export const chatapiBin = process.env.CHATAPI_BIN ? resolve(process.env.CHATAPI_BIN) : join(repoDir, ".venv", "bin", "chatapi");
+export const chatapiBin = process.env.CHATAPI_BIN
+  ? resolve(process.env.CHATAPI_BIN)
+  : join(repoDir, ".venv", "bin", "chatapi");
 export const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 export const inCI = Boolean(process.env.CI);
 

@@ -36,9 +36,7 @@ export const api = createClient<paths>({ baseUrl: "", fetch: authFetch });
  * Unwrap an openapi-fetch result: the data, or an ApiError with the server's words.
  * 204 answers give `undefined`.
  */
-export async function unwrap<T>(
-  call: Promise<{ data?: T; error?: unknown; response: Response }>,
-): Promise<T> {
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   let result: { data?: T; error?: unknown; response: Response };
   try {
     result = await call;

@@ -27,7 +27,10 @@ describe("session refresh", () => {
 
   it("signs out when the refresh token is refused", async () => {
     acceptTokens(pair(1, 1));
-    vi.stubGlobal("fetch", vi.fn(async () => new Response("{}", { status: 401 })));
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => new Response("{}", { status: 401 })),
+    );
     expect(await getAccessToken()).toBeNull();
     expect(readRefreshToken()).toBeNull();
   });

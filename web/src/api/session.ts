@@ -161,11 +161,7 @@ export async function login(username: string, password: string): Promise<void> {
   }
   if (!response.ok) {
     const { message, code } = await describeError(response);
-    throw new AuthError(
-      response.status === 401 ? "Wrong username or password." : message,
-      response.status,
-      code,
-    );
+    throw new AuthError(response.status === 401 ? "Wrong username or password." : message, response.status, code);
   }
   acceptTokens((await response.json()) as TokenPair);
 }

@@ -41,7 +41,12 @@ export function ConnectionBanner() {
   return (
     <>
       {text ? (
-        <Alert variant={variant} className="mb-0 rounded-0 py-1 px-3 small text-center" role="status" data-testid="connection-banner">
+        <Alert
+          variant={variant}
+          className="mb-0 rounded-0 py-1 px-3 small text-center"
+          role="status"
+          data-testid="connection-banner"
+        >
           {text}
         </Alert>
       ) : null}

@@ -49,7 +49,11 @@ function subscribe(listener: () => void): () => void {
 
 export function useTheme(): { theme: Theme; followsSystem: boolean; toggle: () => void; followSystem: () => void } {
   const theme = useSyncExternalStore(subscribe, currentTheme, () => "light" as Theme);
-  const followsSystem = useSyncExternalStore(subscribe, () => saved() === null, () => true);
+  const followsSystem = useSyncExternalStore(
+    subscribe,
+    () => saved() === null,
+    () => true,
+  );
   useEffect(() => {
     const mq = window.matchMedia?.("(prefers-color-scheme: dark)");
     if (!mq) return;

@@ -39,7 +39,11 @@ function subscribeState(listener: () => void): () => void {
 export function RealtimeProvider({ children }: { children: ReactNode }) {
   const qc = useQueryClient();
   const { status, me, logout } = useAuth();
-  const state = useSyncExternalStore(subscribeState, () => getSocket().state, () => "idle" as const);
+  const state = useSyncExternalStore(
+    subscribeState,
+    () => getSocket().state,
+    () => "idle" as const,
+  );
   const active = useRef<string | null>(null);
   const [announcement, setAnnouncement] = useState("");
   const [lastError, setLastError] = useState<string | null>(null);
@@ -62,17 +66,22 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (status !== "signed-in") return;
     const visible = () => (document.visibilityState === "visible" ? active.current : null);
-    return getSocket().subscribe((frame) =>
-      handleFrame(qc, frame, {
-        meId,
-        activeConversation: visible,
-        onActiveMessage: (id, seq) => meId && markRead(qc, id, seq, meId),
-        announce: setAnnouncement,
-        displayName: (conversationId, userId) =>
-          qc.getQueryData<Member[]>(keys.members(conversationId))?.find((m) => m.user.id === userId)?.user
-            .display_name,
-        onSocketError: (_code, detail) => setLastError(detail),
-      }),
+    return getSocket().subscribe((frame, source) =>
+      handleFrame(
+        qc,
+        frame,
+        {
+          meId,
+          activeConversation: visible,
+          onActiveMessage: (id, seq) => meId && markRead(qc, id, seq, meId),
+          announce: setAnnouncement,
+          displayName: (conversationId, userId) =>
+            qc.getQueryData<Member[]>(keys.members(conversationId))?.find((m) => m.user.id === userId)?.user
+              .display_name,
+          onSocketError: (_code, detail) => setLastError(detail),
+        },
+        source,
+      ),
     );
   }, [status, qc, meId]);
 

@@ -52,6 +52,14 @@ describe("socket frames into the cache", () => {
     expect(c?.last_seq).toBe(3);
   });
 
+  it("a caught-up message is not counted again: the refetched list already counts it", () => {
+    const { qc, ctx } = setup();
+    handleFrame(qc, newEvent(3, { body: "while away" }), ctx, "catch-up");
+    const c = list(qc).find((x) => x.id === CONV);
+    expect(c?.unread_count).toBe(0);
+    expect(c?.last_message?.body).toBe("while away");
+  });
+
   it("a message in the open conversation is read and announced, not counted", () => {
     const { qc, ctx, announce } = setup(CONV);
     handleFrame(qc, newEvent(3, { body: "hello there" }), ctx);
@@ -87,7 +95,11 @@ describe("socket frames into the cache", () => {
         },
       ],
     });
-    handleFrame(qc, { type: "message.ack", client_id: "c1", message: message(3, { sender_id: ME, client_id: "c1", body: "mine" }) }, ctx);
+    handleFrame(
+      qc,
+      { type: "message.ack", client_id: "c1", message: message(3, { sender_id: ME, client_id: "c1", body: "mine" }) },
+      ctx,
+    );
     const tl = qc.getQueryData<Timeline>(keys.timeline(CONV));
     expect(tl?.pending).toEqual([]);
     expect(tl?.messages.at(-1)?.body).toBe("mine");
@@ -113,14 +125,20 @@ describe("socket frames into the cache", () => {
       ],
     });
     handleFrame(qc, { type: "error", code: "validation_error", detail: "Body too long", client_id: "c9" }, ctx);
-    expect(qc.getQueryData<Timeline>(keys.timeline(CONV))?.pending[0]).toMatchObject({ status: "failed", error: "Body too long" });
+    expect(qc.getQueryData<Timeline>(keys.timeline(CONV))?.pending[0]).toMatchObject({
+      status: "failed",
+      error: "Body too long",
+    });
   });
 
   it("moves receipts forward in the members cache", () => {
     const { qc, ctx } = setup();
     qc.setQueryData<Member[]>(keys.members(CONV), [member(ME, 3, 3), member(ALICE, 1, 1)]);
     handleFrame(qc, { type: "receipt", conversation_id: CONV, user_id: ALICE, read_seq: 3, delivered_seq: 3 }, ctx);
-    expect(qc.getQueryData<Member[]>(keys.members(CONV))?.[1]).toMatchObject({ last_read_seq: 3, last_delivered_seq: 3 });
+    expect(qc.getQueryData<Member[]>(keys.members(CONV))?.[1]).toMatchObject({
+      last_read_seq: 3,
+      last_delivered_seq: 3,
+    });
   });
 
   it("updates presence in members and in direct conversations", () => {
@@ -144,7 +162,14 @@ describe("socket frames into the cache", () => {
     const { qc, ctx } = setup();
     handleFrame(
       qc,
-      { conversation_id: CONV, seq: 3, type: "member.removed", created_at: "", actor_id: ALICE, member: { user_id: ME, role: "member" } },
+      {
+        conversation_id: CONV,
+        seq: 3,
+        type: "member.removed",
+        created_at: "",
+        actor_id: ALICE,
+        member: { user_id: ME, role: "member" },
+      },
       ctx,
     );
     expect(list(qc).map((c) => c.id)).toEqual(["other"]);
@@ -154,7 +179,14 @@ describe("socket frames into the cache", () => {
     const { qc, ctx } = setup();
     handleFrame(
       qc,
-      { conversation_id: CONV, seq: 3, type: "conversation.updated", created_at: "", actor_id: ALICE, conversation: { id: CONV, title: "New name" } },
+      {
+        conversation_id: CONV,
+        seq: 3,
+        type: "conversation.updated",
+        created_at: "",
+        actor_id: ALICE,
+        conversation: { id: CONV, title: "New name" },
+      },
       ctx,
     );
     expect(list(qc).find((c) => c.id === CONV)?.title).toBe("New name");

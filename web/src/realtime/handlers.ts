@@ -20,6 +20,7 @@ import {
 import { applyReceipt } from "../features/messages/receipts";
 import { applyEvent, assertNever } from "../features/messages/timeline";
 import type { ServerFrame } from "./protocol";
+import type { FrameSource } from "./socket";
 import { getSocket } from "./connection";
 import { setTyping } from "./typingStore";
 
@@ -39,7 +40,17 @@ export interface FrameContext {
   onSocketError: (code: string, detail: string) => void;
 }
 
-export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameContext): void {
+/**
+ * `source` tells live frames from caught-up events: the latter neither count as unread
+ * nor get announced, since the conversation list is refetched after every reconnect
+ * and already counts them.
+ */
+export function handleFrame(
+  qc: QueryClient,
+  frame: ServerFrame,
+  ctx: FrameContext,
+  source: FrameSource = "live",
+): void {
   switch (frame.type) {
     case "ready":
       qc.setQueryData(keys.me, frame.user);
@@ -57,7 +68,7 @@ export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameConte
     case "member.removed":
     case "member.role_changed":
     case "conversation.updated":
-      handleEvent(qc, frame, ctx);
+      handleEvent(qc, frame, ctx, source === "live");
       return;
     case "typing":
       if (frame.user_id !== ctx.meId) setTyping(frame.conversation_id, frame.user_id, frame.state === "start");
@@ -102,7 +113,7 @@ export function handleFrame(qc: QueryClient, frame: ServerFrame, ctx: FrameConte
   }
 }
 
-function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext): void {
+function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live: boolean): void {
   const id = event.conversation_id;
   if (getTimeline(qc, id)) {
     updateTimeline(qc, id, (tl) => applyEvent(tl, event));
@@ -117,12 +128,12 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext): void
       if (!message) return;
       const mine = message.sender_id === ctx.meId;
       const visible = ctx.activeConversation() === id;
-      noteLastMessage(qc, message, !mine && !visible);
+      noteLastMessage(qc, message, live && !mine && !visible);
       if (!mine) {
-        setTyping(id, message.sender_id, false);
+        if (live) setTyping(id, message.sender_id, false);
         markDelivered(id, event.seq);
         if (visible) ctx.onActiveMessage(id, event.seq);
-        if (visible) {
+        if (visible && live) {
           const who = ctx.displayName(id, message.sender_id) ?? "Someone";
           ctx.announce(`${who}: ${message.deleted ? "message deleted" : message.body || "sent an attachment"}`);
         }

@@ -40,7 +40,9 @@ export interface ChatSocketOptions {
   pongTimeoutMs?: number;
 }
 
-type FrameListener = (frame: ServerFrame) => void;
+/** "live" frames came over the socket; "catch-up" events were fetched after a reconnect or gap. */
+export type FrameSource = "live" | "catch-up";
+type FrameListener = (frame: ServerFrame, source: FrameSource) => void;
 type StateListener = (state: ConnectionState) => void;
 
 /** Exponential backoff with jitter: a random delay in [d/2, d], d = base·2^attempt capped. */
@@ -66,8 +68,7 @@ export class ChatSocket {
   private readonly stateListeners = new Set<StateListener>();
   private readonly tracker = new SeqTracker();
   private readonly catchingUp = new Map<string, Promise<void>>();
-  private readonly opts: Required<Omit<ChatSocketOptions, "onAuthLost">> &
-    Pick<ChatSocketOptions, "onAuthLost">;
+  private readonly opts: Required<Omit<ChatSocketOptions, "onAuthLost">> & Pick<ChatSocketOptions, "onAuthLost">;
 
   constructor(options: ChatSocketOptions) {
     this.opts = {
@@ -159,7 +160,7 @@ export class ChatSocket {
       const after = this.tracker.watermark(conversationId);
       if (after === undefined) return;
       const events = await this.opts.fetchEvents(conversationId, after, this.opts.pageSize);
-      for (const event of events) this.deliverEvent(event);
+      for (const event of events) this.deliverEvent(event, "catch-up");
       if (events.length < this.opts.pageSize) return;
     }
   }
@@ -218,7 +219,7 @@ export class ChatSocket {
       return;
     }
     if (isEventFrame(frame)) {
-      this.deliverEvent(frame);
+      this.deliverEvent(frame, "live");
       return;
     }
     if (frame.type === "message.ack") {
@@ -228,9 +229,9 @@ export class ChatSocket {
     this.emit(frame);
   }
 
-  private deliverEvent(event: ChatEvent): void {
+  private deliverEvent(event: ChatEvent, source: FrameSource): void {
     if (!this.tracker.accept(event.conversation_id, event.seq)) return;
-    this.emit(event);
+    this.emit(event, source);
     if (this.tracker.hasGap(event.conversation_id)) {
       void this.catchUp(event.conversation_id).catch(() => undefined);
     }
@@ -329,8 +330,8 @@ export class ChatSocket {
     for (const listener of this.stateListeners) listener(state);
   }
 
-  private emit(frame: ServerFrame): void {
-    for (const listener of this.frameListeners) listener(frame);
+  private emit(frame: ServerFrame, source: FrameSource = "live"): void {
+    for (const listener of this.frameListeners) listener(frame, source);
   }
 }
 

@@ -68,5 +68,9 @@ export function typingUsers(conversationId: string): string[] {
 }
 
 export function useTypingUsers(conversationId: string): string[] {
-  return useSyncExternalStore(subscribe, () => typingUsers(conversationId), () => []);
+  return useSyncExternalStore(
+    subscribe,
+    () => typingUsers(conversationId),
+    () => [],
+  );
 }

@@ -34,7 +34,14 @@ export function message(seq: number, over: Partial<Message> = {}): Message {
 
 export function newEvent(seq: number, over: Partial<Message> = {}): ChatEvent {
   const m = message(seq, over);
-  return { conversation_id: CONV, seq, type: "message.new", created_at: m.created_at, actor_id: m.sender_id, message: m };
+  return {
+    conversation_id: CONV,
+    seq,
+    type: "message.new",
+    created_at: m.created_at,
+    actor_id: m.sender_id,
+    message: m,
+  };
 }
 
 export function member(id: string, read = 0, delivered = 0): Member {

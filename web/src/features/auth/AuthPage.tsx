@@ -45,7 +45,10 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
   }
 
   return (
-    <div className="min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto" style={{ height: "100%" }}>
+    <div
+      className="min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
+      style={{ height: "100%" }}
+    >
       <Card className="w-100 shadow-sm" style={{ maxWidth: 400 }}>
         <Card.Body className="p-4">
           <div className="d-flex justify-content-between align-items-center mb-3">
@@ -74,7 +77,9 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
             </Form.Group>
             {isRegister ? (
               <Form.Group className="mb-3" controlId="auth-display-name">
-                <Form.Label>Display name <span className="text-body-secondary small">(optional)</span></Form.Label>
+                <Form.Label>
+                  Display name <span className="text-body-secondary small">(optional)</span>
+                </Form.Label>
                 <Form.Control
                   name="display_name"
                   autoComplete="name"
@@ -98,7 +103,9 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
               <Form.Control.Feedback type="invalid">{passwordProblem}</Form.Control.Feedback>
             </Form.Group>
             <Button type="submit" className="w-100" disabled={busy || !username || !password}>
-              {busy ? <Spinner size="sm" animation="border" role="status" aria-label="Working" className="me-2" /> : null}
+              {busy ? (
+                <Spinner size="sm" animation="border" role="status" aria-label="Working" className="me-2" />
+              ) : null}
               {isRegister ? "Create account" : "Sign in"}
             </Button>
           </Form>

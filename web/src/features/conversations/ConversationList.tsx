@@ -37,7 +37,11 @@ export function ConversationList() {
           actionLabel={(u) => `Message ${u.display_name}`}
           onPick={(u) => void openDirect(u)}
         />
-        {startDirect.error ? <Alert variant="danger" className="mb-0 py-1 small">{startDirect.error.message}</Alert> : null}
+        {startDirect.error ? (
+          <Alert variant="danger" className="mb-0 py-1 small">
+            {startDirect.error.message}
+          </Alert>
+        ) : null}
       </div>
       <div className="flex-grow-1 overflow-auto min-h-0">
         {conversations.isPending ? (
@@ -49,7 +53,9 @@ export function ConversationList() {
             {conversations.error.message}
           </Alert>
         ) : conversations.data.length === 0 ? (
-          <p className="p-3 text-body-secondary small mb-0">No conversations yet. Search for someone above to start one.</p>
+          <p className="p-3 text-body-secondary small mb-0">
+            No conversations yet. Search for someone above to start one.
+          </p>
         ) : (
           <ListGroup variant="flush" as="ul" className="mb-0">
             {conversations.data.map((c) => (
@@ -63,7 +69,15 @@ export function ConversationList() {
   );
 }
 
-function ConversationItem({ conversation: c, peer, meId }: { conversation: Conversation; peer: User | undefined; meId: string | undefined }) {
+function ConversationItem({
+  conversation: c,
+  peer,
+  meId,
+}: {
+  conversation: Conversation;
+  peer: User | undefined;
+  meId: string | undefined;
+}) {
   const title = conversationTitle(c, peer);
   const last = c.last_message;
   const preview = last
@@ -96,7 +110,10 @@ function ConversationItem({ conversation: c, peer, meId }: { conversation: Conve
             </small>
           </div>
           <div className="d-flex justify-content-between gap-2">
-            <small className={`text-truncate ${typing ? "text-success fst-italic" : "text-body-secondary"}`} data-testid="conversation-preview">
+            <small
+              className={`text-truncate ${typing ? "text-success fst-italic" : "text-body-secondary"}`}
+              data-testid="conversation-preview"
+            >
               {typing ? "typing…" : preview}
             </small>
             {c.unread_count > 0 ? (

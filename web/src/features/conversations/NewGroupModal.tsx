@@ -22,7 +22,9 @@ export function NewGroupModal({ show, onHide, meId }: { show: boolean; onHide: (
   async function onSubmit(e: FormEvent) {
     e.preventDefault();
     if (!title.trim()) return;
-    const conversation = await create.mutateAsync({ title: title.trim(), memberIds: members.map((m) => m.id) }).catch(() => null);
+    const conversation = await create
+      .mutateAsync({ title: title.trim(), memberIds: members.map((m) => m.id) })
+      .catch(() => null);
     if (conversation) {
       // Navigate once the dialog has gone, so focus lands in the new conversation.
       setCreated(conversation.id);

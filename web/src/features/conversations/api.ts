@@ -15,8 +15,7 @@ export function useConversations(enabled = true) {
 }
 
 export function sortConversations(list: Conversation[]): Conversation[] {
-  const activity = (c: Conversation) =>
-    Date.parse(c.last_message?.created_at ?? c.last_activity_at ?? c.created_at);
+  const activity = (c: Conversation) => Date.parse(c.last_message?.created_at ?? c.last_activity_at ?? c.created_at);
   return [...list].sort((a, b) => activity(b) - activity(a));
 }
 
@@ -33,7 +32,9 @@ export function useConversation(id: string | undefined) {
 }
 
 export function fetchMembers(id: string): Promise<Member[]> {
-  return unwrap(api.GET("/api/v1/conversations/{conversation_id}/members", { params: { path: { conversation_id: id } } }));
+  return unwrap(
+    api.GET("/api/v1/conversations/{conversation_id}/members", { params: { path: { conversation_id: id } } }),
+  );
 }
 
 export function useMembers(id: string | undefined) {
@@ -97,12 +98,19 @@ export function useRenameConversation(id: string) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (title: string) =>
-      unwrap(api.PATCH("/api/v1/conversations/{conversation_id}", { params: { path: { conversation_id: id } }, body: { title } })),
+      unwrap(
+        api.PATCH("/api/v1/conversations/{conversation_id}", {
+          params: { path: { conversation_id: id } },
+          body: { title },
+        }),
+      ),
     onSuccess: (conversation) => {
       qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
         list?.map((c) => (c.id === id ? { ...c, title: conversation.title } : c)),
       );
-      qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? { ...c, title: conversation.title } : conversation));
+      qc.setQueryData<Conversation>(keys.conversation(id), (c) =>
+        c ? { ...c, title: conversation.title } : conversation,
+      );
     },
   });
 }

@@ -18,7 +18,9 @@ function media(over: Partial<Media>): Media {
 
 describe("Attachment", () => {
   it("shows an image as its thumbnail that opens the full size", async () => {
-    render(<Attachment media={media({ filename: "cat.png", content_type: "image/png", thumbnail_url: "/thumb?sig=b" })} />);
+    render(
+      <Attachment media={media({ filename: "cat.png", content_type: "image/png", thumbnail_url: "/thumb?sig=b" })} />,
+    );
     expect(screen.getByTestId("image-thumbnail")).toHaveAttribute("src", "/thumb?sig=b");
     await userEvent.click(screen.getByRole("button", { name: "Open image cat.png" }));
     const dialog = await screen.findByRole("dialog");

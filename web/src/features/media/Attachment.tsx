@@ -40,13 +40,21 @@ export function Attachment({ media }: { media: Media }) {
   }
   if (media.content_type.startsWith("video/")) {
     return (
-      <video className="attachment-video my-1 d-block" controls preload="metadata" src={media.url} aria-label={media.filename}>
+      <video
+        className="attachment-video my-1 d-block"
+        controls
+        preload="metadata"
+        src={media.url}
+        aria-label={media.filename}
+      >
         <track kind="captions" />
       </video>
     );
   }
   if (media.content_type.startsWith("audio/")) {
-    return <audio className="d-block my-1 mw-100" controls preload="metadata" src={media.url} aria-label={media.filename} />;
+    return (
+      <audio className="d-block my-1 mw-100" controls preload="metadata" src={media.url} aria-label={media.filename} />
+    );
   }
   return (
     <a

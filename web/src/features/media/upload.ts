@@ -33,7 +33,11 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void): 
         if (e.lengthComputable) onProgress(e.loaded / e.total);
       };
       xhr.onload = () =>
-        resolve({ status: xhr.status, body: xhr.response as unknown, retryAfter: xhr.getResponseHeader("Retry-After") });
+        resolve({
+          status: xhr.status,
+          body: xhr.response as unknown,
+          retryAfter: xhr.getResponseHeader("Retry-After"),
+        });
       xhr.onerror = () => reject(new ApiError("The upload failed: the server cannot be reached.", 0, "network"));
       xhr.onabort = () => reject(new UploadCancelled());
       const form = new FormData();

@@ -71,7 +71,9 @@ function ConversationView({ id }: { id: string }) {
   const c = conversation.data;
   const memberList = members.data ?? [];
   // Members carry live presence (updated by presence frames); the conversation has it at load.
-  const peer = c ? (memberList.find((m) => m.user.id !== meId && c.kind === "direct")?.user ?? directPeer(c, undefined, meId)) : undefined;
+  const peer = c
+    ? (memberList.find((m) => m.user.id !== meId && c.kind === "direct")?.user ?? directPeer(c, undefined, meId))
+    : undefined;
   const title = c ? conversationTitle(c, peer) : "";
   const subtitle =
     c?.kind === "group"
@@ -99,7 +101,9 @@ function ConversationView({ id }: { id: string }) {
 
   async function onDelete(m: Message) {
     setActionError(null);
-    await remove.mutateAsync(m).catch((err: unknown) => setActionError(err instanceof Error ? err.message : "Delete failed"));
+    await remove
+      .mutateAsync(m)
+      .catch((err: unknown) => setActionError(err instanceof Error ? err.message : "Delete failed"));
   }
 
   return (
@@ -131,7 +135,12 @@ function ConversationView({ id }: { id: string }) {
           </div>
         </div>
         {c?.kind === "group" ? (
-          <Button variant="outline-secondary" size="sm" onClick={() => setShowSettings(true)} aria-label="Group settings">
+          <Button
+            variant="outline-secondary"
+            size="sm"
+            onClick={() => setShowSettings(true)}
+            aria-label="Group settings"
+          >
             <Icon name="gear" />
             <span className="d-none d-lg-inline ms-1">Settings</span>
           </Button>
@@ -172,7 +181,13 @@ function ConversationView({ id }: { id: string }) {
       <Composer
         conversationId={id}
         replyTo={replyTo}
-        replyName={replyTo ? (replyTo.sender_id === meId ? "yourself" : (memberList.find((m) => m.user.id === replyTo.sender_id)?.user.display_name ?? "Unknown")) : ""}
+        replyName={
+          replyTo
+            ? replyTo.sender_id === meId
+              ? "yourself"
+              : (memberList.find((m) => m.user.id === replyTo.sender_id)?.user.display_name ?? "Unknown")
+            : ""
+        }
         editing={editing}
         uploads={uploads}
         onCancelReply={() => setReplyTo(null)}

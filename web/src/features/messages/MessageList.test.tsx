@@ -39,7 +39,16 @@ describe("MessageList", () => {
 
   it("shows day separators, own messages, ticks and deleted messages", () => {
     wrap(
-      <MessageList timeline={tl} members={members} meId={ME} kind="direct" canModerate={false} onReply={noop} onEdit={noop} onDelete={noop} />,
+      <MessageList
+        timeline={tl}
+        members={members}
+        meId={ME}
+        kind="direct"
+        canModerate={false}
+        onReply={noop}
+        onEdit={noop}
+        onDelete={noop}
+      />,
     );
     expect(screen.getAllByRole("separator")).toHaveLength(2);
     const rows = screen.getAllByTestId("message");
@@ -55,7 +64,16 @@ describe("MessageList", () => {
     const onReply = vi.fn();
     const onEdit = vi.fn();
     wrap(
-      <MessageList timeline={tl} members={members} meId={ME} kind="direct" canModerate={false} onReply={onReply} onEdit={onEdit} onDelete={noop} />,
+      <MessageList
+        timeline={tl}
+        members={members}
+        meId={ME}
+        kind="direct"
+        canModerate={false}
+        onReply={onReply}
+        onEdit={onEdit}
+        onDelete={noop}
+      />,
     );
     const user = userEvent.setup();
     const [first, mine] = screen.getAllByRole("button", { name: /Actions for message/ });

@@ -41,7 +41,10 @@ function rows(tl: Timeline, meId: string): RowInfo[] {
     const key = item.kind === "message" ? `m-${item.message.id}` : `p-${item.pending.client_id}`;
     const newDay = !prev || dayKey(prev.createdAt) !== dayKey(createdAt);
     const firstOfGroup =
-      newDay || !prev || prev.senderId !== senderId || Date.parse(createdAt) - Date.parse(prev.createdAt) > GROUP_GAP_MS;
+      newDay ||
+      !prev ||
+      prev.senderId !== senderId ||
+      Date.parse(createdAt) - Date.parse(prev.createdAt) > GROUP_GAP_MS;
     const row = { item, senderId, createdAt, key, newDay, firstOfGroup };
     out.push(row);
     prev = row;
@@ -152,7 +155,9 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
         <Fragment key={row.key}>
           {row.newDay ? (
             <div className="text-center my-3" role="separator" aria-label={dayLabel(row.createdAt)}>
-              <span className="badge rounded-pill bg-body-secondary text-body border fw-normal">{dayLabel(row.createdAt)}</span>
+              <span className="badge rounded-pill bg-body-secondary text-body border fw-normal">
+                {dayLabel(row.createdAt)}
+              </span>
             </div>
           ) : null}
           {row.item.kind === "message" ? (
@@ -214,7 +219,8 @@ function ReplyQuote({ message, name }: { message: Message | undefined; name: (id
     <div className="reply-quote" data-testid="reply-quote">
       {message ? (
         <>
-          <strong>{name(message.sender_id)}</strong>: {message.deleted ? "message deleted" : message.body || "Attachment"}
+          <strong>{name(message.sender_id)}</strong>:{" "}
+          {message.deleted ? "message deleted" : message.body || "Attachment"}
         </>
       ) : (
         "Reply to an earlier message"

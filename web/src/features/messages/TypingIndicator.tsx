@@ -12,7 +12,12 @@ export function TypingIndicator({ conversationId, members }: { conversationId: s
   const ids = useTypingUsers(conversationId);
   const names = ids.map((id) => members.find((m) => m.user.id === id)?.user.display_name ?? "Someone");
   return (
-    <div className="px-3 small text-body-secondary fst-italic" style={{ minHeight: "1.3rem" }} aria-live="polite" data-testid="typing-indicator">
+    <div
+      className="px-3 small text-body-secondary fst-italic"
+      style={{ minHeight: "1.3rem" }}
+      aria-live="polite"
+      data-testid="typing-indicator"
+    >
       {typingText(names)}
     </div>
   );

@@ -210,7 +210,13 @@ function dispatch(qc: QueryClient, p: PendingMessage): void {
   )
     .then((message) => onAcknowledged(qc, p.client_id, message))
     .catch((error: unknown) => {
-      if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 401 && error.status !== 429) {
+      if (
+        error instanceof ApiError &&
+        error.status >= 400 &&
+        error.status < 500 &&
+        error.status !== 401 &&
+        error.status !== 429
+      ) {
         setStatus("failed", error.message);
       } else {
         // Offline or server trouble: stays queued and goes out when the socket is back.
@@ -280,7 +286,13 @@ export function markRead(qc: QueryClient, id: string, seq: number, meId: string)
   );
   qc.setQueryData<Member[]>(keys.members(id), (members) =>
     members?.map((m) =>
-      m.user.id === meId ? { ...m, last_read_seq: Math.max(m.last_read_seq, seq), last_delivered_seq: Math.max(m.last_delivered_seq, seq) } : m,
+      m.user.id === meId
+        ? {
+            ...m,
+            last_read_seq: Math.max(m.last_read_seq, seq),
+            last_delivered_seq: Math.max(m.last_delivered_seq, seq),
+          }
+        : m,
     ),
   );
   if (getSocket().send({ type: "read", conversation_id: id, seq })) return;

@@ -43,7 +43,14 @@ describe("merging events", () => {
   it("replaces an edited message in place", () => {
     let tl = applyEvents(emptyTimeline(CONV), [newEvent(1), newEvent(2)]);
     const edited = message(1, { body: "fixed", edited_at: "2026-01-01T13:00:00Z" });
-    tl = applyEvent(tl, { conversation_id: CONV, seq: 3, type: "message.edited", created_at: "", actor_id: ALICE, message: edited });
+    tl = applyEvent(tl, {
+      conversation_id: CONV,
+      seq: 3,
+      type: "message.edited",
+      created_at: "",
+      actor_id: ALICE,
+      message: edited,
+    });
     expect(tl.messages[0]?.body).toBe("fixed");
     expect(seqs(tl)).toEqual([1, 2]);
     expect(tl.lastSeq).toBe(3);
@@ -52,29 +59,63 @@ describe("merging events", () => {
   it("keeps a deleted message in the timeline, marked deleted", () => {
     let tl = applyEvents(emptyTimeline(CONV), [newEvent(1)]);
     const gone = message(1, { body: "", deleted: true });
-    tl = applyEvent(tl, { conversation_id: CONV, seq: 2, type: "message.deleted", created_at: "", actor_id: ALICE, message: gone });
+    tl = applyEvent(tl, {
+      conversation_id: CONV,
+      seq: 2,
+      type: "message.deleted",
+      created_at: "",
+      actor_id: ALICE,
+      message: gone,
+    });
     expect(tl.messages).toHaveLength(1);
     expect(tl.messages[0]?.deleted).toBe(true);
   });
 
   it("does not resurrect a deleted message with an older copy", () => {
     let tl = applyEvents(emptyTimeline(CONV), [newEvent(1)]);
-    tl = applyEvent(tl, { conversation_id: CONV, seq: 3, type: "message.deleted", created_at: "", actor_id: ALICE, message: message(1, { deleted: true, body: "" }) });
+    tl = applyEvent(tl, {
+      conversation_id: CONV,
+      seq: 3,
+      type: "message.deleted",
+      created_at: "",
+      actor_id: ALICE,
+      message: message(1, { deleted: true, body: "" }),
+    });
     // the edit at seq 2 arrives late, carrying a stale copy
-    tl = applyEvent(tl, { conversation_id: CONV, seq: 2, type: "message.edited", created_at: "", actor_id: ALICE, message: message(1, { body: "stale", edited_at: "2026-01-01T13:00:00Z" }) });
+    tl = applyEvent(tl, {
+      conversation_id: CONV,
+      seq: 2,
+      type: "message.edited",
+      created_at: "",
+      actor_id: ALICE,
+      message: message(1, { body: "stale", edited_at: "2026-01-01T13:00:00Z" }),
+    });
     expect(tl.messages[0]?.deleted).toBe(true);
     expect(tl.lastSeq).toBe(3);
   });
 
   it("ignores edits of messages older than the loaded window", () => {
     let tl = loadLatest(emptyTimeline(CONV), [message(10), message(11)], 2);
-    tl = applyEvent(tl, { conversation_id: CONV, seq: 12, type: "message.edited", created_at: "", actor_id: ALICE, message: message(3, { body: "old" }) });
+    tl = applyEvent(tl, {
+      conversation_id: CONV,
+      seq: 12,
+      type: "message.edited",
+      created_at: "",
+      actor_id: ALICE,
+      message: message(3, { body: "old" }),
+    });
     expect(seqs(tl)).toEqual([10, 11]);
     expect(tl.lastSeq).toBe(12);
   });
 
   it("advances the watermark on member and conversation events without adding messages", () => {
-    const tl = applyEvent(emptyTimeline(CONV), { conversation_id: CONV, seq: 1, type: "member.added", created_at: "", actor_id: ALICE });
+    const tl = applyEvent(emptyTimeline(CONV), {
+      conversation_id: CONV,
+      seq: 1,
+      type: "member.added",
+      created_at: "",
+      actor_id: ALICE,
+    });
     expect(tl.messages).toEqual([]);
     expect(tl.lastSeq).toBe(1);
   });

@@ -134,12 +134,7 @@ export function addPending(tl: Timeline, pending: PendingMessage): Timeline {
   return { ...tl, pending: [...tl.pending, pending] };
 }
 
-export function setPendingStatus(
-  tl: Timeline,
-  clientId: string,
-  status: SendStatus,
-  error?: string,
-): Timeline {
+export function setPendingStatus(tl: Timeline, clientId: string, status: SendStatus, error?: string): Timeline {
   if (!tl.pending.some((p) => p.client_id === clientId)) return tl;
   return {
     ...tl,
@@ -180,9 +175,7 @@ export function replaceMessage(tl: Timeline, message: Message): Timeline {
 }
 
 /** Confirmed messages followed by the caller's pending ones: what the list renders. */
-export type TimelineItem =
-  | { kind: "message"; message: Message }
-  | { kind: "pending"; pending: PendingMessage };
+export type TimelineItem = { kind: "message"; message: Message } | { kind: "pending"; pending: PendingMessage };
 
 export function timelineItems(tl: Timeline): TimelineItem[] {
   return [
@@ -244,9 +237,7 @@ function mergeMessages(existing: Message[], page: readonly Message[]): Message[]
 function dropAcknowledged(pending: PendingMessage[], messages: readonly Message[]): PendingMessage[] {
   if (!pending.length) return pending;
   const acked = new Set(
-    messages
-      .filter((m) => m.client_id !== null)
-      .map((m) => `${m.sender_id}\u0000${m.client_id ?? ""}`),
+    messages.filter((m) => m.client_id !== null).map((m) => `${m.sender_id}\u0000${m.client_id ?? ""}`),
   );
   const kept = pending.filter((p) => !acked.has(`${p.sender_id}\u0000${p.client_id}`));
   return kept.length === pending.length ? pending : kept;
