@@ -23,14 +23,15 @@ import type { ClientFrame } from "./protocol";
 import type { ConnectionState } from "./socket";
 import { clearTyping } from "./typingStore";
 
-interface RealtimeValue {
+export interface RealtimeValue {
   state: ConnectionState;
   send: (frame: ClientFrame) => boolean;
   setActiveConversation: (id: string | null) => void;
   lastError: string | null;
 }
 
-const RealtimeContext = createContext<RealtimeValue | null>(null);
+/** Exported for tests, which provide a fake; the app uses RealtimeProvider. */
+export const RealtimeContext = createContext<RealtimeValue | null>(null);
 
 function subscribeState(listener: () => void): () => void {
   return getSocket().onStateChange(listener);
