@@ -273,6 +273,7 @@ async def test_ws_redis_outage_keeps_local_delivery_and_recovers(
             if (await _ready(http))[0] == 200:
                 break
             await asyncio.sleep(0.1)
+        assert (await _ready(http))[0] == 200
     await api.post(alice, conv, "after")
     await c_remote.expect("message.new", seq=3)
     await b_local.expect("message.new", seq=3)

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -95,6 +96,12 @@ class RedisBroker:
 
     BACKOFF_MIN = 0.1
     BACKOFF_MAX = 5.0
+    # After a failed publish, further publishes are skipped for this long (so an outage
+    # costs commits nothing), then tried again.
+    RETRY_PUBLISH_AFTER = 1.0
+    # The subscription pings Redis this often and reconnects when nothing (not even the
+    # pong) came back for three intervals: a silent, hung connection is a dead one.
+    PING_INTERVAL = 5.0
 
     def __init__(
         self,
@@ -110,15 +117,15 @@ class RedisBroker:
         self.on_reconnect = on_reconnect
         self._listeners: list[Listener] = []
         self._publisher = redis_client(url)
-        self._healthy = False
+        self._subscribed_ok = False
+        self._publish_failed_at: float | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self._reported_down = False
-        self._resubscribe = False
 
     @property
     def healthy(self) -> bool:
-        return self._healthy
+        return self._subscribed_ok and self._publish_failed_at is None
 
     @property
     def client(self) -> Redis:
@@ -139,7 +146,7 @@ class RedisBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        self._healthy = False
+        self._subscribed_ok = False
         await self._publisher.aclose()
 
     def subscribe(self, listener: Listener) -> None:
@@ -148,19 +155,20 @@ class RedisBroker:
     async def publish(self, envelope: bytes) -> None:
         # Local sockets never wait for (or depend on) Redis.
         _deliver(self._listeners, envelope)
-        if not self._healthy:
+        now = time.monotonic()
+        failed = self._publish_failed_at
+        if failed is not None and now - failed < self.RETRY_PUBLISH_AFTER:
             return
         stamped = dataclasses.replace(Envelope.decode(envelope), origin=self.instance_id)
         try:
             await self._publisher.publish(self.channel, stamped.envelope())
         except (RedisError, OSError) as exc:
-            self._mark_down(exc)
+            self._publish_failed_at = now
+            self._report_down(exc)
+        else:
+            self._publish_failed_at = None
 
-    def _mark_down(self, exc: BaseException) -> None:
-        self._healthy = False
-        # A failed publish also means the subscription cannot be trusted: resubscribe, so
-        # that "healthy" comes back only through a fresh connection (and a resync).
-        self._resubscribe = True
+    def _report_down(self, exc: BaseException) -> None:
         if not self._reported_down:
             self._reported_down = True
             log.warning(
@@ -171,28 +179,37 @@ class RedisBroker:
         backoff = self.BACKOFF_MIN
         was_connected = False
         own = self.instance_id
+        loop = asyncio.get_running_loop()
         while True:
             client = redis_client(self.url, timeout=None)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
-            self._resubscribe = False
             try:
                 async with asyncio.timeout(5.0):
                     await pubsub.subscribe(self.channel)
-                self._healthy = True
+                self._subscribed_ok = True
+                self._publish_failed_at = None  # Redis answers again: publish again at once
                 self._subscribed.set()
                 backoff = self.BACKOFF_MIN
-                if self._reported_down or was_connected:
-                    log.info("redis broker: connected again")
+                if was_connected:
+                    log.info("redis broker: subscribed again; catching up")
                     self._reported_down = False
                     if self.on_reconnect is not None:
                         await self.on_reconnect()
                 was_connected = True
-                while not self._resubscribe:
+                heard = pinged = loop.time()
+                while True:
+                    now = loop.time()
+                    if now - heard > 3 * self.PING_INTERVAL:
+                        raise TimeoutError("no answer from Redis")
+                    if now - pinged > self.PING_INTERVAL:
+                        pinged = now
+                        await pubsub.ping()
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message is None or message.get("type") != "message":
+                    if message is None:
                         continue
-                    data = message["data"]
-                    if not isinstance(data, bytes):
+                    heard = loop.time()
+                    data = message.get("data")
+                    if message.get("type") != "message" or not isinstance(data, bytes):
                         continue
                     try:
                         envelope = Envelope.decode(data)
@@ -203,7 +220,8 @@ class RedisBroker:
                         continue  # delivered locally when it was published
                     _deliver(self._listeners, data)
             except (RedisError, OSError, TimeoutError) as exc:
-                self._mark_down(exc)
+                self._subscribed_ok = False
+                self._report_down(exc)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
