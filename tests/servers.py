@@ -40,6 +40,8 @@ class Server:
     env: dict[str, str]
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    # "serve": `chatapi serve`; "uvicorn": plain `python -m uvicorn chatapi.main:app`.
+    runner: str = "serve"
 
     @property
     def base_url(self) -> str:
@@ -54,17 +56,12 @@ class Server:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update(self.env)
         log = (self.workdir / f"server-{self.port}.log").open("ab")
+        if self.runner == "uvicorn":
+            argv = ["-m", "uvicorn", "chatapi.main:app", "--host", "127.0.0.1"]
+        else:
+            argv = ["-m", "chatapi.cli", "serve", "--host", "127.0.0.1"]
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "chatapi.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
+            [sys.executable, *argv, "--port", str(self.port)],
             cwd=self.workdir,
             env=env,
             stdout=log,

@@ -368,6 +368,34 @@ async def test_ws_frame_over_the_size_limit_closes_1009(server: Server, api: Api
     assert await a.closed() == 1009
 
 
+async def test_ws_frame_size_limit_holds_under_plain_uvicorn_too(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    # `python -m uvicorn` accepts 16 MiB frames: the gateway enforces its own limit.
+    db = tmp_path / "chatapi.db"
+    shutil.copy(sqlite_template, db)
+    env = server_env(
+        tmp_path,
+        f"sqlite+aiosqlite:///{db}",
+        redis_url=None,
+        redis_prefix="x",
+        ws_max_frame_bytes=4096,
+    )
+    srv = Server(tmp_path, env, runner="uvicorn")
+    await asyncio.to_thread(srv.start)
+    try:
+        api = Api(srv.base_url)
+        alice = await api.signup()
+        await api.aclose()
+        a = await Client.open(srv.ws_url, alice.token, max_size=None)
+        await a.send({"type": "ping", "pad": "x" * 3000})
+        await a.expect("pong")
+        await a.send({"type": "ping", "pad": "x" * 5000})
+        assert await a.closed() == 1009
+    finally:
+        srv.stop()
+
+
 async def test_ws_flood_gets_rate_limited_then_closed_4429(server: Server, api: Api) -> None:
     alice = await api.signup()
     a = await Client.open(server.ws_url, alice.token)

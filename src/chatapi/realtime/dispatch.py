@@ -154,8 +154,9 @@ class Gateway:
             for task in (reader, writer, closing):
                 task.cancel()
             await asyncio.gather(reader, writer, closing, return_exceptions=True)
-            await self._close_socket()
+            # Cleanup first: a slow reader's close frame may wait a while for it to read.
             await self._cleanup()
+            await self._close_socket()
 
     async def _close_socket(self) -> None:
         conn = self.conn
