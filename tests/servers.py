@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 SECRET = "test-secret-key-not-for-production"
 PASSWORD = "correct horse battery"
@@ -333,3 +333,83 @@ class RawClient:
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
                 return texts, code, True
         return texts, None, False
+
+
+class Receiver:
+    """A client that keeps one last-seen seq per conversation, as the web client does:
+    live events in order, a gap or a reconnect filled from the events endpoint. It
+    reconnects to the next server of `servers` when one goes away."""
+
+    def __init__(self, servers: list[Server], user: User, conversation_id: str) -> None:
+        self.servers, self.user, self.conv = servers, user, conversation_id
+        self.last = 0
+        self.bodies: list[str] = []
+        self.out_of_order: list[tuple[int, int]] = []  # (previous, seq) on one socket
+        self._turn = 0
+
+    def take(self, event: dict[str, Any]) -> None:
+        if event["seq"] != self.last + 1:
+            return
+        self.last = event["seq"]
+        if event["type"] == "message.new":
+            self.bodies.append(event["message"]["body"])
+
+    async def catch_up(self, server: Server) -> None:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as http:
+            r = await http.get(
+                f"/api/v1/conversations/{self.conv}/events",
+                headers=self.user.headers,
+                params={"after_seq": self.last, "limit": 500},
+            )
+            r.raise_for_status()
+            for event in r.json():
+                self.take(event)
+
+    async def run(self, until: int) -> None:
+        while self.last < until:
+            server = self.servers[self._turn % len(self.servers)]
+            try:
+                c = await Client.open(server.ws_url, self.user.token)
+            except (OSError, InvalidStatus, TimeoutError, ConnectionClosed):
+                self._turn += 1
+                await asyncio.sleep(0.2)
+                continue
+            try:
+                await self.catch_up(server)
+                previous = 0
+                while self.last < until:
+                    frame = await c.recv(10)
+                    if frame.get("conversation_id") != self.conv or "seq" not in frame:
+                        continue
+                    if previous and frame["seq"] != previous + 1:
+                        self.out_of_order.append((previous, frame["seq"]))
+                    previous = frame["seq"]
+                    if frame["seq"] > self.last + 1:
+                        await self.catch_up(server)
+                    self.take(frame)
+            except (OSError, TimeoutError, httpx.HTTPError, ConnectionClosed):
+                self._turn += 1
+                await asyncio.sleep(0.2)
+            finally:
+                with contextlib.suppress(Exception):
+                    await c.aclose()
+
+
+async def send_until_acked(
+    servers: list[Server], token: str, frame: dict[str, Any]
+) -> dict[str, Any]:
+    """Send `frame` on a fresh socket and wait for its ack, retrying (same client_id) on
+    the next server until one answers."""
+    turn = 0
+    while True:
+        server = servers[turn % len(servers)]
+        try:
+            c = await Client.open(server.ws_url, token)
+            try:
+                await c.send(frame)
+                return await c.expect("message.ack", timeout=5)
+            finally:
+                await c.aclose()
+        except (OSError, InvalidStatus, TimeoutError, ConnectionClosed):
+            turn += 1
+            await asyncio.sleep(0.2)

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from conftest import PG_URL, REDIS_URL, _prepare_postgres
-from servers import Api, Client, Server, free_port, server_env
+from servers import Api, Client, Receiver, Server, free_port, send_until_acked, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -301,3 +301,34 @@ async def test_ws_killed_instance_users_go_offline_elsewhere(
 def test_cluster_servers_logged_no_tracebacks(cluster: list[Server]) -> None:
     for srv in cluster:
         assert "Traceback" not in srv.log_tail(2000), srv.log_tail(80)
+
+
+async def test_ws_instance_killed_mid_stream_clients_move_and_miss_nothing(
+    private_cluster: tuple[list[Server], dict[str, Any]],
+) -> None:
+    (one, two), _box = private_cluster
+    api = Api(one.base_url)
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    await api.aclose()
+    total = 40
+    receiver = Receiver([two, one], bob, conv)  # on the instance that dies
+    receiving = asyncio.create_task(receiver.run(until=total))
+    acked = []
+    for i in range(total):
+        if i == 12:
+            two.kill()
+        if i == 28:
+            await asyncio.to_thread(two.start)
+        frame = {
+            "type": "message.send",
+            "conversation_id": conv,
+            "client_id": f"m{i}",
+            "body": f"m{i}",
+        }
+        servers = [two, one] if i % 2 else [one, two]
+        acked.append((await send_until_acked(servers, alice.token, frame))["message"]["seq"])
+    await asyncio.wait_for(receiving, 30)
+    assert acked == list(range(1, total + 1))
+    assert receiver.bodies == [f"m{i}" for i in range(total)]
+    assert receiver.out_of_order == []

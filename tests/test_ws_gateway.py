@@ -15,13 +15,21 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
 from chatapi import security
-from servers import SECRET, Api, Client, RawClient, Server, server_env
+from servers import (
+    SECRET,
+    Api,
+    Client,
+    RawClient,
+    Receiver,
+    Server,
+    send_until_acked,
+    server_env,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -550,65 +558,6 @@ async def test_ws_sigterm_closes_sockets_1012(own_server: Server) -> None:
     assert await asyncio.to_thread(proc.wait, 15) in (0, -signal.SIGTERM)
 
 
-class Receiver:
-    """A client that keeps one last-seen seq per conversation, as the web client does:
-    live events in order, a gap or a reconnect filled from the events endpoint."""
-
-    def __init__(self, server: Server, user: Any, conversation_id: str) -> None:
-        self.server, self.user, self.conv = server, user, conversation_id
-        self.last = 0
-        self.bodies: list[str] = []
-
-    def take(self, event: dict[str, Any]) -> None:
-        if event["seq"] != self.last + 1:
-            return
-        self.last = event["seq"]
-        if event["type"] == "message.new":
-            self.bodies.append(event["message"]["body"])
-
-    async def catch_up(self) -> None:
-        async with httpx.AsyncClient(base_url=self.server.base_url, timeout=5) as http:
-            r = await http.get(
-                f"/api/v1/conversations/{self.conv}/events",
-                headers=self.user.headers,
-                params={"after_seq": self.last, "limit": 500},
-            )
-            r.raise_for_status()
-            for event in r.json():
-                self.take(event)
-
-    async def run(self, until: int) -> None:
-        while self.last < until:
-            try:
-                c = await Client.open(self.server.ws_url, self.user.token)
-            except (OSError, InvalidStatus, TimeoutError):
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                await self.catch_up()
-                while self.last < until:
-                    frame = await c.recv(10)
-                    if frame.get("conversation_id") == self.conv and "seq" in frame:
-                        if frame["seq"] > self.last + 1:
-                            await self.catch_up()
-                        self.take(frame)
-            except (OSError, TimeoutError, httpx.HTTPError, ConnectionClosed):
-                await asyncio.sleep(0.2)
-
-
-async def _send_until_acked(server: Server, token: str, frame: dict[str, Any]) -> dict[str, Any]:
-    while True:
-        try:
-            c = await Client.open(server.ws_url, token)
-            try:
-                await c.send(frame)
-                return await c.expect("message.ack", timeout=5)
-            finally:
-                await c.aclose()
-        except (OSError, InvalidStatus, TimeoutError, ConnectionClosed):
-            await asyncio.sleep(0.2)
-
-
 async def test_ws_sigkill_mid_stream_then_restart_every_message_once_in_order(
     own_server: Server,
 ) -> None:
@@ -617,7 +566,7 @@ async def test_ws_sigkill_mid_stream_then_restart_every_message_once_in_order(
     conv = await api.group(alice, [bob])
     await api.aclose()
     total = 40
-    receiver = Receiver(own_server, bob, conv)
+    receiver = Receiver([own_server], bob, conv)
     receiving = asyncio.create_task(receiver.run(until=total))
     acked: list[int] = []
     for i in range(total):
@@ -631,8 +580,9 @@ async def test_ws_sigkill_mid_stream_then_restart_every_message_once_in_order(
             "client_id": f"m{i}",
             "body": f"m{i}",
         }
-        ack = await _send_until_acked(own_server, alice.token, frame)
+        ack = await send_until_acked([own_server], alice.token, frame)
         acked.append(ack["message"]["seq"])
     await asyncio.wait_for(receiving, 30)
     assert acked == list(range(1, total + 1))  # each client_id stored once
     assert receiver.bodies == [f"m{i}" for i in range(total)]
+    assert receiver.out_of_order == []
