@@ -25,7 +25,7 @@ from chatapi.realtime.envelope import Envelope
 from chatapi.realtime.presence import record_last_seen
 from chatapi.schemas import EventRead, UserRead
 from chatapi.services import auth as auth_service
-from chatapi.services import conversations, events, receipts
+from chatapi.services import conversations, events, receipts, timeline
 from chatapi.state import AppState
 
 log = logging.getLogger(__name__)
@@ -40,20 +40,7 @@ CLOSE_INTERNAL_ERROR = 1011
 
 def event_envelope(event: EventRead) -> Envelope:
     """An event read back from the timeline, as the hub receives live ones."""
-    membership = ""
-    user_ids: tuple[uuid.UUID, ...] = ()
-    if event.type in ("member.added", "member.removed") and event.member is not None:
-        membership = "added" if event.type == "member.added" else "removed"
-        user_ids = (event.member.user_id,)
-    return Envelope(
-        kind="event",
-        frame=event.model_dump_json().encode(),
-        conversation_id=event.conversation_id,
-        seq=event.seq,
-        user_ids=user_ids,
-        membership=membership,
-        actor_id=event.actor_id,
-    )
+    return timeline.envelope_for(event)
 
 
 class ServiceDirectory:
@@ -214,8 +201,11 @@ class Gateway:
             text: str | bytes | None = message.get("text")
             if text is None:
                 text = message.get("bytes") or b""
-            size = len(text) if isinstance(text, bytes) else len(text.encode())
-            if size > limit:
+            if isinstance(text, bytes):
+                too_big = len(text) > limit
+            else:  # at most 4 UTF-8 bytes per character: encode only long ones
+                too_big = len(text) * 4 > limit and len(text.encode()) > limit
+            if too_big:
                 conn.close(p.CLOSE_FRAME_TOO_LARGE, "frame too large", drain=False)
                 return
             if not self.bucket.take():
@@ -258,9 +248,7 @@ class Gateway:
             self.conn.send(p.error_text(exc.code, exc.detail, exc.client_id))
         except ChatError as exc:
             self.conn.send(p.error_text(exc.code, exc.detail, client_id))
-        except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
-            raise
-        except Exception:
+        except Exception:  # the socket outlives a failed frame; CancelledError passes
             log.exception("ws: frame failed in session %s", self.conn.session_id)
             self.conn.send(
                 p.error_text(

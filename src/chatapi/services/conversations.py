@@ -20,7 +20,6 @@ from chatapi.schemas import (
     ConversationRead,
     EventConversation,
     EventMember,
-    EventRead,
     MemberRead,
     MessageRead,
 )
@@ -205,14 +204,8 @@ async def rename(
     await uow.session.refresh(conversation)
     timeline.announce(
         uow,
-        EventRead(
-            conversation_id=conversation_id,
-            seq=event.seq,
-            type="conversation.updated",
-            created_at=event.created_at,
-            actor_id=actor.id,
-            conversation=EventConversation(id=conversation_id, title=title),
-        ),
+        event,
+        conversation=EventConversation(id=conversation_id, title=title),
     )
     return conversation
 
@@ -246,19 +239,7 @@ async def add_member(
     )
     await uow.session.flush()
     user_read = (await users.to_read(presence, [found[user_id]]))[0]
-    timeline.announce(
-        uow,
-        EventRead(
-            conversation_id=conversation_id,
-            seq=event.seq,
-            type="member.added",
-            created_at=event.created_at,
-            actor_id=actor.id,
-            member=EventMember(user_id=user_id, role=role, user=user_read),
-        ),
-        membership="added",
-        user_ids=(user_id,),
-    )
+    timeline.announce(uow, event, member=EventMember(user_id=user_id, role=role, user=user_read))
     return member
 
 
@@ -305,14 +286,8 @@ async def _record_role_change(
     await uow.session.flush()
     timeline.announce(
         uow,
-        EventRead(
-            conversation_id=member.conversation_id,
-            seq=event.seq,
-            type="member.role_changed",
-            created_at=event.created_at,
-            actor_id=actor_id,
-            member=EventMember(user_id=member.user_id, role=member.role),
-        ),
+        event,
+        member=EventMember(user_id=member.user_id, role=member.role),
     )
 
 
@@ -371,19 +346,7 @@ async def remove_member(
         subject_user_id=target.user_id,
     )
     await uow.session.flush()
-    timeline.announce(
-        uow,
-        EventRead(
-            conversation_id=conversation_id,
-            seq=event.seq,
-            type="member.removed",
-            created_at=event.created_at,
-            actor_id=actor.id,
-            member=EventMember(user_id=target.user_id),
-        ),
-        membership="removed",
-        user_ids=(target.user_id,),
-    )
+    timeline.announce(uow, event, member=EventMember(user_id=target.user_id))
 
 
 async def list_members(

@@ -17,7 +17,7 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.errors import ChatError, Forbidden, NotFound, Unprocessable
 from chatapi.models import Conversation, ConversationKind, EventType, Media, Message, User
-from chatapi.schemas import MAX_BODY_CHARS, EventRead, MessageRead
+from chatapi.schemas import MAX_BODY_CHARS, MessageRead
 from chatapi.services import media, timeline
 from chatapi.services.conversations import MANAGERS, require_member
 from chatapi.services.media import MediaSigner
@@ -122,17 +122,7 @@ async def send_message(
             raise
         return (await to_reads(uow, [first], signer=signer))[0], False
     read = _read(message, attached, signer=signer)
-    timeline.announce(
-        uow,
-        EventRead(
-            conversation_id=conversation_id,
-            seq=event.seq,
-            type="message.new",
-            created_at=event.created_at,
-            actor_id=sender_id,
-            message=read,
-        ),
-    )
+    timeline.announce(uow, event, message=read)
     return read, True
 
 
@@ -159,26 +149,31 @@ async def edit_message(
     attached = await media.attachments_for(uow, message_ids=[message.id])
     message.body = clean_body(body, has_attachments=bool(attached.get(message.id)))
     message.edited_at = datetime.now(UTC)
+    return await _record_change(
+        uow, message, EventType.message_edited, actor_id=user.id, signer=signer
+    )
+
+
+async def _record_change(
+    uow: UnitOfWork,
+    message: Message,
+    type: EventType,
+    *,
+    actor_id: uuid.UUID,
+    signer: MediaSigner,
+) -> MessageRead:
+    """Number a change to a message in its timeline and announce it with the message's
+    current state."""
     event = await timeline.record(
         uow,
         conversation_id=message.conversation_id,
-        type=EventType.message_edited,
-        actor_id=user.id,
+        type=type,
+        actor_id=actor_id,
         message_id=message.id,
     )
     await uow.session.flush()
     read = (await to_reads(uow, [message], signer=signer))[0]
-    timeline.announce(
-        uow,
-        EventRead(
-            conversation_id=message.conversation_id,
-            seq=event.seq,
-            type="message.edited",
-            created_at=event.created_at,
-            actor_id=user.id,
-            message=read,
-        ),
-    )
+    timeline.announce(uow, event, message=read)
     return read
 
 
@@ -202,26 +197,7 @@ async def delete_message(
     message.deleted_at = datetime.now(UTC)
     message.body = ""
     await media.detach_for_deleted_message(uow, message_id=message.id)
-    event = await timeline.record(
-        uow,
-        conversation_id=message.conversation_id,
-        type=EventType.message_deleted,
-        actor_id=user.id,
-        message_id=message.id,
-    )
-    await uow.session.flush()
-    read = (await to_reads(uow, [message], signer=signer))[0]
-    timeline.announce(
-        uow,
-        EventRead(
-            conversation_id=message.conversation_id,
-            seq=event.seq,
-            type="message.deleted",
-            created_at=event.created_at,
-            actor_id=user.id,
-            message=read,
-        ),
-    )
+    await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
 
 
 async def history(

@@ -12,7 +12,7 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.models import Conversation, Event, EventType
 from chatapi.realtime.envelope import Envelope
-from chatapi.schemas import EventRead
+from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead
 
 
 async def next_seq(uow: UnitOfWork, *, conversation_id: uuid.UUID, activity: bool = False) -> int:
@@ -83,22 +83,45 @@ def append(
     return event
 
 
+def envelope_for(event: EventRead) -> Envelope:
+    """The broker envelope of an event: its frame, serialized once, and routing header.
+
+    Member events carry the member in the header, so hubs update their membership caches.
+    """
+    membership = ""
+    user_ids: tuple[uuid.UUID, ...] = ()
+    if event.type in ("member.added", "member.removed") and event.member is not None:
+        membership = "added" if event.type == "member.added" else "removed"
+        user_ids = (event.member.user_id,)
+    return Envelope(
+        kind="event",
+        frame=event.model_dump_json().encode(),
+        conversation_id=event.conversation_id,
+        seq=event.seq,
+        user_ids=user_ids,
+        membership=membership,
+        actor_id=event.actor_id,
+    )
+
+
 def announce(
     uow: UnitOfWork,
-    event: EventRead,
+    event: Event,
     *,
-    membership: str = "",
-    user_ids: tuple[uuid.UUID, ...] = (),
-) -> None:
-    """Publish an event after commit, serialized once, as the frame every member gets."""
-    uow.emit(
-        Envelope(
-            kind="event",
-            frame=event.model_dump_json().encode(),
-            conversation_id=event.conversation_id,
-            seq=event.seq,
-            user_ids=user_ids,
-            membership=membership,
-            actor_id=event.actor_id,
-        )
+    message: MessageRead | None = None,
+    member: EventMember | None = None,
+    conversation: EventConversation | None = None,
+) -> EventRead:
+    """Publish a recorded event after commit, as the frame every member gets."""
+    read = EventRead(
+        conversation_id=event.conversation_id,
+        seq=event.seq,
+        type=EventType(event.type).value,
+        created_at=event.created_at,
+        actor_id=event.actor_id,
+        message=message,
+        member=member,
+        conversation=conversation,
     )
+    uow.emit(envelope_for(read))
+    return read
