@@ -50,13 +50,18 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await server?.stop();
   });
 
-  async function newPage(viewport = { width: 1280, height: 800 }, colorScheme = "light") {
-    const context = await browser.newContext({ baseURL: server.baseURL, viewport, colorScheme });
+  async function openPage(context, errors) {
     const page = await context.newPage();
     page.setDefaultTimeout(20_000);
     pages.push(page);
-    const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
+    return page;
+  }
+
+  async function newPage(viewport = { width: 1280, height: 800 }, colorScheme = "light") {
+    const context = await browser.newContext({ baseURL: server.baseURL, viewport, colorScheme });
+    const errors = [];
+    const page = await openPage(context, errors);
     return { context, page, errors };
   }
 
@@ -225,6 +230,23 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await bob.page.waitForTimeout(1000);
     assert.equal(await message(bob.page, "Sent while offline").count(), 1);
     assert.equal(await message(alice.page, "Sent while offline").count(), 1);
+
+    // Unsent messages survive closing the tab: written offline, sent when the app is opened again.
+    await alice.context.setOffline(true);
+    await alice.page.getByTestId("connection-banner").waitFor();
+    await alice.page.getByTestId("composer-input").fill("Written before closing");
+    await alice.page.getByTestId("composer-input").press("Enter");
+    await waitForStatus(alice.page, "Written before closing", ["pending"]);
+    const chatUrl = alice.page.url();
+    await alice.page.close();
+    await alice.context.setOffline(false);
+    alice.page = await openPage(alice.context, alice.errors);
+    await alice.page.goto(chatUrl);
+    await message(bob.page, "Written before closing").waitFor();
+    await waitForStatus(alice.page, "Written before closing", ["sent", "delivered", "read"]);
+    await bob.page.waitForTimeout(500);
+    assert.equal(await message(bob.page, "Written before closing").count(), 1);
+    assert.equal(await message(alice.page, "Written before closing").count(), 1);
 
     // A document shows as a chip with its name and size.
     await alice.page.getByTestId("file-input").setInputFiles({

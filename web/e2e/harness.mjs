@@ -76,7 +76,7 @@ function run(cmd, args, env, cwd) {
 }
 
 /** Migrate a fresh SQLite database and start `chatapi serve`; resolves once /readyz answers. */
-export async function startServer() {
+export async function startServer(extraEnv = {}) {
   const dir = await mkdtemp(join(tmpdir(), "chatapi-e2e-"));
   await mkdir(join(dir, "media"), { recursive: true });
   const port = await freePort();
@@ -92,9 +92,7 @@ export async function startServer() {
     LOGIN_RATE_LIMIT: "1000/minute",
     REDIS_URL: "",
     LOG_LEVEL: "warning",
-    // Short-lived access tokens: the run refreshes (rotating the refresh token) and
-    // re-authenticates the socket several times along the way.
-    ACCESS_TOKEN_TTL_SECONDS: process.env.ACCESS_TOKEN_TTL_SECONDS ?? "20",
+    ...extraEnv,
   };
   await run(chatapiBin, ["migrate"], env, repoDir);
   const child = spawn(chatapiBin, ["serve", "--host", "127.0.0.1", "--port", String(port)], {

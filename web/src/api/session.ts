@@ -79,8 +79,11 @@ export function acceptTokens(pair: TokenPair): void {
 
 function scheduleRefresh(ttlMs: number): void {
   if (refreshTimer) clearTimeout(refreshTimer);
-  // Refresh early so the WebSocket gets the new token before the server closes it.
-  const delay = Math.max(5_000, Math.min(ttlMs - EARLY_MS, ttlMs * 0.8));
+  // Refresh shortly before expiry (30 s, or a fifth of a short lifetime) so the WebSocket
+  // gets the new token before the server closes it — and no more often than that: each
+  // refresh spends the stored token, and one whose answer is lost (tab closed mid-request)
+  // leaves a spent token behind.
+  const delay = Math.max(1_000, ttlMs - Math.min(EARLY_MS, ttlMs / 5));
   refreshTimer = setTimeout(() => {
     refreshTimer = null;
     void refreshAccessToken().catch(() => undefined);

@@ -17,6 +17,7 @@ import { useAuth } from "../features/auth/AuthProvider";
 import { useConversations } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import { markDelivered, markRead } from "../features/messages/api";
+import { persistOutbox } from "../features/messages/outbox";
 import { getSocket, onSocketAuthLost } from "./connection";
 import { handleFrame } from "./handlers";
 import type { ClientFrame } from "./protocol";
@@ -50,10 +51,13 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
   const [lastError, setLastError] = useState<string | null>(null);
   const meId = me?.id;
 
+  const logoutRef = useRef(logout);
+  logoutRef.current = logout;
+
   useEffect(() => {
     if (status !== "signed-in") return;
     const socket = getSocket();
-    onSocketAuthLost(() => void logout());
+    onSocketAuthLost(() => void logoutRef.current());
     const offToken = onTokenChange((token) => token && socket.reauthenticate(token));
     socket.start();
     return () => {
@@ -62,7 +66,7 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
       socket.stop();
       clearTyping();
     };
-  }, [status, logout]);
+  }, [status]);
 
   useEffect(() => {
     if (status !== "signed-in") return;
@@ -84,6 +88,11 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
         source,
       ),
     );
+  }, [status, qc, meId]);
+
+  useEffect(() => {
+    if (status !== "signed-in" || !meId) return;
+    return persistOutbox(qc, meId);
   }, [status, qc, meId]);
 
   // Seed the socket's per-conversation watermarks from the list, and confirm delivery.

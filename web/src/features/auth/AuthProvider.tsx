@@ -6,6 +6,7 @@ import * as session from "../../api/session";
 import type { User } from "../../api/types";
 import { keys } from "../conversations/keys";
 import { resetMarkers } from "../messages/api";
+import { forgetOutbox } from "../messages/outbox";
 
 type Status = "checking" | "signed-in" | "signed-out";
 
@@ -76,9 +77,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [login],
   );
 
+  const meId = me.data?.id;
   const logout = useCallback(async () => {
+    // Signing out on purpose drops unsent messages too (they are this person's, on a shared device).
+    if (meId) forgetOutbox(meId);
     await session.logout();
-  }, []);
+  }, [meId]);
 
   const value = useMemo<AuthValue>(
     () => ({ status, me: me.data, login, register, logout }),

@@ -55,8 +55,10 @@ export function useTimeline(id: string) {
     queryFn: () => fetchLatest(qc, id),
     staleTime: Infinity,
     gcTime: 30 * 60_000,
+    // A timeline holding only optimistic or restored messages has not been loaded yet.
+    refetchOnMount: (q) => (q.state.data?.loaded ? false : "always"),
   });
-  const loaded = query.isSuccess;
+  const loaded = query.isSuccess && query.data.loaded;
   useEffect(() => {
     // The newest page says nothing of edits made after its newest message: one
     // catch-up from its watermark closes that window.
@@ -74,7 +76,8 @@ export function catchUpTimeline(qc: QueryClient, id: string): Promise<void> {
   const run = (async () => {
     for (let i = 0; i < 100; i += 1) {
       const tl = getTimeline(qc, id);
-      if (!tl) return;
+      // Not loaded yet: loading the newest page comes first, catching up after it.
+      if (!tl?.loaded) return;
       const events = await unwrap(
         api.GET("/api/v1/conversations/{conversation_id}/events", {
           params: { path: { conversation_id: id }, query: { after_seq: tl.lastSeq, limit: EVENTS_PAGE } },

@@ -43,10 +43,12 @@ export interface Timeline {
   aheadSeqs: number[];
   /** whether older history may exist before the first loaded message */
   hasOlder: boolean;
+  /** whether the newest page has been loaded from the server (a timeline may hold only restored pending messages) */
+  loaded: boolean;
 }
 
 export function emptyTimeline(conversationId: string): Timeline {
-  return { conversationId, messages: [], pending: [], lastSeq: 0, aheadSeqs: [], hasOlder: true };
+  return { conversationId, messages: [], pending: [], lastSeq: 0, aheadSeqs: [], hasOlder: true, loaded: false };
 }
 
 /** The newest page (GET …/messages without before_seq) for a fresh or reloaded timeline. */
@@ -62,6 +64,7 @@ export function loadLatest(tl: Timeline, page: Message[], limit: number): Timeli
     aheadSeqs: tl.aheadSeqs.filter((s) => s > lastSeq),
     pending: dropAcknowledged(tl.pending, page),
     hasOlder: page.length >= limit && first !== undefined && first.seq > 1,
+    loaded: true,
   });
 }
 
