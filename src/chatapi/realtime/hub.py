@@ -165,12 +165,6 @@ class Hub:
         convs = self._user_convs.get(user_id)
         return None if convs is None else conversation_id in convs
 
-    def local_users(self) -> set[uuid.UUID]:
-        return set(self._sinks)
-
-    def sinks(self) -> list[Sink]:
-        return [s for sinks in self._sinks.values() for s in sinks]
-
     async def close(self) -> None:
         for order in self._orders.values():
             order.cancel_timer()
