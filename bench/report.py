@@ -1,10 +1,341 @@
-"""The results table."""
+"""The results table: chatapi next to the baseline (or the bare database), with ratios and
+the targets of issue 7 (goals, not pass/fail tests)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 
+def _get(d: Any, *path: Any) -> Any:
+    for key in path:
+        if d is None:
+            return None
+        d = d.get(key) if isinstance(d, dict) else None
+    return d
+
+
+def _n(v: Any, digits: int = 1) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.{digits}f}"
+
+
+def _ratio(a: Any, b: Any) -> str:
+    if a is None or b is None or not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def _mark(ok: bool | None) -> str:
+    return "-" if ok is None else ("met" if ok else "MISSED")
+
+
+Row = tuple[str, str, str, str, str, str, str, str]
+
+
+def _fanout_rows(s: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    base = s.get("baseline", {})
+    lite, pg = s.get("chatapi-sqlite") or s.get("chatapi-url") or {}, s.get("chatapi-postgres", {})
+    b_best = _get(base, "ramp", "best", "deliveries_per_s")
+    l_best = _get(lite, "ramp", "best", "deliveries_per_s")
+    p_best = _get(pg, "ramp", "best", "deliveries_per_s")
+    worst = min((v for v in (l_best, p_best) if v is not None), default=None)
+    rows.append(
+        (
+            "1 fan-out",
+            "max sustained deliveries/s (p99<100ms, 0 lost)",
+            _n(l_best),
+            _n(p_best),
+            _n(b_best),
+            f"{_ratio(l_best, b_best)} / {_ratio(p_best, b_best)}",
+            ">= 0.5x",
+            _mark(None if worst is None or not b_best else worst >= 0.5 * b_best),
+        )
+    )
+    for q, factor in (("p50_ms", 2), ("p99_ms", 3)):
+        b = _get(base, "fixed", q)
+        lv, pv = _get(lite, "fixed", q), _get(pg, "fixed", q)
+        worst_v = max((v for v in (lv, pv) if v is not None), default=None)
+        rows.append(
+            (
+                "1 fan-out",
+                f"{q[:3]} ms at 2,000 deliveries/s",
+                _n(lv, 2),
+                _n(pv, 2),
+                _n(b, 2),
+                f"{_ratio(lv, b)} / {_ratio(pv, b)}",
+                f"<= {factor}x",
+                _mark(None if worst_v is None or not b else worst_v <= factor * b),
+            )
+        )
+    for label, d in (("SQLite", lite), ("PostgreSQL", pg)):
+        o = d.get("overload")
+        if not o:
+            continue
+        dropped = o["lost"]
+        errs = sum(o["errors"].values())
+        rows.append(
+            (
+                "1 fan-out",
+                f"overload {label} at 1.25x ({_n(o['offered'])}/s): p99 ms; lost/refused/closed",
+                _n(o["p99_ms"]) if label == "SQLite" else "",
+                _n(o["p99_ms"]) if label != "SQLite" else "",
+                "",
+                f"lost {dropped}, refused {errs}, closed {o['closes']}",
+                "p99 < 1 s, drops counted",
+                _mark(o["p99_ms"] is not None and o["p99_ms"] < 1000),
+            )
+        )
+    return rows
+
+
+def _idle_rows(s: dict[str, Any]) -> list[Row]:
+    base, lite = s.get("baseline", {}), s.get("chatapi-sqlite", {})
+    n = _get(lite, "sockets") or _get(base, "sockets")
+    b_rate, l_rate = _get(base, "connects_per_s"), _get(lite, "connects_per_s")
+    b_kib, l_kib = _get(base, "kib_per_socket"), _get(lite, "kib_per_socket")
+    return [
+        (
+            "2 idle",
+            f"connect rate, sockets/s ({_n(n)} sockets)",
+            _n(l_rate),
+            "",
+            _n(b_rate),
+            _ratio(l_rate, b_rate),
+            ">= 0.75x",
+            _mark(None if l_rate is None or not b_rate else l_rate >= 0.75 * b_rate),
+        ),
+        (
+            "2 idle",
+            "server RSS per idle socket, KiB",
+            _n(l_kib),
+            "",
+            _n(b_kib),
+            _ratio(l_kib, b_kib),
+            "<= 40 KiB",
+            _mark(None if l_kib is None else l_kib <= 40),
+        ),
+    ]
+
+
+def _persist_rows(s: dict[str, Any]) -> list[Row]:
+    base, lite, pg = (
+        s.get("baseline", {}),
+        s.get("chatapi-sqlite", {}),
+        s.get("chatapi-postgres", {}),
+    )
+    lv, pv, bv = _get(lite, "msgs_per_s"), _get(pg, "msgs_per_s"), _get(base, "msgs_per_s")
+    ld, pd = _get(lite, "bare_db", "tx_per_s"), _get(pg, "bare_db", "tx_per_s")
+    worst = min((v for v in (lv, pv) if v is not None), default=None)
+    return [
+        (
+            "3 persistence",
+            "msg/s committed, send->ack (200 closed-loop senders)",
+            _n(lv),
+            _n(pv),
+            _n(bv),
+            f"{_ratio(lv, bv)} / {_ratio(pv, bv)}",
+            ">= 5,000 msg/s",
+            _mark(None if worst is None else worst >= 5000),
+        ),
+        (
+            "3 persistence",
+            "ack p50 / p99 ms",
+            f"{_n(_get(lite, 'ack_p50_ms'))} / {_n(_get(lite, 'ack_p99_ms'))}",
+            f"{_n(_get(pg, 'ack_p50_ms'))} / {_n(_get(pg, 'ack_p99_ms'))}",
+            f"{_n(_get(base, 'ack_p50_ms'))} / {_n(_get(base, 'ack_p99_ms'))}",
+            "",
+            "",
+            "-",
+        ),
+        (
+            "3 persistence",
+            "bare DB: the same transaction via the driver, tx/s",
+            _n(ld),
+            _n(pd),
+            "",
+            f"chatapi/bare {_ratio(lv, ld)} / {_ratio(pv, pd)}",
+            "",
+            "-",
+        ),
+    ]
+
+
+def _history_rows(s: dict[str, Any]) -> list[Row]:
+    lite, pg = s.get("chatapi-sqlite", {}), s.get("chatapi-postgres", {})
+    rows: list[Row] = []
+    rows_n = _get(lite, "rows") or _get(pg, "rows")
+    for key, label in (
+        ("history", "history page (random before_seq)"),
+        ("latest", "latest history page"),
+        ("events", "events catch-up (random after_seq)"),
+    ):
+        l50, l99 = _get(lite, key, "p50_ms"), _get(lite, key, "p99_ms")
+        p50, p99 = _get(pg, key, "p50_ms"), _get(pg, key, "p99_ms")
+        bare_key = "events" if key == "events" else "history"
+        b_l = _get(lite, "bare_db", bare_key, "p99_ms")
+        b_p = _get(pg, "bare_db", bare_key, "p99_ms")
+        worst = max((v for v in (l99, p99) if v is not None), default=None)
+        rows.append(
+            (
+                "4 history",
+                f"{label}, p50 / p99 ms, {_n(rows_n)} msgs",
+                f"{_n(l50, 2)} / {_n(l99, 2)}",
+                f"{_n(p50, 2)} / {_n(p99, 2)}",
+                f"bare DB p99 {_n(b_l, 2)} / {_n(b_p, 2)}",
+                "",
+                "p99 < 10 ms",
+                _mark(None if worst is None else worst < 10),
+            )
+        )
+    return rows
+
+
+def _twoinst_rows(s: dict[str, Any]) -> list[Row]:
+    one, two = s.get("one", {}), s.get("two", {})
+    if not one and not two:
+        return []
+    o_best, t_best = (
+        _get(one, "ramp", "best", "deliveries_per_s"),
+        _get(two, "ramp", "best", "deliveries_per_s"),
+    )
+    o99, t99 = _get(one, "fixed", "p99_ms"), _get(two, "fixed", "p99_ms")
+    lost = sum(
+        (_get(x, "fixed", "lost") or 0)
+        + sum((st.get("lost") or 0) for st in (_get(x, "ramp", "steps") or []) if st.get("ok"))
+        for x in (two,)
+    )
+    return [
+        (
+            "5 two instances",
+            "max sustained deliveries/s: two processes vs one (PG+Redis)",
+            "",
+            _n(t_best),
+            f"one: {_n(o_best)}",
+            _ratio(t_best, o_best),
+            "",
+            "-",
+        ),
+        (
+            "5 two instances",
+            "p99 ms at 2,000 deliveries/s; lost deliveries (two)",
+            "",
+            f"{_n(t99, 2)}; lost {_get(two, 'fixed', 'lost')}",
+            f"one: {_n(o99, 2)}",
+            _ratio(t99, o99),
+            "0 lost, p99 < 2x one",
+            _mark(None if t99 is None or o99 is None else (t99 < 2 * o99 and lost == 0)),
+        ),
+    ]
+
+
+def _upload_rows(s: dict[str, Any]) -> list[Row]:
+    base, lite = s.get("baseline", {}), s.get("chatapi-sqlite", {})
+    if not base and not lite:
+        return []
+    mb = s.get("size_mb")
+    return [
+        (
+            "6 uploads",
+            f"{mb} MB streamed upload, MiB/s",
+            _n(_get(lite, "upload_mib_s")),
+            "",
+            _n(_get(base, "upload_mib_s")),
+            _ratio(_get(lite, "upload_mib_s"), _get(base, "upload_mib_s")),
+            "",
+            "-",
+        ),
+        (
+            "6 uploads",
+            "server peak RSS during upload (before), MiB",
+            f"{_n(_get(lite, 'peak_rss_upload_mib'))} ({_n(_get(lite, 'rss_before_mib'))})",
+            "",
+            f"{_n(_get(base, 'peak_rss_upload_mib'))} ({_n(_get(base, 'rss_before_mib'))})",
+            "",
+            "flat (streamed)",
+            "-",
+        ),
+    ]
+
+
+BUILDERS = {
+    "fanout": _fanout_rows,
+    "idle": _idle_rows,
+    "persist": _persist_rows,
+    "history": _history_rows,
+    "twoinst": _twoinst_rows,
+    "upload": _upload_rows,
+}
+
+
+def _contention(results: dict[str, Any]) -> str:
+    waits: list[float] = []
+
+    def walk(d: Any) -> None:
+        if isinstance(d, dict):
+            for k, v in d.items():
+                if k == "server_runq_wait" and isinstance(v, list):
+                    waits.extend(v)
+                else:
+                    walk(v)
+        elif isinstance(d, list):
+            for x in d:
+                walk(x)
+
+    walk(results.get("scenarios"))
+    if not waits:
+        return ""
+    waits.sort()
+    return (
+        f"Server run-queue wait (runnable, no CPU: other jobs on the host) per wall second "
+        f"over all steps: median {waits[len(waits) // 2]:.2f}, max {waits[-1]:.2f}."
+    )
+
+
 def render(results: dict[str, Any]) -> str:
-    return json.dumps(results, indent=1, default=str)[:20000]
+    m = results.get("machine", {})
+    lines = [
+        f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('mem_gib')} GiB, "
+        f"Python {m.get('python')}, Linux {m.get('kernel')}, commit {m.get('commit')}",
+        f"Command: `{results.get('command')}` ({results.get('pinning')}; "
+        f"{results.get('step_s')} s load steps); started {results.get('started')}",
+        f"PostgreSQL: {results.get('postgres')}; Redis: {results.get('redis')}",
+        "",
+        "| scenario | metric | chatapi SQLite | chatapi PostgreSQL | baseline | ratio | target | |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    skipped: list[str] = []
+    for name, data in results.get("scenarios", {}).items():
+        if "error" in data:
+            lines.append(f"| {name} | FAILED: {data['error']} | | | | | | |")
+            continue
+        skipped += [f"{name}: {s}" for s in data.get("skipped", [])]
+        for row in BUILDERS[name](data):
+            lines.append("| " + " | ".join(row) + " |")
+    if skipped:
+        lines += ["", "Skipped: " + "; ".join(skipped)]
+    notes = _contention(results)
+    sat = _generator_notes(results)
+    if notes or sat:
+        lines += [""] + [x for x in (notes, sat) if x]
+    return "\n".join(lines)
+
+
+def _generator_notes(results: dict[str, Any]) -> str:
+    out = []
+    fan = _get(results, "scenarios", "fanout") or {}
+    for name, d in fan.items():
+        if isinstance(d, dict) and _get(d, "ramp", "gen_saturated_at_limit"):
+            out.append(name)
+    if out:
+        return "The load generator saturated (CPU time ~ wall time) at the limit of: " + ", ".join(
+            out
+        )
+    return "The load generator never saturated (its CPU time stayed below 0.9 of wall time)."

@@ -1,0 +1,80 @@
+"""Scenario 2, idle sockets: 10,000 authenticated idle sockets on one process.
+
+Each socket connects, upgrades, sends its first frame (chatapi: `auth` with an access
+token of its own user; baseline: any frame) and waits for `ready`; 100 handshakes are in
+flight at once. Reported: the connect rate (sockets ready per second) and the server's
+RSS growth per socket (RSS once all are idle, minus RSS after a 200-socket warm-up that
+was opened and closed, divided by the count). The users belong to no conversation, so
+an `auth` costs the token check, a user look-up and the hub's conversation list load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from bench import common as c
+
+WARMUP = 200
+
+
+async def measure(
+    name: str, server: c.Proc, path: str, first_frames: list[str], count: int
+) -> dict[str, Any]:
+    def opener(offset: int) -> Any:
+        return lambda i: c.open_ws(server.port, path, first_frame=first_frames[offset + i])
+
+    warm = await c.open_many(WARMUP, opener(0), concurrency=100)
+    await c.close_all(warm, settle=1.5)
+    rss0 = server.rss_kb()
+    window = c.CpuWindow([server.pid])
+    t0 = time.monotonic()
+    clients = await c.open_many(count, opener(WARMUP), concurrency=100)
+    elapsed = time.monotonic() - t0
+    cpu = window.read()
+    await asyncio.sleep(2.0)
+    rss1 = server.rss_kb()
+    alive = sum(1 for x in clients if not x.lost)
+    await c.close_all(clients, settle=2.0)
+    result = {
+        "sockets": count,
+        "alive_after_2s": alive,
+        "connect_s": round(elapsed, 2),
+        "connects_per_s": round(count / elapsed),
+        "rss_before_mb": round(rss0 / 1024, 1),
+        "rss_idle_mb": round(rss1 / 1024, 1),
+        "kib_per_socket": round((rss1 - rss0) / count, 1),
+        **cpu,
+    }
+    c.log(
+        f"{name}: {count} sockets in {elapsed:.1f} s ({result['connects_per_s']}/s), "
+        f"{result['kib_per_socket']} KiB/socket, srv cpu {cpu['server_cpu']} "
+        f"(runq wait {cpu['server_runq_wait']}), gen cpu {cpu['gen_cpu']}"
+    )
+    return result
+
+
+async def run(ctx: Any) -> dict[str, Any]:
+    count = ctx.idle_sockets
+    out: dict[str, Any] = {"skipped": []}
+    work = c.workdir("idle-baseline")
+    base = c.baseline_server(work).start()
+    try:
+        frames = ['{"type":"join"}'] * (count + WARMUP)
+        out["baseline"] = await measure("baseline", base, "/ws?room=idle", frames, count)
+    finally:
+        base.stop()
+
+    work = c.workdir("idle-chatapi")
+    url = c.sqlite_url(work)
+    c.migrate(url, work)
+    scene = await c.bulk_scene(url, count + WARMUP, [], tag="idle")
+    server = c.chatapi_server(work, c.chatapi_env(work, url)).start()
+    try:
+        frames = [f'{{"type":"auth","token":"{t}"}}' for t in scene.tokens]
+        out["chatapi-sqlite"] = await measure("chatapi-sqlite", server, "/api/v1/ws", frames, count)
+        out["chatapi-sqlite"]["server_log_errors"] = server.log_count("ERROR")
+    finally:
+        server.stop()
+    return out
