@@ -6,8 +6,11 @@ import { keys } from "./keys";
 
 export { keys };
 
+/** The server's page cap: one request covers all but the busiest accounts (older ones need the `before` cursor). */
+const CONVERSATIONS_LIMIT = 500;
+
 export function fetchConversations(): Promise<Conversation[]> {
-  return unwrap(api.GET("/api/v1/conversations"));
+  return unwrap(api.GET("/api/v1/conversations", { params: { query: { limit: CONVERSATIONS_LIMIT } } }));
 }
 
 export function useConversations(enabled = true) {
