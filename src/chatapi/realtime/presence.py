@@ -1,11 +1,10 @@
 """Who is online: a user with at least one open socket on any instance.
 
-`LocalPresence` counts this process's sockets. `RedisPresence` keeps the same counter and
-mirrors it into a per-instance Redis hash, refreshed by a heartbeat with a TTL; the
-instances' last heartbeats sit in a sorted set. A user is online while any live
-instance counts a socket for them. When an instance dies without cleaning up (SIGKILL),
-its heartbeat stops: the first survivor to notice claims the dead instance's hash and
-reports its users that are online nowhere else as gone offline.
+`LocalPresence` counts this process's sockets. `RedisPresence` counts every instance's
+sockets per user in Redis, and each instance's share of them, with a heartbeat. When an
+instance dies without cleaning up (SIGKILL), its heartbeat stops: the first survivor to
+notice takes the dead instance's sockets off the counts and reports the users that are
+now online nowhere as gone offline.
 """
 
 from __future__ import annotations
@@ -65,9 +64,64 @@ class LocalPresence:
 
 Offline = Callable[[list[uuid.UUID]], Awaitable[None]]
 
+# Replace this instance's hash of socket counts, moving every user's global counter by
+# the difference, in one atomic step: after an outage Redis may hold stale counts.
+_SYNC = """
+local old = redis.call('HGETALL', KEYS[1])
+local prev = {}
+for i = 1, #old, 2 do prev[old[i]] = tonumber(old[i + 1]) end
+for i = 2, #ARGV, 2 do
+  local user, n = ARGV[i], tonumber(ARGV[i + 1])
+  local d = n - (prev[user] or 0)
+  if d ~= 0 then redis.call('INCRBY', ARGV[1] .. user, d) end
+  prev[user] = nil
+end
+for user, n in pairs(prev) do
+  if redis.call('DECRBY', ARGV[1] .. user, n) <= 0 then redis.call('DEL', ARGV[1] .. user) end
+end
+redis.call('DEL', KEYS[1])
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+# One socket of a user closed here: its count goes down, and the key goes away at zero
+# (atomically, so a concurrent connect elsewhere is never wiped out).
+_CLOSE = """
+if ARGV[2] == '1' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+end
+local n = redis.call('DECR', KEYS[2])
+if n <= 0 then redis.call('DEL', KEYS[2]) end
+return n
+"""
+
+# Claim a dead instance (exactly one survivor wins the ZREM), take its sockets off the
+# global counters, and return the users that are now online nowhere.
+_REAP = """
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return {} end
+local old = redis.call('HGETALL', KEYS[1])
+local gone = {}
+for i = 1, #old, 2 do
+  if redis.call('DECRBY', ARGV[1] .. old[i], tonumber(old[i + 1])) <= 0 then
+    redis.call('DEL', ARGV[1] .. old[i])
+    table.insert(gone, old[i])
+  end
+end
+redis.call('DEL', KEYS[1])
+return gone
+"""
+
 
 class RedisPresence:
-    """Presence across instances sharing one Redis; falls back to local counts on outages."""
+    """Presence across instances sharing one Redis; falls back to local counts on outages.
+
+    Keys: `<prefix>:presence:n:<user>` counts the user's sockets on all instances (so
+    "came online"/"went offline" are atomic INCR/DECR answers); `<prefix>:presence:<id>`
+    is each instance's own share of those counts, kept to take a dead instance's sockets
+    off; `<prefix>:presence:instances` holds each instance's last heartbeat.
+    """
 
     def __init__(
         self,
@@ -80,15 +134,19 @@ class RedisPresence:
     ) -> None:
         self._redis = client
         self._prefix = f"{prefix}:presence"
+        self._count = f"{self._prefix}:n:"
         self._instances = f"{self._prefix}:instances"
         self.instance_id = instance_id
+        self._own = self._key(instance_id)
         self._heartbeat = heartbeat_seconds
-        # An instance is dead after three missed heartbeats; its hash lives a bit longer
-        # so that whoever notices can still read whom it had.
+        # An instance is dead after three missed heartbeats.
         self._stale_after = heartbeat_seconds * 3
         self.on_offline = on_offline
         self._local: Counter[uuid.UUID] = Counter()
         self._task: asyncio.Task[None] | None = None
+        self._sync = client.register_script(_SYNC)
+        self._reap = client.register_script(_REAP)
+        self._close = client.register_script(_CLOSE)
 
     def _key(self, instance: str) -> str:
         return f"{self._prefix}:{instance}"
@@ -104,54 +162,31 @@ class RedisPresence:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._local.clear()
         with contextlib.suppress(RedisError, OSError):
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(self._key(self.instance_id))
-                pipe.zrem(self._instances, self.instance_id)
-                await pipe.execute()
+            await self._sync(keys=[self._own], args=[self._count])
+            await self._redis.zrem(self._instances, self.instance_id)
 
-    async def _live_others(self) -> list[str]:
-        cutoff = time.time() - self._stale_after
-        members = await self._redis.zrangebyscore(self._instances, cutoff, "+inf")
-        ids = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
-        return [i for i in ids if i != self.instance_id]
-
-    async def _online_elsewhere(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    async def online(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         wanted = list(user_ids)
         if not wanted:
             return set()
-        others = await self._live_others()
-        if not others:
-            return set()
-        fields = [str(u) for u in wanted]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for instance in others:
-                pipe.hmget(self._key(instance), fields)
-            rows = await pipe.execute()
-        found: set[uuid.UUID] = set()
-        for row in rows:
-            for user_id, count in zip(wanted, row, strict=True):
-                if count is not None and int(count) > 0:
-                    found.add(user_id)
-        return found
-
-    async def online(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
-        here = {u for u in user_ids if self._local[u] > 0}
         try:
-            return here | await self._online_elsewhere([u for u in user_ids if u not in here])
+            counts = await self._redis.mget([f"{self._count}{u}" for u in wanted])
         except (RedisError, OSError):
-            return here
+            return {u for u in wanted if self._local[u] > 0}
+        return {u for u, n in zip(wanted, counts, strict=True) if n is not None and int(n) > 0}
 
     async def connected(self, user_id: uuid.UUID) -> bool:
         self._local[user_id] += 1
-        first_here = self._local[user_id] == 1
         try:
-            await self._redis.hincrby(self._key(self.instance_id), str(user_id), 1)
-            if not first_here:
-                return False
-            return not await self._online_elsewhere([user_id])
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hincrby(self._own, str(user_id), 1)
+                pipe.incr(f"{self._count}{user_id}")
+                _, total = await pipe.execute()
+            return int(total) == 1
         except (RedisError, OSError):
-            return first_here
+            return self._local[user_id] == 1
 
     async def disconnected(self, user_id: uuid.UUID) -> bool:
         self._local[user_id] -= 1
@@ -159,46 +194,39 @@ class RedisPresence:
         if last_here:
             del self._local[user_id]
         try:
-            if last_here:
-                await self._redis.hdel(self._key(self.instance_id), str(user_id))
-                return not await self._online_elsewhere([user_id])
-            await self._redis.hincrby(self._key(self.instance_id), str(user_id), -1)
-            return False
+            total = await self._close(
+                keys=[self._own, f"{self._count}{user_id}"],
+                args=[str(user_id), "1" if last_here else "0"],
+            )
+            return int(total) <= 0
         except (RedisError, OSError):
             return last_here
 
     async def _beat(self) -> None:
-        # Rewrite the whole hash from the local counter: after an outage Redis may have
-        # lost it or hold stale counts.
-        key = self._key(self.instance_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            if self._local:
-                pipe.hset(key, mapping={str(u): n for u, n in self._local.items()})
-            pipe.expire(key, int(self._stale_after * 2))
-            pipe.zadd(self._instances, {self.instance_id: time.time()})
-            await pipe.execute()
+        args: list[str | int] = [self._count]
+        for user_id, n in self._local.items():
+            args += [str(user_id), n]
+        await self._sync(keys=[self._own], args=args)
+        await self._redis.zadd(self._instances, {self.instance_id: time.time()})
 
     async def _sweep(self) -> None:
         cutoff = time.time() - self._stale_after
         stale = await self._redis.zrangebyscore(self._instances, "-inf", f"({cutoff}")
         for raw in stale:
             instance = raw.decode() if isinstance(raw, bytes) else str(raw)
-            # ZREM answers 1 to exactly one instance: that one reports the dead one's users.
-            if instance == self.instance_id or not await self._redis.zrem(
-                self._instances, instance
-            ):
+            if instance == self.instance_id:
                 continue
-            fields = await self._redis.hkeys(self._key(instance))
-            await self._redis.delete(self._key(instance))
-            users = {uuid.UUID(f.decode() if isinstance(f, bytes) else f) for f in fields}
-            users -= {u for u in users if self._local[u] > 0}
-            gone = users - await self._online_elsewhere(users)
-            log.info(
-                "presence: instance %s stopped heart-beating; %d users offline", instance, len(gone)
+            gone = await self._reap(
+                keys=[self._key(instance), self._instances], args=[self._count, instance]
             )
-            if gone and self.on_offline is not None:
-                await self.on_offline(sorted(gone))
+            users = [uuid.UUID(g.decode() if isinstance(g, bytes) else g) for g in gone]
+            log.info(
+                "presence: instance %s stopped heart-beating; %d users offline",
+                instance,
+                len(users),
+            )
+            if users and self.on_offline is not None:
+                await self.on_offline(sorted(users))
 
     async def _heartbeats(self) -> None:
         while True:
