@@ -22,12 +22,17 @@ function schedule(): void {
 
 function expire(): void {
   const now = Date.now();
-  let any = false;
+  let expired = false;
   for (const [conv, users] of typing) {
-    for (const [user, t] of users) if (t <= now) (users.delete(user), (any = true));
+    for (const [user, t] of users) {
+      if (t <= now) {
+        users.delete(user);
+        expired = true;
+      }
+    }
     if (!users.size) typing.delete(conv);
   }
-  if (any) changed();
+  if (expired) changed();
   schedule();
 }
 

@@ -1,7 +1,9 @@
+import { useEffect } from "react";
 import { Dropdown, Navbar, Spinner } from "react-bootstrap";
 import { Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
 import { useAuth } from "../../features/auth/AuthProvider";
+import { useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
@@ -9,6 +11,11 @@ import { useTheme } from "../../lib/theme";
 export function ChatLayout() {
   const { status, me, logout } = useAuth();
   const { followsSystem, followSystem } = useTheme();
+  const conversations = useConversations(status === "signed-in");
+  const unread = (conversations.data ?? []).reduce((n, c) => n + c.unread_count, 0);
+  useEffect(() => {
+    document.title = unread ? `(${unread}) chatapi` : "chatapi";
+  }, [unread]);
   const { conversationId } = useParams();
   const location = useLocation();
 
