@@ -287,6 +287,20 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     });
     await cdp.detach();
 
+    // Drag and drop attaches too.
+    const dropped = await alice.page.evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+      return dt;
+    }, makePng(120, 90).toString("base64"));
+    const chat = alice.page.locator("section").filter({ has: alice.page.getByTestId("composer-input") });
+    await chat.dispatchEvent("dragover", { dataTransfer: dropped });
+    await chat.dispatchEvent("drop", { dataTransfer: dropped });
+    await alice.page.getByTestId("upload").filter({ hasText: "dropped.png" }).getByTestId("upload-done").waitFor();
+    await alice.page.getByTestId("send-button").click();
+    await bob.page.getByRole("button", { name: "Open image dropped.png" }).waitFor();
+
     // History: scrolling up loads older pages until the beginning.
     const directUrl = alice.page.url();
     const conversationId = directUrl.split("/c/")[1];
@@ -348,9 +362,13 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     });
     await settings.getByRole("button", { name: "Remove Carol" }).click();
     await settings.getByTestId("member-row").filter({ hasText: "Carol" }).waitFor({ state: "detached" });
+    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "2 members" }).waitFor();
+    await settings.getByPlaceholder("Search people to add").fill("car");
+    await settings.getByRole("button", { name: "Add Carol to the group" }).click();
+    await settings.getByTestId("member-row").filter({ hasText: "Carol" }).waitFor();
     await alice.page.keyboard.press("Escape");
     await settings.waitFor({ state: "detached" });
-    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "2 members" }).waitFor();
+    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "3 members" }).waitFor();
     await bob.page.getByRole("button", { name: "Group settings" }).click();
     await bob.page.getByRole("dialog").getByRole("button", { name: "Leave group" }).click();
     await bob.page
@@ -358,7 +376,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
       .getByRole("button", { name: "Leave", exact: true })
       .click();
     await bob.page.getByTestId("conversation-item").filter({ hasText: "Hiking club" }).waitFor({ state: "detached" });
-    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "1 member" }).waitFor();
+    await alice.page.getByTestId("conversation-subtitle").filter({ hasText: "2 members" }).waitFor();
 
     // Phone size: Bob signs in on a phone (a wrong password first).
     const phone = await newPage({ width: 360, height: 740 });
@@ -385,6 +403,14 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await noHorizontalOverflow(phone.page);
     await phone.page.getByRole("link", { name: "Back to conversations" }).click();
     await phone.page.getByRole("heading", { name: "Chats" }).waitFor();
+
+    // Signing out ends the session for good: a reload stays on the sign-in page.
+    await phone.page.getByRole("button", { name: "Bob: account menu" }).click();
+    await phone.page.getByRole("button", { name: "Sign out" }).click();
+    await phone.page.getByRole("heading", { name: "Sign in to chatapi" }).waitFor();
+    assert.equal(await phone.page.evaluate(() => localStorage.getItem("chatapi.refresh_token")), null);
+    await phone.page.reload();
+    await phone.page.getByRole("heading", { name: "Sign in to chatapi" }).waitFor();
 
     for (const p of [alice, bob, phone]) assert.deepEqual(p.errors, [], "uncaught errors in the page");
     await Promise.all([alice.context.close(), bob.context.close(), phone.context.close()]);
