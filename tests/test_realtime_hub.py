@@ -31,6 +31,7 @@ class Timeline:
         self.memberships = memberships
         self.stored: dict[uuid.UUID, dict[int, Envelope]] = {}
         self.fills: list[tuple[int, int | None]] = []
+        self.page = 500
 
     async def conversation_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
         return list(self.memberships.get(user_id, []))
@@ -44,7 +45,7 @@ class Timeline:
             stored[s]
             for s in sorted(stored)
             if s > after_seq and (until_seq is None or s <= until_seq)
-        ]
+        ][: self.page]
 
 
 def event(
@@ -194,3 +195,28 @@ async def test_hub_forgets_conversations_without_local_members() -> None:
     publish(hub, timeline, event(conv, 6))
     assert again.seqs() == [5, 6]
     await hub.close()
+
+
+async def test_hub_fills_a_long_gap_page_by_page() -> None:
+    hub, timeline, conv, (sink,) = await setup()
+    timeline.page = 2
+    publish(hub, timeline, event(conv, 1))
+    for seq in range(2, 7):  # committed while their publishes were lost
+        timeline.stored[conv][seq] = event(conv, seq)
+    publish(hub, timeline, event(conv, 7))
+    await asyncio.sleep(TIMEOUT * 4)
+    assert sink.seqs() == [1, 2, 3, 4, 5, 6, 7]
+    assert timeline.fills == [(1, 7), (3, 7), (5, 7)]
+
+
+async def test_hub_resync_delivers_what_was_missed_while_the_broker_was_away() -> None:
+    hub, timeline, conv, (sink,) = await setup()
+    publish(hub, timeline, event(conv, 1))
+    for seq in (2, 3):
+        timeline.stored[conv][seq] = event(conv, seq)
+    hub.resync()
+    await asyncio.sleep(TIMEOUT)
+    assert sink.seqs() == [1, 2, 3]
+    publish(hub, timeline, event(conv, 3))  # late duplicate
+    publish(hub, timeline, event(conv, 4))
+    assert sink.seqs() == [1, 2, 3, 4]

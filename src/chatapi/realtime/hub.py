@@ -100,6 +100,9 @@ class _Order:
 
 
 class Hub:
+    # Pages of the timeline one gap fill may read (the directory's page size each).
+    FILL_PAGES = 10
+
     def __init__(self, *, directory: Directory, reorder_timeout: float = 0.5) -> None:
         self._directory = directory
         self._reorder_timeout = reorder_timeout
@@ -311,13 +314,25 @@ class Hub:
                 self.tasks.spawn(self._fill(conversation_id, order, None), name="hub-resync")
 
     async def _fill(self, conversation_id: uuid.UUID, order: _Order, until: int | None) -> None:
+        fetched: list[Envelope] = []
+        after = order.next_seq - 1
         try:
-            fetched = await self._directory.events(
-                conversation_id, after_seq=order.next_seq - 1, until_seq=until
-            )
+            # The directory answers a page at a time; a longer backlog than FILL_PAGES
+            # pages is skipped (a client that sees the jump catches up by itself).
+            for _ in range(self.FILL_PAGES):
+                page = await self._directory.events(
+                    conversation_id, after_seq=after, until_seq=until
+                )
+                fetched += page
+                if (
+                    not page
+                    or page[-1].seq is None
+                    or (until is not None and page[-1].seq >= until)
+                ):
+                    break
+                after = page[-1].seq
         except Exception:
             log.exception("hub: filling a gap in %s failed; skipping ahead", conversation_id)
-            fetched = []
         finally:
             order.filling = False
         for env in fetched:
