@@ -303,6 +303,13 @@ async def test_ws_ping_pong(server: Server, api: Api) -> None:
         ),
         ('{"type": "read", "conversation_id": "not-a-uuid", "seq": 1}', "validation_error"),
         (
+            '{"type": "read", "conversation_id": "00000000-0000-0000-0000-000000000000", '
+            '"seq": 100000000000000000000000}',
+            "validation_error",
+        ),
+        ('{"type": "ping", "deep": ' + "[" * 2000 + "]" * 2000 + "}", "invalid_json"),
+        ('{"type": 7}', "invalid_frame"),
+        (
             '{"type": "typing", "conversation_id": "00000000-0000-0000-0000-000000000000", '
             '"state": "maybe"}',
             "validation_error",

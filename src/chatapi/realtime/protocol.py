@@ -29,6 +29,9 @@ CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
 
+# Larger than any real seq, small enough for every database integer and JavaScript number.
+MAX_SEQ = 2**53 - 1
+
 TypingState = Literal["start", "stop"]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -69,7 +72,7 @@ class Read(_ClientFrame):
 
     type: Literal["read"]
     conversation_id: uuid.UUID
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
 
 
 class Delivered(_ClientFrame):
@@ -77,7 +80,7 @@ class Delivered(_ClientFrame):
 
     type: Literal["delivered"]
     conversation_id: uuid.UUID
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
 
 
 class Ping(_ClientFrame):
