@@ -23,7 +23,7 @@ from chatapi.realtime import protocol as p
 from chatapi.realtime.connection import Connection, TokenBucket
 from chatapi.realtime.envelope import Envelope
 from chatapi.realtime.presence import record_last_seen
-from chatapi.schemas import EventRead, UserRead
+from chatapi.schemas import UserRead
 from chatapi.services import auth as auth_service
 from chatapi.services import conversations, events, receipts, timeline
 from chatapi.state import AppState
@@ -36,11 +36,6 @@ SLOW_CLOSE_WAIT_SECONDS = 30.0
 DRAIN_WAIT_SECONDS = 2.0
 BUSY_WAIT_SECONDS = 10.0
 CLOSE_INTERNAL_ERROR = 1011
-
-
-def event_envelope(event: EventRead) -> Envelope:
-    """An event read back from the timeline, as the hub receives live ones."""
-    return timeline.envelope_for(event)
 
 
 class ServiceDirectory:
@@ -66,7 +61,8 @@ class ServiceDirectory:
                 signer=self.state.media_signer,
                 presence=self.state.presence,
             )
-        return [event_envelope(e) for e in found]
+        # Read back from the timeline, as the hub receives live ones.
+        return [timeline.envelope_for(e) for e in found]
 
 
 async def announce_presence(
