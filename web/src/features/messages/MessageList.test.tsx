@@ -1,11 +1,12 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { render, screen, within } from "@testing-library/react";
+import { fireEvent, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import type { ReactNode } from "react";
 import { describe, expect, it, vi } from "vitest";
 import { ALICE, CONV, ME, member, message } from "../../test/factories";
 import { MessageList } from "./MessageList";
-import { addPending, emptyTimeline, loadLatest } from "./timeline";
+import { addPending, applyEvent, emptyTimeline, loadLatest } from "./timeline";
+import { newEvent } from "../../test/factories";
 
 function wrap(ui: ReactNode) {
   const qc = new QueryClient();
@@ -85,5 +86,38 @@ describe("MessageList", () => {
     await user.click(mine as HTMLElement);
     await user.click(screen.getByRole("button", { name: "Edit" }));
     expect(onEdit).toHaveBeenCalledWith(expect.objectContaining({ seq: 2 }));
+  });
+
+  it("offers a way down when a message arrives while reading further up", async () => {
+    const base = loadLatest(emptyTimeline(CONV), page, 50);
+    const props = {
+      members,
+      meId: ME,
+      kind: "direct" as const,
+      canModerate: false,
+      onReply: noop,
+      onEdit: noop,
+      onDelete: noop,
+    };
+    const qc = new QueryClient();
+    const view = render(
+      <QueryClientProvider client={qc}>
+        <MessageList timeline={base} {...props} />
+      </QueryClientProvider>,
+    );
+    const list = screen.getByTestId("message-list");
+    Object.defineProperty(list, "scrollHeight", { configurable: true, value: 2000 });
+    Object.defineProperty(list, "clientHeight", { configurable: true, value: 400 });
+    list.scrollTop = 500;
+    fireEvent.scroll(list);
+    view.rerender(
+      <QueryClientProvider client={qc}>
+        <MessageList timeline={applyEvent(base, newEvent(5, { body: "meanwhile" }))} {...props} />
+      </QueryClientProvider>,
+    );
+    const jump = screen.getByRole("button", { name: "New messages ↓" });
+    list.scrollTo = () => undefined;
+    await userEvent.click(jump);
+    expect(screen.queryByRole("button", { name: "New messages ↓" })).not.toBeInTheDocument();
   });
 });

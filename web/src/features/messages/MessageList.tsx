@@ -120,78 +120,111 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
     }
   }, [timeline.hasOlder, timeline.messages.length, loadingOlder, older]);
 
+  // Someone wrote while I was reading further up: offer a way down instead of jumping.
+  const [unseenBelow, setUnseenBelow] = useState(false);
+  const messageCount = useRef(timeline.messages.length);
+  const newestSeqRef = useRef(timeline.messages.at(-1)?.seq ?? 0);
+  useEffect(() => {
+    const newest = timeline.messages.at(-1)?.seq ?? 0;
+    const grewAtEnd = timeline.messages.length > messageCount.current && newest > newestSeqRef.current;
+    messageCount.current = timeline.messages.length;
+    newestSeqRef.current = newest;
+    if (grewAtEnd && !atBottom.current) setUnseenBelow(true);
+  }, [timeline.messages]);
+
+  function toBottom() {
+    const el = scroller.current;
+    if (!el) return;
+    el.scrollTo({ top: el.scrollHeight, behavior: "smooth" });
+    atBottom.current = true;
+    setUnseenBelow(false);
+  }
+
   function onScroll() {
     const el = scroller.current;
     if (!el) return;
     atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+    if (atBottom.current && unseenBelow) setUnseenBelow(false);
     if (el.scrollTop < 80) void older();
   }
 
   return (
-    <div
-      ref={scroller}
-      className="message-scroller flex-grow-1 min-h-0 px-2 px-md-3 py-2"
-      onScroll={onScroll}
-      role="log"
-      aria-live="off"
-      aria-label="Messages"
-      tabIndex={0}
-      data-testid="message-list"
-    >
-      {timeline.hasOlder ? (
-        <div className="text-center my-2">
-          {loadingOlder ? (
-            <Spinner size="sm" animation="border" role="status" aria-label="Loading older messages" />
-          ) : (
-            <Button size="sm" variant="link" onClick={() => void older()}>
-              Load older messages
-            </Button>
-          )}
-        </div>
-      ) : timeline.messages.length ? (
-        <p className="text-center small text-body-secondary my-2">This is the beginning of the conversation.</p>
+    <div className="position-relative flex-grow-1 min-h-0 d-flex flex-column">
+      <div
+        ref={scroller}
+        className="message-scroller flex-grow-1 min-h-0 px-2 px-md-3 py-2"
+        onScroll={onScroll}
+        role="log"
+        aria-live="off"
+        aria-label="Messages"
+        tabIndex={0}
+        data-testid="message-list"
+      >
+        {timeline.hasOlder ? (
+          <div className="text-center my-2">
+            {loadingOlder ? (
+              <Spinner size="sm" animation="border" role="status" aria-label="Loading older messages" />
+            ) : (
+              <Button size="sm" variant="link" onClick={() => void older()}>
+                Load older messages
+              </Button>
+            )}
+          </div>
+        ) : timeline.messages.length ? (
+          <p className="text-center small text-body-secondary my-2">This is the beginning of the conversation.</p>
+        ) : null}
+        {list.map((row) => (
+          <Fragment key={row.key}>
+            {row.newDay ? (
+              <div className="text-center my-3" role="separator" aria-label={dayLabel(row.createdAt)}>
+                <span className="badge rounded-pill bg-body-secondary text-body border fw-normal">
+                  {dayLabel(row.createdAt)}
+                </span>
+              </div>
+            ) : null}
+            {row.item.kind === "message" ? (
+              <MessageRow
+                message={row.item.message}
+                mine={row.senderId === meId}
+                group={kind === "group"}
+                showSender={row.firstOfGroup && kind === "group" && row.senderId !== meId}
+                firstOfGroup={row.firstOfGroup}
+                senderName={names.get(row.senderId) ?? "Unknown"}
+                replyTo={row.item.message.reply_to_id ? byId.get(row.item.message.reply_to_id) : undefined}
+                replyName={(id) => (id === meId ? "You" : (names.get(id) ?? "Unknown"))}
+                status={row.senderId === meId ? messageStatus(row.item.message.seq, members, meId) : undefined}
+                seenBy={
+                  kind === "group" && row.senderId === meId && row.item.message.seq === lastOwnSeq
+                    ? seenBy(row.item.message.seq, members, meId).map((m) => m.user.display_name)
+                    : []
+                }
+                canDelete={row.senderId === meId || canModerate}
+                onReply={onReply}
+                onEdit={onEdit}
+                onDelete={onDelete}
+              />
+            ) : (
+              <PendingRow
+                pending={row.item.pending}
+                replyTo={row.item.pending.reply_to_id ? byId.get(row.item.pending.reply_to_id) : undefined}
+                replyName={(id) => (id === meId ? "You" : (names.get(id) ?? "Unknown"))}
+                onRetry={() => retryPending(qc, (row.item as { pending: PendingMessage }).pending)}
+                onDiscard={() => discardPending(qc, (row.item as { pending: PendingMessage }).pending)}
+              />
+            )}
+          </Fragment>
+        ))}
+      </div>
+      {unseenBelow ? (
+        <Button
+          size="sm"
+          className="position-absolute bottom-0 end-0 m-3 rounded-pill shadow"
+          onClick={toBottom}
+          data-testid="jump-to-newest"
+        >
+          New messages ↓
+        </Button>
       ) : null}
-      {list.map((row) => (
-        <Fragment key={row.key}>
-          {row.newDay ? (
-            <div className="text-center my-3" role="separator" aria-label={dayLabel(row.createdAt)}>
-              <span className="badge rounded-pill bg-body-secondary text-body border fw-normal">
-                {dayLabel(row.createdAt)}
-              </span>
-            </div>
-          ) : null}
-          {row.item.kind === "message" ? (
-            <MessageRow
-              message={row.item.message}
-              mine={row.senderId === meId}
-              group={kind === "group"}
-              showSender={row.firstOfGroup && kind === "group" && row.senderId !== meId}
-              firstOfGroup={row.firstOfGroup}
-              senderName={names.get(row.senderId) ?? "Unknown"}
-              replyTo={row.item.message.reply_to_id ? byId.get(row.item.message.reply_to_id) : undefined}
-              replyName={(id) => (id === meId ? "You" : (names.get(id) ?? "Unknown"))}
-              status={row.senderId === meId ? messageStatus(row.item.message.seq, members, meId) : undefined}
-              seenBy={
-                kind === "group" && row.senderId === meId && row.item.message.seq === lastOwnSeq
-                  ? seenBy(row.item.message.seq, members, meId).map((m) => m.user.display_name)
-                  : []
-              }
-              canDelete={row.senderId === meId || canModerate}
-              onReply={onReply}
-              onEdit={onEdit}
-              onDelete={onDelete}
-            />
-          ) : (
-            <PendingRow
-              pending={row.item.pending}
-              replyTo={row.item.pending.reply_to_id ? byId.get(row.item.pending.reply_to_id) : undefined}
-              replyName={(id) => (id === meId ? "You" : (names.get(id) ?? "Unknown"))}
-              onRetry={() => retryPending(qc, (row.item as { pending: PendingMessage }).pending)}
-              onDiscard={() => discardPending(qc, (row.item as { pending: PendingMessage }).pending)}
-            />
-          )}
-        </Fragment>
-      ))}
     </div>
   );
 }
@@ -215,18 +248,34 @@ function Ticks({ status }: { status: TickStatus }) {
 }
 
 function ReplyQuote({ message, name }: { message: Message | undefined; name: (id: string) => string }) {
+  if (!message) {
+    return (
+      <div className="reply-quote" data-testid="reply-quote">
+        Reply to an earlier message
+      </div>
+    );
+  }
+  const text = message.deleted ? "message deleted" : message.body || "Attachment";
   return (
-    <div className="reply-quote" data-testid="reply-quote">
-      {message ? (
-        <>
-          <strong>{name(message.sender_id)}</strong>:{" "}
-          {message.deleted ? "message deleted" : message.body || "Attachment"}
-        </>
-      ) : (
-        "Reply to an earlier message"
-      )}
-    </div>
+    <button
+      type="button"
+      className="reply-quote d-block w-100 text-start bg-transparent border-0 border-start border-3 border-primary"
+      data-testid="reply-quote"
+      aria-label={`Go to the message from ${name(message.sender_id)}: ${text}`}
+      onClick={() => revealMessage(message.id)}
+    >
+      <strong>{name(message.sender_id)}</strong>: {text}
+    </button>
   );
+}
+
+/** Scroll a loaded message into view and flash it, for reply quotes. */
+function revealMessage(id: string): void {
+  const row = document.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(id)}"]`);
+  if (!row) return;
+  row.scrollIntoView({ block: "center", behavior: "smooth" });
+  row.classList.add("message-flash");
+  setTimeout(() => row.classList.remove("message-flash"), 1600);
 }
 
 function MessageRow(props: {
@@ -251,6 +300,7 @@ function MessageRow(props: {
       className={`message-row align-items-end gap-1 ${mine ? "own" : ""} ${props.firstOfGroup ? "mt-2" : ""}`}
       data-testid="message"
       data-seq={m.seq}
+      data-message-id={m.id}
       data-own={mine}
     >
       {!mine && props.group ? (
