@@ -190,7 +190,7 @@ class RedisBroker:
                 self._publish_failed_at = None  # Redis answers again: publish again at once
                 self._subscribed.set()
                 backoff = self.BACKOFF_MIN
-                if was_connected:
+                if was_connected or self._reported_down:
                     log.info("redis broker: subscribed again; catching up")
                     self._reported_down = False
                     if self.on_reconnect is not None:
