@@ -39,6 +39,7 @@ class Context:
     idle_sockets: int
     history_rows: int
     upload_mb: int
+    server_pid: int = 0
     skipped: list[str] = field(default_factory=list)
 
 
@@ -87,6 +88,7 @@ async def prepare(args: argparse.Namespace) -> Context:
         idle_sockets=args.idle_sockets,
         history_rows=args.history_rows,
         upload_mb=args.upload_mb,
+        server_pid=args.server_pid,
     )
 
 
@@ -125,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--url", help="run against this chatapi server (set-up through its REST API)"
     )
+    parser.add_argument(
+        "--server-pid", type=int, default=0, help="with --url: the server's pid (RSS, CPU)"
+    )
     parser.add_argument("--database-url", help="PostgreSQL for the benches (BENCH_DATABASE_URL)")
     parser.add_argument("--redis-url", help="Redis for the two-instance bench (REDIS_URL)")
     parser.add_argument("--step-seconds", type=float, default=5.0)
@@ -132,11 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history-rows", type=int, default=1_000_000)
     parser.add_argument("--upload-mb", type=int, default=200)
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy every server started (bench/profile.py)"
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)}")
     args.scenarios = args.scenarios or list(SCENARIOS)
+    c.PROFILE = args.profile
     loop = c.new_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -152,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(text)
     print(report.render(results))
     print(f"\nresults: {out}")
+    if c.PROFILES:
+        from bench import profile
+
+        for path in c.PROFILES:
+            print()
+            print(profile.summarize(path, top=25))
     return 0
 
 

@@ -34,6 +34,8 @@ CHATAPI = str(Path(PY).with_name("chatapi"))
 SECRET = "bench-secret-" + "k" * 40
 HOST = "127.0.0.1"
 TASKSET = shutil.which("taskset") if (os.cpu_count() or 1) >= 2 else None
+PROFILE = False  # --profile: py-spy records every server the bench starts
+PROFILES: list[Path] = []
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -187,6 +189,7 @@ class Proc:
     port: int
     pin: bool = True
     proc: subprocess.Popen[bytes] | None = None
+    profiler: Any = None
 
     @property
     def base_url(self) -> str:
@@ -216,6 +219,10 @@ class Proc:
                 raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.base_url + ready_path, timeout=2).status_code == 200:
+                    if PROFILE:
+                        from bench import profile
+
+                        self.profiler = profile.start(self.pid, f"{self.name}-{self.port}")
                     return self
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
@@ -238,6 +245,13 @@ class Proc:
     def stop(self, timeout: float = 20.0) -> None:
         if self.proc is None:
             return
+        if self.profiler is not None:
+            from bench import profile
+
+            out = profile.stop(self.profiler)
+            self.profiler = None
+            if out is not None:
+                PROFILES.append(out)
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGINT)
@@ -247,6 +261,36 @@ class Proc:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+@dataclass
+class External:
+    """A server the bench did not start (`--url`, and `--server-pid` for its RSS and CPU)."""
+
+    url: str
+    server_pid: int = 0
+    name: str = "external"
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rstrip("/").rsplit(":", 1)[1])
+
+    @property
+    def pid(self) -> int:
+        return self.server_pid
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+    def rss_kb(self) -> int:
+        return proc_rss_kb(self.pid) if self.pid else 0
+
+    def log_count(self, needle: str) -> int:
+        return 0
+
+    def stop(self) -> None:
+        return None
 
 
 def base_env() -> dict[str, str]:

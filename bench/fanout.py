@@ -298,60 +298,147 @@ async def measure(
     return out
 
 
-async def run_chatapi(
-    label: str, database_url: str, *, step_s: float, url: str | None = None, **server_env: Any
-) -> dict[str, Any]:
+@dataclass
+class _Ramp:
+    """One target's progress through the interleaved ramp."""
+
+    fan: Fanout
+    rate: float
+    phase: str = "start"  # start -> up | down -> bisect -> done
+    best: dict[str, Any] | None = None
+    failed: float | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def update(self, r: dict[str, Any], factor: float, cap: float) -> None:
+        self.steps.append(r)
+        ok = r["ok"]
+        if ok:
+            self.best = r
+        if self.phase in ("start", "up"):
+            if ok:
+                self.phase = "up"
+                self.rate *= factor
+                if self.rate > cap:
+                    self.phase = "done"
+                return
+            if self.phase == "start" and self.rate > 200:
+                self.failed = self.rate
+                self.rate /= 2
+                self.phase = "down"
+                return
+            self.failed = self.rate
+        elif self.phase == "down":
+            if not ok:
+                self.failed = self.rate
+                self.rate /= 2
+                if self.rate < 200:
+                    self.phase = "done"
+                return
+        else:  # bisect
+            self.phase = "done"
+            return
+        if self.best is not None and self.failed is not None:
+            self.phase = "bisect"
+            self.rate = (self.best["offered"] + self.failed) / 2
+        else:
+            self.phase = "done"
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "steps": self.steps,
+            "limit": self.steps[-1] if self.steps else None,
+            "gen_saturated_at_limit": bool(self.steps and self.steps[-1]["gen_saturated"]),
+        }
+
+
+async def interleaved(
+    fans: Sequence[Fanout],
+    *,
+    step_s: float,
+    overload: Sequence[str] = (),
+    fixed_rate: float = 2000,
+    start: float = 1000,
+    factor: float = 1.5,
+    cap: float = 80_000,
+) -> dict[str, dict[str, Any]]:
+    """Measure several targets whose sockets are all open, a step of each in turn, so
+    that every target sees the same moments of the (possibly shared) host."""
+    out: dict[str, dict[str, Any]] = {}
+    for fan in fans:
+        out[fan.name] = {"connect_s": round(await fan.open(), 2)}
+    for fan in fans:
+        await fan.step(1000, 1.0)  # warm-up
+    for fan in fans:
+        out[fan.name]["fixed"] = await fan.step(fixed_rate, step_s)
+    ramps = [_Ramp(fan, start) for fan in fans]
+    while any(r.phase != "done" for r in ramps):
+        for ramp in ramps:
+            if ramp.phase != "done":
+                ramp.update(await ramp.fan._try(ramp.rate, step_s), factor, cap)
+    for ramp in ramps:
+        out[ramp.fan.name]["ramp"] = ramp.result()
+        if ramp.fan.name in overload and ramp.best is not None:
+            out[ramp.fan.name]["overload"] = await ramp.fan.step(
+                1.25 * ramp.best["offered"], step_s, drain=5.0
+            )
+    for fan in fans:
+        await fan.close()
+    return out
+
+
+async def chatapi_target(
+    label: str, database_url: str, external: c.External | None = None
+) -> tuple[Fanout, c.Proc | c.External]:
+    """A chatapi server (started here unless `external`) with the fan-out scene."""
     work = c.workdir(label)
     if database_url == "sqlite":
         database_url = c.sqlite_url(work)
-    server: c.Proc | None = None
-    try:
-        if url is None:
-            c.migrate(database_url, work)
-            scene = await c.bulk_scene(
-                database_url, GROUPS * GROUP_SIZE, fanout_groups(), tag="fan"
-            )
-            env = c.chatapi_env(work, database_url, **server_env)
-            server = c.chatapi_server(work, env).start()
-            port, pids = server.port, [server.pid]
-        else:
-            scene = await c.rest_scene(
-                url, GROUPS * GROUP_SIZE, fanout_groups(), tag=f"fan{uuid.uuid4().hex[:6]}"
-            )
-            port, pids = int(url.rsplit(":", 1)[1].split("/")[0]), []
-        fan = Fanout(label, chatapi_rooms(scene, lambda _pos: port), pids)
-        result = await measure(fan, step_s=step_s)
-        if server is not None:
-            result["server_log_slow_readers"] = server.log_count("not keeping up")
-            result["server_log_errors"] = server.log_count("ERROR")
-        return result
-    finally:
-        if server is not None:
-            server.stop()
-
-
-async def run_baseline(*, step_s: float) -> dict[str, Any]:
-    work = c.workdir("baseline")
-    server = c.baseline_server(work).start()
-    try:
-        fan = Fanout("baseline", baseline_rooms(server.port), [server.pid])
-        return await measure(fan, step_s=step_s, overload=False, ramp_start=2000)
-    finally:
-        server.stop()
+    server: c.Proc | c.External
+    if external is None:
+        c.migrate(database_url, work)
+        scene = await c.bulk_scene(database_url, GROUPS * GROUP_SIZE, fanout_groups(), tag="fan")
+        server = c.chatapi_server(
+            work, c.chatapi_env(work, database_url), name=f"fanout-{label}"
+        ).start()
+    else:
+        server = external
+        scene = await c.rest_scene(
+            server.base_url, GROUPS * GROUP_SIZE, fanout_groups(), tag=f"f{uuid.uuid4().hex[:6]}"
+        )
+    pids = [server.pid] if server.pid else []
+    port = server.port
+    return Fanout(label, chatapi_rooms(scene, lambda _pos: port), pids), server
 
 
 async def run(ctx: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"skipped": []}
-    out["baseline"] = await run_baseline(step_s=ctx.step_s)
-    if ctx.url:
-        out["chatapi-url"] = await run_chatapi("chatapi-url", "", step_s=ctx.step_s, url=ctx.url)
-        return out
-    out["chatapi-sqlite"] = await run_chatapi("chatapi-sqlite", "sqlite", step_s=ctx.step_s)
-    if ctx.pg_url:
-        await c.pg_reset(ctx.pg_url)
-        out["chatapi-postgres"] = await run_chatapi(
-            "chatapi-postgres", ctx.pg_url, step_s=ctx.step_s
-        )
-    else:
-        out["skipped"].append(f"chatapi-postgres: {ctx.pg_skip}")
+    servers: list[c.Proc | c.External] = []
+    try:
+        base = c.baseline_server(c.workdir("baseline")).start()
+        servers.append(base)
+        fans = [Fanout("baseline", baseline_rooms(base.port), [base.pid])]
+        if ctx.url:
+            fan, srv = await chatapi_target("chatapi-url", "", c.External(ctx.url, ctx.server_pid))
+            fans.append(fan)
+            servers.append(srv)
+        else:
+            fan, srv = await chatapi_target("chatapi-sqlite", "sqlite")
+            fans.append(fan)
+            servers.append(srv)
+            if ctx.pg_url:
+                await c.pg_reset(ctx.pg_url)
+                fan, srv = await chatapi_target("chatapi-postgres", ctx.pg_url)
+                fans.append(fan)
+                servers.append(srv)
+            else:
+                out["skipped"].append(f"chatapi-postgres: {ctx.pg_skip}")
+        chatapis = [f.name for f in fans if f.name != "baseline"]
+        out.update(await interleaved(fans, step_s=ctx.step_s, overload=chatapis))
+        for fan, srv in zip(fans, servers, strict=True):
+            out[fan.name]["server_log_slow_readers"] = srv.log_count("not keeping up")
+            out[fan.name]["server_log_errors"] = srv.log_count("ERROR")
+    finally:
+        for srv in servers:
+            srv.stop()
     return out

@@ -199,7 +199,9 @@ async def run_one(label: str, database_url: str, rows: int) -> dict[str, Any]:
     seed_s = time.monotonic() - t0
     c.log(f"{label}: seeded {rows:,} messages + events in {seed_s:.1f} s")
     rng = random.Random(7)
-    server = c.chatapi_server(work, c.chatapi_env(work, database_url)).start()
+    server = c.chatapi_server(
+        work, c.chatapi_env(work, database_url), name=f"history-{label}"
+    ).start()
     headers = {"Authorization": f"Bearer {scene.tokens[0]}"}
     base = f"/api/v1/conversations/{conv}"
     try:

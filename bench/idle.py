@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 from bench import common as c
@@ -20,7 +21,7 @@ WARMUP = 200
 
 
 async def measure(
-    name: str, server: c.Proc, path: str, first_frames: list[str], count: int
+    name: str, server: c.Proc | c.External, path: str, first_frames: list[str], count: int
 ) -> dict[str, Any]:
     def opener(offset: int) -> Any:
         return lambda i: c.open_ws(server.port, path, first_frame=first_frames[offset + i])
@@ -67,14 +68,23 @@ async def run(ctx: Any) -> dict[str, Any]:
         base.stop()
 
     work = c.workdir("idle-chatapi")
-    url = c.sqlite_url(work)
-    c.migrate(url, work)
-    scene = await c.bulk_scene(url, count + WARMUP, [], tag="idle")
-    server = c.chatapi_server(work, c.chatapi_env(work, url)).start()
+    server: c.Proc | c.External
+    label = "chatapi-sqlite"
+    if ctx.url:
+        label = "chatapi-url"
+        server = c.External(ctx.url, ctx.server_pid)
+        scene = await c.rest_scene(
+            server.base_url, count + WARMUP, [], tag=f"i{uuid.uuid4().hex[:6]}"
+        )
+    else:
+        url = c.sqlite_url(work)
+        c.migrate(url, work)
+        scene = await c.bulk_scene(url, count + WARMUP, [], tag="idle")
+        server = c.chatapi_server(work, c.chatapi_env(work, url), name="idle-chatapi").start()
     try:
         frames = [f'{{"type":"auth","token":"{t}"}}' for t in scene.tokens]
-        out["chatapi-sqlite"] = await measure("chatapi-sqlite", server, "/api/v1/ws", frames, count)
-        out["chatapi-sqlite"]["server_log_errors"] = server.log_count("ERROR")
+        out[label] = await measure(label, server, "/api/v1/ws", frames, count)
+        out[label]["server_log_errors"] = server.log_count("ERROR")
     finally:
         server.stop()
     return out

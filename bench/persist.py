@@ -76,7 +76,11 @@ class Loop:
 
 
 async def measure(
-    name: str, server: c.Proc, sockets: list[tuple[str, str, str]], ack: bytes | None, secs: float
+    name: str,
+    server: c.Proc | c.External,
+    sockets: list[tuple[str, str, str]],
+    ack: bytes | None,
+    secs: float,
 ) -> dict[str, Any]:
     """`sockets`: (path, first frame, conversation) per sender."""
     lp = Loop(ack)
@@ -97,7 +101,7 @@ async def measure(
     ]
     await asyncio.sleep(warm)
     lp.counting = True
-    window = c.CpuWindow([server.pid])
+    window = c.CpuWindow([server.pid] if server.pid else [])
     await asyncio.sleep(secs)
     lp.counting = False
     cpu = window.read()
@@ -221,14 +225,24 @@ async def bare_pg(url: str, convs: list[str], user: str, secs: float) -> dict[st
 # --- the scenario -----------------------------------------------------------------------
 
 
-async def run_chatapi(label: str, database_url: str, secs: float) -> dict[str, Any]:
+async def run_chatapi(
+    label: str, database_url: str, secs: float, external: c.External | None = None
+) -> dict[str, Any]:
     work = c.workdir(label)
     if database_url == "sqlite":
         database_url = c.sqlite_url(work)
-    c.migrate(database_url, work)
     groups = [[PER_CONV * i + j for j in range(PER_CONV)] for i in range(CONVS)]
-    scene = await c.bulk_scene(database_url, CONVS * PER_CONV, groups, tag="per")
-    server = c.chatapi_server(work, c.chatapi_env(work, database_url)).start()
+    server: c.Proc | c.External
+    if external is None:
+        c.migrate(database_url, work)
+        scene = await c.bulk_scene(database_url, CONVS * PER_CONV, groups, tag="per")
+        server = c.chatapi_server(
+            work, c.chatapi_env(work, database_url), name=f"persist-{label}"
+        ).start()
+    else:
+        server = external
+        tag = f"p{uuid.uuid4().hex[:6]}"
+        scene = await c.rest_scene(server.base_url, CONVS * PER_CONV, groups, tag=tag)
     try:
         sockets = [
             ("/api/v1/ws", f'{{"type":"auth","token":"{scene.tokens[m]}"}}', conv)
@@ -239,6 +253,8 @@ async def run_chatapi(label: str, database_url: str, secs: float) -> dict[str, A
         result["server_log_errors"] = server.log_count("ERROR")
     finally:
         server.stop()
+    if external is not None:
+        return result
     convs = [conv for conv, _ in scene.conversations]
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[1]
@@ -270,6 +286,10 @@ async def run(ctx: Any) -> dict[str, Any]:
         out["baseline"] = await measure("baseline", base, sockets, None, secs)
     finally:
         base.stop()
+    if ctx.url:
+        ext = c.External(ctx.url, ctx.server_pid)
+        out["chatapi-url"] = await run_chatapi("chatapi-url", "", secs, ext)
+        return out
     out["chatapi-sqlite"] = await run_chatapi("chatapi-sqlite", "sqlite", secs)
     if ctx.pg_url:
         await c.pg_reset(ctx.pg_url)

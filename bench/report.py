@@ -97,7 +97,7 @@ def _fanout_rows(s: dict[str, Any]) -> list[Row]:
 
 
 def _idle_rows(s: dict[str, Any]) -> list[Row]:
-    base, lite = s.get("baseline", {}), s.get("chatapi-sqlite", {})
+    base, lite = s.get("baseline", {}), s.get("chatapi-sqlite") or s.get("chatapi-url") or {}
     n = _get(lite, "sockets") or _get(base, "sockets")
     b_rate, l_rate = _get(base, "connects_per_s"), _get(lite, "connects_per_s")
     b_kib, l_kib = _get(base, "kib_per_socket"), _get(lite, "kib_per_socket")

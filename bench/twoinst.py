@@ -34,7 +34,7 @@ async def run(ctx: Any) -> dict[str, Any]:
     scene = await c.bulk_scene(ctx.pg_url, f.GROUPS * f.GROUP_SIZE, f.fanout_groups(), tag="two")
     env = c.chatapi_env(work, ctx.pg_url, redis_url=ctx.redis_url, redis_prefix=prefix)
     try:
-        one = c.chatapi_server(work, env, name="single").start()
+        one = c.chatapi_server(work, env, name="twoinst-single").start()
         try:
             fan = f.Fanout(
                 "one process (PG+Redis)", f.chatapi_rooms(scene, lambda _p: one.port), [one.pid]
@@ -43,8 +43,8 @@ async def run(ctx: Any) -> dict[str, Any]:
             out["one"]["server_log_errors"] = one.log_count("ERROR")
         finally:
             one.stop()
-        a = c.chatapi_server(work, env, name="instA").start()
-        b = c.chatapi_server(work, env, name="instB").start()
+        a = c.chatapi_server(work, env, name="twoinst-A").start()
+        b = c.chatapi_server(work, env, name="twoinst-B").start()
         try:
             fan = f.Fanout(
                 "two processes (PG+Redis)",
