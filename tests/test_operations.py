@@ -134,3 +134,18 @@ async def test_web_client_routes_fall_back_to_index(tmp_path: Path, settings: Se
             assert (await c.get("/api/v1/nope")).status_code == 404
             assert (await c.get("/healthz")).status_code == 200
             assert (await c.get("/docs")).status_code == 200
+
+
+def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(VAR_DIR=str(tmp_path), REDIS_URL="")
+    result = subprocess.run(
+        [sys.executable, "-m", "chatapi.cli", "serve", "--workers", "2", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "REDIS_URL" in result.stderr

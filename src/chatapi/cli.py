@@ -46,6 +46,12 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
     import uvicorn
 
     _ = settings.signing_key  # refuse to start without a secret in production
+    if workers > 1 and not settings.redis_url:
+        # Each worker would reach only its own sockets: messages would not cross them.
+        raise ConfigError(
+            f"--workers {workers} needs REDIS_URL: without Redis each worker delivers only "
+            "to its own sockets. Set REDIS_URL or run one worker."
+        )
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     uvicorn.run(
         "chatapi.main:app",

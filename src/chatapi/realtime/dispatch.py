@@ -22,10 +22,9 @@ from chatapi.models import User
 from chatapi.realtime import protocol as p
 from chatapi.realtime.connection import Connection, TokenBucket
 from chatapi.realtime.envelope import Envelope
-from chatapi.realtime.presence import record_last_seen
 from chatapi.schemas import UserRead
 from chatapi.services import auth as auth_service
-from chatapi.services import conversations, events, receipts, timeline
+from chatapi.services import conversations, events, receipts, timeline, users
 from chatapi.state import AppState
 
 log = logging.getLogger(__name__)
@@ -44,9 +43,9 @@ class ServiceDirectory:
     def __init__(self, state: AppState) -> None:
         self.state = state
 
-    async def conversation_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+    async def conversation_seqs(self, user_id: uuid.UUID) -> dict[uuid.UUID, int]:
         async with self.state.uow() as uow:
-            return await conversations.conversation_ids_for_user(uow, user_id=user_id)
+            return await conversations.conversation_seqs_for_user(uow, user_id=user_id)
 
     async def events(
         self, conversation_id: uuid.UUID, *, after_seq: int, until_seq: int | None
@@ -88,7 +87,7 @@ async def went_offline(state: AppState, user_ids: list[uuid.UUID]) -> None:
     """Users whose last socket closed (here, or on an instance that died)."""
     now = datetime.now(UTC)
     async with state.uow() as uow:
-        await record_last_seen(uow, user_ids=user_ids, at=now)
+        await users.record_last_seen(uow, user_ids=user_ids, at=now)
         await uow.commit()
     for user_id in user_ids:
         await announce_presence(state, user_id, online=False, last_seen_at=now)

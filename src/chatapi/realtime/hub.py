@@ -44,7 +44,9 @@ class Sink(Protocol):
 class Directory(Protocol):
     """What the hub asks the database (via services), outside the delivery path."""
 
-    async def conversation_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]: ...
+    async def conversation_seqs(self, user_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        """The user's conversations, each with its last committed seq."""
+        ...
 
     async def events(
         self, conversation_id: uuid.UUID, *, after_seq: int, until_seq: int | None
@@ -137,11 +139,11 @@ class Hub:
         # the list may or may not include them, and applying them twice is harmless.
         load = self._loading[uid] = _Load()
         try:
-            ids = await self._directory.conversation_ids(uid)
+            seqs = await self._directory.conversation_seqs(uid)
         finally:
             del self._loading[uid]
             load.done.set()
-        convs = set(ids)
+        convs = set(seqs)
         for op, conversation_id in load.changes:
             if op == "added":
                 convs.add(conversation_id)
@@ -150,6 +152,11 @@ class Hub:
         self._user_convs[uid] = convs
         for conversation_id in convs:
             self._members.setdefault(conversation_id, set()).add(uid)
+            if conversation_id in seqs and conversation_id not in self._orders:
+                # Count from the committed end of the timeline, so that the first event
+                # this process sees in the conversation may arrive out of order too, and
+                # a resync after a broker outage covers it.
+                self._orders[conversation_id] = _Order(next_seq=seqs[conversation_id] + 1)
 
     def detach(self, sink: Sink) -> None:
         uid = sink.user_id
@@ -191,10 +198,10 @@ class Hub:
             skip = env.actor_id if env.kind == "typing" else None
             self._send(env, (u for u in members if u != skip))
         elif env.kind in ("presence", "notice"):
-            if env.kind == "notice" and env.conversation_id is not None:
-                # A notice about a conversation (e.g. `conversation.created`) tells its
-                # recipients that they are members of it.
-                op = "removed" if env.membership == "removed" else "added"
+            if env.kind == "notice" and env.conversation_id is not None and env.membership:
+                # A notice that changes membership (e.g. `conversation.created`, "added"):
+                # its recipients are members of the conversation from now on.
+                op = env.membership
                 self._note_loading(op, env.conversation_id, env.user_ids)
                 if op == "added":
                     self._join(env.conversation_id, env.user_ids)

@@ -16,15 +16,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime
 from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import update
-
-from chatapi.db import UnitOfWork
-from chatapi.models import User
 
 log = logging.getLogger(__name__)
 
@@ -236,13 +231,3 @@ class RedisPresence:
                 await self._sweep()
             except (RedisError, OSError) as exc:
                 log.warning("presence: heartbeat failed (%s)", type(exc).__name__)
-
-
-async def record_last_seen(
-    uow: UnitOfWork, *, user_ids: Collection[uuid.UUID], at: datetime
-) -> None:
-    """Write `users.last_seen_at` when a user's last socket closed."""
-    # TODO(services): belongs in services/users.py; kept here until it has a home there.
-    await uow.session.execute(
-        update(User).where(User.id.in_(list(user_ids))).values(last_seen_at=at)  # type: ignore[attr-defined]
-    )

@@ -77,9 +77,15 @@ async def member_ids(uow: UnitOfWork, *, conversation_id: uuid.UUID) -> list[uui
     return list((await uow.session.scalars(stmt)).all())
 
 
-async def conversation_ids_for_user(uow: UnitOfWork, *, user_id: uuid.UUID) -> list[uuid.UUID]:
-    stmt = select(col(Member.conversation_id)).where(col(Member.user_id) == user_id)
-    return list((await uow.session.scalars(stmt)).all())
+async def conversation_seqs_for_user(
+    uow: UnitOfWork, *, user_id: uuid.UUID
+) -> dict[uuid.UUID, int]:
+    """The user's conversations and the last seq of each (one query)."""
+    stmt = select(col(Conversation.id), col(Conversation.last_seq)).join(
+        Member,
+        and_(col(Member.conversation_id) == col(Conversation.id), col(Member.user_id) == user_id),
+    )
+    return dict((await uow.session.execute(stmt)).tuples().all())
 
 
 async def co_member_ids(uow: UnitOfWork, *, user_id: uuid.UUID) -> set[uuid.UUID]:
@@ -119,7 +125,11 @@ def _announce_created(
     )
     uow.emit(
         Envelope(
-            kind="notice", frame=frame, conversation_id=conversation.id, user_ids=tuple(members)
+            kind="notice",
+            frame=frame,
+            conversation_id=conversation.id,
+            user_ids=tuple(members),
+            membership="added",
         )
     )
 

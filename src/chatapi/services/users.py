@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, select, update
@@ -62,6 +62,15 @@ async def delete_account(uow: UnitOfWork, *, user: User) -> None:
         update(RefreshToken)
         .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
+    )
+
+
+async def record_last_seen(
+    uow: UnitOfWork, *, user_ids: Collection[uuid.UUID], at: datetime
+) -> None:
+    """Write `last_seen_at` for users whose last socket closed."""
+    await uow.session.execute(
+        update(User).where(col(User.id).in_(list(user_ids))).values(last_seen_at=at)
     )
 
 
