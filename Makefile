@@ -43,7 +43,7 @@ pytest: install web-deps
 	$(BIN)/pytest
 
 web-test: web
-	@if [ -f web/package.json ]; then cd web && npm test && npm run test:e2e; fi
+	@if [ -f web/package.json ]; then cd web && npm run format:check && npm test && npm run test:e2e; fi
 
 test: lint typecheck pytest web-test
 

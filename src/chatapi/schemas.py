@@ -14,7 +14,11 @@ MAX_BODY_CHARS = 4000
 
 
 class Schema(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A response model: every field is always present, so OpenAPI marks them required."""
+
+    model_config = ConfigDict(
+        from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
 
 # --- auth and users -------------------------------------------------------------------
@@ -54,7 +58,7 @@ class UserUpdate(BaseModel):
     ]
 
 
-class TokenPair(BaseModel):
+class TokenPair(Schema):
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
@@ -70,7 +74,7 @@ class ErrorBody(BaseModel):
     code: str
 
 
-class Health(BaseModel):
+class Health(Schema):
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = Field(default_factory=dict)
 

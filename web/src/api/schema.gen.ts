@@ -520,8 +520,8 @@ export interface components {
              */
             kind: "direct" | "group";
             /** Last Activity At */
-            last_activity_at?: string | null;
-            last_message?: components["schemas"]["MessageRead"] | null;
+            last_activity_at: string | null;
+            last_message: components["schemas"]["MessageRead"] | null;
             /**
              * Last Read Seq
              * @default 0
@@ -537,7 +537,7 @@ export interface components {
              */
             my_role: "owner" | "admin" | "member";
             /** @description for direct conversations: the other person */
-            other_user?: components["schemas"]["UserRead"] | null;
+            other_user: components["schemas"]["UserRead"] | null;
             /** Title */
             title: string | null;
             /** Unread Count */
@@ -609,7 +609,7 @@ export interface components {
         /** Health */
         Health: {
             /** Checks */
-            checks?: {
+            checks: {
                 [key: string]: string;
             };
             /**
@@ -623,11 +623,11 @@ export interface components {
             /** Content Type */
             content_type: string;
             /** Created At */
-            created_at?: string | null;
+            created_at: string | null;
             /** Filename */
             filename: string;
             /** Height */
-            height?: number | null;
+            height: number | null;
             /**
              * Id
              * Format: uuid
@@ -636,14 +636,14 @@ export interface components {
             /** Size */
             size: number;
             /** Thumbnail Url */
-            thumbnail_url?: string | null;
+            thumbnail_url: string | null;
             /**
              * Url
              * @description signed, expiring URL; works without a header
              */
             url: string;
             /** Width */
-            width?: number | null;
+            width: number | null;
         };
         /** MemberAdd */
         MemberAdd: {
@@ -662,7 +662,7 @@ export interface components {
         /** MemberRead */
         MemberRead: {
             /** Joined At */
-            joined_at?: string | null;
+            joined_at: string | null;
             /** Last Delivered Seq */
             last_delivered_seq: number;
             /** Last Read Seq */
@@ -699,7 +699,7 @@ export interface components {
         /** MessageRead */
         MessageRead: {
             /** Attachments */
-            attachments?: components["schemas"]["MediaRead"][];
+            attachments: components["schemas"]["MediaRead"][];
             /** Body */
             body: string;
             /** Client Id */
@@ -797,7 +797,7 @@ export interface components {
              */
             id: string;
             /** Last Seen At */
-            last_seen_at?: string | null;
+            last_seen_at: string | null;
             /**
              * Online
              * @default false

@@ -15,6 +15,8 @@ function conversation(over: Partial<Conversation> = {}): Conversation {
     kind: "direct",
     title: null,
     created_at: "2026-01-01T00:00:00Z",
+    last_activity_at: "2026-01-01T00:00:00Z",
+    other_user: null,
     last_seq: 2,
     members_count: 2,
     my_role: "member",

@@ -45,5 +45,11 @@ export function newEvent(seq: number, over: Partial<Message> = {}): ChatEvent {
 }
 
 export function member(id: string, read = 0, delivered = 0): Member {
-  return { user: user(id), role: "member", last_read_seq: read, last_delivered_seq: delivered };
+  return {
+    user: user(id),
+    role: "member",
+    last_read_seq: read,
+    last_delivered_seq: delivered,
+    joined_at: "2026-01-01T00:00:00Z",
+  };
 }

@@ -14,6 +14,8 @@ function conv(over: Partial<Conversation>): Conversation {
     kind: "direct",
     title: null,
     created_at: "2026-01-01T00:00:00Z",
+    last_activity_at: "2026-01-01T00:00:00Z",
+    other_user: null,
     last_seq: 1,
     members_count: 2,
     my_role: "member",

@@ -12,6 +12,9 @@ function media(over: Partial<Media>): Media {
     size: 2_500_000,
     url: "/api/v1/media/m1?sig=a",
     thumbnail_url: null,
+    width: null,
+    height: null,
+    created_at: "2026-01-01T00:00:00Z",
     ...over,
   };
 }
