@@ -241,7 +241,7 @@ class Fanout:
         return r
 
     async def ramp(
-        self, duration: float, *, start: float = 1000, factor: float = 1.5, cap: float = 80_000
+        self, duration: float, *, start: float = 1000, factor: float = 1.5, cap: float = 150_000
     ) -> dict[str, Any]:
         """Step the offered load up by `factor` from `start` (down by 2 first if `start`
         fails), then one bisection step between the last pass and the first failure."""
@@ -308,6 +308,7 @@ class _Ramp:
     best: dict[str, Any] | None = None
     failed: float | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    capped: bool = False
 
     def update(self, r: dict[str, Any], factor: float, cap: float) -> None:
         self.steps.append(r)
@@ -320,6 +321,7 @@ class _Ramp:
                 self.rate *= factor
                 if self.rate > cap:
                     self.phase = "done"
+                    self.capped = True  # never failed: the true limit is higher
                 return
             if self.phase == "start" and self.rate > 200:
                 self.failed = self.rate
@@ -349,6 +351,7 @@ class _Ramp:
             "steps": self.steps,
             "limit": self.steps[-1] if self.steps else None,
             "gen_saturated_at_limit": bool(self.steps and self.steps[-1]["gen_saturated"]),
+            "capped": self.capped,
         }
 
 
@@ -360,7 +363,7 @@ async def interleaved(
     fixed_rate: float = 2000,
     start: float = 1000,
     factor: float = 1.5,
-    cap: float = 80_000,
+    cap: float = 150_000,
 ) -> dict[str, dict[str, Any]]:
     """Measure several targets whose sockets are all open, a step of each in turn, so
     that every target sees the same moments of the (possibly shared) host."""

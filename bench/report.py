@@ -47,13 +47,14 @@ def _fanout_rows(s: dict[str, Any]) -> list[Row]:
     l_best = _get(lite, "ramp", "best", "deliveries_per_s")
     p_best = _get(pg, "ramp", "best", "deliveries_per_s")
     worst = min((v for v in (l_best, p_best) if v is not None), default=None)
+    capped = ">= " if _get(base, "ramp", "capped") else ""
     rows.append(
         (
             "1 fan-out",
             "max sustained deliveries/s (p99<100ms, 0 lost)",
             _n(l_best),
             _n(p_best),
-            _n(b_best),
+            capped + _n(b_best),
             f"{_ratio(l_best, b_best)} / {_ratio(p_best, b_best)}",
             ">= 0.5x",
             _mark(None if worst is None or not b_best else worst >= 0.5 * b_best),
