@@ -10,14 +10,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import ChatError, Forbidden, NotFound, Unprocessable
-from chatapi.models import Conversation, ConversationKind, EventType, Media, Message, User
-from chatapi.schemas import MAX_BODY_CHARS, MessageRead
+from chatapi.models import (
+    Conversation,
+    ConversationKind,
+    Event,
+    EventType,
+    Media,
+    Member,
+    Message,
+    User,
+)
+from chatapi.schemas import MAX_BODY_CHARS, EventRead, MessageRead
 from chatapi.services import media, timeline
 from chatapi.services.conversations import MANAGERS, require_member
 from chatapi.services.media import MediaSigner
@@ -51,6 +60,21 @@ async def _by_client_id(
     return (await uow.session.scalars(stmt)).first()
 
 
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One message to send, as REST and WebSocket handlers receive it."""
+
+    sender_id: uuid.UUID
+    conversation_id: uuid.UUID
+    body: str
+    client_id: str | None = None
+    attachment_ids: tuple[uuid.UUID, ...] = ()
+    reply_to_id: uuid.UUID | None = None
+
+
+SendResult = tuple[MessageRead, bool]
+
+
 async def send_message(
     uow: UnitOfWork,
     *,
@@ -61,69 +85,246 @@ async def send_message(
     client_id: str | None = None,
     attachment_ids: Sequence[uuid.UUID] = (),
     reply_to_id: uuid.UUID | None = None,
-) -> tuple[MessageRead, bool]:
+) -> SendResult:
     """Store a message in a conversation the sender belongs to and announce it.
 
     Returns the message and whether it was created: a retry with the same `client_id`
     (same sender, same conversation) returns the first message instead.
     """
-    sender_id = sender.id
-    await require_member(uow, user_id=sender_id, conversation_id=conversation_id)
-    attachment_ids = list(dict.fromkeys(attachment_ids))
-    text = clean_body(body, has_attachments=bool(attachment_ids))
-    if client_id is not None:
-        first = await _by_client_id(
-            uow, conversation_id=conversation_id, sender_id=sender_id, client_id=client_id
-        )
-        if first is not None:
-            return (await to_reads(uow, [first], signer=signer))[0], False
-    if reply_to_id is not None:
-        target = await uow.session.get(Message, reply_to_id)
-        if target is None or target.conversation_id != conversation_id:
-            raise Unprocessable(
-                "reply_to_id is not a message of this conversation.", code="invalid_reply"
-            )
+    request = SendRequest(
+        sender.id, conversation_id, body, client_id, tuple(attachment_ids), reply_to_id
+    )
+    return await _send_one(uow, request, signer=signer)
+
+
+async def _send_one(uow: UnitOfWork, request: SendRequest, *, signer: MediaSigner) -> SendResult:
     try:
-        # A savepoint: a refused send (a bad attachment, a concurrent retry) undoes only its
-        # own writes, so sends can share a transaction (see GroupCommit).
-        async with uow.session.begin_nested():
-            seq = await timeline.next_seq(uow, conversation_id=conversation_id, activity=True)
-            message = Message(
-                conversation_id=conversation_id,
-                seq=seq,
-                sender_id=sender_id,
-                body=text,
-                client_id=client_id,
-                reply_to_id=reply_to_id,
-            )
-            uow.session.add(message)
-            await uow.session.flush()  # the message row before the event that points at it
-            event = timeline.append(
-                uow,
-                conversation_id=conversation_id,
-                seq=seq,
-                type=EventType.message_new,
-                actor_id=sender_id,
-                message_id=message.id,
-            )
-            attached = await media.attach(
-                uow, owner_id=sender_id, message_id=message.id, attachment_ids=attachment_ids
-            )
-            await uow.session.flush()
+        (outcome,) = await send_messages(uow, [request], signer=signer)
     except IntegrityError:
-        # The unique key (conversation, sender, client_id) caught a concurrent retry: the
-        # savepoint gave the seq back, and the first message is the answer.
-        if client_id is None:
+        # A concurrent retry with the same client_id committed first (the unique key on
+        # conversation + sender + client_id caught it): the first message is the answer.
+        await uow.rollback()
+        if request.client_id is None:
             raise
         first = await _by_client_id(
-            uow, conversation_id=conversation_id, sender_id=sender_id, client_id=client_id
+            uow,
+            conversation_id=request.conversation_id,
+            sender_id=request.sender_id,
+            client_id=request.client_id,
         )
         if first is None:
             raise
         return (await to_reads(uow, [first], signer=signer))[0], False
-    read = _read(message, attached, signer=signer)
-    timeline.announce(uow, event, message=read)
-    return read, True
+    if isinstance(outcome, ChatError):
+        raise outcome
+    return outcome
+
+
+async def send_messages(
+    uow: UnitOfWork, requests: Sequence[SendRequest], *, signer: MediaSigner
+) -> list[SendResult | ChatError]:
+    """Store many messages in one transaction; one outcome per request, in order.
+
+    The rules are checked for all requests with one query each (membership, retries by
+    client_id, reply targets); a refused request gets its error and writes nothing. The
+    accepted ones take their seqs with one row-level increment per conversation (taken in
+    conversation order, so concurrent transactions lock rows in one global order) and are
+    written with one multi-row INSERT for the messages and one for their events. Each
+    request's `message.new` is announced after the commit.
+
+    Raises (and writes nothing usable) only when the transaction itself fails, e.g. an
+    IntegrityError from a concurrent retry on another connection.
+    """
+    outcomes: list[SendResult | ChatError | None] = [None] * len(requests)
+    texts: dict[int, str] = {}
+    for i, req in enumerate(requests):
+        try:
+            texts[i] = clean_body(req.body, has_attachments=bool(req.attachment_ids))
+        except ChatError as exc:
+            outcomes[i] = exc
+    await _check_membership(uow, requests, outcomes)
+    await _check_replies(uow, requests, outcomes)
+    retried = await _find_retries(uow, requests, outcomes, signer=signer)
+
+    # Retries of a message already stored, and repeats of a client_id within this batch.
+    accepted: list[int] = []
+    first_in_batch: dict[tuple[uuid.UUID, uuid.UUID, str], int] = {}
+    repeats: dict[int, int] = {}
+    for i, req in enumerate(requests):
+        if outcomes[i] is not None:
+            continue
+        if req.client_id is not None:
+            key = (req.conversation_id, req.sender_id, req.client_id)
+            if key in retried:
+                outcomes[i] = (retried[key], False)
+                continue
+            if key in first_in_batch:
+                repeats[i] = first_in_batch[key]
+                continue
+            first_in_batch[key] = i
+        accepted.append(i)
+
+    now = datetime.now(UTC)
+    per_conversation: dict[uuid.UUID, list[int]] = {}
+    for i in accepted:
+        per_conversation.setdefault(requests[i].conversation_id, []).append(i)
+    seqs: dict[int, int] = {}
+    for conversation_id in sorted(per_conversation, key=lambda c: c.bytes):
+        indexes = per_conversation[conversation_id]
+        last = await timeline.next_seq(
+            uow, conversation_id=conversation_id, activity=True, count=len(indexes)
+        )
+        for offset, i in enumerate(indexes):
+            seqs[i] = last - len(indexes) + 1 + offset
+
+    rows: list[dict[str, object]] = []
+    event_rows: list[dict[str, object]] = []
+    ids: dict[int, uuid.UUID] = {}
+    for i in accepted:
+        req = requests[i]
+        ids[i] = uuid.uuid4()
+        rows.append(
+            {
+                "id": ids[i],
+                "conversation_id": req.conversation_id,
+                "seq": seqs[i],
+                "sender_id": req.sender_id,
+                "body": texts[i],
+                "client_id": req.client_id,
+                "reply_to_id": req.reply_to_id,
+                "created_at": now,
+            }
+        )
+        event_rows.append(
+            {
+                "conversation_id": req.conversation_id,
+                "seq": seqs[i],
+                "type": EventType.message_new.value,
+                "actor_id": req.sender_id,
+                "created_at": now,
+                "message_id": ids[i],
+            }
+        )
+    if rows:
+        # Bulk INSERTs (one multi-row statement each): no per-object ORM bookkeeping.
+        await uow.session.execute(insert(Message), rows)
+        await uow.session.execute(insert(Event), event_rows)
+
+    for i in accepted:
+        req = requests[i]
+        attached = await media.attach(
+            uow, owner_id=req.sender_id, message_id=ids[i], attachment_ids=list(req.attachment_ids)
+        )
+        read = MessageRead(
+            id=ids[i],
+            conversation_id=req.conversation_id,
+            seq=seqs[i],
+            sender_id=req.sender_id,
+            body=texts[i],
+            client_id=req.client_id,
+            reply_to_id=req.reply_to_id,
+            attachments=[media.to_read(m, signer=signer) for m in attached],
+            created_at=now,
+            edited_at=None,
+            deleted=False,
+        )
+        outcomes[i] = (read, True)
+        timeline.announce_read(
+            uow,
+            EventRead(
+                conversation_id=req.conversation_id,
+                seq=seqs[i],
+                type="message.new",
+                created_at=now,
+                actor_id=req.sender_id,
+                message=read,
+            ),
+        )
+    for i, first in repeats.items():
+        stored = outcomes[first]
+        outcomes[i] = (stored[0], False) if isinstance(stored, tuple) else stored
+    return [o for o in outcomes if o is not None]
+
+
+async def _check_membership(
+    uow: UnitOfWork,
+    requests: Sequence[SendRequest],
+    outcomes: list[SendResult | ChatError | None],
+) -> None:
+    pairs = {
+        (r.conversation_id, r.sender_id)
+        for r, o in zip(requests, outcomes, strict=True)
+        if o is None
+    }
+    if not pairs:
+        return
+    found = set(
+        (
+            await uow.session.execute(
+                select(col(Member.conversation_id), col(Member.user_id)).where(
+                    tuple_(col(Member.conversation_id), col(Member.user_id)).in_(list(pairs))
+                )
+            )
+        ).tuples()
+    )
+    for i, req in enumerate(requests):
+        if outcomes[i] is None and (req.conversation_id, req.sender_id) not in found:
+            outcomes[i] = NotFound("No such conversation.", code="conversation_not_found")
+
+
+async def _check_replies(
+    uow: UnitOfWork,
+    requests: Sequence[SendRequest],
+    outcomes: list[SendResult | ChatError | None],
+) -> None:
+    targets = {
+        r.reply_to_id
+        for r, o in zip(requests, outcomes, strict=True)
+        if o is None and r.reply_to_id is not None
+    }
+    if not targets:
+        return
+    stmt = select(col(Message.id), col(Message.conversation_id)).where(
+        col(Message.id).in_(list(targets))
+    )
+    where = dict((await uow.session.execute(stmt)).tuples().all())
+    for i, req in enumerate(requests):
+        if (
+            outcomes[i] is None
+            and req.reply_to_id is not None
+            and where.get(req.reply_to_id) != req.conversation_id
+        ):
+            outcomes[i] = Unprocessable(
+                "reply_to_id is not a message of this conversation.", code="invalid_reply"
+            )
+
+
+async def _find_retries(
+    uow: UnitOfWork,
+    requests: Sequence[SendRequest],
+    outcomes: list[SendResult | ChatError | None],
+    *,
+    signer: MediaSigner,
+) -> dict[tuple[uuid.UUID, uuid.UUID, str], MessageRead]:
+    """Messages already stored under the requests' client_ids (one query)."""
+    keys = {
+        (r.conversation_id, r.sender_id, r.client_id)
+        for r, o in zip(requests, outcomes, strict=True)
+        if o is None and r.client_id is not None
+    }
+    if not keys:
+        return {}
+    found = (
+        await uow.session.scalars(
+            select(Message).where(
+                tuple_(
+                    col(Message.conversation_id), col(Message.sender_id), col(Message.client_id)
+                ).in_(list(keys))
+            )
+        )
+    ).all()
+    reads = await to_reads(uow, found, signer=signer)
+    return {(m.conversation_id, m.sender_id, m.client_id or ""): m for m in reads}
 
 
 async def _visible_message(uow: UnitOfWork, *, user: User, message_id: uuid.UUID) -> Message:
@@ -249,24 +450,20 @@ def _read(message: Message, attachments: Sequence[Media], *, signer: MediaSigner
 
 @dataclass(slots=True)
 class _Send:
-    sender: User
-    conversation_id: uuid.UUID
-    body: str
-    client_id: str | None
-    attachment_ids: Sequence[uuid.UUID]
-    reply_to_id: uuid.UUID | None
-    future: asyncio.Future[tuple[MessageRead, bool]]
+    request: SendRequest
+    future: asyncio.Future[SendResult]
 
 
 class GroupCommit:
     """Sends that arrive together share one transaction and one commit (group commit).
 
-    Every send still runs `send_message` — the same rules, in its own savepoint, so a
-    refused send undoes only itself — and each caller gets its answer only after the shared
-    commit, so an ack still means "stored". Nothing waits to fill a batch: a batch is
+    A batch goes through `send_messages` — the same rules as a single send, checked with a
+    query each for the whole batch, and multi-row INSERTs — and each caller gets its answer
+    only after the shared commit, so an ack still means "stored". A refused send gets its
+    own error without touching the others. Nothing waits to fill a batch: a batch is
     whatever queued while the previous one committed, so an idle server commits each send
-    at once. Within a batch, sends are taken in conversation order so that concurrent
-    batches (other instances) lock conversation rows in one global order: no deadlocks.
+    at once. If the transaction itself fails (e.g. a concurrent retry on another instance
+    hit the client_id key), every send of the batch is tried again on its own.
     """
 
     def __init__(
@@ -274,7 +471,7 @@ class GroupCommit:
         uow_factory: Callable[[], UnitOfWork],
         signer: MediaSigner,
         *,
-        max_batch: int = 128,
+        max_batch: int = 256,
     ) -> None:
         self._uow = uow_factory
         self._signer = signer
@@ -293,20 +490,15 @@ class GroupCommit:
         client_id: str | None = None,
         attachment_ids: Sequence[uuid.UUID] = (),
         reply_to_id: uuid.UUID | None = None,
-    ) -> tuple[MessageRead, bool]:
+    ) -> SendResult:
         """`send_message`, committed; returns the message and whether it was created."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
         loop = asyncio.get_running_loop()
-        item = _Send(
-            sender,
-            conversation_id,
-            body,
-            client_id,
-            attachment_ids,
-            reply_to_id,
-            loop.create_future(),
+        request = SendRequest(
+            sender.id, conversation_id, body, client_id, tuple(attachment_ids), reply_to_id
         )
+        item = _Send(request, loop.create_future())
         self._queue.append(item)
         self._wake.set()
         if self._worker is None:
@@ -332,36 +524,35 @@ class GroupCommit:
                     await self._commit_batch(batch)
 
     async def _commit_batch(self, batch: list[_Send]) -> None:
-        batch.sort(key=lambda item: item.conversation_id.bytes)  # stable: keeps send order
-        stored: list[tuple[_Send, tuple[MessageRead, bool]]] = []
+        if len(batch) == 1:
+            await self._commit_one(batch[0])
+            return
         try:
             async with self._uow() as uow:
-                for item in batch:
-                    try:
-                        result = await self._apply(uow, item)
-                    except ChatError as exc:  # refused: nothing of it was written
-                        _settle(item, exc=exc)
-                        continue
-                    stored.append((item, result))
+                outcomes = await send_messages(
+                    uow, [item.request for item in batch], signer=self._signer
+                )
                 await uow.commit()
         except asyncio.CancelledError:
             raise
         except Exception:
-            # The batch as a whole failed (a lost connection, a conflict with another
-            # instance): nothing of it is committed, so each send is tried on its own.
+            # Nothing of the batch is committed: each send is tried on its own.
             log.warning(
                 "group commit of %d sends failed; retrying one by one", len(batch), exc_info=True
             )
-            for item, _ in stored:
+            for item in batch:
                 await self._commit_one(item)
             return
-        for item, result in stored:
-            _settle(item, result=result)
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, ChatError):
+                _settle(item, exc=outcome)
+            else:
+                _settle(item, result=outcome)
 
     async def _commit_one(self, item: _Send) -> None:
         try:
             async with self._uow() as uow:
-                result = await self._apply(uow, item)
+                result = await _send_one(uow, item.request, signer=self._signer)
                 await uow.commit()
         except asyncio.CancelledError:
             raise
@@ -370,23 +561,11 @@ class GroupCommit:
             return
         _settle(item, result=result)
 
-    async def _apply(self, uow: UnitOfWork, item: _Send) -> tuple[MessageRead, bool]:
-        return await send_message(
-            uow,
-            sender=item.sender,
-            conversation_id=item.conversation_id,
-            body=item.body,
-            signer=self._signer,
-            client_id=item.client_id,
-            attachment_ids=item.attachment_ids,
-            reply_to_id=item.reply_to_id,
-        )
-
 
 def _settle(
     item: _Send,
     *,
-    result: tuple[MessageRead, bool] | None = None,
+    result: SendResult | None = None,
     exc: BaseException | None = None,
 ) -> None:
     if item.future.done():  # the caller went away (e.g. its socket closed)

@@ -15,13 +15,16 @@ from chatapi.realtime.envelope import Envelope
 from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead
 
 
-async def next_seq(uow: UnitOfWork, *, conversation_id: uuid.UUID, activity: bool = False) -> int:
+async def next_seq(
+    uow: UnitOfWork, *, conversation_id: uuid.UUID, activity: bool = False, count: int = 1
+) -> int:
     """Take the conversation's next seq with a row-level increment in this transaction.
 
     The UPDATE locks the conversation row (PostgreSQL) or runs under SQLite's write lock, so
     concurrent writers queue here and each gets the next number; a rollback gives it back.
+    With `count` > 1 it takes that many and returns the last of them.
     """
-    values: dict[str, Any] = {"last_seq": col(Conversation.last_seq) + 1}
+    values: dict[str, Any] = {"last_seq": col(Conversation.last_seq) + count}
     if activity:
         values["last_activity_at"] = datetime.now(UTC)
     result = await uow.session.execute(
@@ -123,5 +126,10 @@ def announce(
         member=member,
         conversation=conversation,
     )
-    uow.emit(envelope_for(read))
+    announce_read(uow, read)
     return read
+
+
+def announce_read(uow: UnitOfWork, event: EventRead) -> None:
+    """Publish an event (already read into its model) after commit."""
+    uow.emit(envelope_for(event))
