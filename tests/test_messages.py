@@ -398,3 +398,19 @@ async def test_concurrent_sends_share_commits(
     assert all(r.status_code == 201 for r in results)
     assert sorted(r.json()["seq"] for r in results) == list(range(1, 51))
     assert len(commits) < 50
+
+
+async def test_concurrent_sends_into_many_conversations_stay_gapless(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    a, b = await signup(), await signup()
+    convs = [await group(client, a, b, title=f"c{i}") for i in range(5)]
+    results = await asyncio.gather(
+        *(send(client, a if i % 2 else b, convs[i % 5], f"m{i}") for i in range(60))
+    )
+    assert all(r.status_code == 201 for r in results)
+    for conv in convs:
+        seqs = sorted(r.json()["seq"] for r in results if r.json()["conversation_id"] == conv["id"])
+        assert seqs == list(range(1, 13))
+        now = (await client.get(f"{CONV}/{conv['id']}", headers=a.headers)).json()
+        assert now["last_seq"] == 12

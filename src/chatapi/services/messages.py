@@ -169,13 +169,13 @@ async def send_messages(
     for i in accepted:
         per_conversation.setdefault(requests[i].conversation_id, []).append(i)
     seqs: dict[int, int] = {}
-    for conversation_id in sorted(per_conversation, key=lambda c: c.bytes):
-        indexes = per_conversation[conversation_id]
-        last = await timeline.next_seq(
-            uow, conversation_id=conversation_id, activity=True, count=len(indexes)
-        )
+    lasts = await timeline.take_seqs(
+        uow, {c: len(indexes) for c, indexes in per_conversation.items()}, activity=True
+    )
+    for conversation_id, indexes in per_conversation.items():
+        first = lasts[conversation_id] - len(indexes) + 1
         for offset, i in enumerate(indexes):
-            seqs[i] = last - len(indexes) + 1 + offset
+            seqs[i] = first + offset
 
     rows: list[dict[str, object]] = []
     event_rows: list[dict[str, object]] = []

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
@@ -34,6 +34,35 @@ async def next_seq(
         .returning(col(Conversation.last_seq))
     )
     return int(result.scalar_one())
+
+
+async def take_seqs(
+    uow: UnitOfWork, counts: dict[uuid.UUID, int], *, activity: bool = False
+) -> dict[uuid.UUID, int]:
+    """`next_seq` for several conversations at once, in one UPDATE: conversation c takes
+    `counts[c]` seqs; returns the last seq taken in each."""
+    if not counts:
+        return {}
+    if len(counts) == 1:
+        ((conversation_id, count),) = counts.items()
+        last = await next_seq(uow, conversation_id=conversation_id, activity=activity, count=count)
+        return {conversation_id: last}
+    values: dict[str, Any] = {
+        "last_seq": col(Conversation.last_seq) + case(counts, value=col(Conversation.id))
+    }
+    if activity:
+        values["last_activity_at"] = datetime.now(UTC)
+    result = await uow.session.execute(
+        update(Conversation)
+        .where(col(Conversation.id).in_(list(counts)))
+        .values(**values)
+        .returning(col(Conversation.id), col(Conversation.last_seq))
+        .execution_options(synchronize_session=False)
+    )
+    lasts = dict(result.tuples().all())
+    if len(lasts) != len(counts):
+        raise LookupError("a conversation of this batch no longer exists")
+    return lasts
 
 
 async def record(
