@@ -62,6 +62,9 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
         loop="auto",
         http="auto",
         ws_max_size=settings.ws_max_frame_bytes,
+        # Chat frames are small JSON: per-socket compression would cost CPU on every
+        # delivery (each socket compresses separately) for little saved bandwidth.
+        ws_per_message_deflate=False,
         proxy_headers=True,
         log_level=settings.log_level,
         timeout_graceful_shutdown=5,
