@@ -149,3 +149,33 @@ def test_several_workers_without_redis_are_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "REDIS_URL" in result.stderr
+
+
+async def test_reads_do_not_wait_for_an_open_write_transaction(
+    client: httpx.AsyncClient, app: Any, backend: str
+) -> None:
+    import asyncio
+
+    from sqlalchemy import text as sql
+
+    r = await client.post("/api/v1/auth/register", json={"username": "reader", "password": "p" * 8})
+    assert r.status_code == 201
+    tokens = (
+        await client.post("/api/v1/auth/token", data={"username": "reader", "password": "p" * 8})
+    ).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    state = app.state.chat
+    async with state.uow() as writer:
+        # A writer holds its transaction (on SQLite: the write lock) open...
+        await writer.session.execute(sql("UPDATE users SET display_name = display_name"))
+        # ...and reads still answer meanwhile instead of queueing behind it.
+        me = await asyncio.wait_for(client.get("/api/v1/users/me", headers=headers), 10)
+        listed = await asyncio.wait_for(client.get("/api/v1/conversations", headers=headers), 10)
+        await writer.rollback()
+    assert me.status_code == 200 and listed.status_code == 200
+
+
+async def test_read_only_unit_of_work_refuses_to_commit(app: Any) -> None:
+    async with app.state.chat.read_uow() as uow:
+        with pytest.raises(RuntimeError, match="read-only"):
+            await uow.commit()

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An execution option marking the engine of read-only units of work.
+READ_ONLY_OPTION = "chatapi_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -52,8 +54,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         # BEGIN IMMEDIATE takes SQLite's write lock up front: a deferred transaction that
         # reads and then writes fails with SQLITE_BUSY (no waiting) when another writer
-        # committed in between, which would surface as random errors under load.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # committed in between, which would surface as random errors under load. Read-only
+        # units of work (READ_ONLY_OPTION) never write, so they begin deferred and read
+        # alongside the writer (WAL) instead of queueing for its lock.
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Publisher(Protocol):
@@ -76,10 +83,15 @@ class UnitOfWork:
     """
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher | None
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        publisher: Publisher | None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._publisher = publisher
+        self.read_only = read_only
         self.session: AsyncSession = sessionmaker()
         self._pending: list[Outgoing] = []
         self._after_commit: list[Any] = []
@@ -101,6 +113,8 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit changes")
         await self.session.commit()
         items, self._pending = self._pending, []
         callbacks, self._after_commit = self._after_commit, []
@@ -138,5 +152,9 @@ class UnitOfWork:
         await self.close()
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def make_sessionmaker(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    if read_only:
+        engine = engine.execution_options(**{READ_ONLY_OPTION: True})
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -33,6 +33,14 @@ async def get_uow(state: StateDep) -> AsyncIterator[UnitOfWork]:
 UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 
 
+async def get_read_uow(state: StateDep) -> AsyncIterator[UnitOfWork]:
+    async with state.read_uow() as uow:
+        yield uow
+
+
+ReadUowDep = Annotated[UnitOfWork, Depends(get_read_uow)]
+
+
 async def get_current_user(
     state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
@@ -40,7 +48,7 @@ async def get_current_user(
         raise NotAuthenticated("Not authenticated: send `Authorization: Bearer <access_token>`.")
     # A session of its own, closed at once: the request's transaction (and on SQLite the
     # write lock) starts only when its service runs, and the user comes back detached.
-    async with state.uow() as uow:
+    async with state.read_uow() as uow:
         return await auth.authenticate(uow, token=token, key=state.token_policy.key)
 
 

@@ -77,6 +77,7 @@ def build_state(settings: Settings) -> AppState:
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
+        read_sessionmaker=make_sessionmaker(engine, read_only=True),
         broker=broker,
         presence=presence,
         login_limiter=LoginLimiter(

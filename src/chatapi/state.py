@@ -23,6 +23,7 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    read_sessionmaker: async_sessionmaker[AsyncSession]
     broker: Broker
     presence: Presence
     login_limiter: LoginLimiter
@@ -38,3 +39,7 @@ class AppState:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessionmaker, self.broker)
+
+    def read_uow(self) -> UnitOfWork:
+        """A unit of work that only reads (on SQLite it does not queue for the write lock)."""
+        return UnitOfWork(self.read_sessionmaker, None, read_only=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, StateDep, UowDep
+from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import (
     ConversationCreate,
     ConversationRead,
@@ -61,7 +61,7 @@ async def create_conversation(
 @router.get("")
 async def list_conversations(
     user: CurrentUser,
-    uow: UowDep,
+    uow: ReadUowDep,
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=conversations.LIST_LIMIT_MAX)] = 100,
     before: Annotated[
@@ -82,7 +82,7 @@ async def list_conversations(
 
 @router.get("/{conversation_id}", responses=errors(404))
 async def read_conversation(
-    conversation_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+    conversation_id: uuid.UUID, user: CurrentUser, uow: ReadUowDep, state: StateDep
 ) -> ConversationRead:
     """One conversation you belong to."""
     return await _read_one(uow, state, user, conversation_id)
@@ -106,7 +106,7 @@ async def update_conversation(
 
 @router.get("/{conversation_id}/members", responses=errors(404))
 async def list_members(
-    conversation_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+    conversation_id: uuid.UUID, user: CurrentUser, uow: ReadUowDep, state: StateDep
 ) -> list[MemberRead]:
     """Members with their roles and read/delivered markers."""
     return await conversations.list_members(

@@ -23,7 +23,7 @@ from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, StateDep, UowDep, oauth2_scheme
+from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep, oauth2_scheme
 from chatapi.errors import (
     ChatError,
     NotAuthenticated,
@@ -276,7 +276,7 @@ async def download_media(
     media_id: uuid.UUID,
     request: Request,
     state: StateDep,
-    uow: UowDep,
+    uow: ReadUowDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     exp: Annotated[int | None, Query(description=_SIGNED_QUERY_DOC)] = None,
     sig: Annotated[str | None, Query(max_length=128, description=_SIGNED_QUERY_DOC)] = None,
@@ -299,7 +299,7 @@ async def download_thumbnail(
     media_id: uuid.UUID,
     request: Request,
     state: StateDep,
-    uow: UowDep,
+    uow: ReadUowDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     exp: Annotated[int | None, Query(description=_SIGNED_QUERY_DOC)] = None,
     sig: Annotated[str | None, Query(max_length=128, description=_SIGNED_QUERY_DOC)] = None,

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, StateDep, UowDep
+from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import EventRead, MessageCreate, MessageRead, MessageUpdate
 from chatapi.services import events, messages
 
@@ -47,7 +47,7 @@ async def post_message(
 async def list_messages(
     conversation_id: uuid.UUID,
     user: CurrentUser,
-    uow: UowDep,
+    uow: ReadUowDep,
     state: StateDep,
     before_seq: Annotated[
         int | None, Query(ge=1, description="only messages before this seq")
@@ -69,7 +69,7 @@ async def list_messages(
 async def list_events(
     conversation_id: uuid.UUID,
     user: CurrentUser,
-    uow: UowDep,
+    uow: ReadUowDep,
     state: StateDep,
     after_seq: Annotated[int, Query(ge=0, description="last seq you have seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=events.EVENTS_LIMIT_MAX)] = 50,

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, StateDep, UowDep
+from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import UserRead, UserUpdate
 from chatapi.services import users
 
@@ -40,7 +40,7 @@ async def delete_me(user: CurrentUser, uow: UowDep) -> Response:
 @router.get("")
 async def search(
     user: CurrentUser,
-    uow: UowDep,
+    uow: ReadUowDep,
     state: StateDep,
     q: Annotated[str, Query(min_length=1, max_length=64, description="username prefix")],
     limit: Annotated[int, Query(ge=1, le=users.SEARCH_LIMIT_MAX)] = 20,
@@ -52,7 +52,7 @@ async def search(
 
 @router.get("/{user_id}", responses=errors(404))
 async def read_user(
-    user_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+    user_id: uuid.UUID, user: CurrentUser, uow: ReadUowDep, state: StateDep
 ) -> UserRead:
     """One user by id."""
     found = await users.get_user(uow, user_id=user_id)

@@ -44,13 +44,13 @@ class ServiceDirectory:
         self.state = state
 
     async def conversation_seqs(self, user_id: uuid.UUID) -> dict[uuid.UUID, int]:
-        async with self.state.uow() as uow:
+        async with self.state.read_uow() as uow:
             return await conversations.conversation_seqs_for_user(uow, user_id=user_id)
 
     async def events(
         self, conversation_id: uuid.UUID, *, after_seq: int, until_seq: int | None
     ) -> list[Envelope]:
-        async with self.state.uow() as uow:
+        async with self.state.read_uow() as uow:
             found = await events.load_events(
                 uow,
                 conversation_id=conversation_id,
@@ -68,7 +68,7 @@ async def announce_presence(
     state: AppState, user_id: uuid.UUID, *, online: bool, last_seen_at: datetime | None
 ) -> None:
     """Tell everyone who shares a conversation with the user (one query)."""
-    async with state.uow() as uow:
+    async with state.read_uow() as uow:
         recipients = await conversations.co_member_ids(uow, user_id=user_id)
     if not recipients:
         return
@@ -259,7 +259,7 @@ class Gateway:
         conn = self.conn
         key = self.state.token_policy.key
         try:
-            async with self.state.uow() as uow:
+            async with self.state.read_uow() as uow:
                 user = await auth_service.authenticate(uow, token=frame.token, key=key)
             claims = security.decode_token(frame.token, key=key, expected_type="access")
         except (ChatError, security.InvalidToken):
@@ -315,7 +315,7 @@ class Gateway:
         conversation_id = frame.conversation_id
         member = self.state.hub.is_member(user.id, conversation_id)
         if member is None:
-            async with self.state.uow() as uow:
+            async with self.state.read_uow() as uow:
                 await conversations.require_member(
                     uow, user_id=user.id, conversation_id=conversation_id
                 )
