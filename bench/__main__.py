@@ -43,6 +43,22 @@ class Context:
     skipped: list[str] = field(default_factory=list)
 
 
+def src_version() -> str:
+    """HEAD and whether src/ has uncommitted changes: servers run the working tree, and
+    other people may be editing it while the bench runs."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], capture_output=True, text=True, cwd=c.ROOT, check=False
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    dirty = git("status", "--porcelain", "--", "src")
+    return git("rev-parse", "--short", "HEAD") + ("+dirty src" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
     model = ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -108,6 +124,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in args.scenarios:
         module = importlib.import_module(f"bench.{MODULES[name]}")
         c.log(f"=== {name} ===")
+        version = src_version()
         t0 = time.monotonic()
         try:
             results["scenarios"][name] = await module.run(ctx)
@@ -117,6 +134,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             traceback.print_exc()
             results["scenarios"][name] = {"error": f"{type(exc).__name__}: {exc}"}
         results["scenarios"][name]["elapsed_s"] = round(time.monotonic() - t0, 1)
+        results["scenarios"][name]["src"] = version
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return results
 

@@ -92,6 +92,7 @@ def main() -> None:
         loop="auto",
         http="auto",
         ws_max_size=65536,
+        ws_per_message_deflate=False,
         proxy_headers=True,
         log_level="warning",
         timeout_graceful_shutdown=5,

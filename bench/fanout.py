@@ -48,6 +48,7 @@ class Room:
 class Collector:
     step: int = -1
     lat: list[int] = field(default_factory=list)
+    sent_at: list[int] = field(default_factory=list)
     received: int = 0
     stale: int = 0
     acks: int = 0
@@ -56,6 +57,7 @@ class Collector:
 
     def reset(self, step: int) -> None:
         self.step, self.lat, self.received, self.stale, self.acks = step, [], 0, 0, 0
+        self.sent_at = []
         self.errors = Counter()
 
     def on_text(self, client: c.WsClient, payload: bytes) -> None:
@@ -72,8 +74,30 @@ class Collector:
         if int(payload[i + 2 : j]) != self.step:
             self.stale += 1
             return
-        self.lat.append(time.monotonic_ns() - int(payload[j + 1 : k]))
+        sent = int(payload[j + 1 : k])
+        self.lat.append(time.monotonic_ns() - sent)
+        self.sent_at.append(sent)
         self.received += 1
+
+
+def slow_windows(sent_at: list[int], lat: list[int], width_ms: int = 100) -> list[list[float]]:
+    """Where the tail comes from: the 100 ms send windows whose worst latency passed
+    100 ms, as [window start (s into the step), worst ms, deliveries in the window]."""
+    if not sent_at:
+        return []
+    t0 = min(sent_at)
+    worst: dict[int, int] = {}
+    count: Counter[int] = Counter()
+    for s, v in zip(sent_at, lat, strict=True):
+        w = (s - t0) // (width_ms * 1_000_000)
+        count[w] += 1
+        if v > worst.get(w, 0):
+            worst[w] = v
+    return [
+        [round(w * width_ms / 1000, 1), round(v / 1e6, 1), count[w]]
+        for w, v in sorted(worst.items())
+        if v > 100_000_000
+    ]
 
 
 def chatapi_rooms(scene: c.Scene, port_of: Any) -> list[Room]:
@@ -194,6 +218,7 @@ class Fanout:
             "p50_ms": c.pct(lat, 50),
             "p99_ms": c.pct(lat, 99),
             "max_ms": max(lat) if lat else None,
+            "slow_windows": slow_windows(col.sent_at, col.lat),
             "errors": dict(col.errors),
             "closes": closes,
             "server_rss_mb": [round(c.proc_rss_kb(p) / 1024, 1) for p in self.pids],
@@ -216,10 +241,14 @@ class Fanout:
             f"gen cpu {cpu['gen_cpu']} host {cpu['host_cpu_busy']} "
             f"{'OK' if result['ok'] else 'FAIL'}"
         )
+        at_deadline = col.received
         await self._quiet()
+        # What missed the drain deadline but came later, and what never came at all.
+        result["late"] = col.received - at_deadline
+        result["never_arrived"] = expected - col.received
         return result
 
-    async def _quiet(self, limit: float = 10.0) -> None:
+    async def _quiet(self, limit: float = 15.0) -> None:
         """Wait until no frame of any step arrives for 0.5 s (stragglers of an overload)."""
         deadline = time.monotonic() + limit
         last = -1
@@ -417,10 +446,11 @@ async def chatapi_target(
 async def run(ctx: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"skipped": []}
     servers: list[c.Proc | c.External] = []
+    fans: list[Fanout] = []
     try:
         base = c.baseline_server(c.workdir("baseline")).start()
         servers.append(base)
-        fans = [Fanout("baseline", baseline_rooms(base.port), [base.pid])]
+        fans.append(Fanout("baseline", baseline_rooms(base.port), [base.pid]))
         if ctx.url:
             fan, srv = await chatapi_target("chatapi-url", "", c.External(ctx.url, ctx.server_pid))
             fans.append(fan)
@@ -438,10 +468,10 @@ async def run(ctx: Any) -> dict[str, Any]:
                 out["skipped"].append(f"chatapi-postgres: {ctx.pg_skip}")
         chatapis = [f.name for f in fans if f.name != "baseline"]
         out.update(await interleaved(fans, step_s=ctx.step_s, overload=chatapis))
-        for fan, srv in zip(fans, servers, strict=True):
-            out[fan.name]["server_log_slow_readers"] = srv.log_count("not keeping up")
-            out[fan.name]["server_log_errors"] = srv.log_count("ERROR")
     finally:
         for srv in servers:
             srv.stop()
+    for fan, srv in zip(fans, servers, strict=True):
+        out[fan.name]["server_log_slow_readers"] = srv.log_count("not keeping up")
+        out[fan.name]["server_log_errors"] = srv.log_count("ERROR")
     return out

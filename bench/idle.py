@@ -20,6 +20,21 @@ from bench import common as c
 WARMUP = 200
 
 
+async def wait_idle(pid: int, since: float, *, limit: float) -> float | None:
+    """Seconds from `since` until the server burns < 5 % CPU over 0.5 s (None: no pid, or
+    still busy after `limit`)."""
+    if not pid:
+        return None
+    last = c.proc_cpu_seconds(pid)
+    while time.monotonic() - since < limit:
+        await asyncio.sleep(0.5)
+        now = c.proc_cpu_seconds(pid)
+        if now - last < 0.025:
+            return round(time.monotonic() - since - 0.5, 1)
+        last = now
+    return None
+
+
 async def measure(
     name: str, server: c.Proc | c.External, path: str, first_frames: list[str], count: int
 ) -> dict[str, Any]:
@@ -37,7 +52,11 @@ async def measure(
     await asyncio.sleep(2.0)
     rss1 = server.rss_kb()
     alive = sum(1 for x in clients if not x.lost)
-    await c.close_all(clients, settle=2.0)
+    # A disconnect storm: every socket closes at once; how long until the server is idle
+    # again (chatapi writes last_seen_at and announces presence per user going offline).
+    t1 = time.monotonic()
+    await c.close_all(clients, settle=0.0)
+    disconnect_s = await wait_idle(server.pid, t1, limit=120.0)
     result = {
         "sockets": count,
         "alive_after_2s": alive,
@@ -46,11 +65,13 @@ async def measure(
         "rss_before_mb": round(rss0 / 1024, 1),
         "rss_idle_mb": round(rss1 / 1024, 1),
         "kib_per_socket": round((rss1 - rss0) / count, 1),
+        "disconnect_storm_s": disconnect_s,
         **cpu,
     }
     c.log(
         f"{name}: {count} sockets in {elapsed:.1f} s ({result['connects_per_s']}/s), "
-        f"{result['kib_per_socket']} KiB/socket, srv cpu {cpu['server_cpu']} "
+        f"{result['kib_per_socket']} KiB/socket, disconnect storm {disconnect_s} s, "
+        f"srv cpu {cpu['server_cpu']} "
         f"(runq wait {cpu['server_runq_wait']}), gen cpu {cpu['gen_cpu']}"
     )
     return result
@@ -84,7 +105,7 @@ async def run(ctx: Any) -> dict[str, Any]:
     try:
         frames = [f'{{"type":"auth","token":"{t}"}}' for t in scene.tokens]
         out[label] = await measure(label, server, "/api/v1/ws", frames, count)
-        out[label]["server_log_errors"] = server.log_count("ERROR")
     finally:
         server.stop()
+    out[label]["server_log_errors"] = server.log_count("ERROR")
     return out

@@ -250,9 +250,9 @@ async def run_chatapi(
             for m in members
         ]
         result = await measure(label, server, sockets, b'{"type":"message.ack"', secs)
-        result["server_log_errors"] = server.log_count("ERROR")
     finally:
         server.stop()
+    result["server_log_errors"] = server.log_count("ERROR")
     if external is not None:
         return result
     convs = [conv for conv, _ in scene.conversations]

@@ -82,6 +82,7 @@ def _fanout_rows(s: dict[str, Any]) -> list[Row]:
             continue
         dropped = o["lost"]
         errs = sum(o["errors"].values())
+        rss = sum(o.get("server_rss_mb") or [0]) - sum(o.get("server_rss0_mb") or [0])
         rows.append(
             (
                 "1 fan-out",
@@ -89,7 +90,8 @@ def _fanout_rows(s: dict[str, Any]) -> list[Row]:
                 _n(o["p99_ms"]) if label == "SQLite" else "",
                 _n(o["p99_ms"]) if label != "SQLite" else "",
                 "",
-                f"lost {dropped}, refused {errs}, closed {o['closes']}",
+                f"late {dropped} (never arrived {o.get('never_arrived', '?')}), refused {errs}, "
+                f"closed {o['closes']}, RSS {rss:+.1f} MiB",
                 "p99 < 1 s, drops counted",
                 _mark(o["p99_ms"] is not None and o["p99_ms"] < 1000),
             )
@@ -322,6 +324,11 @@ def render(results: dict[str, Any]) -> str:
             lines.append("| " + " | ".join(row) + " |")
     if skipped:
         lines += ["", "Skipped: " + "; ".join(skipped)]
+    versions = {
+        name: d.get("src") for name, d in results.get("scenarios", {}).items() if d.get("src")
+    }
+    if versions:
+        lines += ["", "Code measured: " + ", ".join(f"{k} {v}" for k, v in versions.items())]
     notes = _contention(results)
     sat = _generator_notes(results)
     if notes or sat:

@@ -40,9 +40,9 @@ async def run(ctx: Any) -> dict[str, Any]:
                 "one process (PG+Redis)", f.chatapi_rooms(scene, lambda _p: one.port), [one.pid]
             )
             out["one"] = await f.measure(fan, step_s=ctx.step_s, overload=False)
-            out["one"]["server_log_errors"] = one.log_count("ERROR")
         finally:
             one.stop()
+        out["one"]["server_log_errors"] = one.log_count("ERROR")
         a = c.chatapi_server(work, env, name="twoinst-A").start()
         b = c.chatapi_server(work, env, name="twoinst-B").start()
         try:
@@ -52,11 +52,11 @@ async def run(ctx: Any) -> dict[str, Any]:
                 [a.pid, b.pid],
             )
             out["two"] = await f.measure(fan, step_s=ctx.step_s, overload=False)
-            out["two"]["server_log_errors"] = a.log_count("ERROR") + b.log_count("ERROR")
-            out["two"]["gap_fills"] = a.log_count("seq gap") + b.log_count("seq gap")
         finally:
             a.stop()
             b.stop()
+        out["two"]["server_log_errors"] = a.log_count("ERROR") + b.log_count("ERROR")
+        out["two"]["skipped_seqs"] = a.log_count("skipping seqs") + b.log_count("skipping seqs")
     finally:
         await c.redis_cleanup(ctx.redis_url, prefix)
     return out
