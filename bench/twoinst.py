@@ -39,7 +39,7 @@ async def run(ctx: Any) -> dict[str, Any]:
             fan = f.Fanout(
                 "one process (PG+Redis)", f.chatapi_rooms(scene, lambda _p: one.port), [one.pid]
             )
-            out["one"] = await f.measure(fan, step_s=ctx.step_s, overload=False)
+            out["one"] = await f.measure(fan, step_s=ctx.step_s, overload=False, ramp_start=2000)
         finally:
             one.stop()
         out["one"]["server_log_errors"] = one.log_count("ERROR")
@@ -51,7 +51,7 @@ async def run(ctx: Any) -> dict[str, Any]:
                 f.chatapi_rooms(scene, lambda pos: a.port if pos % 2 == 0 else b.port),
                 [a.pid, b.pid],
             )
-            out["two"] = await f.measure(fan, step_s=ctx.step_s, overload=False)
+            out["two"] = await f.measure(fan, step_s=ctx.step_s, overload=False, ramp_start=2000)
         finally:
             a.stop()
             b.stop()
