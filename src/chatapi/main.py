@@ -30,7 +30,7 @@ from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatapi.realtime.dispatch import ServiceDirectory, went_offline
 from chatapi.realtime.hub import Hub
-from chatapi.realtime.presence import LocalPresence, Presence, RedisPresence
+from chatapi.realtime.presence import LocalPresence, OfflineBatch, Presence, RedisPresence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media import MediaSigner, OrphanCleanup, bind_storage
 from chatapi.services.messages import GroupCommit
@@ -99,6 +99,14 @@ def build_state(settings: Settings) -> AppState:
         directory=ServiceDirectory(state), reorder_timeout=settings.ws_reorder_timeout_seconds
     )
     state.sends = GroupCommit(state.uow, state.media_signer)
+    hub_tasks = state.hub.tasks
+
+    async def offline_batch(user_ids: list[uuid.UUID]) -> None:
+        await went_offline(state, user_ids)
+
+    state.offline = OfflineBatch(
+        offline_batch, presence=presence, spawn=lambda coro: hub_tasks.spawn(coro, name="offline")
+    )
     broker.subscribe(state.hub.listener)
     if isinstance(broker, RedisBroker):
         hub = state.hub
@@ -158,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await media_cleanup.stop()
             await state.sends.aclose()
+            await state.offline.drain()
             await state.hub.close()
             if isinstance(state.presence, RedisPresence):
                 await state.presence.stop()

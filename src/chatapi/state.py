@@ -10,7 +10,7 @@ from chatapi.db import UnitOfWork
 from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.hub import Hub
-from chatapi.realtime.presence import Presence
+from chatapi.realtime.presence import OfflineBatch, Presence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media import MediaSigner
 from chatapi.services.messages import GroupCommit
@@ -35,6 +35,8 @@ class AppState:
     hub: Hub = field(init=False)
     # Message sends, committed in groups (services.messages.GroupCommit).
     sends: GroupCommit = field(init=False)
+    # Users whose last socket closed, written and announced in batches.
+    offline: OfflineBatch = field(init=False)
     instance_id: str = ""
 
     def uow(self) -> UnitOfWork:

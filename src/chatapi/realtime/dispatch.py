@@ -84,13 +84,29 @@ async def announce_presence(
 
 
 async def went_offline(state: AppState, user_ids: list[uuid.UUID]) -> None:
-    """Users whose last socket closed (here, or on an instance that died)."""
+    """Users whose last socket closed (here, or on an instance that died): one UPDATE for
+    their `last_seen_at`, one query for who shares a conversation with each, then a
+    `presence` frame per user."""
+    if not user_ids:
+        return
     now = datetime.now(UTC)
     async with state.uow() as uow:
         await users.record_last_seen(uow, user_ids=user_ids, at=now)
         await uow.commit()
+    async with state.read_uow() as uow:
+        recipients = await conversations.co_member_ids_many(uow, user_ids=user_ids)
     for user_id in user_ids:
-        await announce_presence(state, user_id, online=False, last_seen_at=now)
+        if not recipients[user_id]:
+            continue
+        frame = p.PresenceFrame(user_id=user_id, online=False, last_seen_at=now)
+        await state.broker.publish(
+            Envelope(
+                kind="presence",
+                frame=frame.text().encode(),
+                user_ids=tuple(recipients[user_id]),
+                actor_id=user_id,
+            ).envelope()
+        )
 
 
 class Gateway:
@@ -168,7 +184,9 @@ class Gateway:
             for conversation_id in stopped:
                 await self._publish_typing(conversation_id, "stop")
             if self.counted_online and await self.state.presence.disconnected(user_id):
-                await went_offline(self.state, [user_id])
+                # Written and announced with others closing about now (a deploy, a
+                # network blip closes thousands at once).
+                self.state.offline.add(user_id)
         except Exception:
             log.exception("ws: cleanup after session %s failed", conn.session_id)
 

@@ -15,8 +15,8 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -34,6 +34,47 @@ class Presence(Protocol):
     async def disconnected(self, user_id: uuid.UUID) -> bool:
         """Count one socket less; True when the user just went offline."""
         ...
+
+
+class OfflineBatch:
+    """Users whose last socket closed, handled together shortly after: a disconnect storm
+    costs one write and one look-up per batch instead of per user."""
+
+    def __init__(
+        self,
+        handle: Callable[[list[uuid.UUID]], Awaitable[None]],
+        *,
+        presence: Presence,
+        spawn: Callable[[Coroutine[Any, Any, Any]], None],
+        delay: float = 0.1,
+    ) -> None:
+        self._handle = handle
+        self._presence = presence
+        self._spawn = spawn
+        self._delay = delay
+        self._pending: set[uuid.UUID] = set()
+        self._scheduled = False
+
+    def add(self, user_id: uuid.UUID) -> None:
+        self._pending.add(user_id)
+        if not self._scheduled:
+            self._scheduled = True
+            self._spawn(self._later())
+
+    async def _later(self) -> None:
+        await asyncio.sleep(self._delay)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Handle everyone pending now (also on shutdown)."""
+        ids, self._pending, self._scheduled = self._pending, set(), False
+        if not ids:
+            return
+        # Someone who came back meanwhile (a reload) is not offline.
+        back = await self._presence.online(ids)
+        gone = [u for u in ids if u not in back]
+        if gone:
+            await self._handle(gone)
 
 
 class LocalPresence:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
@@ -97,6 +98,26 @@ async def co_member_ids(uow: UnitOfWork, *, user_id: uuid.UUID) -> set[uuid.UUID
         .distinct()
     )
     return set((await uow.session.scalars(stmt)).all())
+
+
+async def co_member_ids_many(
+    uow: UnitOfWork, *, user_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    """`co_member_ids` for many users in one query."""
+    found: dict[uuid.UUID, set[uuid.UUID]] = {u: set() for u in user_ids}
+    if not user_ids:
+        return found
+    mine = aliased(Member)
+    other = aliased(Member)
+    stmt = (
+        select(col(mine.user_id), col(other.user_id))
+        .join(other, col(other.conversation_id) == col(mine.conversation_id))
+        .where(col(mine.user_id).in_(list(user_ids)), col(other.user_id) != col(mine.user_id))
+        .distinct()
+    )
+    for user_id, co_member in (await uow.session.execute(stmt)).tuples():
+        found[user_id].add(co_member)
+    return found
 
 
 async def _existing_users(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, User]:
