@@ -129,11 +129,8 @@ def _idle_rows(s: dict[str, Any]) -> list[Row]:
 
 
 def _persist_rows(s: dict[str, Any]) -> list[Row]:
-    base, lite, pg = (
-        s.get("baseline", {}),
-        s.get("chatapi-sqlite", {}),
-        s.get("chatapi-postgres", {}),
-    )
+    base, pg = s.get("baseline", {}), s.get("chatapi-postgres", {})
+    lite = s.get("chatapi-sqlite") or s.get("chatapi-url") or {}
     lv, pv, bv = _get(lite, "msgs_per_s"), _get(pg, "msgs_per_s"), _get(base, "msgs_per_s")
     ld, pd = _get(lite, "bare_db", "tx_per_s"), _get(pg, "bare_db", "tx_per_s")
     worst = min((v for v in (lv, pv) if v is not None), default=None)
@@ -324,6 +321,8 @@ def render(results: dict[str, Any]) -> str:
             lines.append("| " + " | ".join(row) + " |")
     if skipped:
         lines += ["", "Skipped: " + "; ".join(skipped)]
+    if any("chatapi-url" in d for d in results.get("scenarios", {}).values()):
+        lines += ["", 'With --url, the "chatapi SQLite" column is the server at that URL.']
     versions = {
         name: d.get("src") for name, d in results.get("scenarios", {}).items() if d.get("src")
     }
