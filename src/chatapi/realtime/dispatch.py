@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse
 
-from chatapi import security
 from chatapi.errors import ChatError, NotFound
 from chatapi.models import User
 from chatapi.realtime import protocol as p
@@ -278,9 +277,10 @@ class Gateway:
         key = self.state.token_policy.key
         try:
             async with self.state.read_uow() as uow:
-                user = await auth_service.authenticate(uow, token=frame.token, key=key)
-            claims = security.decode_token(frame.token, key=key, expected_type="access")
-        except (ChatError, security.InvalidToken):
+                user, claims = await auth_service.authenticate_with_claims(
+                    uow, token=frame.token, key=key
+                )
+        except ChatError:
             conn.close(p.CLOSE_NOT_AUTHENTICATED, "invalid or expired token")
             return
         if conn.user is not None and conn.user.id != user.id:

@@ -116,6 +116,14 @@ async def logout(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> None:
 
 async def authenticate(uow: UnitOfWork, *, token: str, key: str) -> User:
     """The user an access token speaks for; 401 for anything else."""
+    user, _ = await authenticate_with_claims(uow, token=token, key=key)
+    return user
+
+
+async def authenticate_with_claims(
+    uow: UnitOfWork, *, token: str, key: str
+) -> tuple[User, security.TokenClaims]:
+    """`authenticate`, also returning the token's claims (e.g. when it expires)."""
     try:
         claims = security.decode_token(token, key=key, expected_type="access")
     except security.InvalidToken as exc:
@@ -125,7 +133,7 @@ async def authenticate(uow: UnitOfWork, *, token: str, key: str) -> User:
     user = await uow.session.get(User, claims.sub)
     if user is None or user.deleted_at is not None:
         raise NotAuthenticated("This account no longer exists.", code="invalid_token")
-    return user
+    return user, claims
 
 
 async def _stored_refresh_token(
