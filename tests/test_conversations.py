@@ -285,14 +285,14 @@ async def test_read_marker_moves_forward_only(client: httpx.AsyncClient, signup:
 async def test_co_members_of_many_users_in_one_lookup(
     client: httpx.AsyncClient, signup: Signup, app: object
 ) -> None:
-    from chatapi.services import conversations
+    from chatapi.services import membership
 
     a, b, c, loner = [await signup() for _ in range(4)]
     await group(client, a, b)
     await client.post(CONV, headers=b.headers, json={"kind": "direct", "member_ids": [c.id]})
     ids = [uuid.UUID(x.id) for x in (a, b, c, loner)]
     async with app.state.chat.read_uow() as uow:  # type: ignore[attr-defined]
-        many = await conversations.co_member_ids_many(uow, user_ids=ids)
-        singles = {u: await conversations.co_member_ids(uow, user_id=u) for u in ids}
+        many = await membership.co_member_ids_many(uow, user_ids=ids)
+        singles = {u: await membership.co_member_ids(uow, user_id=u) for u in ids}
     assert many == singles
     assert many[ids[1]] == {ids[0], ids[2]} and many[ids[3]] == set()

@@ -20,10 +20,12 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import select
 
+from chatapi.api.state import AppState
+from chatapi.media_urls import MediaSigner
 from chatapi.models import Media
-from chatapi.services import media as media_service
+from chatapi.services.media import cleanup as media_cleanup
+from chatapi.services.media import sniff
 from chatapi.settings import Settings
-from chatapi.state import AppState
 from conftest import Account, Signup
 
 LIMIT = 2 * 1024 * 1024
@@ -300,9 +302,7 @@ async def test_path_traversal_filename_is_cleaned_and_never_used_on_disk(
     ],
 )
 def test_clean_filename(raw: str, expected: str) -> None:
-    assert media_service.clean_filename(raw, media_service.ALLOWED_TYPES["application/pdf"]) == (
-        expected
-    )
+    assert sniff.clean_filename(raw, sniff.ALLOWED_TYPES["application/pdf"]) == (expected)
 
 
 async def test_not_multipart_is_415(client: httpx.AsyncClient, signup: Signup) -> None:
@@ -594,7 +594,7 @@ async def test_tampered_or_borrowed_signatures_are_404(
 
 
 def test_signed_urls_are_stable_within_a_step() -> None:
-    signer = media_service.MediaSigner(key="k", ttl_seconds=3600)
+    signer = MediaSigner(key="k", ttl_seconds=3600)
     media_id = uuid.uuid4()
     now = 1_800_000_000.0
     assert signer.url(media_id, now=now) == signer.url(media_id, now=now + 1)
@@ -619,14 +619,14 @@ async def test_uploads_never_attached_are_removed_after_the_grace_period(
     grace = settings.media_orphan_grace_seconds
 
     soon = datetime.now(UTC) + timedelta(seconds=grace - 60)
-    kept = await media_service.cleanup_orphans(
+    kept = await media_cleanup.cleanup_orphans(
         state.uow, state.storage, grace_seconds=grace, now=soon
     )
     assert kept == 0
     assert (await client.get(body["url"])).status_code == 200
 
     later = datetime.now(UTC) + timedelta(seconds=grace + 60)
-    removed = await media_service.cleanup_orphans(
+    removed = await media_cleanup.cleanup_orphans(
         state.uow, state.storage, grace_seconds=grace, now=later
     )
     assert removed == 1
@@ -766,7 +766,7 @@ async def test_attached_uploads_survive_orphan_cleanup(
     assert (await post(client, alice, conversation_id, kept["id"])).status_code == 201
     state = state_of(app)
     later = datetime.now(UTC) + timedelta(seconds=settings.media_orphan_grace_seconds + 60)
-    removed = await media_service.cleanup_orphans(
+    removed = await media_cleanup.cleanup_orphans(
         state.uow, state.storage, grace_seconds=settings.media_orphan_grace_seconds, now=later
     )
     assert removed == 1
@@ -834,7 +834,7 @@ async def test_cleanup_task_runs_periodically(
     body = await uploaded(client, alice, PDF, filename="a.pdf")
     state = state_of(app)
     await asyncio.sleep(1.1)  # created_at is now more than a second old
-    cleanup = media_service.OrphanCleanup(
+    cleanup = media_cleanup.OrphanCleanup(
         state.uow, state.storage, grace_seconds=1, interval_seconds=0.05
     )
     cleanup.start()
@@ -857,7 +857,7 @@ async def test_cleanup_removes_abandoned_temp_files(app: FastAPI, settings: Sett
     fresh.write_bytes(b"in progress")
     old = time.time() - 2 * settings.media_orphan_grace_seconds
     os.utime(temp, (old, old))
-    await media_service.cleanup_orphans(
+    await media_cleanup.cleanup_orphans(
         state.uow, state.storage, grace_seconds=settings.media_orphan_grace_seconds
     )
     assert not temp.exists()

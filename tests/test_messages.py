@@ -65,25 +65,17 @@ async def test_failed_transaction_publishes_nothing_and_keeps_seq(
 async def test_service_rollback_drops_emitted_events(
     signup: Signup, app: FastAPI, client: httpx.AsyncClient
 ) -> None:
-    from chatapi.models import User
-    from chatapi.services import messages
+    from chatapi.services.messages.send import SendRequest, send_messages
 
     a, b = await signup(), await signup()
     conv = await group(client, a, b)
     state = app.state.chat
     seen = capture(app)
     async with state.uow() as uow:
-        user = await uow.session.get(User, uuid.UUID(a.id))
-        assert user is not None
-        await messages.send_message(
-            uow,
-            sender=user,
-            conversation_id=uuid.UUID(str(conv["id"])),
-            body="never committed",
-            signer=state.media_signer,
-        )
+        request = SendRequest(uuid.UUID(a.id), uuid.UUID(str(conv["id"])), "never committed")
+        await send_messages(uow, [request], signer=state.media_signer)
         assert len(uow.pending) == 1
-        await uow.rollback()
+        # Leaving the unit of work without committing rolls back.
     assert seen == []
     history = (await client.get(f"{CONV}/{conv['id']}/messages", headers=a.headers)).json()
     assert history == []

@@ -12,9 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
+    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
+
+from chatapi.domain import DomainEvent
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +67,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 
 class Publisher(Protocol):
-    """Where committed events go (the realtime broker)."""
+    """Where committed domain events go (`realtime.outbound.EventPublisher`)."""
 
-    async def publish(self, envelope: bytes) -> None: ...
-
-
-class Outgoing(Protocol):
-    """Something a service announces once its transaction has committed."""
-
-    def envelope(self) -> bytes: ...
+    async def publish(self, event: DomainEvent) -> None: ...
 
 
 class UnitOfWork:
     """One database session and the events it will publish once it commits.
 
-    Services add rows and `emit()` events; `commit()` commits and only then publishes, in
-    emission order. Leaving the block without committing rolls back and drops the events.
+    Services add rows and `emit()` domain events; `commit()` commits and only then
+    publishes, in emission order. Leaving the block without committing rolls back and
+    drops the events. Whoever opened the unit of work commits it (README, "Who commits");
+    services never commit or roll back, and contain an expected race in a `savepoint()`.
     """
 
     def __init__(
@@ -93,7 +92,7 @@ class UnitOfWork:
         self._publisher = publisher
         self.read_only = read_only
         self.session: AsyncSession = sessionmaker()
-        self._pending: list[Outgoing] = []
+        self._pending: list[DomainEvent] = []
         self._after_commit: list[Any] = []
 
     @property
@@ -101,12 +100,18 @@ class UnitOfWork:
         bind = self.session.bind
         return bind.dialect.name if bind is not None else ""
 
-    def emit(self, item: Outgoing) -> None:
-        self._pending.append(item)
+    def emit(self, event: DomainEvent) -> None:
+        """Announce `event` once this unit of work commits (dropped on rollback)."""
+        self._pending.append(event)
 
     @property
-    def pending(self) -> Sequence[Outgoing]:
+    def pending(self) -> Sequence[DomainEvent]:
         return tuple(self._pending)
+
+    def savepoint(self) -> AsyncSessionTransaction:
+        """`async with uow.savepoint():` — a failure inside (e.g. a unique key another
+        transaction won) undoes only what the block did; the transaction goes on."""
+        return self.session.begin_nested()
 
     def after_commit(self, callback: Any) -> None:
         """Run `await callback()` after a successful commit (e.g. delete files)."""
@@ -121,7 +126,7 @@ class UnitOfWork:
         if self._publisher is not None:
             for item in items:
                 try:
-                    await self._publisher.publish(item.envelope())
+                    await self._publisher.publish(item)
                 except Exception:  # the commit stands; clients catch up from the events endpoint
                     log.exception("publishing a committed event failed")
         for callback in callbacks:

@@ -19,23 +19,26 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from chatapi import __version__, security
 from chatapi.api import auth as auth_api
 from chatapi.api import conversations as conversations_api
+from chatapi.api import gateway as gateway_api
 from chatapi.api import health as health_api
 from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
 from chatapi.api import users as users_api
-from chatapi.api import ws as ws_api
+from chatapi.api.gateway.directory import ServiceDirectory
+from chatapi.api.gateway.presence import went_offline
+from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
+from chatapi.media_urls import MediaSigner
 from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
-from chatapi.realtime.dispatch import ServiceDirectory, went_offline
 from chatapi.realtime.hub import Hub
+from chatapi.realtime.outbound import EventPublisher
 from chatapi.realtime.presence import LocalPresence, OfflineBatch, Presence, RedisPresence
 from chatapi.services.auth import TokenPolicy
-from chatapi.services.media import MediaSigner, OrphanCleanup, bind_storage
-from chatapi.services.messages import GroupCommit
+from chatapi.services.media.cleanup import OrphanCleanup
+from chatapi.services.messages.group_commit import GroupCommit
 from chatapi.settings import Settings, get_settings
-from chatapi.state import AppState
 from chatapi.storage import LocalMediaStorage
 
 log = logging.getLogger("chatapi")
@@ -56,28 +59,16 @@ _HTTP_CODES = {
 
 
 def build_state(settings: Settings) -> AppState:
+    """Everything the app holds for its lifetime, wired together (nothing started yet)."""
     engine = create_engine(settings.resolved_database_url)
-    sessionmaker = make_sessionmaker(engine)
     storage = LocalMediaStorage(settings.resolved_media_dir)
     storage.ensure_dirs()
-    bind_storage(sessionmaker, storage)
     instance_id = uuid.uuid4().hex
-    broker: Broker = MemoryBroker()
-    presence: Presence = LocalPresence()
-    if settings.redis_url:
-        broker = RedisBroker(
-            settings.redis_url, channel=f"{settings.redis_prefix}:events", instance_id=instance_id
-        )
-        presence = RedisPresence(
-            broker.client,
-            prefix=settings.redis_prefix,
-            instance_id=instance_id,
-            heartbeat_seconds=settings.presence_heartbeat_seconds,
-        )
+    broker, presence = _realtime_backends(settings, instance_id)
     state = AppState(
         settings=settings,
         engine=engine,
-        sessionmaker=sessionmaker,
+        sessionmaker=make_sessionmaker(engine),
         read_sessionmaker=make_sessionmaker(engine, read_only=True),
         broker=broker,
         presence=presence,
@@ -93,35 +84,53 @@ def build_state(settings: Settings) -> AppState:
         ),
         storage=storage,
         media_signer=MediaSigner.from_settings(settings),
+        publisher=EventPublisher(broker),
         instance_id=instance_id,
     )
+    _wire_realtime(state)
+    return state
+
+
+def _realtime_backends(settings: Settings, instance_id: str) -> tuple[Broker, Presence]:
+    """In memory for one process; Redis when REDIS_URL is set (several instances)."""
+    if not settings.redis_url:
+        return MemoryBroker(), LocalPresence()
+    broker = RedisBroker(
+        settings.redis_url, channel=f"{settings.redis_prefix}:events", instance_id=instance_id
+    )
+    presence = RedisPresence(
+        broker.client,
+        prefix=settings.redis_prefix,
+        instance_id=instance_id,
+        heartbeat_seconds=settings.presence_heartbeat_seconds,
+    )
+    return broker, presence
+
+
+def _wire_realtime(state: AppState) -> None:
+    """The hub, the send batcher and the offline batch, and who calls whom among them."""
     state.hub = Hub(
-        directory=ServiceDirectory(state), reorder_timeout=settings.ws_reorder_timeout_seconds
+        directory=ServiceDirectory(state),
+        reorder_timeout=state.settings.ws_reorder_timeout_seconds,
     )
     state.sends = GroupCommit(state.uow, state.media_signer)
-    hub_tasks = state.hub.tasks
+    hub = state.hub
 
-    async def offline_batch(user_ids: list[uuid.UUID]) -> None:
+    async def offline(user_ids: list[uuid.UUID]) -> None:
         await went_offline(state, user_ids)
 
     state.offline = OfflineBatch(
-        offline_batch, presence=presence, spawn=lambda coro: hub_tasks.spawn(coro, name="offline")
+        offline, presence=state.presence, spawn=lambda coro: hub.tasks.spawn(coro, name="offline")
     )
-    broker.subscribe(state.hub.listener)
-    if isinstance(broker, RedisBroker):
-        hub = state.hub
+    state.broker.subscribe(hub.listener)
+    if isinstance(state.broker, RedisBroker):
 
         async def resync() -> None:
             hub.resync()
 
-        broker.on_reconnect = resync
-    if isinstance(presence, RedisPresence):
-
-        async def offline(user_ids: list[uuid.UUID]) -> None:
-            await went_offline(state, user_ids)
-
-        presence.on_offline = offline
-    return state
+        state.broker.on_reconnect = resync
+    if isinstance(state.presence, RedisPresence):
+        state.presence.on_offline = offline
 
 
 # Young-generation threshold and how rarely older generations are collected. A full
@@ -197,7 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations_api.router, prefix=API_PREFIX)
     app.include_router(messages_api.router, prefix=API_PREFIX)
     app.include_router(media_api.router, prefix=API_PREFIX)
-    app.include_router(ws_api.router, prefix=API_PREFIX)
+    app.include_router(gateway_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 

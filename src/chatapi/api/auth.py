@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from chatapi.api import errors
-from chatapi.deps import StateDep, UowDep
+from chatapi.api.deps import StateDep, UowDep
+from chatapi.errors import NotAuthenticated
 from chatapi.schemas import RefreshRequest, TokenPair, UserCreate, UserRead
 from chatapi.services import auth, users
 
@@ -45,9 +46,11 @@ async def token(
 @router.post("/refresh", responses=errors(401))
 async def refresh(payload: RefreshRequest, uow: UowDep, state: StateDep) -> TokenPair:
     """Spend a refresh token for a new pair. Reusing a spent one signs out its whole family."""
-    pair = await auth.refresh(uow, token=payload.refresh_token, policy=state.token_policy)
-    await uow.commit()
-    return pair
+    outcome = await auth.refresh(uow, token=payload.refresh_token, policy=state.token_policy)
+    await uow.commit()  # a refusal too: it revoked the token's family
+    if isinstance(outcome, NotAuthenticated):
+        raise outcome
+    return outcome
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401))

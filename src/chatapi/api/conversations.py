@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep
+from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import (
     ConversationCreate,
     ConversationRead,
@@ -17,7 +17,7 @@ from chatapi.schemas import (
     MemberUpdate,
     ReadMarker,
 )
-from chatapi.services import conversations, receipts
+from chatapi.services import conversation_list, conversations, receipts
 
 router = APIRouter(prefix="/conversations", tags=["conversations"], responses=errors(401))
 
@@ -26,7 +26,7 @@ async def _read_one(
     uow: UowDep, state: StateDep, user: CurrentUser, conversation_id: uuid.UUID
 ) -> ConversationRead:
     return (
-        await conversations.read_conversations(
+        await conversation_list.read_conversations(
             uow,
             user=user,
             presence=state.presence,
@@ -63,14 +63,14 @@ async def list_conversations(
     user: CurrentUser,
     uow: ReadUowDep,
     state: StateDep,
-    limit: Annotated[int, Query(ge=1, le=conversations.LIST_LIMIT_MAX)] = 100,
+    limit: Annotated[int, Query(ge=1, le=conversation_list.LIST_LIMIT_MAX)] = 100,
     before: Annotated[
         datetime | None,
         Query(description="cursor: only conversations last active before this time"),
     ] = None,
 ) -> list[ConversationRead]:
     """Your conversations, most recently active first, with unread counts and last messages."""
-    return await conversations.read_conversations(
+    return await conversation_list.read_conversations(
         uow,
         user=user,
         presence=state.presence,

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from chatapi.deps import StateDep
+from chatapi.api.deps import StateDep
 from chatapi.schemas import Health
 
 router = APIRouter(tags=["health"])

@@ -23,7 +23,7 @@ from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import parse_options_header
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep, oauth2_scheme
+from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep, oauth2_scheme
 from chatapi.errors import (
     ChatError,
     NotAuthenticated,
@@ -32,9 +32,10 @@ from chatapi.errors import (
     Unprocessable,
 )
 from chatapi.errors import UnsupportedMediaType as UnsupportedMediaTypeError
+from chatapi.media_urls import Variant
 from chatapi.schemas import ErrorBody, MediaRead
 from chatapi.services import auth
-from chatapi.services import media as media_service
+from chatapi.services.media import attachments, files
 from chatapi.storage import MediaStorage
 
 if TYPE_CHECKING:
@@ -101,16 +102,16 @@ async def upload_media(
     # this is a no-op today; it keeps the upload safe if a dependency ever queries `uow`.
     await uow.rollback()
     received = await _receive_upload(request, state.storage, limit=state.settings.max_upload_bytes)
-    media = await media_service.create_from_upload(
+    media = await files.create_from_upload(
         uow, state.storage, uploader_id=uploader_id, temp=received.temp,
         filename=received.filename,
     )  # fmt: skip
     try:
         await uow.commit()
     except BaseException:
-        await media_service.discard(state.storage, media)
+        await files.discard(state.storage, media)
         raise
-    return media_service.to_read(media, signer=state.media_signer)
+    return attachments.to_read(media, signer=state.media_signer)
 
 
 @dataclass
@@ -313,7 +314,7 @@ async def _serve(
     state: StateDep,
     uow: UowDep,
     media_id: uuid.UUID,
-    variant: media_service.Variant,
+    variant: Variant,
     token: str | None,
     exp: int | None,
     sig: str | None,
@@ -336,7 +337,7 @@ async def _serve(
         raise NotAuthenticated(
             "Use the signed `url` of the Media, or send `Authorization: Bearer <token>`."
         )
-    download = await media_service.open_download(
+    download = await files.open_download(
         uow, state.storage, media_id=media_id, variant=variant, viewer_id=viewer_id
     )
     await uow.rollback()  # done with the database before streaming
@@ -376,9 +377,7 @@ async def _serve(
     )
 
 
-def _media_headers(
-    download: media_service.Download, *, max_age: int, signed: bool
-) -> dict[str, str]:
+def _media_headers(download: files.Download, *, max_age: int, signed: bool) -> dict[str, str]:
     headers = {
         # Never let an uploaded file act as a page: no sniffing, no scripts, no origin.
         "X-Content-Type-Options": "nosniff",

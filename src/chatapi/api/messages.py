@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep
+from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import EventRead, MessageCreate, MessageRead, MessageUpdate
-from chatapi.services import events, messages
+from chatapi.services import events
+from chatapi.services.messages import edit, history
 
 router = APIRouter(tags=["messages"], responses=errors(401))
 
@@ -52,10 +53,10 @@ async def list_messages(
     before_seq: Annotated[
         int | None, Query(ge=1, description="only messages before this seq")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=messages.HISTORY_LIMIT_MAX)] = 50,
+    limit: Annotated[int, Query(ge=1, le=history.HISTORY_LIMIT_MAX)] = 50,
 ) -> list[MessageRead]:
     """History, ascending by seq: the newest `limit` messages before `before_seq`."""
-    return await messages.history(
+    return await history.history(
         uow,
         user=user,
         conversation_id=conversation_id,
@@ -95,7 +96,7 @@ async def edit_message(
     state: StateDep,
 ) -> MessageRead:
     """Edit the text of your own message."""
-    message = await messages.edit_message(
+    message = await edit.edit_message(
         uow, user=user, message_id=message_id, body=payload.body, signer=state.media_signer
     )
     await uow.commit()
@@ -109,6 +110,8 @@ async def delete_message(
     message_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
 ) -> Response:
     """Delete a message: yours, or anyone's in a group you own or administer."""
-    await messages.delete_message(uow, user=user, message_id=message_id, signer=state.media_signer)
+    await edit.delete_message(
+        uow, state.storage, user=user, message_id=message_id, signer=state.media_signer
+    )
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

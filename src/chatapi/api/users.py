@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
-from chatapi.deps import CurrentUser, ReadUowDep, StateDep, UowDep
+from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import UserRead, UserUpdate
 from chatapi.services import users
 

@@ -1,39 +1,55 @@
-"""The WebSocket contract of `/api/v1/ws` in one file: every frame a client may send and
-every frame the gateway writes itself.
+"""The WebSocket contract of `/api/v1/ws`, in one module: every frame a client may send,
+every frame the server writes, and the close codes.
 
 Client frames are a pydantic discriminated union on `type`; `parse_client_frame` turns
 raw text into one of them or raises `FrameError` carrying the `error` frame's code, so a
-bad frame becomes an `error` frame and never a dead socket. Timeline events, `receipt`,
-`typing` and `presence` frames travel through the broker already serialized (see
-`envelope.py`); the models here describe them for documentation and tests.
+bad frame becomes an `error` frame and never a dead socket. The server writes only the
+models of `SERVER_FRAMES` (timeline events are `schemas.EventRead`, the same model the
+REST events endpoint returns). `asyncapi.py` publishes all of them as an AsyncAPI
+document (`/asyncapi.json`), from which the web client's types are generated.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-from chatapi.realtime.envelope import dumps
-from chatapi.schemas import MessageRead, UserRead
+from chatapi.domain import TypingState
+from chatapi.schemas import ConversationKind, EventRead, MessageRead, UserRead
 
 # Close codes (RFC 6455 ones and the application's 4xxx ones).
 CLOSE_FRAME_TOO_LARGE = 1009
-CLOSE_SERVICE_RESTART = 1012
+CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
 
+# Every close code a client may meet, and what it means (published in /asyncapi.json).
+CLOSE_CODES: dict[int, str] = {
+    1000: "normal closure",
+    1009: "a frame was larger than WS_MAX_FRAME_BYTES",
+    1011: "the server failed to set the session up; reconnect",
+    1012: "the server is restarting (sent by uvicorn on shutdown); reconnect and catch up",
+    1013: "the socket did not keep up with its outgoing frames; reconnect and catch up",
+    4401: "invalid or expired token, or a token of another user",
+    4403: "origin not allowed (normally refused with HTTP 403 at the handshake)",
+    4408: "no `auth` frame within WS_AUTH_TIMEOUT_SECONDS",
+    4429: "rate limit exceeded repeatedly",
+}
+
 # Larger than any real seq, small enough for every database integer and JavaScript number.
 MAX_SEQ = 2**53 - 1
 
-TypingState = Literal["start", "stop"]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+# --- client frames -------------------------------------------------------------------------
 
 
 class _ClientFrame(BaseModel):
@@ -89,10 +105,18 @@ class Ping(_ClientFrame):
     type: Literal["ping"]
 
 
+CLIENT_FRAMES: tuple[type[BaseModel], ...] = (Auth, MessageSend, Typing, Read, Delivered, Ping)
 ClientFrame = Annotated[
     Auth | MessageSend | Typing | Read | Delivered | Ping, Field(discriminator="type")
 ]
-CLIENT_TYPES = ("auth", "message.send", "typing", "read", "delivered", "ping")
+
+
+def frame_types(frame: type[BaseModel]) -> tuple[str, ...]:
+    """The `type` values a frame model can carry (several for timeline events)."""
+    return tuple(get_args(frame.model_fields["type"].annotation))
+
+
+CLIENT_TYPES: tuple[str, ...] = tuple(t for frame in CLIENT_FRAMES for t in frame_types(frame))
 _client_adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 
 
@@ -136,13 +160,13 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
         ) from exc
 
 
-# --- server frames ------------------------------------------------------------------------
+# --- server frames -------------------------------------------------------------------------
 
 
 class _ServerFrame(BaseModel):
     def text(self) -> str:
         """The frame as the JSON text written to the socket."""
-        return dumps(self.model_dump(mode="json")).decode()
+        return orjson.dumps(self.model_dump(mode="json")).decode()
 
 
 class Ready(_ServerFrame):
@@ -151,6 +175,13 @@ class Ready(_ServerFrame):
     type: Literal["ready"] = "ready"
     user: UserRead
     session_id: str
+
+
+class AuthRenewed(_ServerFrame):
+    """A later `auth` frame renewed the socket's token: the new expiry."""
+
+    type: Literal["auth.renewed"] = "auth.renewed"
+    expires_at: datetime
 
 
 class MessageAck(_ServerFrame):
@@ -171,7 +202,8 @@ class TypingFrame(_ServerFrame):
 
 
 class ReceiptFrame(_ServerFrame):
-    """A member's read/delivered markers moved (built by services.receipts)."""
+    """A member's read/delivered markers moved (to every member, the mover's own sockets
+    included)."""
 
     type: Literal["receipt"] = "receipt"
     conversation_id: uuid.UUID
@@ -189,6 +221,16 @@ class PresenceFrame(_ServerFrame):
     last_seen_at: datetime | None
 
 
+class ConversationCreatedFrame(_ServerFrame):
+    """A conversation you belong to was just created (not a timeline event: no seq; its
+    first event is seq 1)."""
+
+    type: Literal["conversation.created"] = "conversation.created"
+    conversation_id: uuid.UUID
+    kind: ConversationKind
+    title: str | None
+
+
 class ErrorFrame(_ServerFrame):
     """A frame could not be acted on; the socket stays open."""
 
@@ -198,11 +240,40 @@ class ErrorFrame(_ServerFrame):
     client_id: str | None = None
 
 
-PONG_TEXT = '{"type":"pong"}'
+class Pong(_ServerFrame):
+    """The answer to `ping`."""
+
+    type: Literal["pong"] = "pong"
 
 
-def dumps_frame(frame: dict[str, object]) -> str:
-    return dumps(frame).decode()
+# Timeline events (`message.new`, `member.added`, ...) are `EventRead`, shared with REST.
+SERVER_FRAMES: tuple[type[BaseModel], ...] = (
+    Ready,
+    AuthRenewed,
+    MessageAck,
+    EventRead,
+    TypingFrame,
+    ReceiptFrame,
+    PresenceFrame,
+    ConversationCreatedFrame,
+    ErrorFrame,
+    Pong,
+)
+ServerFrame = Annotated[
+    Ready
+    | AuthRenewed
+    | MessageAck
+    | EventRead
+    | TypingFrame
+    | ReceiptFrame
+    | PresenceFrame
+    | ConversationCreatedFrame
+    | ErrorFrame
+    | Pong,
+    Field(discriminator="type"),
+]
+
+PONG_TEXT = Pong().text()
 
 
 def error_text(code: str, detail: str, client_id: str | None = None) -> str:

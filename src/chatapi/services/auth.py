@@ -46,7 +46,6 @@ async def register(uow: UnitOfWork, *, data: UserCreate) -> User:
     try:
         await uow.session.flush()
     except IntegrityError as exc:  # a concurrent registration won the unique index
-        await uow.rollback()
         raise Conflict(
             "That username is taken. Choose another one.", code="username_taken"
         ) from exc
@@ -78,14 +77,19 @@ async def login(
     return await _issue_pair(uow, user_id=user.id, family=uuid.uuid4(), policy=policy)
 
 
-async def refresh(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> TokenPair:
-    """Spend a refresh token for a new pair. A spent token presented again revokes its family."""
+async def refresh(
+    uow: UnitOfWork, *, token: str, policy: TokenPolicy
+) -> TokenPair | NotAuthenticated:
+    """Spend a refresh token for a new pair. A spent token presented again revokes its family.
+
+    That refusal is returned, not raised: the revocation must be committed first, by the
+    caller, which then raises it.
+    """
     stored = await _stored_refresh_token(uow, token=token, policy=policy)
     now = datetime.now(UTC)
     if stored.used_at is not None or stored.revoked_at is not None:
         await _revoke_family(uow, stored.family_id, now)
-        await uow.commit()
-        raise NotAuthenticated(
+        return NotAuthenticated(
             "This refresh token was already used; every session from it is now signed out. "
             "Log in again.",
             code="refresh_token_reused",
@@ -98,8 +102,7 @@ async def refresh(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> TokenP
     )
     if cast(CursorResult[Any], spent).rowcount != 1:
         await _revoke_family(uow, stored.family_id, now)
-        await uow.commit()
-        raise NotAuthenticated(
+        return NotAuthenticated(
             "This refresh token was already used; log in again.", code="refresh_token_reused"
         )
     user = await uow.session.get(User, stored.user_id)

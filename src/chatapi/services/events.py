@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
+from chatapi.media_urls import MediaSigner
 from chatapi.models import Event, Message, User
-from chatapi.realtime.presence import Presence
-from chatapi.schemas import EventConversation, EventMember, EventRead
-from chatapi.services import messages, users
-from chatapi.services.conversations import require_member
-from chatapi.services.media import MediaSigner
+from chatapi.ports import OnlineUsers
+from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead, UserRead
+from chatapi.services import users
+from chatapi.services.membership import require_member
+from chatapi.services.messages.reads import to_reads
 
 EVENTS_LIMIT_MAX = 500
 
@@ -25,7 +27,7 @@ async def list_events(
     conversation_id: uuid.UUID,
     after_seq: int,
     signer: MediaSigner,
-    presence: Presence,
+    presence: OnlineUsers,
     limit: int = 50,
 ) -> list[EventRead]:
     """Events with `seq > after_seq`, ascending — everything a client missed."""
@@ -46,11 +48,12 @@ async def load_events(
     conversation_id: uuid.UUID,
     after_seq: int,
     signer: MediaSigner,
-    presence: Presence,
+    presence: OnlineUsers,
     limit: int = 50,
     until_seq: int | None = None,
 ) -> list[EventRead]:
-    """The timeline slice (after_seq, until_seq], in three queries whatever its length."""
+    """The timeline slice (after_seq, until_seq], in three queries whatever its length:
+    the events, the messages they name (with attachments), the members they add."""
     stmt = (
         select(Event)
         .where(col(Event.conversation_id) == conversation_id, col(Event.seq) > after_seq)
@@ -60,54 +63,58 @@ async def load_events(
     if until_seq is not None:
         stmt = stmt.where(col(Event.seq) <= until_seq)
     rows = list((await uow.session.scalars(stmt)).all())
-    message_ids = [e.message_id for e in rows if e.message_id is not None]
-    msgs = (
-        list(
-            (
-                await uow.session.scalars(select(Message).where(col(Message.id).in_(message_ids)))
-            ).all()
+    messages = await _messages(uow, rows, signer=signer)
+    added = await _added_users(uow, rows, presence=presence)
+    return [_read(e, messages, added) for e in rows]
+
+
+async def _messages(
+    uow: UnitOfWork, rows: Sequence[Event], *, signer: MediaSigner
+) -> dict[uuid.UUID, MessageRead]:
+    ids = [e.message_id for e in rows if e.message_id is not None]
+    if not ids:
+        return {}
+    found = (await uow.session.scalars(select(Message).where(col(Message.id).in_(ids)))).all()
+    return {m.id: m for m in await to_reads(uow, found, signer=signer)}
+
+
+async def _added_users(
+    uow: UnitOfWork, rows: Sequence[Event], *, presence: OnlineUsers
+) -> dict[uuid.UUID, UserRead]:
+    """The profiles of the users that `member.added` events name."""
+    ids = {e.subject_user_id for e in rows if e.type == "member.added" and e.subject_user_id}
+    if not ids:
+        return {}
+    found = (await uow.session.scalars(select(User).where(col(User.id).in_(ids)))).all()
+    return {u.id: u for u in await users.to_read(presence, found)}
+
+
+def _read(
+    e: Event, messages: dict[uuid.UUID, MessageRead], added: dict[uuid.UUID, UserRead]
+) -> EventRead:
+    data = e.data or {}
+    member = (
+        EventMember(
+            user_id=e.subject_user_id,
+            role=data.get("role"),
+            # Like the live frame: only member.added carries the user's profile.
+            user=added.get(e.subject_user_id) if e.type == "member.added" else None,
         )
-        if message_ids
-        else []
+        if e.subject_user_id is not None
+        else None
     )
-    reads = {m.id: m for m in await messages.to_reads(uow, msgs, signer=signer)}
-    subject_ids = {
-        e.subject_user_id for e in rows if e.type == "member.added" and e.subject_user_id
-    }
-    subjects = (
-        list((await uow.session.scalars(select(User).where(col(User.id).in_(subject_ids)))).all())
-        if subject_ids
-        else []
+    conversation = (
+        EventConversation(id=e.conversation_id, title=data.get("title"))
+        if e.type == "conversation.updated"
+        else None
     )
-    user_reads = {u.id: u for u in await users.to_read(presence, subjects)}
-    out: list[EventRead] = []
-    for e in rows:
-        data = e.data or {}
-        member = (
-            EventMember(
-                user_id=e.subject_user_id,
-                role=data.get("role"),
-                # Like the live frame: only member.added carries the user's profile.
-                user=user_reads.get(e.subject_user_id) if e.type == "member.added" else None,
-            )
-            if e.subject_user_id is not None
-            else None
-        )
-        conversation = (
-            EventConversation(id=conversation_id, title=data.get("title"))
-            if e.type == "conversation.updated"
-            else None
-        )
-        out.append(
-            EventRead(
-                conversation_id=e.conversation_id,
-                seq=e.seq,
-                type=e.type,
-                created_at=e.created_at,
-                actor_id=e.actor_id,
-                message=reads.get(e.message_id) if e.message_id else None,
-                member=member,
-                conversation=conversation,
-            )
-        )
-    return out
+    return EventRead(
+        conversation_id=e.conversation_id,
+        seq=e.seq,
+        type=e.type,
+        created_at=e.created_at,
+        actor_id=e.actor_id,
+        message=messages.get(e.message_id) if e.message_id else None,
+        member=member,
+        conversation=conversation,
+    )

@@ -5,36 +5,25 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
+from chatapi.domain import MarkersMoved
 from chatapi.models import Conversation, Member, User
-from chatapi.realtime.envelope import Envelope
-from chatapi.services.conversations import require_member
-
-
-class ReceiptState(BaseModel):
-    """The `receipt` frame: a member's markers after a change."""
-
-    type: Literal["receipt"] = "receipt"
-    conversation_id: uuid.UUID
-    user_id: uuid.UUID
-    read_seq: int
-    delivered_seq: int
+from chatapi.services.membership import require_member
 
 
 async def mark_read(
     uow: UnitOfWork, *, user: User, conversation_id: uuid.UUID, seq: int
-) -> ReceiptState:
+) -> MarkersMoved:
     """Move my read marker forward to `seq` (never back); reading implies delivered."""
     return await _advance(uow, user=user, conversation_id=conversation_id, seq=seq, kind="read")
 
 
 async def mark_delivered(
     uow: UnitOfWork, *, user: User, conversation_id: uuid.UUID, seq: int
-) -> ReceiptState:
+) -> MarkersMoved:
     """Move my delivered marker forward to `seq` (never back)."""
     return await _advance(
         uow, user=user, conversation_id=conversation_id, seq=seq, kind="delivered"
@@ -56,7 +45,7 @@ async def _advance(
     conversation_id: uuid.UUID,
     seq: int,
     kind: Literal["read", "delivered"],
-) -> ReceiptState:
+) -> MarkersMoved:
     before = await require_member(uow, user_id=user.id, conversation_id=conversation_id)
     old = (before.last_read_seq, before.last_delivered_seq)
     last_seq = (
@@ -78,19 +67,12 @@ async def _advance(
         .returning(col(Member.last_read_seq), col(Member.last_delivered_seq))
     )
     read_seq, delivered_seq = result.one()
-    state = ReceiptState(
+    moved = MarkersMoved(
         conversation_id=conversation_id,
         user_id=user.id,
         read_seq=read_seq,
         delivered_seq=delivered_seq,
     )
     if (read_seq, delivered_seq) != old:
-        uow.emit(
-            Envelope(
-                kind="receipt",
-                frame=state.model_dump_json().encode(),
-                conversation_id=conversation_id,
-                actor_id=user.id,
-            )
-        )
-    return state
+        uow.emit(moved)
+    return moved

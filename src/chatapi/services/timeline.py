@@ -10,8 +10,8 @@ from sqlalchemy import case, update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
+from chatapi.domain import TimelineAppended
 from chatapi.models import Conversation, Event, EventType
-from chatapi.realtime.envelope import Envelope
 from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead
 
 
@@ -115,27 +115,6 @@ def append(
     return event
 
 
-def envelope_for(event: EventRead) -> Envelope:
-    """The broker envelope of an event: its frame, serialized once, and routing header.
-
-    Member events carry the member in the header, so hubs update their membership caches.
-    """
-    membership = ""
-    user_ids: tuple[uuid.UUID, ...] = ()
-    if event.type in ("member.added", "member.removed") and event.member is not None:
-        membership = "added" if event.type == "member.added" else "removed"
-        user_ids = (event.member.user_id,)
-    return Envelope(
-        kind="event",
-        frame=event.model_dump_json().encode(),
-        conversation_id=event.conversation_id,
-        seq=event.seq,
-        user_ids=user_ids,
-        membership=membership,
-        actor_id=event.actor_id,
-    )
-
-
 def announce(
     uow: UnitOfWork,
     event: Event,
@@ -161,4 +140,4 @@ def announce(
 
 def announce_read(uow: UnitOfWork, event: EventRead) -> None:
     """Publish an event (already read into its model) after commit."""
-    uow.emit(envelope_for(event))
+    uow.emit(TimelineAppended(event))

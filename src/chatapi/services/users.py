@@ -12,7 +12,7 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotFound
 from chatapi.models import RefreshToken, User
-from chatapi.realtime.presence import Presence
+from chatapi.ports import OnlineUsers
 from chatapi.schemas import UserRead
 
 SEARCH_LIMIT_MAX = 50
@@ -74,7 +74,7 @@ async def record_last_seen(
     )
 
 
-async def to_read(presence: Presence, users: Sequence[User]) -> list[UserRead]:
+async def to_read(presence: OnlineUsers, users: Sequence[User]) -> list[UserRead]:
     """UserRead models with `online` filled in from presence, in one look-up."""
     online = await presence.online({u.id for u in users}) if users else set()
     return [

@@ -1,4 +1,9 @@
-"""WebSocket `/api/v1/ws`: the realtime gateway (frames in docs/protocol.md)."""
+"""The realtime gateway: WebSocket `/api/v1/ws` (frames: `realtime/protocol.py`, served
+as `/asyncapi.json`; prose in docs/protocol.md).
+
+`socket` serves one socket's life and its frames; `directory` answers the hub's
+database look-ups; `presence` announces who came online or went offline.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 
-from chatapi.realtime.dispatch import Gateway
+from chatapi.api.gateway.socket import Gateway
+from chatapi.api.state import AppState
 from chatapi.realtime.protocol import CLOSE_ORIGIN_NOT_ALLOWED
-from chatapi.state import AppState
 
 router = APIRouter()
 

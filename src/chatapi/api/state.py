@@ -1,4 +1,5 @@
-"""What the app holds for its lifetime: settings, engine, broker, presence, limiter."""
+"""What the app holds for its lifetime (settings, engine, broker, hub, presence, ...), and
+the units of work every entry point opens."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatapi.db import UnitOfWork
+from chatapi.media_urls import MediaSigner
 from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.hub import Hub
+from chatapi.realtime.outbound import EventPublisher
 from chatapi.realtime.presence import OfflineBatch, Presence
 from chatapi.services.auth import TokenPolicy
-from chatapi.services.media import MediaSigner
-from chatapi.services.messages import GroupCommit
+from chatapi.services.messages.group_commit import GroupCommit
 from chatapi.settings import Settings
 from chatapi.storage import MediaStorage
 
@@ -30,17 +32,19 @@ class AppState:
     token_policy: TokenPolicy
     storage: MediaStorage
     media_signer: MediaSigner
-    extras: dict[str, object] = field(default_factory=dict)
+    # Domain events to the broker, as frames (units of work publish through it).
+    publisher: EventPublisher
     # This process's sockets; set by build_state once the state it looks things up in exists.
     hub: Hub = field(init=False)
-    # Message sends, committed in groups (services.messages.GroupCommit).
+    # Message sends, committed in groups (services.messages.group_commit).
     sends: GroupCommit = field(init=False)
     # Users whose last socket closed, written and announced in batches.
     offline: OfflineBatch = field(init=False)
     instance_id: str = ""
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessionmaker, self.broker)
+        """A unit of work that writes; its events are published after it commits."""
+        return UnitOfWork(self.sessionmaker, self.publisher)
 
     def read_uow(self) -> UnitOfWork:
         """A unit of work that only reads (on SQLite it does not queue for the write lock)."""

@@ -1,8 +1,6 @@
-"""The gateway: one socket's life, from the `auth` frame to its close, and the frame
-handlers, each a thin call of a service in its own database session.
-
-Also the hub's `Directory` (membership and timeline look-ups through the services) and
-the presence announcements.
+"""One socket's life, from the `auth` frame to its close, and its frame handlers: each a
+thin call of a service. A frame that writes opens its own unit of work and commits it
+(message sends go through the group commit, which owns theirs).
 """
 
 from __future__ import annotations
@@ -16,15 +14,16 @@ from datetime import UTC, datetime
 from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse
 
-from chatapi.errors import ChatError, NotFound
+from chatapi.api.gateway.presence import announce_presence
+from chatapi.api.state import AppState
+from chatapi.domain import TypingChanged, TypingState
+from chatapi.errors import ChatError
 from chatapi.models import User
 from chatapi.realtime import protocol as p
 from chatapi.realtime.connection import Connection, TokenBucket
-from chatapi.realtime.envelope import Envelope
 from chatapi.schemas import UserRead
 from chatapi.services import auth as auth_service
-from chatapi.services import conversations, events, receipts, timeline, users
-from chatapi.state import AppState
+from chatapi.services import membership, receipts
 
 log = logging.getLogger(__name__)
 
@@ -33,79 +32,6 @@ CLOSE_WAIT_SECONDS = 5.0
 SLOW_CLOSE_WAIT_SECONDS = 30.0
 DRAIN_WAIT_SECONDS = 2.0
 BUSY_WAIT_SECONDS = 10.0
-CLOSE_INTERNAL_ERROR = 1011
-
-
-class ServiceDirectory:
-    """The hub's look-ups, through the services, each in its own session."""
-
-    def __init__(self, state: AppState) -> None:
-        self.state = state
-
-    async def conversation_seqs(self, user_id: uuid.UUID) -> dict[uuid.UUID, int]:
-        async with self.state.read_uow() as uow:
-            return await conversations.conversation_seqs_for_user(uow, user_id=user_id)
-
-    async def events(
-        self, conversation_id: uuid.UUID, *, after_seq: int, until_seq: int | None
-    ) -> list[Envelope]:
-        async with self.state.read_uow() as uow:
-            found = await events.load_events(
-                uow,
-                conversation_id=conversation_id,
-                after_seq=after_seq,
-                until_seq=until_seq,
-                limit=events.EVENTS_LIMIT_MAX,
-                signer=self.state.media_signer,
-                presence=self.state.presence,
-            )
-        # Read back from the timeline, as the hub receives live ones.
-        return [timeline.envelope_for(e) for e in found]
-
-
-async def announce_presence(
-    state: AppState, user_id: uuid.UUID, *, online: bool, last_seen_at: datetime | None
-) -> None:
-    """Tell everyone who shares a conversation with the user (one query)."""
-    async with state.read_uow() as uow:
-        recipients = await conversations.co_member_ids(uow, user_id=user_id)
-    if not recipients:
-        return
-    frame = p.PresenceFrame(user_id=user_id, online=online, last_seen_at=last_seen_at)
-    await state.broker.publish(
-        Envelope(
-            kind="presence",
-            frame=frame.text().encode(),
-            user_ids=tuple(recipients),
-            actor_id=user_id,
-        ).envelope()
-    )
-
-
-async def went_offline(state: AppState, user_ids: list[uuid.UUID]) -> None:
-    """Users whose last socket closed (here, or on an instance that died): one UPDATE for
-    their `last_seen_at`, one query for who shares a conversation with each, then a
-    `presence` frame per user."""
-    if not user_ids:
-        return
-    now = datetime.now(UTC)
-    async with state.uow() as uow:
-        await users.record_last_seen(uow, user_ids=user_ids, at=now)
-        await uow.commit()
-    async with state.read_uow() as uow:
-        recipients = await conversations.co_member_ids_many(uow, user_ids=user_ids)
-    for user_id in user_ids:
-        if not recipients[user_id]:
-            continue
-        frame = p.PresenceFrame(user_id=user_id, online=False, last_seen_at=now)
-        await state.broker.publish(
-            Envelope(
-                kind="presence",
-                frame=frame.text().encode(),
-                user_ids=tuple(recipients[user_id]),
-                actor_id=user_id,
-            ).envelope()
-        )
 
 
 class Gateway:
@@ -289,7 +215,7 @@ class Gateway:
         remaining = (claims.exp - datetime.now(UTC)).total_seconds()
         self.deadline = asyncio.get_running_loop().time() + remaining
         if conn.user is not None:
-            conn.send(p.dumps_frame({"type": "auth.renewed", "expires_at": claims.exp}))
+            conn.send(p.AuthRenewed(expires_at=claims.exp).text())
             return
         conn.user = user
         self.counted_online = True
@@ -299,7 +225,7 @@ class Gateway:
             await self.state.hub.attach(conn, p.Ready(user=me, session_id=conn.session_id).text())
         except Exception:
             log.exception("ws: loading conversations for session %s failed", conn.session_id)
-            conn.close(CLOSE_INTERNAL_ERROR, "try again")
+            conn.close(p.CLOSE_INTERNAL_ERROR, "try again")
             return
         self.attached = True
         log.info("ws: session %s authenticated user %s", conn.session_id, user.id)
@@ -334,11 +260,11 @@ class Gateway:
         member = self.state.hub.is_member(user.id, conversation_id)
         if member is None:
             async with self.state.read_uow() as uow:
-                await conversations.require_member(
+                await membership.require_member(
                     uow, user_id=user.id, conversation_id=conversation_id
                 )
         elif not member:
-            raise NotFound("No such conversation.", code="conversation_not_found")
+            raise membership.not_found()
         loop = asyncio.get_running_loop()
         ttl = self.settings.ws_typing_ttl_seconds
         handle = self.typing.pop(conversation_id, None)
@@ -360,18 +286,10 @@ class Gateway:
                 self._publish_typing(conversation_id, "stop"), name="typing-expired"
             )
 
-    async def _publish_typing(self, conversation_id: uuid.UUID, state: p.TypingState) -> None:
+    async def _publish_typing(self, conversation_id: uuid.UUID, state: TypingState) -> None:
         user_id = self.conn.user_id
         if state == "start":
             self.typing_sent[conversation_id] = asyncio.get_running_loop().time()
         else:
             self.typing_sent.pop(conversation_id, None)
-        frame = p.TypingFrame(conversation_id=conversation_id, user_id=user_id, state=state)
-        await self.state.broker.publish(
-            Envelope(
-                kind="typing",
-                frame=frame.text().encode(),
-                conversation_id=conversation_id,
-                actor_id=user_id,
-            ).envelope()
-        )
+        await self.state.publisher.publish(TypingChanged(conversation_id, user_id, state))

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from chatapi.api.state import AppState
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotAuthenticated
 from chatapi.models import User
 from chatapi.services import auth
-from chatapi.state import AppState
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

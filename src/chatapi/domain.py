@@ -1,0 +1,71 @@
+"""Domain events: what the services announce, typed, with no wire format.
+
+Services emit them into the unit of work (`UnitOfWork.emit`); once it commits, the unit
+of work hands each to its publisher, `realtime.outbound.EventPublisher`, which turns it
+into its WebSocket frame and routing header in one place and gives it to the broker. A
+rollback drops them. Ephemeral signals (typing, presence) are domain events too, published
+by the gateway without a transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from chatapi.schemas import ConversationKind, EventRead
+
+TypingState = Literal["start", "stop"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineAppended:
+    """A change numbered in a conversation's timeline (`message.new`, `member.added`, ...),
+    as every member reads it."""
+
+    event: EventRead
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationCreated:
+    """A conversation exists and these users are its first members (it has no seq yet)."""
+
+    conversation_id: uuid.UUID
+    kind: ConversationKind
+    title: str | None
+    member_ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MarkersMoved:
+    """A member's read/delivered markers moved forward."""
+
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    read_seq: int
+    delivered_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class TypingChanged:
+    """A member started or stopped typing (never stored)."""
+
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    state: TypingState
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """A user came online or went offline; `recipients` share a conversation with them."""
+
+    user_id: uuid.UUID
+    online: bool
+    last_seen_at: datetime | None
+    recipients: tuple[uuid.UUID, ...]
+
+
+DomainEvent = (
+    TimelineAppended | ConversationCreated | MarkersMoved | TypingChanged | PresenceChanged
+)

@@ -1,0 +1,99 @@
+"""Domain events become frames here, and only here.
+
+`envelope_for` turns each domain event into its protocol frame, serialized once, with the
+routing header the hubs read (`envelope.py`); `EventPublisher` is what units of work and
+the gateway publish domain events through.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from chatapi.domain import (
+    ConversationCreated,
+    DomainEvent,
+    MarkersMoved,
+    PresenceChanged,
+    TimelineAppended,
+    TypingChanged,
+)
+from chatapi.realtime import protocol as p
+from chatapi.realtime.broker import Broker
+from chatapi.realtime.envelope import Envelope
+
+
+def envelope_for(event: DomainEvent) -> Envelope:
+    """The broker envelope of a domain event: its frame and who it is routed to."""
+    match event:
+        case TimelineAppended(event=read):
+            # Member events carry the member in the header, so hubs update their
+            # membership caches in seq order.
+            membership = ""
+            user_ids: tuple[uuid.UUID, ...] = ()
+            if read.type in ("member.added", "member.removed") and read.member is not None:
+                membership = "added" if read.type == "member.added" else "removed"
+                user_ids = (read.member.user_id,)
+            return Envelope(
+                kind="event",
+                frame=read.model_dump_json().encode(),
+                conversation_id=read.conversation_id,
+                seq=read.seq,
+                user_ids=user_ids,
+                membership=membership,
+                actor_id=read.actor_id,
+            )
+        case ConversationCreated():
+            # A notice that makes its recipients members from now on.
+            created = p.ConversationCreatedFrame(
+                conversation_id=event.conversation_id, kind=event.kind, title=event.title
+            )
+            return Envelope(
+                kind="notice",
+                frame=created.text().encode(),
+                conversation_id=event.conversation_id,
+                user_ids=event.member_ids,
+                membership="added",
+            )
+        case MarkersMoved():
+            receipt = p.ReceiptFrame(
+                conversation_id=event.conversation_id,
+                user_id=event.user_id,
+                read_seq=event.read_seq,
+                delivered_seq=event.delivered_seq,
+            )
+            return Envelope(
+                kind="receipt",
+                frame=receipt.text().encode(),
+                conversation_id=event.conversation_id,
+                actor_id=event.user_id,
+            )
+        case TypingChanged():
+            typing = p.TypingFrame(
+                conversation_id=event.conversation_id, user_id=event.user_id, state=event.state
+            )
+            return Envelope(
+                kind="typing",
+                frame=typing.text().encode(),
+                conversation_id=event.conversation_id,
+                actor_id=event.user_id,
+            )
+        case PresenceChanged():
+            presence = p.PresenceFrame(
+                user_id=event.user_id, online=event.online, last_seen_at=event.last_seen_at
+            )
+            return Envelope(
+                kind="presence",
+                frame=presence.text().encode(),
+                user_ids=event.recipients,
+                actor_id=event.user_id,
+            )
+
+
+class EventPublisher:
+    """Publishes domain events through the broker, each as its envelope."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    async def publish(self, event: DomainEvent) -> None:
+        await self._broker.publish(envelope_for(event).envelope())

@@ -1,0 +1,162 @@
+"""The conversation list: each of a user's conversations with what a list row shows —
+member count, unread count, last message, the other person of a direct chat — in a fixed
+number of queries, however many conversations there are."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlmodel import col
+
+from chatapi.db import UnitOfWork
+from chatapi.media_urls import MediaSigner
+from chatapi.models import Conversation, ConversationKind, Member, Message, User
+from chatapi.ports import OnlineUsers
+from chatapi.schemas import ConversationRead, MessageRead, UserRead
+from chatapi.services import users
+from chatapi.services.membership import not_found
+from chatapi.services.messages.reads import to_reads
+
+LIST_LIMIT_MAX = 500
+
+
+async def read_conversations(
+    uow: UnitOfWork,
+    *,
+    user: User,
+    presence: OnlineUsers,
+    signer: MediaSigner,
+    conversation_id: uuid.UUID | None = None,
+    limit: int = 100,
+    before: datetime | None = None,
+) -> list[ConversationRead]:
+    """The caller's conversations, most recently active first (one, with
+    `conversation_id`), in six queries: the conversations with my membership, member
+    counts, unread counts, last messages, their attachments, the other person of direct
+    chats."""
+    rows = await _page(uow, user_id=user.id, conversation_id=conversation_id, limit=limit,
+                       before=before)  # fmt: skip
+    if conversation_id is not None and not rows:
+        raise not_found()
+    if not rows:
+        return []
+    ids = [c.id for c, _ in rows]
+    counts = await _member_counts(uow, ids)
+    unread = await _unread_counts(uow, ids, user_id=user.id)
+    last = await _last_messages(uow, ids, signer=signer)
+    direct_ids = [c.id for c, _ in rows if c.kind == ConversationKind.direct]
+    others = await _other_people(uow, direct_ids, user_id=user.id, presence=presence)
+    return [
+        ConversationRead(
+            id=c.id,
+            kind=c.kind,
+            title=c.title,
+            created_at=c.created_at,
+            last_seq=c.last_seq,
+            last_activity_at=c.last_activity_at,
+            members_count=counts.get(c.id, 0),
+            my_role=m.role,
+            unread_count=unread.get(c.id, 0),
+            last_read_seq=m.last_read_seq,
+            last_message=last.get(c.id),
+            other_user=others.get(c.id),
+        )
+        for c, m in rows
+    ]
+
+
+async def _page(
+    uow: UnitOfWork,
+    *,
+    user_id: uuid.UUID,
+    conversation_id: uuid.UUID | None,
+    limit: int,
+    before: datetime | None,
+) -> list[tuple[Conversation, Member]]:
+    stmt = (
+        select(Conversation, Member)
+        .join(
+            Member,
+            and_(
+                col(Member.conversation_id) == col(Conversation.id),
+                col(Member.user_id) == user_id,
+            ),
+        )
+        .order_by(col(Conversation.last_activity_at).desc(), col(Conversation.id))
+        .limit(min(max(limit, 1), LIST_LIMIT_MAX))
+    )
+    if conversation_id is not None:
+        stmt = stmt.where(col(Conversation.id) == conversation_id)
+    if before is not None:
+        stmt = stmt.where(col(Conversation.last_activity_at) < before)
+    return list((await uow.session.execute(stmt)).tuples().all())
+
+
+async def _member_counts(uow: UnitOfWork, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    stmt = (
+        select(col(Member.conversation_id), func.count())
+        .where(col(Member.conversation_id).in_(ids))
+        .group_by(col(Member.conversation_id))
+    )
+    return dict((await uow.session.execute(stmt)).tuples().all())
+
+
+async def _unread_counts(
+    uow: UnitOfWork, ids: list[uuid.UUID], *, user_id: uuid.UUID
+) -> dict[uuid.UUID, int]:
+    """Messages of others after my read marker, not deleted."""
+    me = (
+        select(col(Member.conversation_id), col(Member.last_read_seq))
+        .where(col(Member.user_id) == user_id)
+        .subquery()
+    )
+    stmt = (
+        select(col(Message.conversation_id), func.count())
+        .join(me, me.c.conversation_id == col(Message.conversation_id))
+        .where(
+            col(Message.conversation_id).in_(ids),
+            col(Message.seq) > me.c.last_read_seq,
+            col(Message.sender_id) != user_id,
+            col(Message.deleted_at).is_(None),
+        )
+        .group_by(col(Message.conversation_id))
+    )
+    return dict((await uow.session.execute(stmt)).tuples().all())
+
+
+async def _last_messages(
+    uow: UnitOfWork, ids: list[uuid.UUID], *, signer: MediaSigner
+) -> dict[uuid.UUID, MessageRead]:
+    latest = (
+        select(col(Message.conversation_id), func.max(col(Message.seq)).label("seq"))
+        .where(col(Message.conversation_id).in_(ids))
+        .group_by(col(Message.conversation_id))
+        .subquery()
+    )
+    stmt = select(Message).join(
+        latest,
+        and_(
+            latest.c.conversation_id == col(Message.conversation_id),
+            latest.c.seq == col(Message.seq),
+        ),
+    )
+    rows = (await uow.session.scalars(stmt)).all()
+    return {m.conversation_id: m for m in await to_reads(uow, rows, signer=signer)}
+
+
+async def _other_people(
+    uow: UnitOfWork, direct_ids: list[uuid.UUID], *, user_id: uuid.UUID, presence: OnlineUsers
+) -> dict[uuid.UUID, UserRead]:
+    """The other member of each direct conversation."""
+    if not direct_ids:
+        return {}
+    stmt = (
+        select(col(Member.conversation_id), User)
+        .join(User, col(User.id) == col(Member.user_id))
+        .where(col(Member.conversation_id).in_(direct_ids), col(Member.user_id) != user_id)
+    )
+    others = dict((await uow.session.execute(stmt)).tuples().all())
+    reads = await users.to_read(presence, list(others.values()))
+    return dict(zip(others, reads, strict=True))

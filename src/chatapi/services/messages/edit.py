@@ -1,0 +1,94 @@
+"""Editing and deleting messages: the message changes in place, and the change is
+numbered in the timeline so every member (and catch-up) sees it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from chatapi.db import UnitOfWork
+from chatapi.errors import Forbidden, NotFound, Unprocessable
+from chatapi.media_urls import MediaSigner
+from chatapi.models import ConversationKind, EventType, Message, User
+from chatapi.schemas import MessageRead
+from chatapi.services import timeline
+from chatapi.services.media import attachments
+from chatapi.services.membership import MANAGERS, get_conversation, require_member
+from chatapi.services.messages.reads import to_reads
+from chatapi.services.messages.send import clean_body
+from chatapi.storage import MediaStorage
+
+
+async def _visible_message(uow: UnitOfWork, *, user: User, message_id: uuid.UUID) -> Message:
+    message = await uow.session.get(Message, message_id)
+    if message is None:
+        raise NotFound("No such message.", code="message_not_found")
+    try:
+        await require_member(uow, user_id=user.id, conversation_id=message.conversation_id)
+    except NotFound:
+        raise NotFound("No such message.", code="message_not_found") from None
+    return message
+
+
+async def edit_message(
+    uow: UnitOfWork, *, user: User, message_id: uuid.UUID, body: str, signer: MediaSigner
+) -> MessageRead:
+    """Change the text of your own message."""
+    message = await _visible_message(uow, user=user, message_id=message_id)
+    if message.sender_id != user.id:
+        raise Forbidden("You can only edit your own messages.", code="not_sender")
+    if message.deleted_at is not None:
+        raise Unprocessable("This message was deleted.", code="message_deleted")
+    attached = await attachments.attachments_for(uow, message_ids=[message.id])
+    message.body = clean_body(body, has_attachments=bool(attached.get(message.id)))
+    message.edited_at = datetime.now(UTC)
+    return await _record_change(
+        uow, message, EventType.message_edited, actor_id=user.id, signer=signer
+    )
+
+
+async def delete_message(
+    uow: UnitOfWork,
+    storage: MediaStorage,
+    *,
+    user: User,
+    message_id: uuid.UUID,
+    signer: MediaSigner,
+) -> None:
+    """Delete a message (its sender, or a group owner/admin): body and files go, the
+    timeline keeps it as deleted."""
+    message = await _visible_message(uow, user=user, message_id=message_id)
+    if message.sender_id != user.id:
+        me = await require_member(uow, user_id=user.id, conversation_id=message.conversation_id)
+        conversation = await get_conversation(uow, message.conversation_id)
+        if conversation.kind != ConversationKind.group or me.role not in MANAGERS:
+            raise Forbidden("You can only delete your own messages.", code="not_allowed")
+    if message.deleted_at is not None:
+        return
+    message.deleted_at = datetime.now(UTC)
+    message.body = ""
+    await attachments.detach_for_deleted_message(uow, storage, message_id=message.id)
+    await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
+
+
+async def _record_change(
+    uow: UnitOfWork,
+    message: Message,
+    type: EventType,
+    *,
+    actor_id: uuid.UUID,
+    signer: MediaSigner,
+) -> MessageRead:
+    """Number a change to a message in its timeline and announce it with the message's
+    current state."""
+    event = await timeline.record(
+        uow,
+        conversation_id=message.conversation_id,
+        type=type,
+        actor_id=actor_id,
+        message_id=message.id,
+    )
+    await uow.session.flush()
+    read = (await to_reads(uow, [message], signer=signer))[0]
+    timeline.announce(uow, event, message=read)
+    return read

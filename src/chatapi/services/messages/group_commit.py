@@ -1,0 +1,170 @@
+"""The send batcher: sends that arrive together share one transaction and one commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+
+from chatapi.db import UnitOfWork
+from chatapi.errors import ChatError
+from chatapi.media_urls import MediaSigner
+from chatapi.models import User
+from chatapi.services.messages.send import SendRequest, SendResult, find_sent, send_messages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class _Send:
+    request: SendRequest
+    future: asyncio.Future[SendResult]
+
+
+class GroupCommit:
+    """Sends that arrive together share one transaction and one commit (group commit).
+
+    It owns the units of work of every send, REST and WebSocket alike. A batch goes
+    through `send_messages` — the rules checked with a query each for the whole batch,
+    and multi-row INSERTs — and each caller gets its answer only after the shared
+    commit, so an ack still means "stored". A refused send gets its own error without
+    touching the others. Nothing waits to fill a batch: a batch is whatever queued while
+    the previous one committed, so an idle server commits each send at once. If the
+    transaction itself fails (e.g. a concurrent retry on another instance hit the
+    client_id key), every send of the batch is tried again in a transaction of its own.
+    """
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        signer: MediaSigner,
+        *,
+        max_batch: int = 256,
+    ) -> None:
+        self._uow = uow_factory
+        self._signer = signer
+        self._max_batch = max_batch
+        self._queue: deque[_Send] = deque()
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def send(
+        self,
+        *,
+        sender: User,
+        conversation_id: uuid.UUID,
+        body: str,
+        client_id: str | None = None,
+        attachment_ids: Sequence[uuid.UUID] = (),
+        reply_to_id: uuid.UUID | None = None,
+    ) -> SendResult:
+        """Store a message, committed; returns it and whether it was created (False: a
+        retry with the same `client_id` got the first message back)."""
+        if self._closed:
+            raise RuntimeError("the server is shutting down")
+        loop = asyncio.get_running_loop()
+        request = SendRequest(
+            sender.id, conversation_id, body, client_id, tuple(attachment_ids), reply_to_id
+        )
+        item = _Send(request, loop.create_future())
+        self._queue.append(item)
+        self._wake.set()
+        if self._worker is None:
+            self._worker = loop.create_task(self._run(), name="group-commit")
+        return await item.future
+
+    async def aclose(self) -> None:
+        """Finish what is queued, then stop."""
+        self._closed = True
+        self._wake.set()
+        if self._worker is not None:
+            await self._worker
+
+    async def _run(self) -> None:
+        while not (self._closed and not self._queue):
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                count = min(self._max_batch, len(self._queue))
+                batch = [self._queue.popleft() for _ in range(count)]
+                batch = [item for item in batch if not item.future.done()]
+                if batch:
+                    await self._commit_batch(batch)
+
+    async def _commit_batch(self, batch: list[_Send]) -> None:
+        if len(batch) == 1:
+            await self._commit_one(batch[0])
+            return
+        try:
+            async with self._uow() as uow:
+                outcomes = await send_messages(
+                    uow, [item.request for item in batch], signer=self._signer
+                )
+                await uow.commit()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Nothing of the batch is committed: each send is tried on its own.
+            log.warning(
+                "group commit of %d sends failed; retrying one by one", len(batch), exc_info=True
+            )
+            for item in batch:
+                await self._commit_one(item)
+            return
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, ChatError):
+                _settle(item, exc=outcome)
+            else:
+                _settle(item, result=outcome)
+
+    async def _commit_one(self, item: _Send) -> None:
+        try:
+            async with self._uow() as uow:
+                (outcome,) = await send_messages(uow, [item.request], signer=self._signer)
+                await uow.commit()
+        except asyncio.CancelledError:
+            raise
+        except IntegrityError as exc:
+            # A concurrent retry with the same client_id committed first (the unique key
+            # on conversation + sender + client_id caught it): its message is the answer.
+            await self._settle_with_winner(item, exc)
+            return
+        except Exception as exc:
+            _settle(item, exc=exc)
+            return
+        if isinstance(outcome, ChatError):
+            _settle(item, exc=outcome)
+        else:
+            _settle(item, result=outcome)
+
+    async def _settle_with_winner(self, item: _Send, exc: IntegrityError) -> None:
+        key = item.request.retry_key
+        found = {}
+        if key is not None:
+            async with self._uow() as uow:
+                found = await find_sent(uow, {key}, signer=self._signer)
+        if key is None or key not in found:
+            _settle(item, exc=exc)
+        else:
+            _settle(item, result=(found[key], False))
+
+
+def _settle(
+    item: _Send,
+    *,
+    result: SendResult | None = None,
+    exc: BaseException | None = None,
+) -> None:
+    if item.future.done():  # the caller went away (e.g. its socket closed)
+        return
+    if exc is not None:
+        item.future.set_exception(exc)
+    else:
+        assert result is not None
+        item.future.set_result(result)

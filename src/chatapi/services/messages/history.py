@@ -1,0 +1,37 @@
+"""History: a conversation's messages, a page at a time."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from chatapi.db import UnitOfWork
+from chatapi.media_urls import MediaSigner
+from chatapi.models import Message, User
+from chatapi.schemas import MessageRead
+from chatapi.services.membership import require_member
+from chatapi.services.messages.reads import to_reads
+
+HISTORY_LIMIT_MAX = 200
+
+
+async def history(
+    uow: UnitOfWork,
+    *,
+    user: User,
+    conversation_id: uuid.UUID,
+    signer: MediaSigner,
+    before_seq: int | None = None,
+    limit: int = 50,
+) -> list[MessageRead]:
+    """The newest `limit` messages before `before_seq`, ascending (keyset on conversation+seq)."""
+    await require_member(uow, user_id=user.id, conversation_id=conversation_id)
+    stmt = select(Message).where(col(Message.conversation_id) == conversation_id)
+    if before_seq is not None:
+        stmt = stmt.where(col(Message.seq) < before_seq)
+    stmt = stmt.order_by(col(Message.seq).desc()).limit(min(max(limit, 1), HISTORY_LIMIT_MAX))
+    rows = list((await uow.session.scalars(stmt)).all())
+    rows.reverse()
+    return await to_reads(uow, rows, signer=signer)

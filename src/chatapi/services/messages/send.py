@@ -1,0 +1,265 @@
+"""Sending messages: the rules, checked for a whole batch at once, and the rows.
+
+`send_messages` is the one way a message is stored, for REST and WebSocket alike; it is
+called by the group commit (`group_commit.py`), which owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select, tuple_
+from sqlmodel import col
+
+from chatapi.db import UnitOfWork
+from chatapi.errors import ChatError, NotFound, Unprocessable
+from chatapi.media_urls import MediaSigner
+from chatapi.models import Event, EventType, Member, Message
+from chatapi.schemas import MAX_BODY_CHARS, EventRead, MessageRead
+from chatapi.services import timeline
+from chatapi.services.media import attachments
+from chatapi.services.messages.reads import to_reads
+
+# (conversation, sender, client_id): the idempotency key of a send.
+RetryKey = tuple[uuid.UUID, uuid.UUID, str]
+
+
+def clean_body(body: str, *, has_attachments: bool) -> str:
+    """A body is 1-4000 characters after trimming; attachment-only messages may be empty."""
+    body = body.strip()
+    if not body and not has_attachments:
+        raise Unprocessable("A message needs text or an attachment.", code="empty_message")
+    if len(body) > MAX_BODY_CHARS:
+        raise Unprocessable(
+            f"A message is at most {MAX_BODY_CHARS} characters (this one has {len(body)}).",
+            code="body_too_long",
+        )
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """One message to send, as REST and WebSocket handlers receive it."""
+
+    sender_id: uuid.UUID
+    conversation_id: uuid.UUID
+    body: str
+    client_id: str | None = None
+    attachment_ids: tuple[uuid.UUID, ...] = ()
+    reply_to_id: uuid.UUID | None = None
+
+    @property
+    def retry_key(self) -> RetryKey | None:
+        if self.client_id is None:
+            return None
+        return (self.conversation_id, self.sender_id, self.client_id)
+
+
+# The message, and whether this send created it (False: a retry of a stored one).
+SendResult = tuple[MessageRead, bool]
+Outcome = SendResult | ChatError
+
+
+@dataclass
+class _Batch:
+    """A batch of requests on its way through the rules: who is refused, who is a retry."""
+
+    requests: Sequence[SendRequest]
+    outcomes: list[Outcome | None]
+    texts: dict[int, str] = field(default_factory=dict)
+    # Accepted requests, to be stored (indexes into `requests`).
+    accepted: list[int] = field(default_factory=list)
+    # A repeat of a client_id within the batch -> the first request with it.
+    repeats: dict[int, int] = field(default_factory=dict)
+
+    def open(self) -> list[tuple[int, SendRequest]]:
+        """The requests without an outcome yet."""
+        return [(i, r) for i, r in enumerate(self.requests) if self.outcomes[i] is None]
+
+
+async def send_messages(
+    uow: UnitOfWork, requests: Sequence[SendRequest], *, signer: MediaSigner
+) -> list[Outcome]:
+    """Store many messages in one transaction; one outcome per request, in order.
+
+    The rules are checked for all requests with one query each (membership, retries by
+    client_id, reply targets); a refused request gets its error and writes nothing. The
+    accepted ones take their seqs with one row-level increment per conversation and are
+    written with one multi-row INSERT for the messages and one for their events. Each
+    request's `message.new` is announced after the commit.
+
+    Raises (and writes nothing usable) only when the transaction itself fails, e.g. an
+    IntegrityError from a concurrent retry on another connection.
+    """
+    batch = _Batch(requests, [None] * len(requests))
+    for i, req in enumerate(requests):
+        try:
+            batch.texts[i] = clean_body(req.body, has_attachments=bool(req.attachment_ids))
+        except ChatError as exc:
+            batch.outcomes[i] = exc
+    await _check_membership(uow, batch)
+    await _check_replies(uow, batch)
+    _sort_retries(batch, await _find_retries(uow, batch, signer=signer))
+    seqs = await _take_seqs(uow, batch)
+    now = datetime.now(UTC)
+    ids = await _insert(uow, batch, seqs, now=now)
+    for i in batch.accepted:
+        req = requests[i]
+        attached = await attachments.attach(
+            uow, owner_id=req.sender_id, message_id=ids[i], attachment_ids=list(req.attachment_ids)
+        )
+        read = MessageRead(
+            id=ids[i],
+            conversation_id=req.conversation_id,
+            seq=seqs[i],
+            sender_id=req.sender_id,
+            body=batch.texts[i],
+            client_id=req.client_id,
+            reply_to_id=req.reply_to_id,
+            attachments=[attachments.to_read(m, signer=signer) for m in attached],
+            created_at=now,
+            edited_at=None,
+            deleted=False,
+        )
+        batch.outcomes[i] = (read, True)
+        timeline.announce_read(
+            uow,
+            EventRead(
+                conversation_id=req.conversation_id,
+                seq=seqs[i],
+                type="message.new",
+                created_at=now,
+                actor_id=req.sender_id,
+                message=read,
+            ),
+        )
+    for i, first in batch.repeats.items():
+        stored = batch.outcomes[first]
+        batch.outcomes[i] = (stored[0], False) if isinstance(stored, tuple) else stored
+    return [o for o in batch.outcomes if o is not None]
+
+
+def _sort_retries(batch: _Batch, retried: dict[RetryKey, MessageRead]) -> None:
+    """Retries of a stored message get it back; repeats of a client_id within the batch
+    get the first one's outcome; the rest are accepted."""
+    first_in_batch: dict[RetryKey, int] = {}
+    for i, req in batch.open():
+        key = req.retry_key
+        if key is not None:
+            if key in retried:
+                batch.outcomes[i] = (retried[key], False)
+                continue
+            if key in first_in_batch:
+                batch.repeats[i] = first_in_batch[key]
+                continue
+            first_in_batch[key] = i
+        batch.accepted.append(i)
+
+
+async def _take_seqs(uow: UnitOfWork, batch: _Batch) -> dict[int, int]:
+    """Each accepted request's seq: one increment per conversation, in batch order."""
+    per_conversation: dict[uuid.UUID, list[int]] = {}
+    for i in batch.accepted:
+        per_conversation.setdefault(batch.requests[i].conversation_id, []).append(i)
+    lasts = await timeline.take_seqs(
+        uow, {c: len(indexes) for c, indexes in per_conversation.items()}, activity=True
+    )
+    seqs: dict[int, int] = {}
+    for conversation_id, indexes in per_conversation.items():
+        first = lasts[conversation_id] - len(indexes) + 1
+        for offset, i in enumerate(indexes):
+            seqs[i] = first + offset
+    return seqs
+
+
+async def _insert(
+    uow: UnitOfWork, batch: _Batch, seqs: dict[int, int], *, now: datetime
+) -> dict[int, uuid.UUID]:
+    """The message and event rows of the accepted requests, one multi-row INSERT each
+    (no per-object ORM bookkeeping); returns the new message ids."""
+    ids = {i: uuid.uuid4() for i in batch.accepted}
+    if not ids:
+        return ids
+    rows: list[dict[str, object]] = []
+    event_rows: list[dict[str, object]] = []
+    for i in batch.accepted:
+        req = batch.requests[i]
+        rows.append(
+            {
+                "id": ids[i],
+                "conversation_id": req.conversation_id,
+                "seq": seqs[i],
+                "sender_id": req.sender_id,
+                "body": batch.texts[i],
+                "client_id": req.client_id,
+                "reply_to_id": req.reply_to_id,
+                "created_at": now,
+            }
+        )
+        event_rows.append(
+            {
+                "conversation_id": req.conversation_id,
+                "seq": seqs[i],
+                "type": EventType.message_new.value,
+                "actor_id": req.sender_id,
+                "created_at": now,
+                "message_id": ids[i],
+            }
+        )
+    await uow.session.execute(insert(Message), rows)
+    await uow.session.execute(insert(Event), event_rows)
+    return ids
+
+
+async def _check_membership(uow: UnitOfWork, batch: _Batch) -> None:
+    pairs = {(r.conversation_id, r.sender_id) for _, r in batch.open()}
+    if not pairs:
+        return
+    stmt = select(col(Member.conversation_id), col(Member.user_id)).where(
+        tuple_(col(Member.conversation_id), col(Member.user_id)).in_(list(pairs))
+    )
+    found = set((await uow.session.execute(stmt)).tuples())
+    for i, req in batch.open():
+        if (req.conversation_id, req.sender_id) not in found:
+            batch.outcomes[i] = NotFound("No such conversation.", code="conversation_not_found")
+
+
+async def _check_replies(uow: UnitOfWork, batch: _Batch) -> None:
+    targets = {r.reply_to_id for _, r in batch.open() if r.reply_to_id is not None}
+    if not targets:
+        return
+    stmt = select(col(Message.id), col(Message.conversation_id)).where(
+        col(Message.id).in_(list(targets))
+    )
+    where = dict((await uow.session.execute(stmt)).tuples().all())
+    for i, req in batch.open():
+        if req.reply_to_id is not None and where.get(req.reply_to_id) != req.conversation_id:
+            batch.outcomes[i] = Unprocessable(
+                "reply_to_id is not a message of this conversation.", code="invalid_reply"
+            )
+
+
+async def _find_retries(
+    uow: UnitOfWork, batch: _Batch, *, signer: MediaSigner
+) -> dict[RetryKey, MessageRead]:
+    """Messages already stored under the requests' client_ids (one query)."""
+    keys = {key for _, r in batch.open() if (key := r.retry_key) is not None}
+    return await find_sent(uow, keys, signer=signer)
+
+
+async def find_sent(
+    uow: UnitOfWork, keys: set[RetryKey], *, signer: MediaSigner
+) -> dict[RetryKey, MessageRead]:
+    """The stored messages of these (conversation, sender, client_id) keys."""
+    if not keys:
+        return {}
+    stmt = select(Message).where(
+        tuple_(col(Message.conversation_id), col(Message.sender_id), col(Message.client_id)).in_(
+            list(keys)
+        )
+    )
+    reads = await to_reads(uow, (await uow.session.scalars(stmt)).all(), signer=signer)
+    return {(m.conversation_id, m.sender_id, m.client_id or ""): m for m in reads}
