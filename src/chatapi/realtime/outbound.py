@@ -20,28 +20,14 @@ from chatapi.domain import (
 from chatapi.realtime import protocol as p
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.envelope import Envelope
+from chatapi.schemas import EventRead
 
 
 def envelope_for(event: DomainEvent) -> Envelope:
     """The broker envelope of a domain event: its frame and who it is routed to."""
     match event:
         case TimelineAppended(event=read):
-            # Member events carry the member in the header, so hubs update their
-            # membership caches in seq order.
-            membership = ""
-            user_ids: tuple[uuid.UUID, ...] = ()
-            if read.type in ("member.added", "member.removed") and read.member is not None:
-                membership = "added" if read.type == "member.added" else "removed"
-                user_ids = (read.member.user_id,)
-            return Envelope(
-                kind="event",
-                frame=read.model_dump_json().encode(),
-                conversation_id=read.conversation_id,
-                seq=read.seq,
-                user_ids=user_ids,
-                membership=membership,
-                actor_id=read.actor_id,
-            )
+            return _timeline_envelope(read)
         case ConversationCreated():
             # A notice that makes its recipients members from now on.
             created = p.ConversationCreatedFrame(
@@ -87,6 +73,25 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 user_ids=event.recipients,
                 actor_id=event.user_id,
             )
+
+
+def _timeline_envelope(read: EventRead) -> Envelope:
+    # Member events carry the member in the header, so hubs update their membership
+    # caches in seq order.
+    membership = ""
+    user_ids: tuple[uuid.UUID, ...] = ()
+    if read.type in ("member.added", "member.removed") and read.member is not None:
+        membership = "added" if read.type == "member.added" else "removed"
+        user_ids = (read.member.user_id,)
+    return Envelope(
+        kind="event",
+        frame=read.model_dump_json().encode(),
+        conversation_id=read.conversation_id,
+        seq=read.seq,
+        user_ids=user_ids,
+        membership=membership,
+        actor_id=read.actor_id,
+    )
 
 
 class EventPublisher:

@@ -48,33 +48,10 @@ async def create_conversation(
                 "give their id in member_ids.",
                 code="invalid_direct_members",
             )
-        other = others[0]
-        await _existing_users(uow, [other])
-        key = ":".join(sorted((str(creator.id), str(other))))
-        existing = await uow.session.scalar(
-            select(Conversation).where(col(Conversation.direct_key) == key)
-        )
-        if existing is not None:
-            return existing, False
-        conversation = Conversation(
-            kind=ConversationKind.direct.value, direct_key=key, created_by=creator.id
-        )
-        try:
-            async with uow.savepoint():
-                uow.session.add(conversation)
-                await uow.session.flush()
-        except IntegrityError:  # a concurrent request created the pair first
-            existing = await uow.session.scalar(
-                select(Conversation).where(col(Conversation.direct_key) == key)
-            )
-            if existing is None:
-                raise
-            return existing, False
-        members = [creator.id, other]
-        for uid in members:
-            uow.session.add(
-                Member(conversation_id=conversation.id, user_id=uid, role=Role.member.value)
-            )
+        conversation, created = await _direct(uow, creator=creator, other=others[0])
+        if not created:
+            return conversation, False
+        members = [(creator.id, Role.member), (others[0], Role.member)]
     else:
         if not data.title:
             raise Unprocessable("A group needs a title.", code="title_required")
@@ -84,23 +61,42 @@ async def create_conversation(
         )
         uow.session.add(conversation)
         await uow.session.flush()
-        uow.session.add(
-            Member(conversation_id=conversation.id, user_id=creator.id, role=Role.owner.value)
-        )
-        for uid in others:
-            uow.session.add(
-                Member(conversation_id=conversation.id, user_id=uid, role=Role.member.value)
-            )
-        members = [creator.id, *others]
+        members = [(creator.id, Role.owner), *((uid, Role.member) for uid in others)]
+    for uid, role in members:
+        uow.session.add(Member(conversation_id=conversation.id, user_id=uid, role=role.value))
     await uow.session.flush()
     uow.emit(
         ConversationCreated(
             conversation_id=conversation.id,
             kind=ConversationKind(conversation.kind).value,
             title=conversation.title,
-            member_ids=tuple(members),
+            member_ids=tuple(uid for uid, _ in members),
         )
     )
+    return conversation, True
+
+
+async def _direct(uow: UnitOfWork, *, creator: User, other: uuid.UUID) -> tuple[Conversation, bool]:
+    """The pair's direct conversation: the existing one, or a new one (flushed, no members
+    yet). Concurrent requests for one pair make one conversation (a unique key)."""
+    await _existing_users(uow, [other])
+    key = ":".join(sorted((str(creator.id), str(other))))
+    find = select(Conversation).where(col(Conversation.direct_key) == key)
+    existing = await uow.session.scalar(find)
+    if existing is not None:
+        return existing, False
+    conversation = Conversation(
+        kind=ConversationKind.direct.value, direct_key=key, created_by=creator.id
+    )
+    try:
+        async with uow.savepoint():
+            uow.session.add(conversation)
+            await uow.session.flush()
+    except IntegrityError:  # a concurrent request created the pair first
+        existing = await uow.session.scalar(find)
+        if existing is None:
+            raise
+        return existing, False
     return conversation, True
 
 
@@ -238,24 +234,7 @@ async def remove_member(
                 "Admins can remove members, not owners or other admins.", code="not_allowed"
             )
     if target.role == Role.owner.value and await _owner_count(uow, conversation_id) <= 1:
-        successor = (
-            await uow.session.scalars(
-                select(Member)
-                .where(
-                    col(Member.conversation_id) == conversation_id,
-                    col(Member.user_id) != target.user_id,
-                )
-                .order_by(
-                    (col(Member.role) == Role.admin.value).desc(),
-                    col(Member.joined_at),
-                    col(Member.user_id),
-                )
-                .limit(1)
-            )
-        ).first()
-        if successor is not None:
-            successor.role = Role.owner.value
-            await _record_role_change(uow, actor_id=None, member=successor)
+        await _promote_successor(uow, conversation_id=conversation_id, leaving=target.user_id)
     await uow.session.delete(target)
     event = await timeline.record(
         uow,
@@ -266,6 +245,27 @@ async def remove_member(
     )
     await uow.session.flush()
     timeline.announce(uow, event, member=EventMember(user_id=target.user_id))
+
+
+async def _promote_successor(
+    uow: UnitOfWork, *, conversation_id: uuid.UUID, leaving: uuid.UUID
+) -> None:
+    """The last owner is leaving: the longest-standing admin, else member, becomes owner."""
+    successor = (
+        await uow.session.scalars(
+            select(Member)
+            .where(col(Member.conversation_id) == conversation_id, col(Member.user_id) != leaving)
+            .order_by(
+                (col(Member.role) == Role.admin.value).desc(),
+                col(Member.joined_at),
+                col(Member.user_id),
+            )
+            .limit(1)
+        )
+    ).first()
+    if successor is not None:
+        successor.role = Role.owner.value
+        await _record_role_change(uow, actor_id=None, member=successor)
 
 
 async def list_members(
