@@ -35,6 +35,7 @@ run: install web
 lint: install
 	$(BIN)/ruff check src tests bench alembic
 	$(BIN)/ruff format --check src tests bench alembic
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
