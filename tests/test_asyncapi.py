@@ -138,6 +138,19 @@ def test_server_frames_publish_every_field_as_required(document: dict[str, Any])
         assert set(schemas[model.__name__]["required"]) == set(model.model_fields), model
 
 
+def test_protocol_doc_tables_name_every_frame_type() -> None:
+    doc = (ROOT / "docs" / "protocol.md").read_text()
+    client_table = doc.split("## Client → server", 1)[1].split("\n## ", 1)[0]
+    server_table = doc.split("## Server → client", 1)[1].split("\n## ", 1)[0]
+    for kind in CLIENT_TYPES:
+        assert f"| `{kind}` |" in client_table, f"docs/protocol.md: no row for client `{kind}`"
+    for model in SERVER_FRAMES:
+        for kind in frame_types(model):
+            assert f"`{kind}`" in server_table, f"docs/protocol.md: no row for server `{kind}`"
+    assert "/asyncapi.json" in doc
+    assert "web/src/realtime/protocol.gen.ts" in doc
+
+
 def test_document_is_deterministic(document: dict[str, Any]) -> None:
     again = asyncapi_document(version=__version__)
     assert json.dumps(again) == json.dumps(document)
