@@ -9,11 +9,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from chatapi import __version__
 from chatapi.main import create_app
@@ -136,6 +137,30 @@ def test_server_frames_publish_every_field_as_required(document: dict[str, Any])
         if model is EventRead:
             continue
         assert set(schemas[model.__name__]["required"]) == set(model.model_fields), model
+
+
+def test_a_model_in_both_directions_gets_two_schemas(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A client frame nesting a model the server also sends: pydantic names the two modes
+    # `<Model>-Input` / `<Model>-Output` when their schemas differ, and payloads follow.
+    from chatapi.realtime import asyncapi
+    from chatapi.schemas import UserRead
+
+    class Echo(BaseModel):
+        """A test client frame carrying a user."""
+
+        type: Literal["echo"]
+        user: UserRead
+
+    monkeypatch.setattr(asyncapi, "CLIENT_FRAMES", (*CLIENT_FRAMES, Echo))
+    doc = asyncapi.asyncapi_document(version="test")
+    schemas = doc["components"]["schemas"]
+    assert {"UserRead-Input", "UserRead-Output"} <= set(schemas)
+    assert "UserRead" not in schemas
+    echo = _resolve(doc, doc["components"]["messages"]["Echo"]["payload"]["$ref"])
+    assert echo["properties"]["user"] == {"$ref": "#/components/schemas/UserRead-Input"}
+    ready = _resolve(doc, doc["components"]["messages"]["Ready"]["payload"]["$ref"])
+    assert ready["properties"]["user"] == {"$ref": "#/components/schemas/UserRead-Output"}
+    assert json.dumps(doc) == json.dumps(asyncapi.asyncapi_document(version="test"))
 
 
 def test_protocol_doc_tables_name_every_frame_type() -> None:
