@@ -8,7 +8,7 @@ WEB_STAMP := web/node_modules/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install web web-deps lint typecheck pytest web-test e2e openapi gen-api bench clean
+.PHONY: run test install web web-deps lint typecheck pytest web-test e2e openapi gen-api asyncapi gen-protocol bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "chatapi needs Python 3.11+"; exit 1; }
@@ -54,6 +54,13 @@ openapi: install
 
 gen-api: openapi web-deps
 	cd web && npm run gen:api
+
+asyncapi: install
+	@mkdir -p var
+	$(BIN)/chatapi asyncapi > var/asyncapi.json
+
+gen-protocol: asyncapi web-deps
+	cd web && npm run gen:protocol
 
 bench: install
 	$(BIN)/python -m bench

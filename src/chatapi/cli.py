@@ -1,4 +1,4 @@
-"""The `chatapi` command: `chatapi migrate`, `chatapi serve`."""
+"""The `chatapi` command: `migrate`, `serve`, `openapi`, `asyncapi`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from chatapi import __version__
 from chatapi.settings import ConfigError, Settings, get_settings
 
 
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     s.add_argument("--migrate", action="store_true", help="migrate the database first")
     sub.add_parser("openapi", help="print the OpenAPI document as JSON")
+    sub.add_parser("asyncapi", help="print the AsyncAPI document of the WebSocket as JSON")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -103,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             from chatapi.main import create_app
 
             print(json.dumps(create_app(settings).openapi(), indent=2, sort_keys=True))
+        elif args.command == "asyncapi":
+            import json
+
+            from chatapi.realtime.asyncapi import asyncapi_document
+
+            print(json.dumps(asyncapi_document(version=__version__), indent=2, sort_keys=True))
     except ConfigError as exc:
         print(f"chatapi: configuration error: {exc}", file=sys.stderr)
         return 2

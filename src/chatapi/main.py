@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatapi import __version__, security
 from chatapi.api import auth as auth_api
+from chatapi.api import contract as contract_api
 from chatapi.api import conversations as conversations_api
 from chatapi.api import gateway as gateway_api
 from chatapi.api import health as health_api
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     _install_error_handlers(app)
     app.include_router(health_api.router)
+    app.include_router(contract_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
     app.include_router(conversations_api.router, prefix=API_PREFIX)
@@ -241,7 +243,7 @@ def _mount_web_client(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/{path:path}", include_in_schema=False)
     async def web_client(path: str) -> Response:
-        if path.startswith(("api/", "docs", "redoc", "openapi.json")):
+        if path.startswith(("api/", "docs", "redoc", "openapi.json", "asyncapi.json")):
             return JSONResponse({"detail": "Not Found", "code": "not_found"}, status_code=404)
         root = dist.resolve()
         if not (root / "index.html").is_file():

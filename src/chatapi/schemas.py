@@ -197,6 +197,9 @@ class EventConversation(BaseModel):
 
 
 class EventRead(BaseModel):
+    """A numbered change in a conversation's timeline, as `GET …/events` returns it and the
+    WebSocket pushes it to every member."""
+
     conversation_id: uuid.UUID
     seq: int
     type: EventTypeName

@@ -164,6 +164,10 @@ def parse_client_frame(text: str | bytes) -> ClientFrame:
 
 
 class _ServerFrame(BaseModel):
+    # The server writes every field, defaults included: the published (serialization)
+    # schema marks them required, so `type` is always there to discriminate on.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     def text(self) -> str:
         """The frame as the JSON text written to the socket."""
         return orjson.dumps(self.model_dump(mode="json")).decode()

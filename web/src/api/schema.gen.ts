@@ -576,7 +576,11 @@ export interface components {
              */
             user_id: string;
         };
-        /** EventRead */
+        /**
+         * EventRead
+         * @description A numbered change in a conversation's timeline, as `GET …/events` returns it and the
+         *     WebSocket pushes it to every member.
+         */
         EventRead: {
             /** Actor Id */
             actor_id: string | null;

@@ -1,7 +1,8 @@
 /**
- * Socket frames into the one cache. Every server frame type is handled here, and
- * the switch is exhaustive: a new frame type in protocol.ts fails the type check
- * until it is handled.
+ * Socket frames into the one cache. Every server frame type is handled here: timeline
+ * events in `handleEvent`, the others in an exhaustive switch, so a new frame type in
+ * protocol.gen.ts (generated from the server's /asyncapi.json) fails the type check until
+ * it is handled.
  */
 import type { QueryClient } from "@tanstack/react-query";
 import type { ChatEvent, Conversation, Member, User } from "../api/types";
@@ -19,7 +20,7 @@ import {
 } from "../features/messages/api";
 import { applyReceipt } from "../features/messages/receipts";
 import { applyEvent, assertNever } from "../features/messages/timeline";
-import type { ServerFrame } from "./protocol";
+import { isEventFrame, type ServerFrame } from "./protocol";
 import type { FrameSource } from "./socket";
 import { getSocket } from "./connection";
 import { setTyping } from "./typingStore";
@@ -51,6 +52,10 @@ export function handleFrame(
   ctx: FrameContext,
   source: FrameSource = "live",
 ): void {
+  if (isEventFrame(frame)) {
+    handleEvent(qc, frame, ctx, source === "live");
+    return;
+  }
   switch (frame.type) {
     case "ready":
       qc.setQueryData(keys.me, frame.user);
@@ -60,15 +65,6 @@ export function handleFrame(
       return;
     case "message.ack":
       onAcknowledged(qc, frame.client_id, frame.message);
-      return;
-    case "message.new":
-    case "message.edited":
-    case "message.deleted":
-    case "member.added":
-    case "member.removed":
-    case "member.role_changed":
-    case "conversation.updated":
-      handleEvent(qc, frame, ctx, source === "live");
       return;
     case "typing":
       if (frame.user_id !== ctx.meId) setTyping(frame.conversation_id, frame.user_id, frame.state === "start");

@@ -1,55 +1,28 @@
-/** The WebSocket frames of /api/v1/ws, as discriminated unions on `type`. */
-import type { ChatEvent, ConversationKind, Message, User } from "../api/types";
+/**
+ * The WebSocket frames of /api/v1/ws, as discriminated unions on `type`. The types and the
+ * lists of `type` values are generated from the server's /asyncapi.json into
+ * protocol.gen.ts (`make gen-protocol`); this module only adds the runtime checks.
+ */
+import type { ChatEvent } from "../api/types";
+import {
+  SERVER_FRAME_TYPES,
+  TIMELINE_EVENT_TYPES,
+  type EventRead,
+  type ServerFrame,
+  type Typing,
+} from "./protocol.gen";
 
-export type TypingState = "start" | "stop";
+export type { ClientFrame, ServerFrame, TimelineEventType } from "./protocol.gen";
+export type TypingState = Typing["state"];
 
-export type ServerFrame =
-  | { type: "ready"; user: User; session_id: string }
-  | { type: "message.ack"; client_id: string; message: Message }
-  | ChatEvent
-  | { type: "typing"; conversation_id: string; user_id: string; state: TypingState }
-  | { type: "receipt"; conversation_id: string; user_id: string; read_seq: number; delivered_seq: number }
-  | { type: "presence"; user_id: string; online: boolean; last_seen_at: string | null }
-  | { type: "error"; code: string; detail: string; client_id?: string | null }
-  | { type: "pong" }
-  // Server extensions beyond the contract's table (docs/protocol.md): the expiry of a
-  // renewed token, and a new conversation you belong to (its first event is seq 1).
-  | { type: "auth.renewed"; expires_at: string }
-  | { type: "conversation.created"; conversation_id: string; kind: ConversationKind; title: string | null };
+// The socket's timeline events and the REST events (ChatEvent, from /openapi.json) are the
+// same server model (EventRead), generated twice: the type check fails if the two ever
+// differ, even by an optional field (an identity check, stricter than assignability).
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+true satisfies Same<EventRead, ChatEvent>;
 
-export type ClientFrame =
-  | { type: "auth"; token: string }
-  | {
-      type: "message.send";
-      conversation_id: string;
-      client_id: string;
-      body: string;
-      attachment_ids?: string[];
-      reply_to_id?: string | null;
-    }
-  | { type: "typing"; conversation_id: string; state: TypingState }
-  | { type: "read"; conversation_id: string; seq: number }
-  | { type: "delivered"; conversation_id: string; seq: number }
-  | { type: "ping" };
-
-const SERVER_TYPES: ReadonlySet<string> = new Set([
-  "ready",
-  "message.ack",
-  "message.new",
-  "message.edited",
-  "message.deleted",
-  "member.added",
-  "member.removed",
-  "member.role_changed",
-  "conversation.updated",
-  "typing",
-  "receipt",
-  "presence",
-  "error",
-  "pong",
-  "conversation.created",
-  "auth.renewed",
-]);
+const serverTypes: ReadonlySet<string> = new Set(SERVER_FRAME_TYPES);
+const timelineTypes: ReadonlySet<string> = new Set(TIMELINE_EVENT_TYPES);
 
 /** Parse a text frame; unknown or malformed frames give null (the server may add types). */
 export function parseServerFrame(data: unknown): ServerFrame | null {
@@ -62,21 +35,10 @@ export function parseServerFrame(data: unknown): ServerFrame | null {
   }
   if (typeof value !== "object" || value === null) return null;
   const type = (value as { type?: unknown }).type;
-  if (typeof type !== "string" || !SERVER_TYPES.has(type)) return null;
+  if (typeof type !== "string" || !serverTypes.has(type)) return null;
   return value as ServerFrame;
 }
 
 export function isEventFrame(frame: ServerFrame): frame is ChatEvent {
-  switch (frame.type) {
-    case "message.new":
-    case "message.edited":
-    case "message.deleted":
-    case "member.added":
-    case "member.removed":
-    case "member.role_changed":
-    case "conversation.updated":
-      return true;
-    default:
-      return false;
-  }
+  return timelineTypes.has(frame.type);
 }
