@@ -12,7 +12,7 @@ import pytest
 from chatapi.main import create_app
 from conftest import make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 CLI = WEB / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
 

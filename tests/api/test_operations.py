@@ -21,7 +21,7 @@ from chatapi.db import create_engine
 from chatapi.main import create_app
 from chatapi.settings import ConfigError, Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_production_without_secret_key_refuses_to_start(tmp_path: Path, no_env: None) -> None:
