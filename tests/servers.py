@@ -22,8 +22,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-SECRET = "test-secret-key-not-for-production"
-PASSWORD = "correct horse battery"
+from helpers import PASSWORD, SECRET
 
 
 def free_port() -> int:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from chatapi import security
 from chatapi.models import RefreshToken, User
-from conftest import PASSWORD, Signup
+from helpers import PASSWORD, Signup
 
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"

@@ -24,7 +24,7 @@ from chatapi.models import Media
 from chatapi.services import media as media_service
 from chatapi.settings import Settings
 from chatapi.state import AppState
-from conftest import Account, Signup
+from helpers import Account, Signup
 
 LIMIT = 2 * 1024 * 1024
 GPS_IFD = 0x8825

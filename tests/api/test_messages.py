@@ -12,8 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import event
 
 from chatapi.realtime.envelope import Envelope
-from conftest import Account, Signup
-from test_conversations import CONV, group
+from helpers import CONV, Account, Signup, group
 
 
 def capture(app: FastAPI) -> list[Envelope]:
@@ -63,27 +62,38 @@ async def test_failed_transaction_publishes_nothing_and_keeps_seq(
 
 
 async def test_service_rollback_drops_emitted_events(
-    signup: Signup, app: FastAPI, client: httpx.AsyncClient
+    signup: Signup, app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from chatapi.db import UnitOfWork
     from chatapi.models import User
-    from chatapi.services import messages
+
+    class CommitRefused(Exception):
+        pass
 
     a, b = await signup(), await signup()
     conv = await group(client, a, b)
     state = app.state.chat
-    seen = capture(app)
     async with state.uow() as uow:
         user = await uow.session.get(User, uuid.UUID(a.id))
-        assert user is not None
-        await messages.send_message(
-            uow,
-            sender=user,
-            conversation_id=uuid.UUID(str(conv["id"])),
-            body="never committed",
-            signer=state.media_signer,
-        )
-        assert len(uow.pending) == 1
-        await uow.rollback()
+    assert user is not None
+    seen = capture(app)
+    pending_at_commit: list[int] = []
+
+    async def refuse_commit(self: UnitOfWork) -> None:
+        # The send emitted its event; then the transaction fails and is rolled back.
+        pending_at_commit.append(len(self.pending))
+        raise CommitRefused
+
+    with monkeypatch.context() as patch:
+        patch.setattr(UnitOfWork, "commit", refuse_commit)
+        with pytest.raises(CommitRefused):
+            await state.sends.send(
+                sender=user,
+                conversation_id=uuid.UUID(str(conv["id"])),
+                body="never committed",
+                client_id="c-rolled-back",
+            )
+    assert pending_at_commit == [1]
     assert seen == []
     history = (await client.get(f"{CONV}/{conv['id']}/messages", headers=a.headers)).json()
     assert history == []

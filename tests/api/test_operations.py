@@ -20,8 +20,7 @@ import chatapi.models  # noqa: F401
 from chatapi.db import create_engine
 from chatapi.main import create_app
 from chatapi.settings import ConfigError, Settings
-
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import ROOT
 
 
 def test_production_without_secret_key_refuses_to_start(tmp_path: Path, no_env: None) -> None:

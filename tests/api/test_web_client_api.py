@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from chatapi.main import create_app
-from conftest import make_settings
+from helpers import ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
 CLI = WEB / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
 

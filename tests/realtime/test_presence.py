@@ -10,7 +10,7 @@ import pytest
 
 from chatapi.realtime.broker import redis_client
 from chatapi.realtime.presence import RedisPresence
-from conftest import REDIS_URL
+from helpers import REDIS_URL
 
 pytestmark = [
     pytest.mark.redis,

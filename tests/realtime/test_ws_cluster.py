@@ -19,7 +19,7 @@ import httpx
 import pytest
 import redis
 
-from conftest import PG_URL, REDIS_URL, _prepare_postgres
+from helpers import PG_URL, REDIS_URL, prepare_postgres
 from servers import Api, Client, Receiver, Server, free_port, send_until_acked, server_env
 
 pytestmark = [
@@ -39,7 +39,7 @@ SETTINGS: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[Server]]:
-    await _prepare_postgres()
+    await prepare_postgres()
     assert PG_URL and REDIS_URL
     prefix = f"chatapi-test-{uuid.uuid4().hex[:12]}"
     servers = []
