@@ -26,6 +26,7 @@ from helpers import (
     PG_URL,
     Account,
     Signup,
+    close_what_the_app_leaves_open,
     make_settings,
     prepare_postgres,
 )
@@ -74,8 +75,11 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        await close_what_the_app_leaves_open(application)
 
 
 @pytest.fixture
