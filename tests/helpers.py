@@ -20,7 +20,7 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import text
 
-# --- src imports (module paths may move with the code under test) --------------------------
+# src imports (module paths may move with the code under test)
 from chatapi.cli import migrate
 from chatapi.db import create_engine
 from chatapi.settings import Settings

@@ -12,6 +12,7 @@ import pytest
 from jose import jwt
 from sqlalchemy import func, select
 
+# src imports (module paths may move with the code under test)
 from chatapi import security
 from chatapi.models import RefreshToken, User
 from helpers import PASSWORD, Signup

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import select
 
+# src imports (module paths may move with the code under test)
 from chatapi.models import Media
 from chatapi.services import media as media_service
 from chatapi.settings import Settings

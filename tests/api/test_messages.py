@@ -11,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
+# src imports (module paths may move with the code under test)
 from chatapi.realtime.envelope import Envelope
 from helpers import CONV, Account, Signup, group
 

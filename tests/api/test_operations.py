@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+# src imports (module paths may move with the code under test)
 import chatapi.models  # noqa: F401
 from chatapi.db import create_engine
 from chatapi.main import create_app

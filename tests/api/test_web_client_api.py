@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+# src imports (module paths may move with the code under test)
 from chatapi.main import create_app
 from helpers import ROOT, make_settings
 
