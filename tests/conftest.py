@@ -1,31 +1,35 @@
 """Test fixtures: a real database per test (SQLite always; PostgreSQL when
-TEST_DATABASE_URL is set), real Redis when REDIS_URL is set, the app over httpx."""
+TEST_DATABASE_URL is set), real Redis when REDIS_URL is set, the app over httpx.
+
+Only fixtures live here; the helpers they use are in helpers.py."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 
+# src imports (module paths may move with the code under test)
 from chatapi.cli import migrate
-from chatapi.db import create_engine
 from chatapi.main import create_app
 from chatapi.settings import Settings
-
-PG_URL = os.environ.get("TEST_DATABASE_URL") or None
-REDIS_URL = os.environ.get("REDIS_URL") or None
-BACKENDS = ["sqlite", *(["postgres"] if PG_URL else [])]
-PASSWORD = "correct horse battery"
+from helpers import (
+    BACKENDS,
+    PASSWORD,
+    PG_URL,
+    Account,
+    Signup,
+    close_what_the_app_leaves_open,
+    make_settings,
+    prepare_postgres,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,58 +45,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-_pg_migrated = False
-
-
-async def _prepare_postgres() -> None:
-    global _pg_migrated
-    assert PG_URL
-    if not _pg_migrated:
-        engine = create_engine(PG_URL)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
-        await asyncio.to_thread(migrate, make_settings(Path("/tmp"), PG_URL))
-        _pg_migrated = True
-    await truncate_postgres(PG_URL)
-
-
-async def truncate_postgres(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        tables = (
-            await conn.execute(
-                text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname='public' "
-                    "AND tablename <> 'alembic_version'"
-                )
-            )
-        ).scalars()
-        names = ", ".join(f'"{t}"' for t in tables)
-        if names:
-            await conn.execute(text(f"TRUNCATE {names} CASCADE"))
-    await engine.dispose()
-
-
-def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "environment": "test",
-        "var_dir": var_dir,
-        "database_url": database_url,
-        "secret_key": "test-secret-key-not-for-production",
-        "redis_url": REDIS_URL,
-        "redis_prefix": f"chatapi-test-{uuid.uuid4().hex[:12]}",
-        "media_dir": var_dir / "media",
-        "allowed_origins": ["http://allowed.example"],
-        # Cheap argon2 for speed; production cost is the default.
-        "password_hash_time_cost": 1,
-        "password_hash_memory_kib": 1024,
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -104,7 +56,7 @@ async def database_url(backend: str, tmp_path: Path, sqlite_template: Path) -> s
         target = tmp_path / "chatapi.db"
         shutil.copy(sqlite_template, target)
         return f"sqlite+aiosqlite:///{target}"
-    await _prepare_postgres()
+    await prepare_postgres()
     assert PG_URL
     return PG_URL
 
@@ -123,8 +75,11 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    try:
+        async with application.router.lifespan_context(application):
+            yield application
+    finally:
+        await close_what_the_app_leaves_open(application)
 
 
 @pytest.fixture
@@ -132,21 +87,6 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
-
-
-@dataclass
-class Account:
-    id: str
-    username: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
-
-
-Signup = Callable[..., Awaitable[Account]]
 
 
 @pytest.fixture

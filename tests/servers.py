@@ -1,5 +1,5 @@
-"""Real uvicorn servers for realtime tests: `chatapi serve` subprocesses on free ports,
-plus small helpers around the `websockets` client and the REST API."""
+"""Real uvicorn servers for realtime tests: `chatapi serve` subprocesses on free ports, a
+private `redis-server`, plus small helpers around the `websockets` client and the REST API."""
 
 from __future__ import annotations
 
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-SECRET = "test-secret-key-not-for-production"
-PASSWORD = "correct horse battery"
+from helpers import PASSWORD, SECRET
 
 
 def free_port() -> int:
@@ -75,7 +75,7 @@ class Server:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
                     return
-            time.sleep(0.1)
+            time.sleep(0.1)  # poll interval, bounded by the deadline
         raise RuntimeError(f"server did not start:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 60) -> str:
@@ -130,6 +130,36 @@ def server_env(
     return env
 
 
+def start_redis(port: int, timeout: float = 10.0) -> subprocess.Popen[bytes]:
+    """A `redis-server` of the test's own on `port` (no persistence), answering PING. The
+    caller kills and waits for it."""
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    with redis.Redis(port=port) as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis.RedisError):
+                if client.ping():
+                    return proc
+            time.sleep(0.05)  # poll interval, bounded by the deadline
+    proc.kill()
+    proc.wait()
+    raise RuntimeError("redis-server did not start")
+
+
 @dataclass
 class User:
     id: str
@@ -149,6 +179,12 @@ class Api:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+    async def __aenter__(self) -> Api:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def signup(self, username: str | None = None) -> User:
         username = username or f"u{uuid.uuid4().hex[:10]}"
@@ -254,6 +290,22 @@ class Client:
         await self.ws.close()
 
 
+class Sockets:
+    """The WebSocket clients of one test (the `sockets` fixture): each is closed at the end."""
+
+    def __init__(self) -> None:
+        self._clients: list[Client] = []
+
+    async def open(self, url: str, token: str | None = None, **kwargs: Any) -> Client:
+        client = await Client.open(url, token, **kwargs)
+        self._clients.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        while self._clients:
+            await self._clients.pop().aclose()
+
+
 class RawClient:
     """A WebSocket client on a plain socket, for a peer that stops reading altogether
     (library clients keep draining the socket into their own buffers)."""
@@ -272,6 +324,9 @@ class RawClient:
             self.buffer += self.sock.recv(4096)
         head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
+
+    def close(self) -> None:
+        self.sock.close()
 
     def send_text(self, text: str) -> None:
         payload = text.encode()
@@ -345,6 +400,7 @@ class Receiver:
         self.last = 0
         self.bodies: list[str] = []
         self.out_of_order: list[tuple[int, int]] = []  # (previous, seq) on one socket
+        self.interruptions = 0  # connections lost or refused, catch-ups failed
         self._turn = 0
 
     def take(self, event: dict[str, Any]) -> None:
@@ -365,14 +421,20 @@ class Receiver:
             for event in r.json():
                 self.take(event)
 
-    async def run(self, until: int) -> None:
+    async def run(self, until: int, timeout: float = 60.0) -> None:
+        """Receive up to seq `until`; TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            await self._run(until)
+
+    async def _run(self, until: int) -> None:
         while self.last < until:
             server = self.servers[self._turn % len(self.servers)]
             try:
                 c = await Client.open(server.ws_url, self.user.token)
             except (OSError, InvalidStatus, TimeoutError, ConnectionClosed):
+                self.interruptions += 1
                 self._turn += 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # reconnect back-off, as the web client does
                 continue
             try:
                 await self.catch_up(server)
@@ -388,18 +450,20 @@ class Receiver:
                         await self.catch_up(server)
                     self.take(frame)
             except (OSError, TimeoutError, httpx.HTTPError, ConnectionClosed):
+                self.interruptions += 1
                 self._turn += 1
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # reconnect back-off, as the web client does
             finally:
                 with contextlib.suppress(Exception):
                     await c.aclose()
 
 
 async def send_until_acked(
-    servers: list[Server], token: str, frame: dict[str, Any]
+    servers: list[Server], token: str, frame: dict[str, Any], timeout: float = 30.0
 ) -> dict[str, Any]:
     """Send `frame` on a fresh socket and wait for its ack, retrying (same client_id) on
-    the next server until one answers."""
+    the next server until one answers; TimeoutError after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
     turn = 0
     while True:
         server = servers[turn % len(servers)]
@@ -411,5 +475,7 @@ async def send_until_acked(
             finally:
                 await c.aclose()
         except (OSError, InvalidStatus, TimeoutError, ConnectionClosed):
+            if asyncio.get_running_loop().time() > deadline:
+                raise
             turn += 1
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2)  # retry back-off, as the web client does

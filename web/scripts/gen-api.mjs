@@ -4,7 +4,7 @@
 //   OPENAPI_JSON=/path/to/openapi.json npm run gen:api   (default: ../var/openapi.json)
 //
 // `make gen-api` dumps the document from the Python app (`chatapi openapi`) and runs
-// this; tests/test_web_client_api.py regenerates it and compares with the committed
+// this; tests/api/test_web_client_api.py regenerates it and compares with the committed
 // file, so never edit schema.gen.ts by hand. Keys are sorted first (as the server's
 // dump and that test do), so the output depends only on the document's content.
 import { spawnSync } from "node:child_process";

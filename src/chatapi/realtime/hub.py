@@ -71,6 +71,11 @@ class TaskOwner:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
+    async def idle(self) -> None:
+        """Wait until no spawned task is running (including tasks spawned meanwhile)."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     async def aclose(self) -> None:
         tasks = list(self._tasks)
         for task in tasks:

@@ -7,9 +7,6 @@ Runs when TEST_DATABASE_URL and REDIS_URL are set.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,10 +14,19 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
-from conftest import PG_URL, REDIS_URL, _prepare_postgres
-from servers import Api, Client, Receiver, Server, free_port, send_until_acked, server_env
+from helpers import PG_URL, REDIS_URL, eventually, prepare_postgres
+from servers import (
+    Api,
+    Client,
+    Receiver,
+    Server,
+    Sockets,
+    free_port,
+    send_until_acked,
+    server_env,
+    start_redis,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,7 +45,7 @@ SETTINGS: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[list[Server]]:
-    await _prepare_postgres()
+    await prepare_postgres()
     assert PG_URL and REDIS_URL
     prefix = f"chatapi-test-{uuid.uuid4().hex[:12]}"
     servers = []
@@ -47,11 +53,13 @@ async def cluster(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[lis
         workdir = tmp_path_factory.mktemp(f"cluster-{name}")
         env = server_env(workdir, PG_URL, redis_url=REDIS_URL, redis_prefix=prefix, **SETTINGS)
         servers.append(Server(workdir, env))
-    for srv in servers:
-        await asyncio.to_thread(srv.start)
-    yield servers
-    for srv in servers:
-        srv.stop()
+    try:
+        for srv in servers:
+            await asyncio.to_thread(srv.start)
+        yield servers
+    finally:
+        for srv in servers:
+            srv.stop()
 
 
 @pytest.fixture
@@ -61,13 +69,15 @@ async def api(cluster: list[Server]) -> AsyncIterator[Api]:
     await client.aclose()
 
 
-async def test_ws_message_reaches_second_instance(cluster: list[Server], api: Api) -> None:
+async def test_ws_message_reaches_second_instance(
+    sockets: Sockets, cluster: list[Server], api: Api
+) -> None:
     one, two = cluster
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
-    a1 = await Client.open(one.ws_url, alice.token)
-    a2 = await Client.open(two.ws_url, alice.token)
-    b = await Client.open(two.ws_url, bob.token)
+    a1 = await sockets.open(one.ws_url, alice.token)
+    a2 = await sockets.open(two.ws_url, alice.token)
+    b = await sockets.open(two.ws_url, bob.token)
     await a1.send(
         {"type": "message.send", "conversation_id": conv, "client_id": "x", "body": "across"}
     )
@@ -79,12 +89,12 @@ async def test_ws_message_reaches_second_instance(cluster: list[Server], api: Ap
 
 
 async def test_ws_events_from_many_writers_on_both_instances_arrive_in_seq_order(
-    cluster: list[Server], api: Api
+    sockets: Sockets, cluster: list[Server], api: Api
 ) -> None:
     users = [await api.signup() for _ in range(4)]
     conv = await api.group(users[0], users[1:])
-    watchers = [await Client.open(srv.ws_url, users[0].token) for srv in cluster]
-    senders = [await Client.open(cluster[i % 2].ws_url, u.token) for i, u in enumerate(users)]
+    watchers = [await sockets.open(srv.ws_url, users[0].token) for srv in cluster]
+    senders = [await sockets.open(cluster[i % 2].ws_url, u.token) for i, u in enumerate(users)]
     per_sender = 15
 
     async def send_all(i: int, c: Client) -> None:
@@ -112,13 +122,13 @@ async def test_ws_events_from_many_writers_on_both_instances_arrive_in_seq_order
 
 
 async def test_ws_typing_receipts_and_rest_changes_cross_instances(
-    cluster: list[Server], api: Api
+    sockets: Sockets, cluster: list[Server], api: Api
 ) -> None:
     one, two = cluster
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
-    a = await Client.open(one.ws_url, alice.token)
-    b = await Client.open(two.ws_url, bob.token)
+    a = await sockets.open(one.ws_url, alice.token)
+    b = await sockets.open(two.ws_url, bob.token)
     await a.send({"type": "typing", "conversation_id": conv, "state": "start"})
     assert (await b.expect("typing"))["state"] == "start"
     assert (await b.expect("typing", timeout=5))["state"] == "stop"  # expired on instance one
@@ -136,20 +146,20 @@ async def test_ws_typing_receipts_and_rest_changes_cross_instances(
 
 
 async def test_ws_removed_member_on_other_instance_stops_receiving(
-    cluster: list[Server], api: Api
+    sockets: Sockets, cluster: list[Server], api: Api
 ) -> None:
     one, two = cluster
     alice, bob, carol = await api.signup(), await api.signup(), await api.signup()
     conv = await api.group(alice, [bob, carol])
-    c = await Client.open(two.ws_url, carol.token)
-    b = await Client.open(two.ws_url, bob.token)
+    c = await sockets.open(two.ws_url, carol.token)
+    b = await sockets.open(two.ws_url, bob.token)
     r = await api.http.delete(
         f"/api/v1/conversations/{conv}/members/{carol.id}", headers=alice.headers
     )
     assert r.status_code == 204
     removed = await c.expect("member.removed")
     assert removed["member"]["user_id"] == carol.id
-    a = await Client.open(one.ws_url, alice.token)
+    a = await sockets.open(one.ws_url, alice.token)
     await a.send(
         {"type": "message.send", "conversation_id": conv, "client_id": "after", "body": "after"}
     )
@@ -160,15 +170,15 @@ async def test_ws_removed_member_on_other_instance_stops_receiving(
 
 
 async def test_ws_presence_counts_sockets_on_every_instance(
-    cluster: list[Server], api: Api
+    sockets: Sockets, cluster: list[Server], api: Api
 ) -> None:
     one, two = cluster
     alice, bob = await api.signup(), await api.signup()
     await api.group(alice, [bob])
-    a = await Client.open(one.ws_url, alice.token)
-    b2 = await Client.open(two.ws_url, bob.token)
+    a = await sockets.open(one.ws_url, alice.token)
+    b2 = await sockets.open(two.ws_url, bob.token)
     assert (await a.expect("presence", user_id=bob.id))["online"] is True
-    b1 = await Client.open(one.ws_url, bob.token)
+    b1 = await sockets.open(one.ws_url, bob.token)
     r = await api.http.get(f"/api/v1/users/{bob.id}", headers=alice.headers)
     assert r.json()["online"] is True
     await b2.aclose()  # still online on instance one
@@ -178,52 +188,40 @@ async def test_ws_presence_counts_sockets_on_every_instance(
     assert offline["online"] is False and offline["last_seen_at"]
 
 
-def _start_redis(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with contextlib.suppress(redis.RedisError):
-            if client.ping():
-                return proc
-        time.sleep(0.05)
-    raise RuntimeError("redis-server did not start")
-
-
 @pytest.fixture
 async def private_cluster(
     tmp_path: Path, cluster: list[Server]
 ) -> AsyncIterator[tuple[list[Server], dict[str, Any]]]:
     """Two instances on a Redis of their own, which the test may stop and start."""
     port = free_port()
-    box: dict[str, Any] = {"port": port, "proc": _start_redis(port)}
+    box: dict[str, Any] = {"port": port, "proc": start_redis(port)}
     url = f"redis://127.0.0.1:{port}/0"
     assert PG_URL
     servers = []
     for name in ("a", "b"):
         env = server_env(tmp_path / name, PG_URL, redis_url=url, redis_prefix="outage", **SETTINGS)
         servers.append(Server(tmp_path / name, env))
-    for srv in servers:
-        await asyncio.to_thread(srv.start)
-    yield servers, box
-    for srv in servers:
-        srv.stop()
-    box["proc"].kill()
-    box["proc"].wait()
+    try:
+        for srv in servers:
+            await asyncio.to_thread(srv.start)
+        yield servers, box
+    finally:
+        for srv in servers:
+            srv.stop()
+        box["proc"].kill()
+        box["proc"].wait()
+
+
+@pytest.fixture
+async def private_api(
+    private_cluster: tuple[list[Server], dict[str, Any]],
+) -> AsyncIterator[Api]:
+    """The REST API of the private cluster's first instance."""
+    api = Api(private_cluster[0][0].base_url)
+    try:
+        yield api
+    finally:
+        await api.aclose()
 
 
 async def _ready(http: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
@@ -231,15 +229,23 @@ async def _ready(http: httpx.AsyncClient) -> tuple[int, dict[str, Any]]:
     return r.status_code, r.json()
 
 
+async def _ready_with(http: httpx.AsyncClient, status: int) -> tuple[int, dict[str, Any]] | None:
+    """The /readyz answer once it has this status code, else None."""
+    answer = await _ready(http)
+    return answer if answer[0] == status else None
+
+
 async def test_ws_redis_outage_keeps_local_delivery_and_recovers(
+    sockets: Sockets,
     private_cluster: tuple[list[Server], dict[str, Any]],
+    private_api: Api,
 ) -> None:
     (one, two), box = private_cluster
-    api = Api(one.base_url)
+    api = private_api
     alice, bob, carol = await api.signup(), await api.signup(), await api.signup()
     conv = await api.group(alice, [bob, carol])
-    b_local = await Client.open(one.ws_url, bob.token)
-    c_remote = await Client.open(two.ws_url, carol.token)
+    b_local = await sockets.open(one.ws_url, bob.token)
+    c_remote = await sockets.open(two.ws_url, carol.token)
     await api.post(alice, conv, "before")
     await c_remote.expect("message.new", seq=1)
 
@@ -247,55 +253,47 @@ async def test_ws_redis_outage_keeps_local_delivery_and_recovers(
     box["proc"].wait()
     for srv in (one, two):
         async with httpx.AsyncClient(base_url=srv.base_url) as http:
-            for _ in range(50):
-                status, body = await _ready(http)
-                if status == 503:
-                    break
-                await asyncio.sleep(0.1)
+            status, body = await eventually(
+                lambda http=http: _ready_with(http, 503), timeout=5, what="broker reported down"
+            )
             assert status == 503 and body["checks"]["broker"] == "down"
             assert body["checks"]["database"] == "ok"
     # REST works, and sockets on the same instance still get events at once.
     await api.post(alice, conv, "during")
     await b_local.expect("message.new", seq=2)
 
-    box["proc"] = _start_redis(box["port"])
+    box["proc"] = start_redis(box["port"])
     async with httpx.AsyncClient(base_url=two.base_url) as http:
-        for _ in range(100):
-            if (await _ready(http))[0] == 200:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: _ready_with(http, 200), timeout=10, what="instance two ready")
         assert (await _ready(http))[0] == 200
     # Instance two catches up from the database when Redis is back: no gap, no repeat.
     got = [f["seq"] for f in await c_remote.quiet(2.0) if f.get("type") == "message.new"]
     assert got == [2]
     async with httpx.AsyncClient(base_url=one.base_url) as http:
-        for _ in range(100):
-            if (await _ready(http))[0] == 200:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: _ready_with(http, 200), timeout=10, what="instance one ready")
         assert (await _ready(http))[0] == 200
     await api.post(alice, conv, "after")
     await c_remote.expect("message.new", seq=3)
     await b_local.expect("message.new", seq=3)
-    await api.aclose()
 
 
 async def test_ws_killed_instance_users_go_offline_elsewhere(
+    sockets: Sockets,
     private_cluster: tuple[list[Server], dict[str, Any]],
+    private_api: Api,
 ) -> None:
     (one, two), _box = private_cluster
-    api = Api(one.base_url)
+    api = private_api
     alice, bob = await api.signup(), await api.signup()
     await api.group(alice, [bob])
-    a = await Client.open(one.ws_url, alice.token)
-    await Client.open(two.ws_url, bob.token)
+    a = await sockets.open(one.ws_url, alice.token)
+    await sockets.open(two.ws_url, bob.token)
     await a.expect("presence", user_id=bob.id, online=True)
     two.kill()
     offline = await a.expect("presence", user_id=bob.id, timeout=HEARTBEAT * 12)
     assert offline["online"] is False
     r = await api.http.get(f"/api/v1/users/{bob.id}", headers=alice.headers)
     assert r.json()["online"] is False
-    await api.aclose()
 
 
 def test_cluster_servers_logged_no_tracebacks(cluster: list[Server]) -> None:
@@ -305,12 +303,12 @@ def test_cluster_servers_logged_no_tracebacks(cluster: list[Server]) -> None:
 
 async def test_ws_instance_killed_mid_stream_clients_move_and_miss_nothing(
     private_cluster: tuple[list[Server], dict[str, Any]],
+    private_api: Api,
 ) -> None:
     (one, two), _box = private_cluster
-    api = Api(one.base_url)
+    api = private_api
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
-    await api.aclose()
     total = 40
     receiver = Receiver([two, one], bob, conv)  # on the instance that dies
     receiving = asyncio.create_task(receiver.run(until=total))

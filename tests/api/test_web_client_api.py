@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# src imports (module paths may move with the code under test)
 from chatapi.main import create_app
-from conftest import make_settings
+from helpers import ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 CLI = WEB / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
 

@@ -12,9 +12,10 @@ import pytest
 from jose import jwt
 from sqlalchemy import func, select
 
+# src imports (module paths may move with the code under test)
 from chatapi import security
 from chatapi.models import RefreshToken, User
-from conftest import PASSWORD, Signup
+from helpers import PASSWORD, Signup
 
 REGISTER = "/api/v1/auth/register"
 TOKEN = "/api/v1/auth/token"

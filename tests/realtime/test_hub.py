@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 
+import pytest
+
+# src imports (module paths may move with the code under test)
 from chatapi.realtime.envelope import Envelope
 from chatapi.realtime.hub import Hub
+from helpers import elapse, eventually
 
-TIMEOUT = 0.05
+TIMEOUT = 0.05  # the hub's reorder timeout in these tests
 
 
 class Sink:
@@ -64,11 +69,28 @@ def event(
     )
 
 
+_hubs: list[Hub] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_hubs() -> AsyncIterator[None]:
+    """Every hub a test makes is closed after it (its timers and background tasks)."""
+    yield
+    while _hubs:
+        await _hubs.pop().close()
+
+
+def new_hub(timeline: Timeline) -> Hub:
+    hub = Hub(directory=timeline, reorder_timeout=TIMEOUT)
+    _hubs.append(hub)
+    return hub
+
+
 async def setup(n_users: int = 1) -> tuple[Hub, Timeline, uuid.UUID, list[Sink]]:
     conv = uuid.uuid4()
     users = [uuid.uuid4() for _ in range(n_users)]
     timeline = Timeline({u: [conv] for u in users})
-    hub = Hub(directory=timeline, reorder_timeout=TIMEOUT)
+    hub = new_hub(timeline)
     sinks = [Sink(u) for u in users]
     for sink in sinks:
         await hub.attach(sink, '{"type":"ready"}')
@@ -98,7 +120,8 @@ async def test_hub_holds_back_out_of_order_events_until_the_gap_closes() -> None
     assert sink.seqs() == [1]
     publish(hub, timeline, event(conv, 2))
     assert sink.seqs() == [1, 2, 3, 4]
-    await asyncio.sleep(TIMEOUT * 3)
+    await elapse(TIMEOUT * 3, "the reorder timeout passes: no gap fill may start")
+    await hub.tasks.idle()
     assert timeline.fills == []  # closed in time: no database query
 
 
@@ -107,7 +130,9 @@ async def test_hub_fills_a_lasting_gap_from_the_database() -> None:
     publish(hub, timeline, event(conv, 1))
     timeline.stored[conv][2] = event(conv, 2)  # committed, its publish lost
     publish(hub, timeline, event(conv, 3))
-    await asyncio.sleep(TIMEOUT * 4)
+    # After the reorder timeout the hub fills the gap by itself.
+    await eventually(lambda: sink.seqs() == [1, 2, 3], what="the gap filled")
+    await hub.tasks.idle()
     assert sink.seqs() == [1, 2, 3]
     assert timeline.fills == [(1, 3)]
     publish(hub, timeline, event(conv, 2))  # the late publish: never delivered twice
@@ -119,7 +144,8 @@ async def test_hub_skips_a_seq_the_database_does_not_have() -> None:
     hub, timeline, conv, (sink,) = await setup()
     publish(hub, timeline, event(conv, 1))
     publish(hub, timeline, event(conv, 3))
-    await asyncio.sleep(TIMEOUT * 4)
+    await eventually(lambda: sink.seqs() == [1, 3], what="seq 2 skipped after a gap fill")
+    await hub.tasks.idle()
     assert sink.seqs() == [1, 3]
     publish(hub, timeline, event(conv, 4))
     assert sink.seqs() == [1, 3, 4]
@@ -166,18 +192,19 @@ async def test_hub_typing_skips_the_typist_and_non_members() -> None:
 async def test_hub_membership_change_during_load_is_kept() -> None:
     conv = uuid.uuid4()
     user = uuid.uuid4()
-    gate = asyncio.Event()
+    loading, gate = asyncio.Event(), asyncio.Event()
 
     class SlowTimeline(Timeline):
         async def conversation_seqs(self, user_id: uuid.UUID) -> dict[uuid.UUID, int]:
+            loading.set()
             await gate.wait()
             return {}  # read before the addition committed
 
     timeline = SlowTimeline({})
-    hub = Hub(directory=timeline, reorder_timeout=TIMEOUT)
+    hub = new_hub(timeline)
     sink = Sink(user)
     attaching = asyncio.create_task(hub.attach(sink, '{"type":"ready"}'))
-    await asyncio.sleep(0)
+    await asyncio.wait_for(loading.wait(), 5)  # the user's conversations are being loaded
     publish(hub, timeline, event(conv, 1, membership="added", user_ids=(user,)))
     gate.set()
     await attaching
@@ -208,7 +235,8 @@ async def test_hub_fills_a_long_gap_page_by_page() -> None:
     for seq in range(2, 7):  # committed while their publishes were lost
         timeline.stored[conv][seq] = event(conv, seq)
     publish(hub, timeline, event(conv, 7))
-    await asyncio.sleep(TIMEOUT * 4)
+    await eventually(lambda: len(sink.seqs()) == 7, what="the gap filled")
+    await hub.tasks.idle()
     assert sink.seqs() == [1, 2, 3, 4, 5, 6, 7]
     assert timeline.fills == [(1, 7), (3, 7), (5, 7)]
 
@@ -219,7 +247,7 @@ async def test_hub_resync_delivers_what_was_missed_while_the_broker_was_away() -
     for seq in (2, 3):
         timeline.stored[conv][seq] = event(conv, seq)
     hub.resync()
-    await asyncio.sleep(TIMEOUT)
+    await hub.tasks.idle()
     assert sink.seqs() == [1, 2, 3]
     publish(hub, timeline, event(conv, 3))  # late duplicate
     publish(hub, timeline, event(conv, 4))

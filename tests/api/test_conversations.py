@@ -6,21 +6,7 @@ import uuid
 
 import httpx
 
-from conftest import Account, Signup
-
-CONV = "/api/v1/conversations"
-
-
-async def group(
-    client: httpx.AsyncClient, owner: Account, *members: Account, title: str = "Team"
-) -> dict[str, object]:
-    r = await client.post(
-        CONV,
-        headers=owner.headers,
-        json={"kind": "group", "title": title, "member_ids": [m.id for m in members]},
-    )
-    assert r.status_code == 201, r.text
-    return dict(r.json())
+from helpers import CONV, Signup, group
 
 
 async def test_direct_conversation_is_found_again(

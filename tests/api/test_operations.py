@@ -16,12 +16,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
+# src imports (module paths may move with the code under test)
 import chatapi.models  # noqa: F401
 from chatapi.db import create_engine
 from chatapi.main import create_app
 from chatapi.settings import ConfigError, Settings
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT
 
 
 def test_production_without_secret_key_refuses_to_start(tmp_path: Path, no_env: None) -> None:

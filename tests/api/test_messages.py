@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event
 
+# src imports (module paths may move with the code under test)
 from chatapi.realtime.envelope import Envelope
-from conftest import Account, Signup
-from test_conversations import CONV, group
+from helpers import CONV, Account, Signup, group
 
 
 def capture(app: FastAPI) -> list[Envelope]:
@@ -65,6 +65,7 @@ async def test_failed_transaction_publishes_nothing_and_keeps_seq(
 async def test_service_rollback_drops_emitted_events(
     signup: Signup, app: FastAPI, client: httpx.AsyncClient
 ) -> None:
+    # src imports (module paths may move with the code under test)
     from chatapi.services.messages.send import SendRequest, send_messages
 
     a, b = await signup(), await signup()

@@ -20,13 +20,14 @@ from fastapi import FastAPI
 from PIL import Image
 from sqlalchemy import select
 
+# src imports (module paths may move with the code under test)
 from chatapi.api.state import AppState
 from chatapi.media_urls import MediaSigner
 from chatapi.models import Media
 from chatapi.services.media import cleanup as media_cleanup
 from chatapi.services.media import sniff
 from chatapi.settings import Settings
-from conftest import Account, Signup
+from helpers import Account, Signup, elapse, eventually
 
 LIMIT = 2 * 1024 * 1024
 GPS_IFD = 0x8825
@@ -800,11 +801,12 @@ async def test_a_slow_upload_holds_no_database_lock(
     """While an upload's bytes trickle in, other requests can still write (SQLite takes
     its write lock at BEGIN, so a transaction left open by authentication would block)."""
     alice = await signup()
-    gate = asyncio.Event()
+    halfway, gate = asyncio.Event(), asyncio.Event()
 
     async def slow_body() -> AsyncIterator[bytes]:
         yield b'--bnd\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\n'
         yield b"first half, "
+        halfway.set()  # the server has taken the first half and asks for more
         await gate.wait()
         yield b"second half\r\n--bnd--\r\n"
 
@@ -816,7 +818,7 @@ async def test_a_slow_upload_holds_no_database_lock(
         )
     )
     try:
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(halfway.wait(), 5)
         assert not uploading.done()
         bob = await asyncio.wait_for(signup(), timeout=5)  # a write while the upload waits
         assert bob.id
@@ -833,16 +835,13 @@ async def test_cleanup_task_runs_periodically(
     alice = await signup()
     body = await uploaded(client, alice, PDF, filename="a.pdf")
     state = state_of(app)
-    await asyncio.sleep(1.1)  # created_at is now more than a second old
+    await elapse(1.1, "created_at grows older than the 1 s grace")
     cleanup = media_cleanup.OrphanCleanup(
         state.uow, state.storage, grace_seconds=1, interval_seconds=0.05
     )
     cleanup.start()
     try:
-        for _ in range(100):
-            if not media_files(settings):
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: not media_files(settings), what="the orphan removed")
     finally:
         await cleanup.stop()
     assert media_files(settings) == []

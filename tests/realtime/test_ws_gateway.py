@@ -19,14 +19,15 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+# src imports (module paths may move with the code under test)
 from chatapi import security
+from helpers import SECRET, elapse, eventually
 from servers import (
-    SECRET,
     Api,
-    Client,
     RawClient,
     Receiver,
     Server,
+    Sockets,
     send_until_acked,
     server_env,
 )
@@ -55,9 +56,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
         ws_rate_limit=RATE,
     )
     srv = Server(workdir, env)
-    srv.start()
-    yield srv
-    srv.stop()
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
 
 
 @pytest.fixture
@@ -68,13 +71,13 @@ async def api(server: Server) -> AsyncIterator[Api]:
 
 
 async def test_ws_auth_ready_then_send_acks_and_reaches_every_member_socket(
-    server: Server, api: Api
+    sockets: Sockets, server: Server, api: Api
 ) -> None:
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
-    a1 = await Client.open(server.ws_url, alice.token)
-    a2 = await Client.open(server.ws_url, alice.token)
-    b1 = await Client.open(server.ws_url, bob.token)
+    a1 = await sockets.open(server.ws_url, alice.token)
+    a2 = await sockets.open(server.ws_url, alice.token)
+    b1 = await sockets.open(server.ws_url, bob.token)
 
     await a1.send(
         {"type": "message.send", "conversation_id": conv, "client_id": "c-1", "body": "hello"}
@@ -104,13 +107,13 @@ async def test_ws_ready_carries_user_and_session(server: Server, api: Api) -> No
 
 
 async def test_ws_client_id_retry_acks_the_first_message_and_announces_it_once(
-    server: Server, api: Api
+    sockets: Sockets, server: Server, api: Api
 ) -> None:
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
     a, b = (
-        await Client.open(server.ws_url, alice.token),
-        await Client.open(server.ws_url, bob.token),
+        await sockets.open(server.ws_url, alice.token),
+        await sockets.open(server.ws_url, bob.token),
     )
     frame = {"type": "message.send", "conversation_id": conv, "client_id": "same", "body": "x"}
     await a.send(frame)
@@ -122,10 +125,12 @@ async def test_ws_client_id_retry_acks_the_first_message_and_announces_it_once(
     assert [f["seq"] for f in news] == [1]
 
 
-async def test_ws_rest_changes_reach_sockets_in_seq_order(server: Server, api: Api) -> None:
+async def test_ws_rest_changes_reach_sockets_in_seq_order(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob, carol = await api.signup(), await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
-    b = await Client.open(server.ws_url, bob.token)
+    b = await sockets.open(server.ws_url, bob.token)
     msg = await api.post(alice, conv, "first")
     r = await api.http.patch(
         f"/api/v1/messages/{msg['id']}", headers=alice.headers, json={"body": "edited"}
@@ -152,11 +157,13 @@ async def test_ws_rest_changes_reach_sockets_in_seq_order(server: Server, api: A
     assert got[1]["message"]["body"] == "edited"
 
 
-async def test_ws_removed_member_gets_the_removal_then_nothing(server: Server, api: Api) -> None:
+async def test_ws_removed_member_gets_the_removal_then_nothing(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob, carol = await api.signup(), await api.signup(), await api.signup()
     conv = await api.group(alice, [bob, carol])
-    c = await Client.open(server.ws_url, carol.token)
-    b = await Client.open(server.ws_url, bob.token)
+    c = await sockets.open(server.ws_url, carol.token)
+    b = await sockets.open(server.ws_url, bob.token)
     await api.post(alice, conv, "before")
     await c.expect("message.new")
     r = await api.http.delete(
@@ -174,10 +181,12 @@ async def test_ws_removed_member_gets_the_removal_then_nothing(server: Server, a
     assert [f for f in await c.quiet(0.5) if f.get("conversation_id") == conv] == []
 
 
-async def test_ws_new_members_receive_at_once_on_open_sockets(server: Server, api: Api) -> None:
+async def test_ws_new_members_receive_at_once_on_open_sockets(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob, carol = await api.signup(), await api.signup(), await api.signup()
-    b = await Client.open(server.ws_url, bob.token)
-    c = await Client.open(server.ws_url, carol.token)
+    b = await sockets.open(server.ws_url, bob.token)
+    c = await sockets.open(server.ws_url, carol.token)
     conv = await api.group(alice, [bob])  # created after bob's socket authenticated
     created = await b.expect("conversation.created")
     assert created["conversation_id"] == conv
@@ -193,12 +202,14 @@ async def test_ws_new_members_receive_at_once_on_open_sockets(server: Server, ap
     assert (await c.expect("message.new"))["seq"] == 3
 
 
-async def test_ws_typing_reaches_others_and_expires_by_itself(server: Server, api: Api) -> None:
+async def test_ws_typing_reaches_others_and_expires_by_itself(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
     a, b = (
-        await Client.open(server.ws_url, alice.token),
-        await Client.open(server.ws_url, bob.token),
+        await sockets.open(server.ws_url, alice.token),
+        await sockets.open(server.ws_url, bob.token),
     )
     await a.send({"type": "typing", "conversation_id": conv, "state": "start"})
     start = await b.expect("typing")
@@ -217,18 +228,18 @@ async def test_ws_typing_reaches_others_and_expires_by_itself(server: Server, ap
     assert [f for f in await a.quiet(0.3) if f["type"] == "typing"] == []
 
 
-async def test_ws_typing_stop_and_renewal(server: Server, api: Api) -> None:
+async def test_ws_typing_stop_and_renewal(sockets: Sockets, server: Server, api: Api) -> None:
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
     a, b = (
-        await Client.open(server.ws_url, alice.token),
-        await Client.open(server.ws_url, bob.token),
+        await sockets.open(server.ws_url, alice.token),
+        await sockets.open(server.ws_url, bob.token),
     )
     start = {"type": "typing", "conversation_id": conv, "state": "start"}
     await a.send(start)
     await b.expect("typing", state="start")
     for _ in range(3):  # renewed before the TTL runs out: no stop
-        await asyncio.sleep(TYPING_TTL / 2)
+        await elapse(TYPING_TTL / 2, "half the typing TTL")
         await a.send(start)
     assert [f for f in await b.quiet(0.1) if f.get("state") == "stop"] == []
     await a.send({"type": "typing", "conversation_id": conv, "state": "stop"})
@@ -236,15 +247,15 @@ async def test_ws_typing_stop_and_renewal(server: Server, api: Api) -> None:
 
 
 async def test_ws_read_and_delivered_move_markers_and_send_receipts(
-    server: Server, api: Api
+    sockets: Sockets, server: Server, api: Api
 ) -> None:
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
     for i in range(3):
         await api.post(alice, conv, f"m{i}")
     a, b = (
-        await Client.open(server.ws_url, alice.token),
-        await Client.open(server.ws_url, bob.token),
+        await sockets.open(server.ws_url, alice.token),
+        await sockets.open(server.ws_url, bob.token),
     )
     await b.send({"type": "delivered", "conversation_id": conv, "seq": 3})
     receipt = await a.expect("receipt")
@@ -263,14 +274,16 @@ async def test_ws_read_and_delivered_move_markers_and_send_receipts(
     assert markers[bob.id] == (2, 3)
 
 
-async def test_ws_presence_online_offline_and_last_seen(server: Server, api: Api) -> None:
+async def test_ws_presence_online_offline_and_last_seen(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob = await api.signup(), await api.signup()
     await api.group(alice, [bob])
-    a = await Client.open(server.ws_url, alice.token)
-    b1 = await Client.open(server.ws_url, bob.token)
+    a = await sockets.open(server.ws_url, alice.token)
+    b1 = await sockets.open(server.ws_url, bob.token)
     online = await a.expect("presence", user_id=bob.id)
     assert online["online"] is True
-    b2 = await Client.open(server.ws_url, bob.token)  # a second tab: no new presence frame
+    b2 = await sockets.open(server.ws_url, bob.token)  # a second tab: no new presence frame
     await b1.aclose()
     assert [f for f in await a.quiet(0.5) if f["type"] == "presence"] == []
     r = await api.http.get(f"/api/v1/users/{bob.id}", headers=alice.headers)
@@ -283,9 +296,9 @@ async def test_ws_presence_online_offline_and_last_seen(server: Server, api: Api
     assert r.json()["last_seen_at"] is not None
 
 
-async def test_ws_ping_pong(server: Server, api: Api) -> None:
+async def test_ws_ping_pong(sockets: Sockets, server: Server, api: Api) -> None:
     alice = await api.signup()
-    a = await Client.open(server.ws_url, alice.token)
+    a = await sockets.open(server.ws_url, alice.token)
     await a.send({"type": "ping"})
     assert await a.expect("pong") == {"type": "pong"}
 
@@ -317,10 +330,10 @@ async def test_ws_ping_pong(server: Server, api: Api) -> None:
     ],
 )
 async def test_ws_bad_frames_get_error_frames_and_the_socket_stays(
-    server: Server, api: Api, raw: str, code: str
+    sockets: Sockets, server: Server, api: Api, raw: str, code: str
 ) -> None:
     alice = await api.signup()
-    a = await Client.open(server.ws_url, alice.token)
+    a = await sockets.open(server.ws_url, alice.token)
     await a.ws.send(raw)
     err = await a.expect("error")
     assert err["code"] == code and err["detail"]
@@ -330,10 +343,12 @@ async def test_ws_bad_frames_get_error_frames_and_the_socket_stays(
     await a.expect("pong")
 
 
-async def test_ws_conversation_you_are_not_in_is_an_error_frame(server: Server, api: Api) -> None:
+async def test_ws_conversation_you_are_not_in_is_an_error_frame(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob, mallory = await api.signup(), await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
-    m = await Client.open(server.ws_url, mallory.token)
+    m = await sockets.open(server.ws_url, mallory.token)
     await m.send(
         {"type": "message.send", "conversation_id": conv, "client_id": "x1", "body": "let me in"}
     )
@@ -354,8 +369,10 @@ async def test_ws_conversation_you_are_not_in_is_an_error_frame(server: Server, 
     assert await api.events(alice, conv) == []
 
 
-async def test_ws_frames_before_auth_are_refused_with_an_error(server: Server, api: Api) -> None:
-    c = await Client.open(server.ws_url)
+async def test_ws_frames_before_auth_are_refused_with_an_error(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    c = await sockets.open(server.ws_url)
     await c.send(
         {
             "type": "message.send",
@@ -367,24 +384,28 @@ async def test_ws_frames_before_auth_are_refused_with_an_error(server: Server, a
     assert (await c.expect("error"))["code"] == "not_authenticated"
 
 
-async def test_ws_empty_message_is_a_validation_error(server: Server, api: Api) -> None:
+async def test_ws_empty_message_is_a_validation_error(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob = await api.signup(), await api.signup()
     conv = await api.group(alice, [bob])
-    a = await Client.open(server.ws_url, alice.token)
+    a = await sockets.open(server.ws_url, alice.token)
     await a.send({"type": "message.send", "conversation_id": conv, "client_id": "e", "body": "   "})
     err = await a.expect("error")
     assert err["code"] == "empty_message" and err["client_id"] == "e"
 
 
-async def test_ws_frame_over_the_size_limit_closes_1009(server: Server, api: Api) -> None:
+async def test_ws_frame_over_the_size_limit_closes_1009(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice = await api.signup()
-    a = await Client.open(server.ws_url, alice.token, max_size=None)
+    a = await sockets.open(server.ws_url, alice.token, max_size=None)
     await a.ws.send(json.dumps({"type": "ping", "pad": "x" * (70 * 1024)}))
     assert await a.closed() == 1009
 
 
 async def test_ws_frame_size_limit_holds_under_plain_uvicorn_too(
-    tmp_path: Path, sqlite_template: Path
+    sockets: Sockets, tmp_path: Path, sqlite_template: Path
 ) -> None:
     # `python -m uvicorn` accepts 16 MiB frames: the gateway enforces its own limit.
     db = tmp_path / "chatapi.db"
@@ -399,10 +420,9 @@ async def test_ws_frame_size_limit_holds_under_plain_uvicorn_too(
     srv = Server(tmp_path, env, runner="uvicorn")
     await asyncio.to_thread(srv.start)
     try:
-        api = Api(srv.base_url)
-        alice = await api.signup()
-        await api.aclose()
-        a = await Client.open(srv.ws_url, alice.token, max_size=None)
+        async with Api(srv.base_url) as api:
+            alice = await api.signup()
+        a = await sockets.open(srv.ws_url, alice.token, max_size=None)
         await a.send({"type": "ping", "pad": "x" * 3000})
         await a.expect("pong")
         await a.send({"type": "ping", "pad": "x" * 5000})
@@ -411,9 +431,11 @@ async def test_ws_frame_size_limit_holds_under_plain_uvicorn_too(
         srv.stop()
 
 
-async def test_ws_flood_gets_rate_limited_then_closed_4429(server: Server, api: Api) -> None:
+async def test_ws_flood_gets_rate_limited_then_closed_4429(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice = await api.signup()
-    a = await Client.open(server.ws_url, alice.token)
+    a = await sockets.open(server.ws_url, alice.token)
     for _ in range(200):
         await a.send({"type": "ping"})
     frames: list[dict[str, Any]] = []
@@ -428,32 +450,34 @@ async def test_ws_flood_gets_rate_limited_then_closed_4429(server: Server, api: 
     assert code == 4429
 
 
-async def test_ws_short_burst_is_only_rate_limited(server: Server, api: Api) -> None:
+async def test_ws_short_burst_is_only_rate_limited(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice = await api.signup()
-    a = await Client.open(server.ws_url, alice.token)
+    a = await sockets.open(server.ws_url, alice.token)
     for _ in range(30):
         await a.send({"type": "ping"})
     frames = await a.quiet(1.0)
     assert {f["type"] for f in frames} == {"pong", "error"}
-    await asyncio.sleep(1.0)
+    await elapse(1.0, f"the rate-limit window ({RATE}) passes")
     await a.send({"type": "ping"})
     await a.expect("pong")
 
 
-async def test_ws_no_auth_in_time_closes_4408(server: Server) -> None:
-    c = await Client.open(server.ws_url)
+async def test_ws_no_auth_in_time_closes_4408(sockets: Sockets, server: Server) -> None:
+    c = await sockets.open(server.ws_url)
     assert await c.closed(AUTH_TIMEOUT + 5) == 4408
 
 
-async def test_ws_bad_token_closes_4401(server: Server, api: Api) -> None:
+async def test_ws_bad_token_closes_4401(sockets: Sockets, server: Server, api: Api) -> None:
     alice = await api.signup()
-    c = await Client.open(server.ws_url)
+    c = await sockets.open(server.ws_url)
     await c.send({"type": "auth", "token": alice.token[:-4] + "AAAA"})
     assert await c.closed() == 4401
     forged, _ = security.issue_token(
         key="another key", subject=uuid.UUID(alice.id), token_type="access", ttl_seconds=60
     )
-    c = await Client.open(server.ws_url)
+    c = await sockets.open(server.ws_url)
     await c.send({"type": "auth", "token": forged})
     assert await c.closed() == 4401
 
@@ -465,26 +489,32 @@ def _short_token(user_id: str, ttl: int) -> str:
     return token
 
 
-async def test_ws_token_expiry_without_reauth_closes_4401(server: Server, api: Api) -> None:
+async def test_ws_token_expiry_without_reauth_closes_4401(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice = await api.signup()
-    c = await Client.open(server.ws_url, _short_token(alice.id, 2))
+    c = await sockets.open(server.ws_url, _short_token(alice.id, 2))
     assert await c.closed(8) == 4401
 
 
-async def test_ws_reauth_with_a_fresh_token_keeps_the_socket(server: Server, api: Api) -> None:
+async def test_ws_reauth_with_a_fresh_token_keeps_the_socket(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice = await api.signup()
-    c = await Client.open(server.ws_url, _short_token(alice.id, 2))
+    c = await sockets.open(server.ws_url, _short_token(alice.id, 2))
     await c.send({"type": "auth", "token": _short_token(alice.id, 60)})
     renewed = await c.expect("auth.renewed")
     assert renewed["expires_at"]
-    await asyncio.sleep(3)
+    await elapse(3, "the first token's 2 s lifetime runs out")
     await c.send({"type": "ping"})
     await c.expect("pong")
 
 
-async def test_ws_reauth_as_someone_else_closes_4401(server: Server, api: Api) -> None:
+async def test_ws_reauth_as_someone_else_closes_4401(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
     alice, bob = await api.signup(), await api.signup()
-    c = await Client.open(server.ws_url, alice.token)
+    c = await sockets.open(server.ws_url, alice.token)
     await c.send({"type": "auth", "token": bob.token})
     assert await c.closed() == 4401
 
@@ -497,25 +527,28 @@ async def test_ws_foreign_origin_is_refused(server: Server) -> None:
 
 
 @pytest.mark.parametrize("origin", [None, "http://allowed.example", "same"])
-async def test_ws_allowed_origins(server: Server, api: Api, origin: str | None) -> None:
+async def test_ws_allowed_origins(
+    sockets: Sockets, server: Server, api: Api, origin: str | None
+) -> None:
     alice = await api.signup()
     if origin == "same":
         origin = server.base_url
     kwargs: dict[str, Any] = {} if origin is None else {"origin": origin}
-    c = await Client.open(server.ws_url, alice.token, **kwargs)
+    c = await sockets.open(server.ws_url, alice.token, **kwargs)
     await c.send({"type": "ping"})
     await c.expect("pong")
 
 
 async def test_ws_slow_reader_is_closed_1013_and_others_keep_receiving(
-    server: Server, api: Api
+    sockets: Sockets, server: Server, api: Api, request: pytest.FixtureRequest
 ) -> None:
     alice, bob, slow = await api.signup(), await api.signup(), await api.signup()
     conv = await api.group(alice, [bob, slow])
     raw = RawClient(server.port)  # authenticates, then never reads again
+    request.addfinalizer(raw.close)
     raw.send_text(json.dumps({"type": "auth", "token": slow.token}))
     assert json.loads(await asyncio.to_thread(raw.first_text))["type"] == "ready"
-    b = await Client.open(server.ws_url, bob.token)
+    b = await sockets.open(server.ws_url, bob.token)
     body = "\U0001f600" * 3900  # 16 KB frames: the kernel's buffers fill sooner
     total = 260
     received = 0
@@ -547,16 +580,17 @@ def own_server(tmp_path: Path, sqlite_template: Path) -> Iterator[Server]:
         tmp_path,
         server_env(tmp_path, f"sqlite+aiosqlite:///{db}", redis_url=None, redis_prefix="unused"),
     )
-    srv.start()
-    yield srv
-    srv.stop()
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
 
 
-async def test_ws_sigterm_closes_sockets_1012(own_server: Server) -> None:
-    api = Api(own_server.base_url)
-    alice = await api.signup()
-    await api.aclose()
-    c = await Client.open(own_server.ws_url, alice.token)
+async def test_ws_sigterm_closes_sockets_1012(sockets: Sockets, own_server: Server) -> None:
+    async with Api(own_server.base_url) as api:
+        alice = await api.signup()
+    c = await sockets.open(own_server.ws_url, alice.token)
     proc = own_server.proc
     assert proc is not None
     proc.send_signal(signal.SIGTERM)
@@ -568,18 +602,21 @@ async def test_ws_sigterm_closes_sockets_1012(own_server: Server) -> None:
 async def test_ws_sigkill_mid_stream_then_restart_every_message_once_in_order(
     own_server: Server,
 ) -> None:
-    api = Api(own_server.base_url)
-    alice, bob = await api.signup(), await api.signup()
-    conv = await api.group(alice, [bob])
-    await api.aclose()
+    async with Api(own_server.base_url) as api:
+        alice, bob = await api.signup(), await api.signup()
+        conv = await api.group(alice, [bob])
     total = 40
     receiver = Receiver([own_server], bob, conv)
     receiving = asyncio.create_task(receiver.run(until=total))
     acked: list[int] = []
     for i in range(total):
         if i == 15:
+            cut = receiver.interruptions
             own_server.kill()
-            await asyncio.sleep(0.5)
+            await eventually(
+                lambda cut=cut: receiver.interruptions > cut,
+                what="the receiver lost its connection to the killed server",
+            )
             own_server.start()
         frame = {
             "type": "message.send",
