@@ -28,9 +28,8 @@ from chatapi.realtime.protocol import (
 )
 from chatapi.schemas import EventRead
 from chatapi.settings import Settings
-from conftest import make_settings
+from helpers import ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
 WEB = ROOT / "web"
 SCRIPT = WEB / "scripts" / "gen-protocol.mjs"
 GENERATED = WEB / "src" / "realtime" / "protocol.gen.ts"
