@@ -112,6 +112,7 @@ def _wire_realtime(state: AppState) -> None:
     state.hub = Hub(
         directory=ServiceDirectory(state),
         reorder_timeout=state.settings.ws_reorder_timeout_seconds,
+        on_revoked=state.revocations.revoked,
     )
     state.sends = GroupCommit(state.uow, state.media_signer)
     hub = state.hub
@@ -126,6 +127,8 @@ def _wire_realtime(state: AppState) -> None:
     if isinstance(state.broker, RedisBroker):
 
         async def resync() -> None:
+            # Revocations published while Redis was away were missed: load them again.
+            state.revocations.clear()
             hub.resync()
 
         state.broker.on_reconnect = resync

@@ -167,7 +167,9 @@ async def _serve(
     if signed:
         viewer_id = None
     elif token:
-        viewer_id = (await auth.authenticate(uow, token=token, key=state.token_policy.key)).id
+        key, revocations = state.token_policy.key, state.revocations
+        viewer = await auth.authenticate(uow, token=token, key=key, revocations=revocations)
+        viewer_id = viewer.id
     elif exp is not None or sig is not None:
         # An expired or forged link looks exactly like a missing file.
         raise NotFound("No such file, or it is not shared with you.", code="media_not_found")

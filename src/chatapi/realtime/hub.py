@@ -21,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chatapi.realtime.envelope import Envelope
+from chatapi.realtime.protocol import CLOSE_NOT_AUTHENTICATED
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,17 @@ class Sink(Protocol):
     @property
     def user_id(self) -> uuid.UUID: ...
 
+    @property
+    def sid(self) -> uuid.UUID | None:
+        """The login session of the token the socket authenticated with."""
+        ...
+
     def send(self, text: str) -> None:
         """Queue a frame; never blocks (a socket that cannot keep up closes itself)."""
+        ...
+
+    def close(self, code: int, reason: str = "") -> None:
+        """Ask for the socket to be closed (queued frames are flushed first)."""
         ...
 
 
@@ -105,8 +115,17 @@ class Hub:
     # Pages of the timeline one gap fill may read (the directory's page size each).
     FILL_PAGES = 10
 
-    def __init__(self, *, directory: Directory, reorder_timeout: float = 0.5) -> None:
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        reorder_timeout: float = 0.5,
+        on_revoked: Callable[[uuid.UUID, uuid.UUID | None, uuid.UUID | None], None] | None = None,
+    ) -> None:
         self._directory = directory
+        # Told of every session revocation first (the app's revocation cache), then the
+        # sockets of the revoked sessions are closed.
+        self.on_revoked = on_revoked
         self._reorder_timeout = reorder_timeout
         self._sinks: dict[uuid.UUID, set[Sink]] = {}
         self._user_convs: dict[uuid.UUID, set[uuid.UUID]] = {}
@@ -191,6 +210,8 @@ class Hub:
             return
         if env.kind == "event":
             self._on_event(env)
+        elif env.kind == "revoke":
+            self._on_revoke(env)
         elif env.kind in ("typing", "receipt"):
             if env.conversation_id is None:
                 return
@@ -211,6 +232,20 @@ class Hub:
                         self._leave(env.conversation_id, user_id)
                 return
             self._send(env, env.user_ids)
+
+    def _on_revoke(self, env: Envelope) -> None:
+        """Login sessions were revoked: no socket of theirs may stay open (4401)."""
+        if not env.user_ids:
+            return
+        user_id, session_id, keep = env.user_ids[0], env.session_id, env.keep_session_id
+        if self.on_revoked is not None:
+            self.on_revoked(user_id, session_id, keep)
+        reason = env.frame.decode()
+        for sink in list(self._sinks.get(user_id, ())):
+            if (session_id is None or sink.sid == session_id) and (
+                keep is None or sink.sid != keep
+            ):
+                sink.close(CLOSE_NOT_AUTHENTICATED, reason)
 
     def _send(self, env: Envelope, user_ids: Iterable[uuid.UUID]) -> None:
         text: str | None = None

@@ -14,6 +14,7 @@ from chatapi.domain import (
     DomainEvent,
     MarkersMoved,
     PresenceChanged,
+    SessionsRevoked,
     TimelineAppended,
     TypingChanged,
 )
@@ -72,6 +73,15 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 frame=presence.text().encode(),
                 user_ids=event.recipients,
                 actor_id=event.user_id,
+            )
+        case SessionsRevoked():
+            # Not a frame: the hubs close the session's sockets with this reason (4401).
+            return Envelope(
+                kind="revoke",
+                frame=p.SESSION_REVOKED_REASON.encode(),
+                user_ids=(event.user_id,),
+                session_id=event.session_id,
+                keep_session_id=event.keep_session_id,
             )
 
 

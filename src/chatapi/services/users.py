@@ -11,9 +11,10 @@ from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotFound
-from chatapi.models import RefreshToken, User
+from chatapi.models import User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import UserRead
+from chatapi.services import sessions
 
 SEARCH_LIMIT_MAX = 50
 
@@ -58,11 +59,8 @@ async def delete_account(uow: UnitOfWork, *, user: User) -> None:
     await uow.session.execute(
         update(User).where(col(User.id) == user.id).values(deleted_at=now, password_hash="")
     )
-    await uow.session.execute(
-        update(RefreshToken)
-        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
+    # Every session: its access tokens are refused and its sockets close (all instances).
+    await sessions.revoke_all(uow, user_id=user.id)
 
 
 async def record_last_seen(
