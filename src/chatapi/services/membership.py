@@ -136,3 +136,19 @@ async def co_member_ids_many(
     for user_id, co_member in (await uow.session.execute(stmt)).tuples():
         found[user_id].add(co_member)
     return found
+
+
+async def co_members_among(
+    uow: UnitOfWork, *, user_id: uuid.UUID, candidates: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `candidates` share at least one conversation with the user (one query)."""
+    others = [c for c in candidates if c != user_id]
+    if not others:
+        return set()
+    mine = select(col(Member.conversation_id)).where(col(Member.user_id) == user_id)
+    stmt = (
+        select(col(Member.user_id))
+        .where(col(Member.user_id).in_(others), col(Member.conversation_id).in_(mine))
+        .distinct()
+    )
+    return set((await uow.session.scalars(stmt)).all())
