@@ -113,6 +113,7 @@ def _wire_realtime(state: AppState) -> None:
         directory=ServiceDirectory(state),
         reorder_timeout=state.settings.ws_reorder_timeout_seconds,
         on_revoked=state.revocations.revoked,
+        personalize=state.media_signer.personalize,
     )
     state.sends = GroupCommit(state.uow, state.media_signer)
     hub = state.hub

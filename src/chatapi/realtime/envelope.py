@@ -41,6 +41,8 @@ class Envelope:
     # revoke: the session revoked (None: all of the user's), and one to keep.
     session_id: uuid.UUID | None = None
     keep_session_id: uuid.UUID | None = None
+    # The frame has media links, signed for nobody: the hub signs them per recipient.
+    personal: bool = False
     origin: str = field(default="", compare=False)
 
     def envelope(self) -> bytes:
@@ -53,6 +55,8 @@ class Envelope:
             "a": str(self.actor_id) if self.actor_id else None,
             "o": self.origin,
         }
+        if self.personal:
+            header["p"] = 1
         if self.kind == "revoke":
             header["x"] = str(self.session_id) if self.session_id else None
             header["y"] = str(self.keep_session_id) if self.keep_session_id else None
@@ -71,6 +75,7 @@ class Envelope:
             membership=h.get("m") or "",
             actor_id=uuid.UUID(h["a"]) if h.get("a") else None,
             origin=h.get("o") or "",
+            personal=bool(h.get("p")),
             session_id=uuid.UUID(h["x"]) if h.get("x") else None,
             keep_session_id=uuid.UUID(h["y"]) if h.get("y") else None,
         )

@@ -21,12 +21,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from chatapi.realtime.envelope import Envelope
 from chatapi.realtime.protocol import CLOSE_NOT_AUTHENTICATED
+from chatapi.realtime.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
@@ -65,29 +66,6 @@ class Directory(Protocol):
         ...
 
 
-class TaskOwner:
-    """Owns background tasks: keeps a handle on each, logs failures, cancels on close."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
 @dataclass
 class _Load:
     """A user's conversation list being loaded, and what changed meanwhile."""
@@ -121,8 +99,11 @@ class Hub:
         directory: Directory,
         reorder_timeout: float = 0.5,
         on_revoked: Callable[[uuid.UUID, uuid.UUID | None, uuid.UUID | None], None] | None = None,
+        personalize: Callable[[str, uuid.UUID], str] | None = None,
     ) -> None:
         self._directory = directory
+        # Signs a frame's media links for one recipient (`media_urls.personalize`).
+        self._personalize = personalize
         # Told of every session revocation first (the app's revocation cache), then the
         # sockets of the revoked sessions are closed.
         self.on_revoked = on_revoked
@@ -248,12 +229,31 @@ class Hub:
                 sink.close(CLOSE_NOT_AUTHENTICATED, reason)
 
     def _send(self, env: Envelope, user_ids: Iterable[uuid.UUID]) -> None:
+        if env.personal and self._personalize is not None:
+            self._send_personal(env, user_ids, self._personalize)
+            return
         text: str | None = None
         for user_id in user_ids:
             for sink in self._sinks.get(user_id, ()):
                 if text is None:
                     text = env.frame.decode()
                 sink.send(text)
+
+    def _send_personal(
+        self,
+        env: Envelope,
+        user_ids: Iterable[uuid.UUID],
+        personalize: Callable[[str, uuid.UUID], str],
+    ) -> None:
+        """A frame with media links: signed once per recipient user, for all their sockets."""
+        frame: str | None = None
+        for user_id in user_ids:
+            sinks = self._sinks.get(user_id)
+            if sinks:
+                frame = env.frame.decode() if frame is None else frame
+                text = personalize(frame, user_id)
+                for sink in sinks:
+                    sink.send(text)
 
     def _note_loading(
         self, op: str, conversation_id: uuid.UUID, user_ids: Iterable[uuid.UUID]

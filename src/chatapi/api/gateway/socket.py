@@ -25,6 +25,7 @@ from chatapi.schemas import UserRead
 from chatapi.security import TokenClaims
 from chatapi.services import auth as auth_service
 from chatapi.services import membership, receipts, sessions
+from chatapi.services.media import attachments
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +261,7 @@ class Gateway:
             attachment_ids=frame.attachment_ids,
             reply_to_id=frame.reply_to_id,
         )
+        message = attachments.for_viewer(message, self.state.media_signer.for_viewer(user.id))
         self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
         if frame.conversation_id in self.typing:
             self.typing.pop(frame.conversation_id).cancel()

@@ -149,16 +149,14 @@ async def open_download(
     *,
     media_id: uuid.UUID,
     variant: Variant,
-    viewer_id: uuid.UUID | None,
+    viewer_id: uuid.UUID,
 ) -> Download:
-    """The stored file behind a media link; 404 when it does not exist or is not visible.
-
-    `viewer_id` None means the caller holds a valid signed URL for this file and variant.
-    """
+    """The stored file behind a media link; 404 when it does not exist or `viewer_id`
+    (the link's viewer, or the Bearer token's user) may not see it."""
     media = await uow.session.get(Media, media_id)
     if media is None:
         raise _not_found()
-    if viewer_id is not None and not await can_view(uow, media=media, user_id=viewer_id):
+    if not await can_view(uow, media=media, user_id=viewer_id):
         raise _not_found()
     if variant == "thumbnail":
         if not media.thumbnail_key:
