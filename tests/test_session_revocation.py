@@ -5,7 +5,9 @@ and no other — with one server, and with two instances on PostgreSQL + Redis."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,10 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import event
 
+from chatapi import security
+from chatapi.services import sessions
 from conftest import PASSWORD, PG_URL, REDIS_URL, Signup, _prepare_postgres
-from servers import Api, Client, Server, server_env
+from servers import Api, Client, Server, free_port, server_env
 
 CLOSE_NOT_AUTHENTICATED = 4401
 # "Within a second" of the revoking request's answer.
@@ -193,3 +198,102 @@ async def test_a_known_session_is_checked_without_a_query(
     r = await client.get("/api/v1/users/me", headers=alice.headers)
     assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+# --- a revocation published while Redis was down -----------------------------------------
+
+
+def _start_redis(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(redis.RedisError):
+            if client.ping():
+                return proc
+        time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
+async def _broker(server: Server, status: int) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        for _ in range(100):
+            if (await http.get("/readyz")).status_code == status:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"/readyz never answered {status}")
+
+
+@pytest.mark.slow
+async def test_a_revocation_missed_during_a_redis_outage_closes_sockets_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    if not (PG_URL and REDIS_URL):
+        pytest.skip("needs TEST_DATABASE_URL and REDIS_URL")
+    await _prepare_postgres()
+    port = free_port()
+    proc = _start_redis(port)
+    servers = [
+        Server(tmp_path / n, server_env(tmp_path / n, PG_URL,
+               redis_url=f"redis://127.0.0.1:{port}/0", redis_prefix="missed"))
+        for n in ("a", "b")
+    ]  # fmt: skip
+    api = Api(servers[0].base_url)
+    try:
+        for srv in servers:
+            await asyncio.to_thread(srv.start)
+        alice = await api.signup()
+        leaving = await _login(api.http, alice.username)
+        staying = await _login(api.http, alice.username)
+        remote = await Client.open(servers[1].ws_url, leaving.access)
+        kept = await Client.open(servers[1].ws_url, staying.access)
+        proc.kill()
+        proc.wait()
+        for srv in servers:
+            await _broker(srv, 503)
+        r = await api.http.post("/api/v1/auth/logout", json={"refresh_token": leaving.refresh})
+        assert r.status_code == 204
+        assert await _status(servers[0], leaving) == (401, "invalid_token")
+        proc = _start_redis(port)
+        await _broker(servers[1], 200)
+        assert await remote.closed(timeout=5) == CLOSE_NOT_AUTHENTICATED
+        assert await _status(servers[1], leaving) == (401, "invalid_token")
+        assert await _status(servers[1], staying) == (200, None)
+        await kept.send({"type": "ping"})
+        await kept.expect("pong")
+        await kept.aclose()
+    finally:
+        await api.aclose()
+        for srv in servers:
+            srv.stop()
+        proc.kill()
+        proc.wait()
+
+
+# --- ready for a password change: every session but the current one ----------------------
+
+
+async def test_revoking_all_but_the_current_session(
+    app: Any, client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice = await signup()
+    other = await _login(client, alice.username)
+    state = app.state.chat
+    current = security.decode_token(alice.access_token, key=state.token_policy.key,
+                                    expected_type="access").sid  # fmt: skip
+    assert current is not None
+    async with state.uow() as uow:
+        await sessions.revoke_all(uow, user_id=uuid.UUID(alice.id), keep_session_id=current)
+        await uow.commit()
+    assert (await client.get("/api/v1/users/me", headers=alice.headers)).status_code == 200
+    r = await client.get("/api/v1/users/me", headers=other.headers)
+    assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": other.refresh})
+    assert r.status_code == 401
+    r = await client.post("/api/v1/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 200

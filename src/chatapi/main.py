@@ -26,6 +26,7 @@ from chatapi.api import messages as messages_api
 from chatapi.api import users as users_api
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
+from chatapi.api.gateway.revocations import close_revoked_sockets
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
@@ -128,9 +129,11 @@ def _wire_realtime(state: AppState) -> None:
     if isinstance(state.broker, RedisBroker):
 
         async def resync() -> None:
-            # Revocations published while Redis was away were missed: load them again.
+            # Revocations published while Redis was away were missed: load them again,
+            # and end the sockets of sessions revoked meanwhile.
             state.revocations.clear()
             hub.resync()
+            hub.tasks.spawn(close_revoked_sockets(state), name="revoked-sockets")
 
         state.broker.on_reconnect = resync
     if isinstance(state.presence, RedisPresence):

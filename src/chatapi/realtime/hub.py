@@ -13,7 +13,10 @@ here synchronously, without a database query and without awaiting a socket:
   reorder timeout it fills it from the database; a seq the database does not have is
   skipped. No seq is ever written to a socket twice.
 - Each envelope's frame is decoded to text once and the same string is handed to every
-  recipient socket's bounded outbox (`Sink.send`), which never blocks.
+  recipient socket's bounded outbox (`Sink.send`), which never blocks; a frame with media
+  links is signed once per recipient user instead (`personalize`).
+- A `revoke` envelope (login sessions revoked) tells the revocation cache and closes
+  the sessions' sockets with 4401.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,23 +36,19 @@ log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """A socket as the hub sees it."""
+    """A socket as the hub sees it: its user, the login session of its token (`sid`);
+    `send` queues a frame and never blocks (a socket that cannot keep up closes itself),
+    `close` asks for it to be closed (queued frames are flushed first)."""
 
     @property
     def user_id(self) -> uuid.UUID: ...
 
     @property
-    def sid(self) -> uuid.UUID | None:
-        """The login session of the token the socket authenticated with."""
-        ...
+    def sid(self) -> uuid.UUID | None: ...
 
-    def send(self, text: str) -> None:
-        """Queue a frame; never blocks (a socket that cannot keep up closes itself)."""
-        ...
+    def send(self, text: str) -> None: ...
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Ask for the socket to be closed (queued frames are flushed first)."""
-        ...
+    def close(self, code: int, reason: str = "") -> None: ...
 
 
 class Directory(Protocol):
@@ -170,6 +169,11 @@ class Hub:
         for conversation_id in list(self._user_convs.pop(uid, set())):
             self._leave(conversation_id, uid)
 
+    def sinks(self) -> Iterator[Sink]:
+        """Every authenticated socket of this process."""
+        for sinks in self._sinks.values():
+            yield from sinks
+
     def is_member(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool | None:
         """From the cache: None when this user's conversations are not loaded here."""
         convs = self._user_convs.get(user_id)
@@ -223,9 +227,7 @@ class Hub:
             self.on_revoked(user_id, session_id, keep)
         reason = env.frame.decode()
         for sink in list(self._sinks.get(user_id, ())):
-            if (session_id is None or sink.sid == session_id) and (
-                keep is None or sink.sid != keep
-            ):
+            if (keep is None or sink.sid != keep) and session_id in (None, sink.sid):
                 sink.close(CLOSE_NOT_AUTHENTICATED, reason)
 
     def _send(self, env: Envelope, user_ids: Iterable[uuid.UUID]) -> None:

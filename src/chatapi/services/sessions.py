@@ -21,7 +21,7 @@ every revocation bumps a generation, and a load started under an older one is dr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -132,6 +132,25 @@ async def is_revoked(uow: UnitOfWork, cache: RevocationCache, claims: security.T
     )
     revoked = (await uow.session.scalar(stmt)) is not None
     cache.store(claims.sub, sid, revoked, generation=generation)
+    return revoked
+
+
+async def revoked_among(
+    uow: UnitOfWork, session_ids: Collection[uuid.UUID], *, chunk: int = 500
+) -> set[uuid.UUID]:
+    """Which of these sessions are revoked (a query per `chunk` of them)."""
+    ids = list(session_ids)
+    revoked: set[uuid.UUID] = set()
+    for start in range(0, len(ids), chunk):
+        stmt = (
+            select(col(RefreshToken.family_id))
+            .where(
+                col(RefreshToken.family_id).in_(ids[start : start + chunk]),
+                col(RefreshToken.revoked_at).is_not(None),
+            )
+            .distinct()
+        )
+        revoked.update((await uow.session.scalars(stmt)).all())
     return revoked
 
 
