@@ -89,6 +89,26 @@ async def test_a_removed_members_links_stop_at_once(
     assert (await client.get(nobodys)).status_code == 404
 
 
+async def test_a_closed_accounts_links_stop_at_once(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice, bob = await signup(), await signup()
+    r = await client.post(
+        CONV, headers=alice.headers, json={"kind": "direct", "member_ids": [bob.id]}
+    )
+    conv = r.json()["id"]
+    mine = (await _post_with_file(client, alice, conv))["attachments"][0]
+    bobs = await _media_of(client, bob, conv)
+    for link in (mine["url"], bobs["url"]):
+        assert (await client.get(link)).status_code == 200
+    r = await client.delete("/api/v1/users/me", headers=alice.headers)
+    assert r.status_code == 204
+    # Alice stays in the direct chat (history), but her own links, even to her own upload,
+    # open nothing any more; bob's still do.
+    assert (await client.get(mine["url"])).status_code == 404
+    assert (await client.get(bobs["url"])).status_code == 200
+
+
 # --- live frames, against a real server ---------------------------------------------------
 
 

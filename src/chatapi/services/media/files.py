@@ -19,7 +19,7 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotFound, Unprocessable, UnsupportedMediaType
 from chatapi.media_urls import Variant
-from chatapi.models import Media, Member, Message
+from chatapi.models import Media, Member, Message, User
 from chatapi.services.media.images import (
     MAX_IMAGE_PIXELS,
     THUMBNAIL_TYPE,
@@ -108,22 +108,24 @@ async def discard(storage: MediaStorage, media: Media) -> None:
 
 
 async def can_view(uow: UnitOfWork, *, media: Media, user_id: uuid.UUID) -> bool:
-    """The uploader, or a member of the conversation whose live message carries the file."""
-    if media.uploader_id == user_id:
-        return True
-    if media.message_id is None:
-        return False
-    stmt = (
-        select(col(Member.user_id))
-        .join(Message, col(Message.conversation_id) == col(Member.conversation_id))
-        .where(
-            col(Message.id) == media.message_id,
-            col(Message.deleted_at).is_(None),
-            col(Member.user_id) == user_id,
+    """The uploader, or a member of the conversation whose live message carries the file;
+    and never a closed account (its signed links die with it). One query."""
+    viewer = select(col(User.id)).where(col(User.id) == user_id, col(User.deleted_at).is_(None))
+    if media.uploader_id != user_id:
+        if media.message_id is None:
+            return False
+        shares = (
+            select(col(Member.user_id))
+            .join(Message, col(Message.conversation_id) == col(Member.conversation_id))
+            .where(
+                col(Message.id) == media.message_id,
+                col(Message.deleted_at).is_(None),
+                col(Member.user_id) == user_id,
+            )
+            .exists()
         )
-        .limit(1)
-    )
-    return (await uow.session.execute(stmt)).first() is not None
+        viewer = viewer.where(shares)
+    return (await uow.session.scalar(viewer.limit(1))) is not None
 
 
 def _not_found() -> NotFound:
