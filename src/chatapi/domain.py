@@ -66,6 +66,23 @@ class PresenceChanged:
     recipients: tuple[uuid.UUID, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SessionsRevoked:
+    """Login sessions of a user were revoked (logout, a reused refresh token, account
+    deletion; a password change some day): their access tokens stop working and their
+    open sockets close, on every instance. `session_id` None means all of the user's
+    sessions except `keep_session_id` (if any)."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID | None = None
+    keep_session_id: uuid.UUID | None = None
+
+
 DomainEvent = (
-    TimelineAppended | ConversationCreated | MarkersMoved | TypingChanged | PresenceChanged
+    TimelineAppended
+    | ConversationCreated
+    | MarkersMoved
+    | TypingChanged
+    | PresenceChanged
+    | SessionsRevoked
 )

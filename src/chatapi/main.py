@@ -27,6 +27,7 @@ from chatapi.api import messages as messages_api
 from chatapi.api import users as users_api
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
+from chatapi.api.gateway.revocations import close_revoked_sockets
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
@@ -113,6 +114,8 @@ def _wire_realtime(state: AppState) -> None:
     state.hub = Hub(
         directory=ServiceDirectory(state),
         reorder_timeout=state.settings.ws_reorder_timeout_seconds,
+        on_revoked=state.revocations.revoked,
+        personalize=state.media_signer.personalize,
     )
     state.sends = GroupCommit(state.uow, state.media_signer)
     hub = state.hub
@@ -127,7 +130,11 @@ def _wire_realtime(state: AppState) -> None:
     if isinstance(state.broker, RedisBroker):
 
         async def resync() -> None:
+            # Revocations published while Redis was away were missed: load them again,
+            # and end the sockets of sessions revoked meanwhile.
+            state.revocations.clear()
             hub.resync()
+            hub.tasks.spawn(close_revoked_sockets(state), name="revoked-sockets")
 
         state.broker.on_reconnect = resync
     if isinstance(state.presence, RedisPresence):

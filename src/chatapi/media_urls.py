@@ -1,8 +1,21 @@
-"""Signed, expiring media URLs: `<img src>` works without an Authorization header, and a
-link stops working after its expiry."""
+"""Signed, expiring media URLs, each for one viewer: `<img src>` works without an
+Authorization header, a link stops working after its expiry, and at once when its viewer
+may no longer see the file (the fetch checks the viewer's membership).
+
+A URL carries `exp`, the viewer's id `v` and `sig`, an HMAC over the file, the variant,
+`exp` and `v`: a link cannot be moved to another file, variant or person. Frames that
+go to every member of a conversation are serialized once with links signed for nobody
+(which no fetch accepts); each process's hub signs them for each recipient
+(`personalize`) as it hands the frame to that recipient's sockets.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import hmac
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -14,22 +27,40 @@ from chatapi.settings import Settings
 
 Variant = Literal["original", "thumbnail"]
 
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+@functools.cache
+def _link_pattern(path_prefix: str) -> re.Pattern[str]:
+    # A media link as a JSON field of a serialized model: `"url":"<link>"`. A message
+    # body cannot contain one (its quotes are escaped), so only real links match.
+    return re.compile(
+        r'"(url|thumbnail_url)":"' + re.escape(path_prefix) + "/(" + _UUID + r")(/thumbnail)?"
+        r'\?exp=(\d+)(?:&v=[0-9a-f]{32})?&sig=[0-9a-f]{64}"'
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class MediaSigner:
-    """Signs and checks the expiring media URLs handed to clients.
+    """Signs and checks the expiring media URLs handed to clients, for `viewer`.
 
-    Expiry is rounded up to a step, so the same file gets the same URL for a while and
-    browsers can cache it; a URL stays valid between `ttl_seconds` and `ttl + step`.
+    Expiry is rounded up to a step, so a viewer gets the same URL for a file for a while
+    and browsers can cache it; a URL stays valid between `ttl_seconds` and `ttl + step`.
     """
 
     key: str
     ttl_seconds: int
     path_prefix: str = "/api/v1/media"
+    # Whom the links are for; None: links for nobody (broadcast frames, see above).
+    viewer: uuid.UUID | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaSigner:
         return cls(key=settings.signing_key, ttl_seconds=settings.media_url_ttl_seconds)
+
+    def for_viewer(self, viewer: uuid.UUID) -> MediaSigner:
+        """This signer, making links for `viewer`."""
+        return dataclasses.replace(self, viewer=viewer)
 
     @property
     def step(self) -> int:
@@ -39,21 +70,49 @@ class MediaSigner:
         now = time.time() if now is None else now
         return (int(now) + self.ttl_seconds) // self.step * self.step + self.step
 
-    def _payload(self, media_id: uuid.UUID, variant: Variant, exp: int) -> str:
-        return f"media:{media_id}:{variant}:{exp}"
+    def _payload(
+        self, media_id: uuid.UUID, variant: Variant, exp: int, viewer: uuid.UUID | None
+    ) -> str:
+        base = f"media:{media_id}:{variant}:{exp}"
+        return base if viewer is None else f"{base}:{viewer.hex}"
 
-    def signature(self, media_id: uuid.UUID, variant: Variant, exp: int) -> str:
-        return security.sign(self._payload(media_id, variant, exp), key=self.key)
+    def signature(
+        self, media_id: uuid.UUID, variant: Variant, exp: int, viewer: uuid.UUID | None = None
+    ) -> str:
+        return security.sign(self._payload(media_id, variant, exp, viewer), key=self.key)
 
     def url(
         self, media_id: uuid.UUID, variant: Variant = "original", *, now: float | None = None
     ) -> str:
-        exp = self.expiry(now)
+        return self._url(media_id, variant, self.expiry(now))
+
+    def _url(self, media_id: uuid.UUID, variant: Variant, exp: int) -> str:
         path = f"{self.path_prefix}/{media_id}"
         if variant == "thumbnail":
             path += "/thumbnail"
-        query = urlencode({"exp": exp, "sig": self.signature(media_id, variant, exp)})
-        return f"{path}?{query}"
+        params: dict[str, str | int] = {"exp": exp}
+        if self.viewer is not None:
+            params["v"] = self.viewer.hex
+        params["sig"] = self.signature(media_id, variant, exp, self.viewer)
+        return f"{path}?{urlencode(params)}"
+
+    def personalize(self, text: str, viewer: uuid.UUID) -> str:
+        """A serialized frame with every media link in it signed for `viewer` (same
+        expiry): what the hub hands to that viewer's sockets. The hot path of a frame
+        with files, once per recipient: it builds exactly what `url` would, from the
+        matched text, without parsing it."""
+        v = viewer.hex
+        key = self.key.encode()
+        prefix = self.path_prefix
+
+        def sign(match: re.Match[str]) -> str:
+            field, media_id, thumbnail, exp = match.groups()
+            variant = "thumbnail" if thumbnail else "original"
+            payload = f"media:{media_id}:{variant}:{exp}:{v}".encode()
+            sig = hmac.new(key, payload, hashlib.sha256).hexdigest()
+            return f'"{field}":"{prefix}/{media_id}{thumbnail or ""}?exp={exp}&v={v}&sig={sig}"'
+
+        return _link_pattern(prefix).sub(sign, text)
 
     def verify(
         self,
@@ -62,9 +121,11 @@ class MediaSigner:
         *,
         exp: int,
         sig: str,
+        viewer: uuid.UUID | None = None,
         now: float | None = None,
     ) -> bool:
         now = time.time() if now is None else now
         if exp < now:
             return False
-        return security.signature_matches(self._payload(media_id, variant, exp), sig, key=self.key)
+        payload = self._payload(media_id, variant, exp, viewer)
+        return security.signature_matches(payload, sig, key=self.key)

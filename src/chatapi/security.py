@@ -65,6 +65,9 @@ class TokenClaims:
     iat: datetime
     exp: datetime
     family: uuid.UUID | None = None
+    # Access tokens: the login session they belong to (its refresh-token family), so
+    # revoking that session (logout, account deletion) ends its access tokens at once.
+    sid: uuid.UUID | None = None
 
 
 def issue_token(
@@ -75,6 +78,7 @@ def issue_token(
     ttl_seconds: int,
     jti: uuid.UUID | None = None,
     family: uuid.UUID | None = None,
+    sid: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> tuple[str, TokenClaims]:
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -85,6 +89,7 @@ def issue_token(
         iat=issued,
         exp=issued + timedelta(seconds=ttl_seconds),
         family=family,
+        sid=sid,
     )
     payload: dict[str, Any] = {
         "iss": ISSUER,
@@ -96,6 +101,8 @@ def issue_token(
     }
     if family is not None:
         payload["fam"] = str(family)
+    if sid is not None:
+        payload["sid"] = str(sid)
     return jwt.encode(payload, key, algorithm=ALGORITHM), claims
 
 
@@ -129,6 +136,7 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
             iat=datetime.fromtimestamp(int(payload["iat"]), UTC),
             exp=datetime.fromtimestamp(int(payload["exp"]), UTC),
             family=uuid.UUID(payload["fam"]) if payload.get("fam") else None,
+            sid=uuid.UUID(payload["sid"]) if payload.get("sid") else None,
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidToken("malformed claims") from exc

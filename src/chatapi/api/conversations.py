@@ -30,7 +30,7 @@ async def _read_one(
             uow,
             user=user,
             presence=state.presence,
-            signer=state.media_signer,
+            signer=state.media_signer.for_viewer(user.id),
             conversation_id=conversation_id,
         )
     )[0]
@@ -74,7 +74,7 @@ async def list_conversations(
         uow,
         user=user,
         presence=state.presence,
-        signer=state.media_signer,
+        signer=state.media_signer.for_viewer(user.id),
         limit=limit,
         before=before,
     )

@@ -49,7 +49,9 @@ async def get_current_user(
     # A session of its own, closed at once: the request's transaction (and on SQLite the
     # write lock) starts only when its service runs, and the user comes back detached.
     async with state.read_uow() as uow:
-        return await auth.authenticate(uow, token=token, key=state.token_policy.key)
+        return await auth.authenticate(
+            uow, token=token, key=state.token_policy.key, revocations=state.revocations
+        )
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

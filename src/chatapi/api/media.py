@@ -91,7 +91,7 @@ async def upload_media(
     except BaseException:
         await files.discard(state.storage, media)
         raise
-    return attachments.to_read(media, signer=state.media_signer)
+    return attachments.to_read(media, signer=state.media_signer.for_viewer(uploader_id))
 
 
 # --- download ---------------------------------------------------------------------------
@@ -119,10 +119,11 @@ async def download_media(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     exp: Annotated[int | None, Query(description=_SIGNED_QUERY_DOC)] = None,
     sig: Annotated[str | None, Query(max_length=128, description=_SIGNED_QUERY_DOC)] = None,
+    v: Annotated[uuid.UUID | None, Query(description=_SIGNED_QUERY_DOC)] = None,
 ) -> Response:
     """The file's bytes, with `Range` support. Use the signed `url` of a Media (no header
     needed, so it works in `<img>`/`<video>`), or this path with a Bearer token."""
-    return await _serve(request, state, uow, media_id, "original", token, exp, sig)
+    return await _serve(request, state, uow, media_id, "original", token, (exp, sig, v))
 
 
 @router.get(
@@ -142,9 +143,10 @@ async def download_thumbnail(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     exp: Annotated[int | None, Query(description=_SIGNED_QUERY_DOC)] = None,
     sig: Annotated[str | None, Query(max_length=128, description=_SIGNED_QUERY_DOC)] = None,
+    v: Annotated[uuid.UUID | None, Query(description=_SIGNED_QUERY_DOC)] = None,
 ) -> Response:
     """A small WebP preview of an image (404 for other files)."""
-    return await _serve(request, state, uow, media_id, "thumbnail", token, exp, sig)
+    return await _serve(request, state, uow, media_id, "thumbnail", token, (exp, sig, v))
 
 
 async def _serve(
@@ -154,21 +156,27 @@ async def _serve(
     media_id: uuid.UUID,
     variant: Variant,
     token: str | None,
-    exp: int | None,
-    sig: str | None,
+    link: tuple[int | None, str | None, uuid.UUID | None],
 ) -> Response:
+    """A signed link speaks for its viewer (`v`), a Bearer token for its user; either way
+    the viewer must still be allowed to see the file (`files.open_download`), so a link
+    stops working the moment its viewer leaves the conversation."""
     now = time.time()
-    viewer_id: uuid.UUID | None
+    exp, sig, viewer = link
+    viewer_id: uuid.UUID
     signed = (
         exp is not None
         and sig is not None
-        and state.media_signer.verify(media_id, variant, exp=exp, sig=sig, now=now)
+        and viewer is not None
+        and state.media_signer.verify(media_id, variant, exp=exp, sig=sig, viewer=viewer, now=now)
     )
-    if signed:
-        viewer_id = None
+    if signed and viewer is not None:
+        viewer_id = viewer
     elif token:
-        viewer_id = (await auth.authenticate(uow, token=token, key=state.token_policy.key)).id
-    elif exp is not None or sig is not None:
+        key, revocations = state.token_policy.key, state.revocations
+        user = await auth.authenticate(uow, token=token, key=key, revocations=revocations)
+        viewer_id = user.id
+    elif exp is not None or sig is not None or viewer is not None:
         # An expired or forged link looks exactly like a missing file.
         raise NotFound("No such file, or it is not shared with you.", code="media_not_found")
     else:

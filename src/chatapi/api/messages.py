@@ -9,6 +9,7 @@ from chatapi.api import errors
 from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import EventRead, MessageCreate, MessageRead, MessageUpdate
 from chatapi.services import events
+from chatapi.services.media import attachments
 from chatapi.services.messages import edit, history
 
 router = APIRouter(tags=["messages"], responses=errors(401))
@@ -41,7 +42,7 @@ async def post_message(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return message
+    return attachments.for_viewer(message, state.media_signer.for_viewer(user.id))
 
 
 @router.get("/conversations/{conversation_id}/messages", responses=errors(404))
@@ -62,7 +63,7 @@ async def list_messages(
         conversation_id=conversation_id,
         before_seq=before_seq,
         limit=limit,
-        signer=state.media_signer,
+        signer=state.media_signer.for_viewer(user.id),
     )
 
 
@@ -82,7 +83,7 @@ async def list_events(
         conversation_id=conversation_id,
         after_seq=after_seq,
         limit=limit,
-        signer=state.media_signer,
+        signer=state.media_signer.for_viewer(user.id),
         presence=state.presence,
     )
 
@@ -96,8 +97,9 @@ async def edit_message(
     state: StateDep,
 ) -> MessageRead:
     """Edit the text of your own message."""
+    signer = state.media_signer.for_viewer(user.id)  # the hub signs the frame per member
     message = await edit.edit_message(
-        uow, user=user, message_id=message_id, body=payload.body, signer=state.media_signer
+        uow, user=user, message_id=message_id, body=payload.body, signer=signer
     )
     await uow.commit()
     return message

@@ -16,6 +16,7 @@ from chatapi.realtime.outbound import EventPublisher
 from chatapi.realtime.presence import OfflineBatch, Presence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.messages.group_commit import GroupCommit
+from chatapi.services.sessions import RevocationCache
 from chatapi.settings import Settings
 from chatapi.storage import MediaStorage
 
@@ -41,6 +42,9 @@ class AppState:
     # Users whose last socket closed, written and announced in batches.
     offline: OfflineBatch = field(init=False)
     instance_id: str = ""
+    # Which login sessions are revoked, answered from memory (services/sessions.py);
+    # kept current by the broker's `revoke` envelopes through the hub.
+    revocations: RevocationCache = field(default_factory=RevocationCache)
 
     def uow(self) -> UnitOfWork:
         """A unit of work that writes; its events are published after it commits."""

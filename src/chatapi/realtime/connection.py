@@ -47,6 +47,8 @@ class Connection:
         self.ws = websocket
         self.session_id = uuid.uuid4().hex
         self.user: User | None = None
+        # The login session of the token it authenticated with (`sid` claim).
+        self.sid: uuid.UUID | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=outbox_size)
         self.close_code: int | None = None
         self.close_reason = ""

@@ -16,7 +16,9 @@ import orjson
 # typing, receipt: ephemeral, routed to the conversation's members.
 # presence: routed to `user_ids`.
 # notice: routed to `user_ids` (e.g. `conversation.created` to the members of a new chat).
-Kind = Literal["event", "typing", "receipt", "presence", "notice"]
+# revoke: login sessions of `user_ids[0]` were revoked: `session_id`, or all of them but
+#   `keep_session_id`; their sockets close (the frame is the close reason).
+Kind = Literal["event", "typing", "receipt", "presence", "notice", "revoke"]
 
 
 def dumps(obj: Any) -> bytes:
@@ -36,6 +38,11 @@ class Envelope:
     membership: str = ""
     # The user whose action this is (typing/receipt: not echoed to their own sockets).
     actor_id: uuid.UUID | None = None
+    # revoke: the session revoked (None: all of the user's), and one to keep.
+    session_id: uuid.UUID | None = None
+    keep_session_id: uuid.UUID | None = None
+    # The frame has media links, signed for nobody: the hub signs them per recipient.
+    personal: bool = False
     origin: str = field(default="", compare=False)
 
     def envelope(self) -> bytes:
@@ -48,6 +55,11 @@ class Envelope:
             "a": str(self.actor_id) if self.actor_id else None,
             "o": self.origin,
         }
+        if self.personal:
+            header["p"] = 1
+        if self.kind == "revoke":
+            header["x"] = str(self.session_id) if self.session_id else None
+            header["y"] = str(self.keep_session_id) if self.keep_session_id else None
         return orjson.dumps(header) + b"\n" + self.frame
 
     @classmethod
@@ -63,4 +75,7 @@ class Envelope:
             membership=h.get("m") or "",
             actor_id=uuid.UUID(h["a"]) if h.get("a") else None,
             origin=h.get("o") or "",
+            personal=bool(h.get("p")),
+            session_id=uuid.UUID(h["x"]) if h.get("x") else None,
+            keep_session_id=uuid.UUID(h["y"]) if h.get("y") else None,
         )

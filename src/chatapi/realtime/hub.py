@@ -13,7 +13,10 @@ here synchronously, without a database query and without awaiting a socket:
   reorder timeout it fills it from the database; a seq the database does not have is
   skipped. No seq is ever written to a socket twice.
 - Each envelope's frame is decoded to text once and the same string is handed to every
-  recipient socket's bounded outbox (`Sink.send`), which never blocks.
+  recipient socket's bounded outbox (`Sink.send`), which never blocks; a frame with media
+  links is signed once per recipient user instead (`personalize`).
+- A `revoke` envelope (login sessions revoked) tells the revocation cache and closes
+  the sessions' sockets with 4401.
 """
 
 from __future__ import annotations
@@ -21,24 +24,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from chatapi.realtime.envelope import Envelope
+from chatapi.realtime.protocol import CLOSE_NOT_AUTHENTICATED
+from chatapi.realtime.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """A socket as the hub sees it."""
+    """A socket as the hub sees it: its user, the login session of its token (`sid`);
+    `send` queues a frame and never blocks (a socket that cannot keep up closes itself),
+    `close` asks for it to be closed (queued frames are flushed first)."""
 
     @property
     def user_id(self) -> uuid.UUID: ...
 
-    def send(self, text: str) -> None:
-        """Queue a frame; never blocks (a socket that cannot keep up closes itself)."""
-        ...
+    @property
+    def sid(self) -> uuid.UUID | None: ...
+
+    def send(self, text: str) -> None: ...
+
+    def close(self, code: int, reason: str = "") -> None: ...
 
 
 class Directory(Protocol):
@@ -53,34 +63,6 @@ class Directory(Protocol):
     ) -> list[Envelope]:
         """Timeline events `after_seq < seq <= until_seq`, ascending, as envelopes."""
         ...
-
-
-class TaskOwner:
-    """Owns background tasks: keeps a handle on each, logs failures, cancels on close."""
-
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> None:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    async def idle(self) -> None:
-        """Wait until no spawned task is running (including tasks spawned meanwhile)."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
-
-    async def aclose(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass
@@ -110,8 +92,20 @@ class Hub:
     # Pages of the timeline one gap fill may read (the directory's page size each).
     FILL_PAGES = 10
 
-    def __init__(self, *, directory: Directory, reorder_timeout: float = 0.5) -> None:
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        reorder_timeout: float = 0.5,
+        on_revoked: Callable[[uuid.UUID, uuid.UUID | None, uuid.UUID | None], None] | None = None,
+        personalize: Callable[[str, uuid.UUID], str] | None = None,
+    ) -> None:
         self._directory = directory
+        # Signs a frame's media links for one recipient (`media_urls.personalize`).
+        self._personalize = personalize
+        # Told of every session revocation first (the app's revocation cache), then the
+        # sockets of the revoked sessions are closed.
+        self.on_revoked = on_revoked
         self._reorder_timeout = reorder_timeout
         self._sinks: dict[uuid.UUID, set[Sink]] = {}
         self._user_convs: dict[uuid.UUID, set[uuid.UUID]] = {}
@@ -175,6 +169,11 @@ class Hub:
         for conversation_id in list(self._user_convs.pop(uid, set())):
             self._leave(conversation_id, uid)
 
+    def sinks(self) -> Iterator[Sink]:
+        """Every authenticated socket of this process."""
+        for sinks in self._sinks.values():
+            yield from sinks
+
     def is_member(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool | None:
         """From the cache: None when this user's conversations are not loaded here."""
         convs = self._user_convs.get(user_id)
@@ -196,6 +195,8 @@ class Hub:
             return
         if env.kind == "event":
             self._on_event(env)
+        elif env.kind == "revoke":
+            self._on_revoke(env)
         elif env.kind in ("typing", "receipt"):
             if env.conversation_id is None:
                 return
@@ -217,13 +218,44 @@ class Hub:
                 return
             self._send(env, env.user_ids)
 
+    def _on_revoke(self, env: Envelope) -> None:
+        """Login sessions were revoked: no socket of theirs may stay open (4401)."""
+        if not env.user_ids:
+            return
+        user_id, session_id, keep = env.user_ids[0], env.session_id, env.keep_session_id
+        if self.on_revoked is not None:
+            self.on_revoked(user_id, session_id, keep)
+        reason = env.frame.decode()
+        for sink in list(self._sinks.get(user_id, ())):
+            if (keep is None or sink.sid != keep) and session_id in (None, sink.sid):
+                sink.close(CLOSE_NOT_AUTHENTICATED, reason)
+
     def _send(self, env: Envelope, user_ids: Iterable[uuid.UUID]) -> None:
+        if env.personal and self._personalize is not None:
+            self._send_personal(env, user_ids, self._personalize)
+            return
         text: str | None = None
         for user_id in user_ids:
             for sink in self._sinks.get(user_id, ()):
                 if text is None:
                     text = env.frame.decode()
                 sink.send(text)
+
+    def _send_personal(
+        self,
+        env: Envelope,
+        user_ids: Iterable[uuid.UUID],
+        personalize: Callable[[str, uuid.UUID], str],
+    ) -> None:
+        """A frame with media links: signed once per recipient user, for all their sockets."""
+        frame: str | None = None
+        for user_id in user_ids:
+            sinks = self._sinks.get(user_id)
+            if sinks:
+                frame = env.frame.decode() if frame is None else frame
+                text = personalize(frame, user_id)
+                for sink in sinks:
+                    sink.send(text)
 
     def _note_loading(
         self, op: str, conversation_id: uuid.UUID, user_ids: Iterable[uuid.UUID]

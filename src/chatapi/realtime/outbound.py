@@ -14,6 +14,7 @@ from chatapi.domain import (
     DomainEvent,
     MarkersMoved,
     PresenceChanged,
+    SessionsRevoked,
     TimelineAppended,
     TypingChanged,
 )
@@ -73,6 +74,15 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 user_ids=event.recipients,
                 actor_id=event.user_id,
             )
+        case SessionsRevoked():
+            # Not a frame: the hubs close the session's sockets with this reason (4401).
+            return Envelope(
+                kind="revoke",
+                frame=p.SESSION_REVOKED_REASON.encode(),
+                user_ids=(event.user_id,),
+                session_id=event.session_id,
+                keep_session_id=event.keep_session_id,
+            )
 
 
 def _timeline_envelope(read: EventRead) -> Envelope:
@@ -91,6 +101,8 @@ def _timeline_envelope(read: EventRead) -> Envelope:
         user_ids=user_ids,
         membership=membership,
         actor_id=read.actor_id,
+        # Media links are signed for each recipient by the hub (media_urls.personalize).
+        personal=bool(read.message and read.message.attachments),
     )
 
 

@@ -29,6 +29,8 @@ CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
+# Why a socket of a revoked session (logout, account closed) is closed with 4401.
+SESSION_REVOKED_REASON = "session revoked"
 
 # Every close code a client may meet, and what it means (published in /asyncapi.json).
 CLOSE_CODES: dict[int, str] = {
@@ -37,7 +39,8 @@ CLOSE_CODES: dict[int, str] = {
     1011: "the server failed to set the session up; reconnect",
     1012: "the server is restarting (sent by uvicorn on shutdown); reconnect and catch up",
     1013: "the socket did not keep up with its outgoing frames; reconnect and catch up",
-    4401: "invalid or expired token, or a token of another user",
+    4401: "invalid or expired token, a token of another user, or the session was revoked "
+    "(logout, account closed)",
     4403: "origin not allowed (normally refused with HTTP 403 at the handshake)",
     4408: "no `auth` frame within WS_AUTH_TIMEOUT_SECONDS",
     4429: "rate limit exceeded repeatedly",

@@ -18,6 +18,7 @@ from chatapi.errors import Conflict, NotAuthenticated
 from chatapi.models import RefreshToken, User
 from chatapi.ratelimit import LoginLimiter
 from chatapi.schemas import TokenPair, UserCreate
+from chatapi.services import sessions
 
 BAD_CREDENTIALS = "Incorrect username or password."
 
@@ -88,7 +89,7 @@ async def refresh(
     stored = await _stored_refresh_token(uow, token=token, policy=policy)
     now = datetime.now(UTC)
     if stored.used_at is not None or stored.revoked_at is not None:
-        await _revoke_family(uow, stored.family_id, now)
+        await _revoke_family(uow, stored)
         return NotAuthenticated(
             "This refresh token was already used; every session from it is now signed out. "
             "Log in again.",
@@ -101,7 +102,7 @@ async def refresh(
         .values(used_at=now)
     )
     if cast(CursorResult[Any], spent).rowcount != 1:
-        await _revoke_family(uow, stored.family_id, now)
+        await _revoke_family(uow, stored)
         return NotAuthenticated(
             "This refresh token was already used; log in again.", code="refresh_token_reused"
         )
@@ -114,19 +115,22 @@ async def refresh(
 async def logout(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> None:
     """Revoke the refresh token's whole family."""
     stored = await _stored_refresh_token(uow, token=token, policy=policy)
-    await _revoke_family(uow, stored.family_id, datetime.now(UTC))
+    await _revoke_family(uow, stored)
 
 
-async def authenticate(uow: UnitOfWork, *, token: str, key: str) -> User:
+async def authenticate(
+    uow: UnitOfWork, *, token: str, key: str, revocations: sessions.RevocationCache
+) -> User:
     """The user an access token speaks for; 401 for anything else."""
-    user, _ = await authenticate_with_claims(uow, token=token, key=key)
+    user, _ = await authenticate_with_claims(uow, token=token, key=key, revocations=revocations)
     return user
 
 
 async def authenticate_with_claims(
-    uow: UnitOfWork, *, token: str, key: str
+    uow: UnitOfWork, *, token: str, key: str, revocations: sessions.RevocationCache
 ) -> tuple[User, security.TokenClaims]:
-    """`authenticate`, also returning the token's claims (e.g. when it expires)."""
+    """`authenticate`, also returning the token's claims (e.g. when it expires). A token
+    of a revoked session is refused too, without a query once its session is cached."""
     try:
         claims = security.decode_token(token, key=key, expected_type="access")
     except security.InvalidToken as exc:
@@ -136,6 +140,8 @@ async def authenticate_with_claims(
     user = await uow.session.get(User, claims.sub)
     if user is None or user.deleted_at is not None:
         raise NotAuthenticated("This account no longer exists.", code="invalid_token")
+    if await sessions.is_revoked(uow, revocations, claims):
+        raise sessions.session_ended()
     return user, claims
 
 
@@ -156,19 +162,19 @@ async def _stored_refresh_token(
     return stored
 
 
-async def _revoke_family(uow: UnitOfWork, family_id: uuid.UUID, now: datetime) -> None:
-    await uow.session.execute(
-        update(RefreshToken)
-        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
+async def _revoke_family(uow: UnitOfWork, stored: RefreshToken) -> None:
+    await sessions.revoke_session(uow, user_id=stored.user_id, session_id=stored.family_id)
 
 
 async def _issue_pair(
     uow: UnitOfWork, *, user_id: uuid.UUID, family: uuid.UUID, policy: TokenPolicy
 ) -> TokenPair:
     access, _ = security.issue_token(
-        key=policy.key, subject=user_id, token_type="access", ttl_seconds=policy.access_ttl
+        key=policy.key,
+        subject=user_id,
+        token_type="access",
+        ttl_seconds=policy.access_ttl,
+        sid=family,  # the session: revoking the family ends its access tokens too
     )
     refresh_token, claims = security.issue_token(
         key=policy.key,

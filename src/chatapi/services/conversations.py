@@ -19,7 +19,7 @@ from chatapi.schemas import ConversationCreate, EventConversation, EventMember, 
 from chatapi.services import timeline, users
 from chatapi.services.membership import (
     MANAGERS,
-    get_conversation,
+    lock_conversation,
     require_group_manager,
     require_member,
 )
@@ -214,8 +214,10 @@ async def remove_member(
     Admins remove members; the owner removes anyone. When the last owner leaves, the
     longest-standing admin, else member, becomes owner.
     """
+    # The conversation row first: two owners leaving at once queue here, and the second
+    # counts the owners the first one left.
+    conversation = await lock_conversation(uow, conversation_id)
     me = await require_member(uow, user_id=actor.id, conversation_id=conversation_id)
-    conversation = await get_conversation(uow, conversation_id)
     if conversation.kind != ConversationKind.group:
         raise Forbidden("You cannot leave or change a direct conversation.", code="not_a_group")
     if user_id == actor.id:

@@ -27,9 +27,13 @@ async def require_member(
     uow: UnitOfWork, *, user_id: uuid.UUID, conversation_id: uuid.UUID
 ) -> Member:
     """The caller's membership; a non-member gets 404 so existence does not leak."""
-    stmt = select(Member).where(
-        col(Member.conversation_id) == conversation_id,
-        col(Member.user_id) == user_id,
+    stmt = (
+        select(Member)
+        .where(
+            col(Member.conversation_id) == conversation_id,
+            col(Member.user_id) == user_id,
+        )
+        .execution_options(populate_existing=True)
     )
     member = (await uow.session.scalars(stmt)).first()
     if member is None:
@@ -45,13 +49,35 @@ async def get_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conve
     return conversation
 
 
+async def lock_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conversation:
+    """Lock the conversation's row until this transaction ends, and return it fresh.
+
+    Every rule that reads a conversation's members, roles or messages and then writes
+    takes this lock first (PostgreSQL `SELECT … FOR UPDATE`; on SQLite the transaction
+    holds the database's write lock already). Concurrent changes to one conversation
+    then queue here, always the conversation row first and its member and message rows
+    after it, so they cannot deadlock, and each reads what the one before it committed.
+    Taking a seq (`timeline.next_seq`) locks the same row, so sends queue here too.
+    """
+    stmt = (
+        select(Conversation)
+        .where(col(Conversation.id) == conversation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    conversation = await uow.session.scalar(stmt)
+    if conversation is None:
+        raise not_found()
+    return conversation
+
+
 async def require_group_manager(
     uow: UnitOfWork, *, user_id: uuid.UUID, conversation_id: uuid.UUID, owner_only: bool = False
 ) -> tuple[Conversation, Member]:
-    """The group and the caller's membership, when the caller may manage it (owner or
-    admin; the owner only with `owner_only`)."""
+    """The group (locked: `lock_conversation`) and the caller's membership, when the caller
+    may manage it (owner or admin; the owner only with `owner_only`)."""
+    conversation = await lock_conversation(uow, conversation_id)
     me = await require_member(uow, user_id=user_id, conversation_id=conversation_id)
-    conversation = await get_conversation(uow, conversation_id)
     if conversation.kind != ConversationKind.group:
         raise Forbidden(
             "Direct conversations have exactly two members and no settings to change.",
@@ -110,3 +136,19 @@ async def co_member_ids_many(
     for user_id, co_member in (await uow.session.execute(stmt)).tuples():
         found[user_id].add(co_member)
     return found
+
+
+async def co_members_among(
+    uow: UnitOfWork, *, user_id: uuid.UUID, candidates: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of `candidates` share at least one conversation with the user (one query)."""
+    others = [c for c in candidates if c != user_id]
+    if not others:
+        return set()
+    mine = select(col(Member.conversation_id)).where(col(Member.user_id) == user_id)
+    stmt = (
+        select(col(Member.user_id))
+        .where(col(Member.user_id).in_(others), col(Member.conversation_id).in_(mine))
+        .distinct()
+    )
+    return set((await uow.session.scalars(stmt)).all())

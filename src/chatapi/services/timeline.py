@@ -40,16 +40,15 @@ async def take_seqs(
     uow: UnitOfWork, counts: dict[uuid.UUID, int], *, activity: bool = False
 ) -> dict[uuid.UUID, int]:
     """`next_seq` for several conversations at once, in one UPDATE: conversation c takes
-    `counts[c]` seqs; returns the last seq taken in each."""
+    `counts[c]` seqs; returns the last seq taken in each (a conversation that does not
+    exist is left out). The rows stay locked until the transaction ends."""
     if not counts:
         return {}
     if len(counts) == 1:
-        ((conversation_id, count),) = counts.items()
-        last = await next_seq(uow, conversation_id=conversation_id, activity=activity, count=count)
-        return {conversation_id: last}
-    values: dict[str, Any] = {
-        "last_seq": col(Conversation.last_seq) + case(counts, value=col(Conversation.id))
-    }
+        step: Any = next(iter(counts.values()))
+    else:
+        step = case(counts, value=col(Conversation.id))
+    values: dict[str, Any] = {"last_seq": col(Conversation.last_seq) + step}
     if activity:
         values["last_activity_at"] = datetime.now(UTC)
     result = await uow.session.execute(
@@ -59,10 +58,20 @@ async def take_seqs(
         .returning(col(Conversation.id), col(Conversation.last_seq))
         .execution_options(synchronize_session=False)
     )
-    lasts = dict(result.tuples().all())
-    if len(lasts) != len(counts):
-        raise LookupError("a conversation of this batch no longer exists")
-    return lasts
+    return dict(result.tuples().all())
+
+
+async def give_back_seqs(uow: UnitOfWork, counts: dict[uuid.UUID, int]) -> None:
+    """Return the last `counts[c]` seqs taken in this transaction (still holding the
+    rows' locks, so nobody took one after them): the timeline stays gapless."""
+    for conversation_id, count in counts.items():
+        if count:
+            await uow.session.execute(
+                update(Conversation)
+                .where(col(Conversation.id) == conversation_id)
+                .values(last_seq=col(Conversation.last_seq) - count)
+                .execution_options(synchronize_session=False)
+            )
 
 
 async def record(

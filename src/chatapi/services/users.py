@@ -1,19 +1,20 @@
-"""Users: look-ups, search by prefix, profile changes, account deletion."""
+"""Users: look-ups, search by prefix, profile changes (account deletion: accounts.py)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotFound
-from chatapi.models import RefreshToken, User
+from chatapi.models import User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import UserRead
+from chatapi.services import membership
 
 SEARCH_LIMIT_MAX = 50
 
@@ -52,19 +53,6 @@ async def update_profile(uow: UnitOfWork, *, user: User, display_name: str) -> U
     return user
 
 
-async def delete_account(uow: UnitOfWork, *, user: User) -> None:
-    """Close an account: it can no longer log in, its tokens stop working at once."""
-    now = datetime.now(UTC)
-    await uow.session.execute(
-        update(User).where(col(User.id) == user.id).values(deleted_at=now, password_hash="")
-    )
-    await uow.session.execute(
-        update(RefreshToken)
-        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=now)
-    )
-
-
 async def record_last_seen(
     uow: UnitOfWork, *, user_ids: Collection[uuid.UUID], at: datetime
 ) -> None:
@@ -85,6 +73,32 @@ async def to_read(presence: OnlineUsers, users: Sequence[User]) -> list[UserRead
             created_at=u.created_at,
             online=u.id in online,
             last_seen_at=u.last_seen_at,
+        )
+        for u in users
+    ]
+
+
+async def to_read_for(
+    uow: UnitOfWork, presence: OnlineUsers, *, viewer_id: uuid.UUID, users: Sequence[User]
+) -> list[UserRead]:
+    """`to_read` as `viewer_id` may see them: presence (`online`, `last_seen_at`) only of
+    themselves and of people who share a conversation with them; for anyone else
+    `online` is false and `last_seen_at` null, as if never seen."""
+    visible = await membership.co_members_among(
+        uow, user_id=viewer_id, candidates={u.id for u in users}
+    )
+    visible.add(viewer_id)
+    shown = [u for u in users if u.id in visible]
+    reads = {r.id: r for r in await to_read(presence, shown)}
+    return [
+        reads.get(u.id)
+        or UserRead(
+            id=u.id,
+            username=u.username,
+            display_name=u.display_name,
+            created_at=u.created_at,
+            online=False,
+            last_seen_at=None,
         )
         for u in users
     ]

@@ -363,7 +363,9 @@ export interface paths {
         };
         /**
          * Search
-         * @description Find people to message by username or display-name prefix.
+         * @description Find people to message by username or display-name prefix. `online` and
+         *     `last_seen_at` are shown only for people who share a conversation with you (others:
+         *     `false` and `null`).
          */
         get: operations["search_api_v1_users_get"];
         put?: never;
@@ -390,7 +392,9 @@ export interface paths {
         post?: never;
         /**
          * Delete Me
-         * @description Close your account: its tokens stop working at once and it can no longer log in.
+         * @description Close your account: its tokens stop working and its sockets close at once, it can no
+         *     longer log in, and it leaves its groups (handing ownership on where it was the last
+         *     owner).
          */
         delete: operations["delete_me_api_v1_users_me_delete"];
         options?: never;
@@ -411,7 +415,8 @@ export interface paths {
         };
         /**
          * Read User
-         * @description One user by id.
+         * @description One user by id. `online` and `last_seen_at` are shown only for yourself and for
+         *     people who share a conversation with you (others: `false` and `null`).
          */
         get: operations["read_user_api_v1_users__user_id__get"];
         put?: never;
@@ -1817,6 +1822,8 @@ export interface operations {
                 exp?: number | null;
                 /** @description from a signed `url`/`thumbnail_url`; or send a Bearer token instead */
                 sig?: string | null;
+                /** @description from a signed `url`/`thumbnail_url`; or send a Bearer token instead */
+                v?: string | null;
             };
             header?: never;
             path: {
@@ -1889,6 +1896,8 @@ export interface operations {
                 exp?: number | null;
                 /** @description from a signed `url`/`thumbnail_url`; or send a Bearer token instead */
                 sig?: string | null;
+                /** @description from a signed `url`/`thumbnail_url`; or send a Bearer token instead */
+                v?: string | null;
             };
             header?: never;
             path: {

@@ -22,8 +22,10 @@ from chatapi.models import User
 from chatapi.realtime import protocol as p
 from chatapi.realtime.connection import Connection, TokenBucket
 from chatapi.schemas import UserRead
+from chatapi.security import TokenClaims
 from chatapi.services import auth as auth_service
-from chatapi.services import membership, receipts
+from chatapi.services import membership, receipts, sessions
+from chatapi.services.media import attachments
 
 log = logging.getLogger(__name__)
 
@@ -200,11 +202,12 @@ class Gateway:
 
     async def on_auth(self, frame: p.Auth) -> None:
         conn = self.conn
-        key = self.state.token_policy.key
+        key, revocations = self.state.token_policy.key, self.state.revocations
+        generation = revocations.generation
         try:
             async with self.state.read_uow() as uow:
                 user, claims = await auth_service.authenticate_with_claims(
-                    uow, token=frame.token, key=key
+                    uow, token=frame.token, key=key, revocations=revocations
                 )
         except ChatError:
             conn.close(p.CLOSE_NOT_AUTHENTICATED, "invalid or expired token")
@@ -214,8 +217,10 @@ class Gateway:
             return
         remaining = (claims.exp - datetime.now(UTC)).total_seconds()
         self.deadline = asyncio.get_running_loop().time() + remaining
+        conn.sid = claims.sid
         if conn.user is not None:
             conn.send(p.AuthRenewed(expires_at=claims.exp).text())
+            await self._recheck_session(claims, generation)
             return
         conn.user = user
         self.counted_online = True
@@ -229,10 +234,22 @@ class Gateway:
             return
         self.attached = True
         log.info("ws: session %s authenticated user %s", conn.session_id, user.id)
+        await self._recheck_session(claims, generation)
         if came_online:
             await announce_presence(
                 self.state, user.id, online=True, last_seen_at=user.last_seen_at
             )
+
+    async def _recheck_session(self, claims: TokenClaims, generation: int) -> None:
+        """A revocation heard while this socket authenticated may have missed it (the hub
+        did not know the socket yet): ask again, from the database if need be."""
+        revocations = self.state.revocations
+        if revocations.generation == generation:
+            return
+        async with self.state.read_uow() as uow:
+            revoked = await sessions.is_revoked(uow, revocations, claims)
+        if revoked:
+            self.conn.close(p.CLOSE_NOT_AUTHENTICATED, p.SESSION_REVOKED_REASON)
 
     async def on_message_send(self, user: User, frame: p.MessageSend) -> None:
         # Committed (group commit: sends arriving together share one transaction).
@@ -244,6 +261,7 @@ class Gateway:
             attachment_ids=frame.attachment_ids,
             reply_to_id=frame.reply_to_id,
         )
+        message = attachments.for_viewer(message, self.state.media_signer.for_viewer(user.id))
         self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
         if frame.conversation_id in self.typing:
             self.typing.pop(frame.conversation_id).cancel()

@@ -16,7 +16,7 @@ from chatapi.db import UnitOfWork
 from chatapi.errors import Unprocessable
 from chatapi.media_urls import MediaSigner
 from chatapi.models import Media
-from chatapi.schemas import MediaRead
+from chatapi.schemas import MediaRead, MessageRead
 from chatapi.storage import MediaStorage
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,23 @@ def to_read(media: Media, *, signer: MediaSigner) -> MediaRead:
         thumbnail_url=signer.url(media.id, "thumbnail") if media.thumbnail_key else None,
         created_at=media.created_at,
     )
+
+
+def for_viewer(message: MessageRead, signer: MediaSigner) -> MessageRead:
+    """The message with its files' links signed by `signer` (for its viewer): a sent
+    message comes back from the group commit with the broadcast's links, for nobody."""
+    if not message.attachments:
+        return message
+    signed = [
+        a.model_copy(
+            update={
+                "url": signer.url(a.id),
+                "thumbnail_url": signer.url(a.id, "thumbnail") if a.thumbnail_url else None,
+            }
+        )
+        for a in message.attachments
+    ]
+    return message.model_copy(update={"attachments": signed})
 
 
 # --- attachments ------------------------------------------------------------------------

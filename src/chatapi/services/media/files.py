@@ -19,7 +19,7 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotFound, Unprocessable, UnsupportedMediaType
 from chatapi.media_urls import Variant
-from chatapi.models import Media, Member, Message
+from chatapi.models import Media, Member, Message, User
 from chatapi.services.media.images import (
     MAX_IMAGE_PIXELS,
     THUMBNAIL_TYPE,
@@ -108,22 +108,24 @@ async def discard(storage: MediaStorage, media: Media) -> None:
 
 
 async def can_view(uow: UnitOfWork, *, media: Media, user_id: uuid.UUID) -> bool:
-    """The uploader, or a member of the conversation whose live message carries the file."""
-    if media.uploader_id == user_id:
-        return True
-    if media.message_id is None:
-        return False
-    stmt = (
-        select(col(Member.user_id))
-        .join(Message, col(Message.conversation_id) == col(Member.conversation_id))
-        .where(
-            col(Message.id) == media.message_id,
-            col(Message.deleted_at).is_(None),
-            col(Member.user_id) == user_id,
+    """The uploader, or a member of the conversation whose live message carries the file;
+    and never a closed account (its signed links die with it). One query."""
+    viewer = select(col(User.id)).where(col(User.id) == user_id, col(User.deleted_at).is_(None))
+    if media.uploader_id != user_id:
+        if media.message_id is None:
+            return False
+        shares = (
+            select(col(Member.user_id))
+            .join(Message, col(Message.conversation_id) == col(Member.conversation_id))
+            .where(
+                col(Message.id) == media.message_id,
+                col(Message.deleted_at).is_(None),
+                col(Member.user_id) == user_id,
+            )
+            .exists()
         )
-        .limit(1)
-    )
-    return (await uow.session.execute(stmt)).first() is not None
+        viewer = viewer.where(shares)
+    return (await uow.session.scalar(viewer.limit(1))) is not None
 
 
 def _not_found() -> NotFound:
@@ -149,16 +151,14 @@ async def open_download(
     *,
     media_id: uuid.UUID,
     variant: Variant,
-    viewer_id: uuid.UUID | None,
+    viewer_id: uuid.UUID,
 ) -> Download:
-    """The stored file behind a media link; 404 when it does not exist or is not visible.
-
-    `viewer_id` None means the caller holds a valid signed URL for this file and variant.
-    """
+    """The stored file behind a media link; 404 when it does not exist or `viewer_id`
+    (the link's viewer, or the Bearer token's user) may not see it."""
     media = await uow.session.get(Media, media_id)
     if media is None:
         raise _not_found()
-    if viewer_id is not None and not await can_view(uow, media=media, user_id=viewer_id):
+    if not await can_view(uow, media=media, user_id=viewer_id):
         raise _not_found()
     if variant == "thumbnail":
         if not media.thumbnail_key:

@@ -9,32 +9,44 @@ from datetime import UTC, datetime
 from chatapi.db import UnitOfWork
 from chatapi.errors import Forbidden, NotFound, Unprocessable
 from chatapi.media_urls import MediaSigner
-from chatapi.models import ConversationKind, EventType, Message, User
+from chatapi.models import ConversationKind, EventType, Member, Message, User
 from chatapi.schemas import MessageRead
 from chatapi.services import timeline
 from chatapi.services.media import attachments
-from chatapi.services.membership import MANAGERS, get_conversation, require_member
+from chatapi.services.membership import (
+    MANAGERS,
+    get_conversation,
+    lock_conversation,
+    require_member,
+)
 from chatapi.services.messages.reads import to_reads
 from chatapi.services.messages.send import clean_body
 from chatapi.storage import MediaStorage
 
 
-async def _visible_message(uow: UnitOfWork, *, user: User, message_id: uuid.UUID) -> Message:
+async def _visible_message(
+    uow: UnitOfWork, *, user: User, message_id: uuid.UUID
+) -> tuple[Message, Member]:
+    """The message, read again under its conversation's lock (`lock_conversation`), so an
+    edit and a delete of it queue and the second sees what the first committed; and the
+    caller's membership. A non-member gets 404 as if the message did not exist."""
     message = await uow.session.get(Message, message_id)
     if message is None:
         raise NotFound("No such message.", code="message_not_found")
     try:
-        await require_member(uow, user_id=user.id, conversation_id=message.conversation_id)
+        await lock_conversation(uow, message.conversation_id)
+        await uow.session.refresh(message)
+        me = await require_member(uow, user_id=user.id, conversation_id=message.conversation_id)
     except NotFound:
         raise NotFound("No such message.", code="message_not_found") from None
-    return message
+    return message, me
 
 
 async def edit_message(
     uow: UnitOfWork, *, user: User, message_id: uuid.UUID, body: str, signer: MediaSigner
 ) -> MessageRead:
     """Change the text of your own message."""
-    message = await _visible_message(uow, user=user, message_id=message_id)
+    message, _ = await _visible_message(uow, user=user, message_id=message_id)
     if message.sender_id != user.id:
         raise Forbidden("You can only edit your own messages.", code="not_sender")
     if message.deleted_at is not None:
@@ -57,9 +69,8 @@ async def delete_message(
 ) -> None:
     """Delete a message (its sender, or a group owner/admin): body and files go, the
     timeline keeps it as deleted."""
-    message = await _visible_message(uow, user=user, message_id=message_id)
+    message, me = await _visible_message(uow, user=user, message_id=message_id)
     if message.sender_id != user.id:
-        me = await require_member(uow, user_id=user.id, conversation_id=message.conversation_id)
         conversation = await get_conversation(uow, message.conversation_id)
         if conversation.kind != ConversationKind.group or me.role not in MANAGERS:
             raise Forbidden("You can only delete your own messages.", code="not_allowed")

@@ -74,6 +74,8 @@ class _Batch:
     accepted: list[int] = field(default_factory=list)
     # A repeat of a client_id within the batch -> the first request with it.
     repeats: dict[int, int] = field(default_factory=dict)
+    # Refused before any query (empty or too long).
+    invalid: set[int] = field(default_factory=set)
 
     def open(self) -> list[tuple[int, SendRequest]]:
         """The requests without an outcome yet."""
@@ -100,7 +102,7 @@ async def send_messages(
             batch.texts[i] = clean_body(req.body, has_attachments=bool(req.attachment_ids))
         except ChatError as exc:
             batch.outcomes[i] = exc
-    await _check_membership(uow, batch)
+            batch.invalid.add(i)
     await _check_replies(uow, batch)
     _sort_retries(batch, await _find_retries(uow, batch, signer=signer))
     seqs = await _take_seqs(uow, batch)
@@ -159,17 +161,34 @@ def _sort_retries(batch: _Batch, retried: dict[RetryKey, MessageRead]) -> None:
         batch.accepted.append(i)
 
 
-async def _take_seqs(uow: UnitOfWork, batch: _Batch) -> dict[int, int]:
-    """Each accepted request's seq: one increment per conversation, in batch order."""
+def _per_conversation(batch: _Batch) -> dict[uuid.UUID, list[int]]:
     per_conversation: dict[uuid.UUID, list[int]] = {}
     for i in batch.accepted:
         per_conversation.setdefault(batch.requests[i].conversation_id, []).append(i)
+    return per_conversation
+
+
+async def _take_seqs(uow: UnitOfWork, batch: _Batch) -> dict[int, int]:
+    """Each accepted request's seq, for members only, in batch order.
+
+    One UPDATE … RETURNING takes the seqs of every conversation of the batch, and locks
+    their rows; only then is membership read. A removal committed before that UPDATE is
+    seen, and one that comes after it waits for this commit: no message of a removed
+    member is ever numbered after its `member.removed`. Refused sends give their seqs
+    back (rare), so the timeline stays gapless, at no extra round trip when none is.
+    """
+    taken = _per_conversation(batch)
     lasts = await timeline.take_seqs(
-        uow, {c: len(indexes) for c, indexes in per_conversation.items()}, activity=True
+        uow, {c: len(indexes) for c, indexes in taken.items()}, activity=True
+    )
+    await _check_membership(uow, batch)
+    kept = _per_conversation(batch)
+    await timeline.give_back_seqs(
+        uow, {c: len(taken[c]) - len(kept.get(c, ())) for c in taken if c in lasts}
     )
     seqs: dict[int, int] = {}
-    for conversation_id, indexes in per_conversation.items():
-        first = lasts[conversation_id] - len(indexes) + 1
+    for conversation_id, indexes in kept.items():
+        first = lasts[conversation_id] - len(taken[conversation_id]) + 1
         for offset, i in enumerate(indexes):
             seqs[i] = first + offset
     return seqs
@@ -215,16 +234,24 @@ async def _insert(
 
 
 async def _check_membership(uow: UnitOfWork, batch: _Batch) -> None:
-    pairs = {(r.conversation_id, r.sender_id) for _, r in batch.open()}
+    """Refuse (404) every request whose sender is not a member, whatever else it was
+    (accepted, a retry, an invalid reply): existence does not leak. Runs under the
+    conversation rows' locks (`_take_seqs`)."""
+    checked = [(i, r) for i, r in enumerate(batch.requests) if i not in batch.invalid]
+    pairs = {(r.conversation_id, r.sender_id) for _, r in checked}
     if not pairs:
         return
     stmt = select(col(Member.conversation_id), col(Member.user_id)).where(
         tuple_(col(Member.conversation_id), col(Member.user_id)).in_(list(pairs))
     )
     found = set((await uow.session.execute(stmt)).tuples())
-    for i, req in batch.open():
-        if (req.conversation_id, req.sender_id) not in found:
-            batch.outcomes[i] = NotFound("No such conversation.", code="conversation_not_found")
+    refused = {i for i, r in checked if (r.conversation_id, r.sender_id) not in found}
+    if not refused:
+        return
+    for i in refused:
+        batch.outcomes[i] = NotFound("No such conversation.", code="conversation_not_found")
+    batch.accepted = [i for i in batch.accepted if i not in refused]
+    batch.repeats = {i: first for i, first in batch.repeats.items() if i not in refused}
 
 
 async def _check_replies(uow: UnitOfWork, batch: _Batch) -> None:

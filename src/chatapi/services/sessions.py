@@ -1,0 +1,179 @@
+"""Login sessions: which access tokens still speak for someone, checked without a
+database query per request.
+
+A session is one login: its refresh-token family, whose id every access token of it
+carries as its `sid` claim (issued at login, kept on refresh). Revoking a session
+(logout, a reused refresh token) or all of a user's sessions (account deletion; a
+password change would keep the current one) marks its refresh tokens revoked in the
+database — the truth — and emits `SessionsRevoked`. Once committed, every instance
+hears it through the broker: its `RevocationCache` learns the session is revoked and
+its hub closes the session's sockets with 4401. `auth.authenticate` refuses (401
+`invalid_token`) an access token whose session is revoked.
+
+`RevocationCache` is the small component the app owns: session id -> revoked, loaded
+with one indexed query the first time a session is seen on this instance and answered
+from memory after that. Revocations are final, so a cached "revoked" never goes stale;
+a cached "active" is overwritten by the broadcast. A look-up racing a revocation (the
+query read before the commit, the broadcast arrived before the answer) is not cached:
+every revocation bumps a generation, and a load started under an older one is dropped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterator
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from chatapi import security
+from chatapi.db import UnitOfWork
+from chatapi.domain import SessionsRevoked
+from chatapi.errors import NotAuthenticated
+from chatapi.models import RefreshToken
+
+
+class RevocationCache:
+    """This instance's memory of which sessions are revoked (see the module docstring)."""
+
+    def __init__(self, *, max_entries: int = 100_000) -> None:
+        self._max_entries = max_entries
+        # session id -> (user id, revoked)
+        self._sessions: dict[uuid.UUID, tuple[uuid.UUID, bool]] = {}
+        self._by_user: dict[uuid.UUID, set[uuid.UUID]] = {}
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: uuid.UUID) -> bool | None:
+        """True revoked, False active, None not known here yet."""
+        entry = self._sessions.get(session_id)
+        return None if entry is None else entry[1]
+
+    def store(
+        self, user_id: uuid.UUID, session_id: uuid.UUID, revoked: bool, *, generation: int
+    ) -> None:
+        """Remember what the database said, unless a revocation came in since the query
+        started (`generation`): then the answer may predate it."""
+        if generation != self.generation:
+            return
+        if len(self._sessions) >= self._max_entries:
+            self._evict()
+        self._sessions[session_id] = (user_id, revoked)
+        self._by_user.setdefault(user_id, set()).add(session_id)
+
+    def revoked(
+        self,
+        user_id: uuid.UUID,
+        session_id: uuid.UUID | None,
+        keep_session_id: uuid.UUID | None = None,
+    ) -> None:
+        """A revocation was committed (heard through the broker, on every instance)."""
+        self.generation += 1
+        for sid in self._matching(user_id, session_id, keep_session_id):
+            self._sessions[sid] = (user_id, True)
+            self._by_user.setdefault(user_id, set()).add(sid)
+
+    def clear(self) -> None:
+        """Forget everything (e.g. the broker was down: revocations may have been missed)."""
+        self.generation += 1
+        self._sessions.clear()
+        self._by_user.clear()
+
+    def _matching(
+        self, user_id: uuid.UUID, session_id: uuid.UUID | None, keep: uuid.UUID | None
+    ) -> Iterator[uuid.UUID]:
+        if session_id is not None:
+            yield session_id
+            return
+        for sid in list(self._by_user.get(user_id, ())):
+            if sid != keep:
+                yield sid
+
+    def _evict(self) -> None:
+        # Oldest first (dicts keep insertion order); evicted sessions are loaded again.
+        for sid in list(self._sessions)[: max(1, self._max_entries // 10)]:
+            user_id, _ = self._sessions.pop(sid)
+            sids = self._by_user.get(user_id)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self._by_user[user_id]
+
+
+def session_ended() -> NotAuthenticated:
+    return NotAuthenticated(
+        "This session was signed out (logout, or the account was closed). Log in again.",
+        code="invalid_token",
+    )
+
+
+async def is_revoked(uow: UnitOfWork, cache: RevocationCache, claims: security.TokenClaims) -> bool:
+    """Whether the token's session was revoked: from memory, or one query the first time
+    this instance sees the session. Tokens without a session (issued before sessions
+    existed; they expire within ACCESS_TOKEN_TTL_SECONDS) are judged by their user alone."""
+    sid = claims.sid
+    if sid is None:
+        return False
+    known = cache.get(sid)
+    if known is not None:
+        return known
+    generation = cache.generation
+    stmt = (
+        select(col(RefreshToken.id))
+        .where(
+            col(RefreshToken.family_id) == sid,
+            col(RefreshToken.user_id) == claims.sub,
+            col(RefreshToken.revoked_at).is_not(None),
+        )
+        .limit(1)
+    )
+    revoked = (await uow.session.scalar(stmt)) is not None
+    cache.store(claims.sub, sid, revoked, generation=generation)
+    return revoked
+
+
+async def revoked_among(
+    uow: UnitOfWork, session_ids: Collection[uuid.UUID], *, chunk: int = 500
+) -> set[uuid.UUID]:
+    """Which of these sessions are revoked (a query per `chunk` of them)."""
+    ids = list(session_ids)
+    revoked: set[uuid.UUID] = set()
+    for start in range(0, len(ids), chunk):
+        stmt = (
+            select(col(RefreshToken.family_id))
+            .where(
+                col(RefreshToken.family_id).in_(ids[start : start + chunk]),
+                col(RefreshToken.revoked_at).is_not(None),
+            )
+            .distinct()
+        )
+        revoked.update((await uow.session.scalars(stmt)).all())
+    return revoked
+
+
+async def revoke_session(uow: UnitOfWork, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Revoke one login session (its refresh-token family); its access tokens and open
+    sockets end once this commits."""
+    await uow.session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id) == session_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    uow.emit(SessionsRevoked(user_id=user_id, session_id=session_id))
+
+
+async def revoke_all(
+    uow: UnitOfWork, *, user_id: uuid.UUID, keep_session_id: uuid.UUID | None = None
+) -> None:
+    """Revoke every session of a user (account deletion), or every one but the current
+    one (`keep_session_id`, for a password change)."""
+    where = [col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None)]
+    if keep_session_id is not None:
+        where.append(col(RefreshToken.family_id) != keep_session_id)
+    await uow.session.execute(
+        update(RefreshToken).where(*where).values(revoked_at=datetime.now(UTC))
+    )
+    uow.emit(SessionsRevoked(user_id=user_id, keep_session_id=keep_session_id))
