@@ -26,6 +26,12 @@ PG_URL = os.environ.get("TEST_DATABASE_URL") or None
 REDIS_URL = os.environ.get("REDIS_URL") or None
 BACKENDS = ["sqlite", *(["postgres"] if PG_URL else [])]
 PASSWORD = "correct horse battery"
+GENEROUS_QUOTAS: dict[str, Any] = {
+    "register_rate_limit": "100000/hour",
+    "message_rate_limit": "100000/second",
+    "member_add_rate_limit": "100000/hour",
+    "ws_max_sockets_per_user": 10000,
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -88,6 +94,8 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         # Cheap argon2 for speed; production cost is the default.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,
+        # Quotas far above what any test does; tests of a quota set their own.
+        **GENEROUS_QUOTAS,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
-from chatapi.ratelimit import LoginLimiter
+from chatapi.ratelimit import LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.hub import Hub
 from chatapi.realtime.outbound import EventPublisher
@@ -29,6 +29,8 @@ class AppState:
     broker: Broker
     presence: Presence
     login_limiter: LoginLimiter
+    # Per-user and per-address quotas (README "Security").
+    quotas: Quotas
     token_policy: TokenPolicy
     storage: MediaStorage
     media_signer: MediaSigner
