@@ -219,16 +219,21 @@ class LoginLimiter:
         )
 
     async def reserve(self, *, username: str, client: str) -> None:
-        await self.per_user.take(username.lower())
+        await self.per_user.take(_user_key(username))
         try:
             await self.per_address.take(client)
         except RateLimited:
-            await self.per_user.give_back(username.lower())
+            await self.per_user.give_back(_user_key(username))
             raise
 
     async def succeeded(self, *, username: str, client: str) -> None:
-        await self.per_user.clear(username.lower())
+        await self.per_user.clear(_user_key(username))
         await self.per_address.give_back(client)
+
+
+def _user_key(username: str) -> str:
+    # No account has a longer name (32 characters): a longer one needs no key of its own.
+    return username.lower()[:64]
 
 
 @dataclass(frozen=True, slots=True)

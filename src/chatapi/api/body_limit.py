@@ -20,7 +20,8 @@ class BodyTooLarge(HTTPException):
     HTTPException from reading the body through, so the app's handler renders it."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, _detail(limit))
+        # Closing the connection spares the server reading the rest of the body.
+        super().__init__(413, _detail(limit), headers={"Connection": "close"})
 
 
 def _detail(limit: int) -> str:
