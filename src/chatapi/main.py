@@ -190,7 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "docs/protocol.md.",
         lifespan=lifespan,
     )
-    # Inside CORS (added after it), so that a 413 carries the CORS headers too.
+    # Added before CORS, so CORS wraps it and a 413 carries the CORS headers too.
     app.add_middleware(
         BodyLimitMiddleware,
         limit=settings.max_json_body_bytes,
