@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     # Rates use the `limits` syntax ("30/10 seconds", "5/hour"); an empty rate or a 0
     # count switches that quota off.
     register_rate_limit: str = "5/hour"  # accounts created per client address
-    message_rate_limit: str = "30/10 seconds"  # messages sent per user, REST + WebSocket
+    message_rate_limit: str = "120/minute"  # messages sent per user, REST + WebSocket
     member_add_rate_limit: str = "100/hour"  # members a user adds to groups
     upload_bytes_per_day: int = Field(default=1024**3, ge=0)  # bytes uploaded per user
     max_unattached_uploads: int = Field(default=50, ge=0)  # uploads kept, not yet attached
