@@ -322,6 +322,13 @@ def chatapi_env(
             "PASSWORD_HASH_TIME_COST": "1",
             "PASSWORD_HASH_MEMORY_KIB": "1024",
             "WEB_DIST_DIR": str(workdir / "no-web"),
+            # The load is the point: no per-user quotas (README "Security").
+            "REGISTER_RATE_LIMIT": "",
+            "MESSAGE_RATE_LIMIT": "",
+            "MEMBER_ADD_RATE_LIMIT": "",
+            "UPLOAD_BYTES_PER_DAY": "0",
+            "MAX_UNATTACHED_UPLOADS": "0",
+            "WS_MAX_SOCKETS_PER_USER": "0",
         }
     )
     env.update({k.upper(): str(v) for k, v in extra.items()})

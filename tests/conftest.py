@@ -26,7 +26,6 @@ from helpers import (
     PG_URL,
     Account,
     Signup,
-    close_what_the_app_leaves_open,
     make_settings,
     prepare_postgres,
 )
@@ -75,11 +74,8 @@ def settings(tmp_path: Path, database_url: str, settings_overrides: dict[str, An
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    try:
-        async with application.router.lifespan_context(application):
-            yield application
-    finally:
-        await close_what_the_app_leaves_open(application)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import text
 
 # src imports (module paths may move with the code under test)
@@ -35,6 +34,15 @@ PASSWORD = "correct horse battery"
 SECRET = "test-secret-key-not-for-production"
 
 
+# Quotas far above what any test does; tests of a quota set their own.
+GENEROUS_QUOTAS: dict[str, Any] = {
+    "register_rate_limit": "100000/hour",
+    "message_rate_limit": "100000/second",
+    "member_add_rate_limit": "100000/hour",
+    "ws_max_sockets_per_user": 10000,
+}
+
+
 def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "environment": "test",
@@ -48,6 +56,7 @@ def make_settings(var_dir: Path, database_url: str, **overrides: Any) -> Setting
         # Cheap argon2 for speed; production cost is the default.
         "password_hash_time_cost": 1,
         "password_hash_memory_kib": 1024,
+        **GENEROUS_QUOTAS,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -93,24 +102,6 @@ async def truncate_postgres(url: str) -> None:
                 await conn.execute(text(f"TRUNCATE {names} CASCADE"))
     finally:
         await engine.dispose()
-
-
-async def close_what_the_app_leaves_open(app: FastAPI) -> None:
-    """After the app's lifespan: close what the app opened and did not close itself.
-
-    A leak in src, not in the tests (remove this once src closes it): with REDIS_URL set,
-    chatapi.ratelimit.LoginLimiter.__init__ gives `limits` a Redis URL, so its RedisStorage
-    opens a Redis client of its own (`storage.bridge.storage`, on the first login attempt).
-    Neither LoginLimiter nor the lifespan in chatapi.main.create_app ever closes it: its
-    connections are found unclosed when garbage-collected. A `filterwarnings` ignore cannot
-    be scoped to it: the warning that names Redis is followed by asyncio's own
-    "unclosed transport/socket" warnings for the same sockets, which name nothing.
-    """
-    state = getattr(app.state, "chat", None)
-    storage = getattr(getattr(state, "login_limiter", None), "storage", None)
-    client = getattr(getattr(storage, "bridge", None), "storage", None)
-    if client is not None:
-        await client.aclose()
 
 
 # --- accounts and conversations over the REST API -----------------------------------------

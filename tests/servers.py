@@ -125,6 +125,11 @@ def server_env(
         # Cheap password hashing: the tests sign up many users.
         "PASSWORD_HASH_TIME_COST": "1",
         "PASSWORD_HASH_MEMORY_KIB": "1024",
+        # Quotas far above what any test does; tests of a quota set their own.
+        "REGISTER_RATE_LIMIT": "100000/hour",
+        "MESSAGE_RATE_LIMIT": "100000/second",
+        "MEMBER_ADD_RATE_LIMIT": "100000/hour",
+        "WS_MAX_SOCKETS_PER_USER": "10000",
     }
     env.update({k.upper(): str(v) for k, v in settings.items()})
     return env

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gc
 import logging
+import math
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -25,6 +26,7 @@ from chatapi.api import health as health_api
 from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
 from chatapi.api import users as users_api
+from chatapi.api.body_limit import BodyLimitMiddleware
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
 from chatapi.api.gateway.revocations import close_revoked_sockets
@@ -32,7 +34,7 @@ from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
 from chatapi.media_urls import MediaSigner
-from chatapi.ratelimit import LoginLimiter
+from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatapi.realtime.hub import Hub
 from chatapi.realtime.outbound import EventPublisher
@@ -67,6 +69,7 @@ def build_state(settings: Settings) -> AppState:
     storage.ensure_dirs()
     instance_id = uuid.uuid4().hex
     broker, presence = _realtime_backends(settings, instance_id)
+    counters = Counters(redis_url=settings.redis_url, key_prefix=settings.redis_prefix)
     state = AppState(
         settings=settings,
         engine=engine,
@@ -74,11 +77,9 @@ def build_state(settings: Settings) -> AppState:
         read_sessionmaker=make_sessionmaker(engine, read_only=True),
         broker=broker,
         presence=presence,
-        login_limiter=LoginLimiter(
-            settings.login_rate_limit,
-            redis_url=settings.redis_url,
-            key_prefix=settings.redis_prefix,
-        ),
+        counters=counters,
+        login_limiter=LoginLimiter(counters, settings.login_rate_limit),
+        quotas=Quotas.from_settings(settings, counters),
         token_policy=TokenPolicy(
             key=settings.signing_key,
             access_ttl=settings.access_token_ttl_seconds,
@@ -117,7 +118,7 @@ def _wire_realtime(state: AppState) -> None:
         on_revoked=state.revocations.revoked,
         personalize=state.media_signer.personalize,
     )
-    state.sends = GroupCommit(state.uow, state.media_signer)
+    state.sends = GroupCommit(state.uow, state.media_signer, quota=state.quotas.messages)
     hub = state.hub
 
     async def offline(user_ids: list[uuid.UUID]) -> None:
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if isinstance(state.presence, RedisPresence):
                 await state.presence.stop()
             await state.broker.stop()
+            await state.counters.aclose()
             await state.engine.dispose()
 
     app = FastAPI(
@@ -197,6 +199,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "password flow, then call any endpoint; realtime frames are documented in "
         "docs/protocol.md.",
         lifespan=lifespan,
+    )
+    # Added before CORS, so CORS wraps it and a 413 carries the CORS headers too.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_json_body_bytes,
+        exempt={("POST", f"{API_PREFIX}/media")},  # streamed, under MAX_UPLOAD_BYTES
     )
     if settings.allowed_origins:
         app.add_middleware(
@@ -230,7 +238,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         return JSONResponse(
-            {"detail": jsonable_encoder(exc.errors()), "code": "validation_error"},
+            {"detail": validation_details(exc.errors()), "code": "validation_error"},
             status_code=422,
         )
 
@@ -242,6 +250,29 @@ def _install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's list of validation errors without the submitted values: an error never
+    echoes what was sent (a password, a token), and a value JSON cannot carry back (NaN,
+    1e999 read as infinity) cannot break the answer."""
+    details = []
+    for error in errors:
+        item = {k: error[k] for k in ("type", "loc", "msg") if k in error}
+        ctx = error.get("ctx")
+        if isinstance(ctx, dict):
+            item["ctx"] = {str(k): _plain(v) for k, v in ctx.items()}
+        details.append(item)
+    return details
+
+
+def _plain(value: object) -> object:
+    """A constraint from an error's context, as a JSON value (finite number or text)."""
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return str(value)
 
 
 def _mount_web_client(app: FastAPI, settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,10 +13,14 @@ from typing import Any, Literal
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
+from chatapi.settings import MAX_TOKEN_TTL_SECONDS
+
 ALGORITHM = "HS256"
 # An explicit list: the verifier accepts nothing else (no "none", no RS/HS confusion).
 ALLOWED_ALGORITHMS = [ALGORITHM]
 ISSUER = "chatapi"
+# How far in the future a token's `iat` may be (clocks of instances differ a little).
+CLOCK_SKEW_SECONDS = 60
 
 TokenType = Literal["access", "refresh"]
 
@@ -128,18 +133,35 @@ def decode_token(token: str, *, key: str, expected_type: TokenType) -> TokenClai
         raise InvalidToken(str(exc)) from exc
     if payload.get("typ") != expected_type:
         raise InvalidToken(f"not an {expected_type} token")
+    iat, exp = _checked_times(payload)
     try:
         return TokenClaims(
             sub=uuid.UUID(payload["sub"]),
             jti=uuid.UUID(payload["jti"]),
             type=expected_type,
-            iat=datetime.fromtimestamp(int(payload["iat"]), UTC),
-            exp=datetime.fromtimestamp(int(payload["exp"]), UTC),
+            iat=datetime.fromtimestamp(iat, UTC),
+            exp=datetime.fromtimestamp(exp, UTC),
             family=uuid.UUID(payload["fam"]) if payload.get("fam") else None,
             sid=uuid.UUID(payload["sid"]) if payload.get("sid") else None,
         )
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise InvalidToken("malformed claims") from exc
+
+
+def _checked_times(payload: dict[str, Any]) -> tuple[int, int]:
+    """`iat` and `exp` as we issue them: integers, issued no later than now (give or take
+    the clock skew between instances), expiring after issue and within the longest
+    lifetime a token can have. The JWT library accepts strings and floats of any size
+    here; a token that is not like ours is refused."""
+    iat, exp = payload.get("iat"), payload.get("exp")
+    if type(iat) is not int or type(exp) is not int:
+        raise InvalidToken("iat and exp must be integers")
+    now = int(time.time())
+    if iat > now + CLOCK_SKEW_SECONDS:
+        raise InvalidToken("issued in the future")
+    if not iat < exp <= iat + MAX_TOKEN_TTL_SECONDS:
+        raise InvalidToken("implausible lifetime")
+    return iat, exp
 
 
 def token_digest(token: str) -> str:

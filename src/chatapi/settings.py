@@ -11,8 +11,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from limits import parse
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The longest lifetime of any token (decoding refuses longer ones): ten years.
+MAX_TOKEN_TTL_SECONDS = 10 * 366 * 24 * 3600
+# A production SECRET_KEY has at least this many bytes (e.g. 43 url-safe base64
+# characters = 256 bits): anything shorter can be brute-forced from one signed token.
+MIN_SECRET_KEY_BYTES = 32
 
 
 class ConfigError(RuntimeError):
@@ -31,8 +38,8 @@ class Settings(BaseSettings):
     media_dir: Path | None = None
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
-    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0)
+    access_token_ttl_seconds: int = Field(default=15 * 60, gt=0, le=MAX_TOKEN_TTL_SECONDS)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0, le=MAX_TOKEN_TTL_SECONDS)
     login_rate_limit: str = "10/minute"
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=64)
@@ -47,6 +54,38 @@ class Settings(BaseSettings):
     presence_heartbeat_seconds: float = Field(default=10.0, gt=0)
     media_url_ttl_seconds: int = Field(default=3600, gt=0)
     media_orphan_grace_seconds: int = Field(default=24 * 3600, gt=0)
+
+    # --- Abuse limits: quotas, body size (README "Security") ---------------------------
+    # Rates use the `limits` syntax ("30/10 seconds", "5/hour"); an empty rate or a 0
+    # count switches that quota off.
+    register_rate_limit: str = "5/hour"  # accounts created per client address
+    message_rate_limit: str = "120/minute"  # messages sent per user, REST + WebSocket
+    member_add_rate_limit: str = "100/hour"  # members a user adds to groups
+    upload_bytes_per_day: int = Field(default=1024**3, ge=0)  # bytes uploaded per user
+    max_unattached_uploads: int = Field(default=50, ge=0)  # uploads kept, not yet attached
+    ws_max_sockets_per_user: int = Field(default=20, ge=0)  # open sockets, all instances
+    max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)  # request bodies but uploads
+
+    @field_validator(
+        "login_rate_limit",
+        "register_rate_limit",
+        "message_rate_limit",
+        "member_add_rate_limit",
+        "ws_rate_limit",
+    )
+    @classmethod
+    def _rate_parses(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value and info.field_name in ("login_rate_limit", "ws_rate_limit"):
+            raise ValueError("this limit cannot be switched off")
+        if value:
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{value!r} is not a rate: write e.g. '30/10 seconds' or '5/hour'"
+                ) from exc
+        return value
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -74,7 +113,14 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """The JWT/URL signing key; generated and kept under var/ in development."""
         if self.secret_key is not None and self.secret_key.get_secret_value():
-            return self.secret_key.get_secret_value()
+            key = self.secret_key.get_secret_value()
+            if self.environment == "production" and len(key.encode()) < MIN_SECRET_KEY_BYTES:
+                raise ConfigError(
+                    f"SECRET_KEY is too short ({len(key.encode())} bytes): in production it "
+                    f"must be at least {MIN_SECRET_KEY_BYTES} bytes of randomness, e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+                )
+            return key
         if self.environment == "production":
             raise ConfigError(
                 "SECRET_KEY is not set. In production chatapi refuses to start without it: "

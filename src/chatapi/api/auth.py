@@ -14,10 +14,18 @@ from chatapi.services import auth, users
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy, uvicorn's --proxy-headers already put the
+    X-Forwarded-For client here, from the addresses FORWARDED_ALLOW_IPS trusts)."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
-async def register(payload: UserCreate, uow: UowDep, state: StateDep) -> UserRead:
+async def register(request: Request, payload: UserCreate, uow: UowDep, state: StateDep) -> UserRead:
     """Create an account. Usernames are case-insensitive; passwords at least 8 characters."""
-    user = await auth.register(uow, data=payload)
+    user = await auth.register(
+        uow, data=payload, client=client_address(request), quota=state.quotas.registrations
+    )
     await uow.commit()
     return (await users.to_read(state.presence, [user]))[0]
 
@@ -30,12 +38,11 @@ async def token(
     state: StateDep,
 ) -> TokenPair:
     """OAuth2 password flow (form-encoded `username`, `password`): an access + refresh pair."""
-    client = request.client.host if request.client else "unknown"
     pair = await auth.login(
         uow,
         username=form.username,
         password=form.password,
-        client=client,
+        client=client_address(request),
         limiter=state.login_limiter,
         policy=state.token_policy,
     )

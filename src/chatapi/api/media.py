@@ -14,11 +14,9 @@ from chatapi.api import errors
 from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep, oauth2_scheme
 from chatapi.api.file_response import file_response
 from chatapi.api.multipart import receive_upload
-from chatapi.errors import (
-    NotAuthenticated,
-    NotFound,
-)
+from chatapi.errors import NotAuthenticated, NotFound, RateLimited
 from chatapi.media_urls import Variant
+from chatapi.ports import Quota
 from chatapi.schemas import ErrorBody, MediaRead
 from chatapi.services import auth
 from chatapi.services.media import attachments, files
@@ -77,21 +75,61 @@ async def upload_media(
     not attached to a message within the grace period is deleted.
     """
     uploader_id = user.id
+    settings = state.settings
+    cap = files.UnattachedCap(
+        settings.max_unattached_uploads, grace_seconds=settings.media_orphan_grace_seconds
+    )
+    # The quotas first, before a byte is read (and again, exactly, once it is known).
+    async with state.read_uow() as read:
+        await files.require_room(read, uploader_id=uploader_id, cap=cap)
     # No transaction may be open while the (possibly long) body arrives: it would hold a
     # connection, and on SQLite the write lock. Authentication uses its own session, so
     # this is a no-op today; it keeps the upload safe if a dependency ever queries `uow`.
     await uow.rollback()
-    received = await receive_upload(request, state.storage, limit=state.settings.max_upload_bytes)
-    media = await files.create_from_upload(
-        uow, state.storage, uploader_id=uploader_id, temp=received.temp,
-        filename=received.filename,
-    )  # fmt: skip
+    held = _BytesHeld(state.quotas.upload_bytes, str(uploader_id))
+    await held.adjust(min(_declared_length(request), settings.max_upload_bytes) or 1)
     try:
-        await uow.commit()
+        received = await receive_upload(request, state.storage, limit=settings.max_upload_bytes)
+        try:
+            await held.adjust(received.size)
+        except RateLimited:
+            await state.storage.discard_temp(received.temp)
+            raise
+        media = await files.create_from_upload(
+            uow, state.storage, uploader_id=uploader_id, temp=received.temp,
+            filename=received.filename, cap=cap,
+        )  # fmt: skip
+        try:
+            await uow.commit()
+        except BaseException:
+            await files.discard(state.storage, media)
+            raise
     except BaseException:
-        await files.discard(state.storage, media)
+        await held.adjust(0)
         raise
     return attachments.to_read(media, signer=state.media_signer.for_viewer(uploader_id))
+
+
+class _BytesHeld:
+    """Bytes of a user's daily upload quota held for one upload: the declared length
+    before reading, the real size once received, nothing if it fails."""
+
+    def __init__(self, quota: Quota, key: str) -> None:
+        self.quota, self.key, self.held = quota, key, 0
+
+    async def adjust(self, size: int) -> None:
+        if size > self.held:
+            await self.quota.take(self.key, size - self.held)
+        elif size < self.held:
+            await self.quota.give_back(self.key, self.held - size)
+        self.held = size
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return max(0, int(request.headers.get("content-length", "0")))
+    except ValueError:
+        return 0
 
 
 # --- download ---------------------------------------------------------------------------

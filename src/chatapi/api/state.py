@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
-from chatapi.ratelimit import LoginLimiter
+from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.hub import Hub
 from chatapi.realtime.outbound import EventPublisher
@@ -29,7 +29,11 @@ class AppState:
     read_sessionmaker: async_sessionmaker[AsyncSession]
     broker: Broker
     presence: Presence
+    # The rate-limit counters behind the login limiter and the quotas (closed on shutdown).
+    counters: Counters
     login_limiter: LoginLimiter
+    # Per-user and per-address quotas (README "Security").
+    quotas: Quotas
     token_policy: TokenPolicy
     storage: MediaStorage
     media_signer: MediaSigner

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 class Presence(Protocol):
     async def online(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]: ...
 
+    async def add_socket(self, user_id: uuid.UUID) -> int:
+        """Count one more socket; the user's open sockets now, on every instance (1: the
+        user just came online)."""
+        ...
+
     async def connected(self, user_id: uuid.UUID) -> bool:
         """Count one more socket; True when the user just came online."""
         ...
@@ -86,9 +91,12 @@ class LocalPresence:
     async def online(self, user_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
         return {u for u in user_ids if self._sockets[u] > 0}
 
-    async def connected(self, user_id: uuid.UUID) -> bool:
+    async def add_socket(self, user_id: uuid.UUID) -> int:
         self._sockets[user_id] += 1
-        return self._sockets[user_id] == 1
+        return self._sockets[user_id]
+
+    async def connected(self, user_id: uuid.UUID) -> bool:
+        return await self.add_socket(user_id) == 1
 
     async def disconnected(self, user_id: uuid.UUID) -> bool:
         self._sockets[user_id] -= 1
@@ -213,16 +221,19 @@ class RedisPresence:
             return {u for u in wanted if self._local[u] > 0}
         return {u for u, n in zip(wanted, counts, strict=True) if n is not None and int(n) > 0}
 
-    async def connected(self, user_id: uuid.UUID) -> bool:
+    async def add_socket(self, user_id: uuid.UUID) -> int:
         self._local[user_id] += 1
         try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hincrby(self._own, str(user_id), 1)
                 pipe.incr(f"{self._count}{user_id}")
                 _, total = await pipe.execute()
-            return int(total) == 1
+            return int(total)
         except (RedisError, OSError):
-            return self._local[user_id] == 1
+            return self._local[user_id]
+
+    async def connected(self, user_id: uuid.UUID) -> bool:
+        return await self.add_socket(user_id) == 1
 
     async def disconnected(self, user_id: uuid.UUID) -> bool:
         self._local[user_id] -= 1

@@ -29,6 +29,7 @@ CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_ORIGIN_NOT_ALLOWED = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_RATE_LIMITED = 4429
+CLOSE_TOO_MANY_SOCKETS = 4430
 # Why a socket of a revoked session (logout, account closed) is closed with 4401.
 SESSION_REVOKED_REASON = "session revoked"
 
@@ -44,6 +45,7 @@ CLOSE_CODES: dict[int, str] = {
     4403: "origin not allowed (normally refused with HTTP 403 at the handshake)",
     4408: "no `auth` frame within WS_AUTH_TIMEOUT_SECONDS",
     4429: "rate limit exceeded repeatedly",
+    4430: "this user already has WS_MAX_SOCKETS_PER_USER sockets open (on all instances)",
 }
 
 # Larger than any real seq, small enough for every database integer and JavaScript number.

@@ -16,7 +16,7 @@ from chatapi import security
 from chatapi.db import UnitOfWork
 from chatapi.errors import Conflict, NotAuthenticated
 from chatapi.models import RefreshToken, User
-from chatapi.ratelimit import LoginLimiter
+from chatapi.ports import LoginAttempts, Quota
 from chatapi.schemas import TokenPair, UserCreate
 from chatapi.services import sessions
 
@@ -30,8 +30,21 @@ class TokenPolicy:
     refresh_ttl: int
 
 
-async def register(uow: UnitOfWork, *, data: UserCreate) -> User:
-    """Create an account; a username taken in any case is a conflict."""
+async def register(uow: UnitOfWork, *, data: UserCreate, client: str, quota: Quota) -> User:
+    """Create an account; a username taken in any case is a conflict.
+
+    Accounts created per client address are a quota, reserved before the password is
+    hashed (given back when the username is taken).
+    """
+    await quota.take(client)
+    try:
+        return await _create_user(uow, data=data)
+    except Conflict:
+        await quota.give_back(client)
+        raise
+
+
+async def _create_user(uow: UnitOfWork, *, data: UserCreate) -> User:
     taken = await uow.session.scalar(
         select(col(User.id)).where(col(User.username) == data.username)
     )
@@ -59,12 +72,16 @@ async def login(
     username: str,
     password: str,
     client: str,
-    limiter: LoginLimiter,
+    limiter: LoginAttempts,
     policy: TokenPolicy,
 ) -> TokenPair:
-    """Check credentials and issue a new token pair (a new refresh-token family)."""
+    """Check credentials and issue a new token pair (a new refresh-token family).
+
+    The attempt is counted before the password is hashed, so parallel guesses cannot
+    outrun the limit (429 `rate_limited`); a success gives it back.
+    """
     username = username.strip().lower()
-    await limiter.check(username=username, client=client)
+    await limiter.reserve(username=username, client=client)
     user = await uow.session.scalar(
         select(User).where(col(User.username) == username, col(User.deleted_at).is_(None))
     )
@@ -72,9 +89,8 @@ async def login(
         security.verify_password, password, user.password_hash if user else None
     )
     if user is None or not ok:
-        await limiter.failed(username=username, client=client)
         raise NotAuthenticated(BAD_CREDENTIALS, code="invalid_credentials")
-    await limiter.succeeded(username=username)
+    await limiter.succeeded(username=username, client=client)
     return await _issue_pair(uow, user_id=user.id, family=uuid.uuid4(), policy=policy)
 
 

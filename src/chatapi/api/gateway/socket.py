@@ -224,7 +224,12 @@ class Gateway:
             return
         conn.user = user
         self.counted_online = True
-        came_online = await self.state.presence.connected(user.id)
+        sockets = await self.state.presence.add_socket(user.id)
+        limit = self.settings.ws_max_sockets_per_user
+        if limit and sockets > limit:
+            conn.close(p.CLOSE_TOO_MANY_SOCKETS, f"more than {limit} open sockets")
+            return
+        came_online = sockets == 1
         me = UserRead.model_validate(user).model_copy(update={"online": True})
         try:
             await self.state.hub.attach(conn, p.Ready(user=me, session_id=conn.session_id).text())

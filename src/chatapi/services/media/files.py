@@ -11,13 +11,14 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
-from chatapi.errors import NotFound, Unprocessable, UnsupportedMediaType
+from chatapi.errors import NotFound, RateLimited, Unprocessable, UnsupportedMediaType
 from chatapi.media_urls import Variant
 from chatapi.models import Media, Member, Message, User
 from chatapi.services.media.images import (
@@ -29,13 +30,56 @@ from chatapi.services.media.images import (
     image_slots,
     process_image,
 )
-from chatapi.services.media.sniff import ALLOWED_TYPES, clean_filename, detect_type
+from chatapi.services.media.sniff import ALLOWED_TYPES, FileType, clean_filename, detect_type
 from chatapi.storage import MediaStorage
 
 log = logging.getLogger(__name__)
 
 
 # --- uploads ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnattachedCap:
+    """At most `limit` uploads per user not attached to any message (0: no cap); they
+    expire `grace_seconds` after upload (the orphan cleanup)."""
+
+    limit: int
+    grace_seconds: float
+
+
+async def require_room(
+    uow: UnitOfWork, *, uploader_id: uuid.UUID, cap: UnattachedCap, lock: bool = False
+) -> None:
+    """Refuse (429 `too_many_unattached_uploads`, Retry-After: until the oldest of them
+    expires) an upload from someone who keeps `cap.limit` uploads unattached.
+
+    With `lock`, the uploader's row is locked first (PostgreSQL; SQLite's write
+    transactions are serial anyway), so concurrent uploads cannot pass the cap together.
+    """
+    if not cap.limit:
+        return
+    if lock:
+        await uow.session.execute(
+            select(col(User.id)).where(col(User.id) == uploader_id).with_for_update()
+        )
+    oldest = (
+        await uow.session.scalars(
+            select(col(Media.created_at))
+            .where(col(Media.uploader_id) == uploader_id, col(Media.message_id).is_(None))
+            .order_by(col(Media.created_at))
+            .limit(cap.limit)
+        )
+    ).all()
+    if len(oldest) < cap.limit:
+        return
+    expires = oldest[0] + timedelta(seconds=cap.grace_seconds)
+    raise RateLimited(
+        f"You keep {cap.limit} uploads not attached to any message, the most allowed. "
+        "Send them in messages first, or wait until the oldest expires.",
+        retry_after=int((expires - datetime.now(UTC)).total_seconds()) + 1,
+        code="too_many_unattached_uploads",
+    )
 
 
 async def create_from_upload(
@@ -45,36 +89,16 @@ async def create_from_upload(
     uploader_id: uuid.UUID,
     temp: Path,
     filename: str | None,
+    cap: UnattachedCap | None = None,
 ) -> Media:
     """Turn a fully received temporary file into a stored Media row (not yet committed).
 
     The temporary file is consumed: moved into place, or deleted when refused. When
-    the row is not committed after all, call `discard(storage, media)`.
+    the row is not committed after all, call `discard(storage, media)`. With `cap`, the
+    uploader's unattached uploads are counted (and locked) last, just before the row.
     """
     try:
-        file_type = await asyncio.to_thread(detect_type, temp)
-        if file_type is None:
-            raise UnsupportedMediaType(
-                "This type of file cannot be shared. Images (JPEG, PNG, GIF, WebP), video "
-                "(MP4, WebM, QuickTime), audio (MP3, Ogg, WAV, WebM, M4A), PDF, text, CSV, "
-                "Office documents and zip/7z/gz archives can.",
-                code="unsupported_media_type",
-            )
-        info: ImageInfo | None = None
-        if file_type.kind == "image":
-            try:
-                async with image_slots():
-                    info = await asyncio.to_thread(process_image, temp, file_type.mime)
-            except ImageTooLarge as exc:
-                raise Unprocessable(
-                    f"The image has too many pixels (at most {MAX_IMAGE_PIXELS:,}); "
-                    "scale it down and upload it again.",
-                    code="image_too_large",
-                ) from exc
-            except InvalidImage as exc:
-                raise Unprocessable(
-                    "The image could not be read; it may be damaged.", code="invalid_image"
-                ) from exc
+        file_type, info = await _inspect(temp)
         size = (await asyncio.to_thread(temp.stat)).st_size
         thumbnail_key = await storage.put_bytes(info.thumbnail) if info else None
         try:
@@ -85,6 +109,12 @@ async def create_from_upload(
     except BaseException:
         await storage.discard_temp(temp)
         raise
+    if cap is not None:
+        try:
+            await require_room(uow, uploader_id=uploader_id, cap=cap, lock=True)
+        except BaseException:
+            await storage.delete(key, thumbnail_key)
+            raise
     media = Media(
         uploader_id=uploader_id,
         filename=clean_filename(filename, file_type),
@@ -97,6 +127,33 @@ async def create_from_upload(
     )
     uow.session.add(media)
     return media
+
+
+async def _inspect(temp: Path) -> tuple[FileType, ImageInfo | None]:
+    """The file's type from its bytes; an image is also cleaned and measured."""
+    file_type = await asyncio.to_thread(detect_type, temp)
+    if file_type is None:
+        raise UnsupportedMediaType(
+            "This type of file cannot be shared. Images (JPEG, PNG, GIF, WebP), video "
+            "(MP4, WebM, QuickTime), audio (MP3, Ogg, WAV, WebM, M4A), PDF, text, CSV, "
+            "Office documents and zip/7z/gz archives can.",
+            code="unsupported_media_type",
+        )
+    if file_type.kind != "image":
+        return file_type, None
+    try:
+        async with image_slots():
+            return file_type, await asyncio.to_thread(process_image, temp, file_type.mime)
+    except ImageTooLarge as exc:
+        raise Unprocessable(
+            f"The image has too many pixels (at most {MAX_IMAGE_PIXELS:,}); "
+            "scale it down and upload it again.",
+            code="image_too_large",
+        ) from exc
+    except InvalidImage as exc:
+        raise Unprocessable(
+            "The image could not be read; it may be damaged.", code="invalid_image"
+        ) from exc
 
 
 async def discard(storage: MediaStorage, media: Media) -> None:

@@ -15,6 +15,7 @@ from chatapi.db import UnitOfWork
 from chatapi.errors import ChatError
 from chatapi.media_urls import MediaSigner
 from chatapi.models import User
+from chatapi.ports import Quota
 from chatapi.services.messages.send import SendRequest, SendResult, find_sent, send_messages
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,10 @@ class GroupCommit:
         signer: MediaSigner,
         *,
         max_batch: int = 256,
+        quota: Quota | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._quota = quota
         self._signer = signer
         self._max_batch = max_batch
         self._queue: deque[_Send] = deque()
@@ -68,6 +71,9 @@ class GroupCommit:
         retry with the same `client_id` got the first message back)."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
+        if self._quota is not None:
+            # Messages per user (REST and WebSocket alike): 429 `message_rate_limited`.
+            await self._quota.take(str(sender.id))
         loop = asyncio.get_running_loop()
         request = SendRequest(
             sender.id, conversation_id, body, client_id, tuple(attachment_ids), reply_to_id
