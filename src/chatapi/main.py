@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -26,9 +27,11 @@ from chatapi.api import messages as messages_api
 from chatapi.api import users as users_api
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
+from chatapi.api.middleware import InternalErrors, SecurityHeaders
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
+from chatapi.health import MEDIA, WriteHealth
 from chatapi.media_urls import MediaSigner
 from chatapi.ratelimit import LoginLimiter
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
@@ -53,16 +56,23 @@ _HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_error",
     429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
 def build_state(settings: Settings) -> AppState:
     """Everything the app holds for its lifetime, wired together (nothing started yet)."""
     engine = create_engine(settings.resolved_database_url)
-    storage = LocalMediaStorage(settings.resolved_media_dir)
-    storage.ensure_dirs()
+    write_health = WriteHealth()
+    storage = LocalMediaStorage(settings.resolved_media_dir, health=write_health)
+    try:
+        storage.ensure_dirs()
+    except OSError as exc:  # serve anyway: reads work, /readyz says what is wrong
+        write_health.failed(MEDIA, exc)
     instance_id = uuid.uuid4().hex
     broker, presence = _realtime_backends(settings, instance_id)
     state = AppState(
@@ -86,6 +96,7 @@ def build_state(settings: Settings) -> AppState:
         media_signer=MediaSigner.from_settings(settings),
         publisher=EventPublisher(broker),
         instance_id=instance_id,
+        write_health=write_health,
     )
     _wire_realtime(state)
     return state
@@ -200,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
         )
     _install_error_handlers(app)
+    _install_security_headers(app)
     app.include_router(health_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
@@ -220,7 +232,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return JSONResponse(
+        return AsciiJSONResponse(
             {"detail": jsonable_encoder(exc.errors()), "code": "validation_error"},
             status_code=422,
         )
@@ -233,6 +245,21 @@ def _install_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a validation error echoes the input,
+    and an input holding a lone surrogate cannot be written as UTF-8."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _install_security_headers(app: FastAPI) -> None:
+    """Security headers on every response (api/middleware.py), outside everything else so
+    that error answers carry them too; inside them, unexpected errors become a JSON 500."""
+    app.add_middleware(InternalErrors)
+    app.add_middleware(SecurityHeaders)
 
 
 def _mount_web_client(app: FastAPI, settings: Settings) -> None:
@@ -253,8 +280,12 @@ def _mount_web_client(app: FastAPI, settings: Settings) -> None:
                 },
                 status_code=404,
             )
-        candidate = (root / path).resolve()
-        if path and candidate.is_relative_to(root) and candidate.is_file():
+        try:  # a NUL or an overlong name is not a file of ours
+            candidate = (root / path).resolve()
+            found = bool(path) and candidate.is_relative_to(root) and candidate.is_file()
+        except (OSError, ValueError):
+            found = False
+        if found:
             headers = (
                 {"Cache-Control": "public, max-age=31536000, immutable"}
                 if path.startswith("assets/")

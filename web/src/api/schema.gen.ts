@@ -451,7 +451,8 @@ export interface paths {
         };
         /**
          * Readyz
-         * @description The database answers, and the broker when one is configured.
+         * @description The database answers, and the broker when one is configured; and no store's last
+         *     write failed (a full disk): `checks` names what is down and why.
          */
         get: operations["readyz_readyz_get"];
         put?: never;
