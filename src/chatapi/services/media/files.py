@@ -29,7 +29,12 @@ from chatapi.services.media.images import (
     image_slots,
     process_image,
 )
-from chatapi.services.media.sniff import ALLOWED_TYPES, clean_filename, detect_type
+from chatapi.services.media.sniff import (
+    ALLOWED_TYPES,
+    clean_filename,
+    detect_type,
+    inspection_slots,
+)
 from chatapi.storage import MediaStorage
 
 log = logging.getLogger(__name__)
@@ -52,7 +57,8 @@ async def create_from_upload(
     the row is not committed after all, call `discard(storage, media)`.
     """
     try:
-        file_type = await asyncio.to_thread(detect_type, temp)
+        async with inspection_slots():
+            file_type = await asyncio.to_thread(detect_type, temp)
         if file_type is None:
             raise UnsupportedMediaType(
                 "This type of file cannot be shared. Images (JPEG, PNG, GIF, WebP), video "
