@@ -4,8 +4,9 @@
   Content-Security-Policy for the web client, a locked-down one for everything else,
   no framing, no MIME sniffing, same-origin referrers;
 - `InternalErrors`: an unexpected exception becomes `500 {detail, code: "internal_error"}`
-  (the trace goes to the log, never to the client), and a disk or database write
-  failure marks the store as failing for `/readyz`.
+  (the trace goes to the log, never to the client); a disk or database write failure
+  becomes `503 {code: "storage_unavailable"}` and marks the store as failing for
+  `/readyz` until a write succeeds again.
 """
 
 from __future__ import annotations
@@ -102,27 +103,36 @@ class InternalErrors:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            _note_write_failure(scope, exc)
+            store = _note_write_failure(scope, exc)
             if started:  # too late for an error answer; the server logs it and hangs up
                 raise
             log.exception("%s %s failed", scope.get("method"), scope.get("path"))
-            response = JSONResponse(
-                {
+            if store is not None:
+                body = {
+                    "detail": f"The server cannot write to its {store} right now; "
+                    "try again later.",
+                    "code": "storage_unavailable",
+                }
+                response = JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
+            else:
+                body = {
                     "detail": "The server failed to handle this request; try again later.",
                     "code": "internal_error",
-                },
-                status_code=500,
-            )
+                }
+                response = JSONResponse(body, status_code=500)
             await response(scope, receive, send)
 
 
-def _note_write_failure(scope: Scope, exc: Exception) -> None:
-    app = scope.get("app")
-    state = getattr(getattr(app, "state", None), "chat", None)
-    health: WriteHealth | None = getattr(state, "write_health", None)
-    if health is None:
-        return
+def _note_write_failure(scope: Scope, exc: Exception) -> str | None:
+    """The store a failed write names (marked failing for /readyz), or None."""
     if is_write_failure(exc):
-        health.failed(MEDIA, exc)
+        store = MEDIA
     elif isinstance(exc, DBAPIError) and is_database_write_failure(exc):
-        health.failed(DATABASE, exc)
+        store = DATABASE
+    else:
+        return None
+    state = getattr(getattr(scope.get("app"), "state", None), "chat", None)
+    health: WriteHealth | None = getattr(state, "write_health", None)
+    if health is not None:
+        health.failed(store, exc)
+    return store
