@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -49,12 +52,38 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An engine for `postgresql+asyncpg://` or `sqlite+aiosqlite://` URLs."""
     if is_sqlite(url):
+        secure_sqlite_file(url)
         engine = create_async_engine(
             url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+# The database file and its -wal/-shm companions: readable by the service's user only,
+# like the secret key (they hold password hashes and every message).
+SQLITE_FILE_MODE = 0o600
+
+
+def secure_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644), and tighten an
+    existing one. SQLite gives the -wal and -shm files the database file's mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if (name.stat().st_mode & 0o777) != SQLITE_FILE_MODE:
+                os.chmod(name, SQLITE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # another user's file: say so, and go on
+            log.warning("cannot make %s mode 0600: not its owner", name)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

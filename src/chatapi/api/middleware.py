@@ -108,11 +108,8 @@ class InternalErrors:
                 raise
             log.exception("%s %s failed", scope.get("method"), scope.get("path"))
             if store is not None:
-                body = {
-                    "detail": f"The server cannot write to its {store} right now; "
-                    "try again later.",
-                    "code": "storage_unavailable",
-                }
+                detail = f"The server cannot write to its {store} now; try again later."
+                body = {"detail": detail, "code": "storage_unavailable"}
                 response = JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
             else:
                 body = {
