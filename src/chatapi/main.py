@@ -28,6 +28,7 @@ from chatapi.api import users as users_api
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
 from chatapi.api.middleware import InternalErrors, SecurityHeaders
+from chatapi.api.openapi_doc import install_openapi
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
@@ -212,6 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     _install_error_handlers(app)
     _install_security_headers(app)
+    install_openapi(app)
     app.include_router(health_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
