@@ -259,3 +259,26 @@ async def test_an_unexpected_error_is_a_json_500_without_a_trace(
     assert any(
         rec.exc_info and "secret internals" in str(rec.exc_info[1]) for rec in caplog.records
     )
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "2020-01-01T00:00:00",  # no offset: which time is that?
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+    ],
+)
+async def test_odd_conversation_cursors_are_422(
+    client: httpx.AsyncClient, signup: Signup, before: str
+) -> None:
+    alice = await signup()
+    await group(client, alice)
+    r = await client.get(f"{API}/conversations", params={"before": before}, headers=alice.headers)
+    assert_validation_error(r)
+    r = await client.get(
+        f"{API}/conversations",
+        params={"before": "2999-01-01T00:00:00+01:00"},
+        headers=alice.headers,
+    )
+    assert r.status_code == 200 and len(r.json()) == 1

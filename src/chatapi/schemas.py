@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -41,6 +42,17 @@ def clean_text(value: str) -> str:
 # CleanStr. Length limits go first: `Annotated[str, StringConstraints(...), Clean]`.
 Clean = AfterValidator(clean_text)
 CleanStr = Annotated[str, Clean]
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("the time is out of range") from None
+
+
+# A point in time a client names (a cursor): with its offset, within range in UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 class Schema(BaseModel):
