@@ -212,8 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
         )
     _install_error_handlers(app)
-    _install_security_headers(app)
-    install_openapi(app)
+    _install_hardening(app)
     app.include_router(health_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
@@ -257,11 +256,13 @@ class AsciiJSONResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
-def _install_security_headers(app: FastAPI) -> None:
+def _install_hardening(app: FastAPI) -> None:
     """Security headers on every response (api/middleware.py), outside everything else so
-    that error answers carry them too; inside them, unexpected errors become a JSON 500."""
+    that error answers carry them too; inside them, unexpected errors become a JSON 500;
+    and the OpenAPI document describes every error answer (api/openapi_doc.py)."""
     app.add_middleware(InternalErrors)
     app.add_middleware(SecurityHeaders)
+    install_openapi(app)
 
 
 def _mount_web_client(app: FastAPI, settings: Settings) -> None:
