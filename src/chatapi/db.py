@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -18,12 +22,27 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chatapi.domain import DomainEvent
+from chatapi.health import DATABASE, WriteHealth
 
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # An execution option marking the engine of read-only units of work.
 READ_ONLY_OPTION = "chatapi_read_only"
+
+
+# Operational errors that a retry fixes (a lock, a deadlock, a serialization conflict) say
+# nothing about whether the database can take writes.
+_TRANSIENT = ("locked", "busy", "deadlock", "serializ", "could not obtain lock")
+
+
+def is_database_write_failure(exc: DBAPIError) -> bool:
+    """A database error that says writes fail now: disk full, I/O error, read-only
+    database, connection lost — not a lock or a conflict a retry gets past."""
+    if not isinstance(exc, OperationalError):
+        return False
+    text = str(exc.orig).lower()
+    return not any(word in text for word in _TRANSIENT)
 
 
 def is_sqlite(url: str) -> bool:
@@ -33,12 +52,38 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An engine for `postgresql+asyncpg://` or `sqlite+aiosqlite://` URLs."""
     if is_sqlite(url):
+        secure_sqlite_file(url)
         engine = create_async_engine(
             url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+# The database file and its -wal/-shm companions: readable by the service's user only,
+# like the secret key (they hold password hashes and every message).
+SQLITE_FILE_MODE = 0o600
+
+
+def secure_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use 0644), and tighten an
+    existing one. SQLite gives the -wal and -shm files the database file's mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if (name.stat().st_mode & 0o777) != SQLITE_FILE_MODE:
+                os.chmod(name, SQLITE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # another user's file: say so, and go on
+            log.warning("cannot make %s mode 0600: not its owner", name)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -87,10 +132,12 @@ class UnitOfWork:
         publisher: Publisher | None,
         *,
         read_only: bool = False,
+        health: WriteHealth | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._publisher = publisher
         self.read_only = read_only
+        self._health = health
         self.session: AsyncSession = sessionmaker()
         self._pending: list[DomainEvent] = []
         self._after_commit: list[Any] = []
@@ -120,7 +167,13 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("a read-only unit of work cannot commit changes")
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        except DBAPIError as exc:
+            self._note_failure(exc)
+            raise
+        if self._health is not None:
+            self._health.succeeded(DATABASE)
         items, self._pending = self._pending, []
         callbacks, self._after_commit = self._after_commit, []
         if self._publisher is not None:
@@ -134,6 +187,16 @@ class UnitOfWork:
                 await callback()
             except Exception:
                 log.exception("an after-commit task failed")
+
+    def _note_failure(self, exc: BaseException | None) -> None:
+        """A write that failed for the database's sake (not a conflict) makes /readyz fail
+        until a commit succeeds again."""
+        if (
+            self._health is not None
+            and isinstance(exc, DBAPIError)
+            and is_database_write_failure(exc)
+        ):
+            self._health.failed(DATABASE, exc)
 
     async def rollback(self) -> None:
         self._pending.clear()
@@ -154,6 +217,7 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._note_failure(exc)
         await self.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import math
 import uuid
@@ -30,9 +31,12 @@ from chatapi.api.body_limit import BodyLimitMiddleware
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
 from chatapi.api.gateway.revocations import close_revoked_sockets
+from chatapi.api.middleware import InternalErrors, SecurityHeaders
+from chatapi.api.openapi_doc import install_openapi
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.errors import ChatError
+from chatapi.health import MEDIA, WriteHealth
 from chatapi.media_urls import MediaSigner
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
@@ -57,16 +61,23 @@ _HTTP_CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_error",
     429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
 def build_state(settings: Settings) -> AppState:
     """Everything the app holds for its lifetime, wired together (nothing started yet)."""
     engine = create_engine(settings.resolved_database_url)
-    storage = LocalMediaStorage(settings.resolved_media_dir)
-    storage.ensure_dirs()
+    write_health = WriteHealth()
+    storage = LocalMediaStorage(settings.resolved_media_dir, health=write_health)
+    try:
+        storage.ensure_dirs()
+    except OSError as exc:  # serve anyway: reads work, /readyz says what is wrong
+        write_health.failed(MEDIA, exc)
     instance_id = uuid.uuid4().hex
     broker, presence = _realtime_backends(settings, instance_id)
     counters = Counters(redis_url=settings.redis_url, key_prefix=settings.redis_prefix)
@@ -89,6 +100,7 @@ def build_state(settings: Settings) -> AppState:
         media_signer=MediaSigner.from_settings(settings),
         publisher=EventPublisher(broker),
         instance_id=instance_id,
+        write_health=write_health,
     )
     _wire_realtime(state)
     return state
@@ -216,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
         )
     _install_error_handlers(app)
+    _install_hardening(app)
     app.include_router(health_api.router)
     app.include_router(contract_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
@@ -237,7 +250,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return JSONResponse(
+        return AsciiJSONResponse(
             {"detail": validation_details(exc.errors()), "code": "validation_error"},
             status_code=422,
         )
@@ -275,6 +288,23 @@ def _plain(value: object) -> object:
     return str(value)
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a validation error echoes the input,
+    and an input holding a lone surrogate cannot be written as UTF-8."""
+
+    def render(self, content: object) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _install_hardening(app: FastAPI) -> None:
+    """Security headers on every response (api/middleware.py), outside everything else so
+    that error answers carry them too; inside them, unexpected errors become a JSON 500;
+    and the OpenAPI document describes every error answer (api/openapi_doc.py)."""
+    app.add_middleware(InternalErrors)
+    app.add_middleware(SecurityHeaders)
+    install_openapi(app)
+
+
 def _mount_web_client(app: FastAPI, settings: Settings) -> None:
     """Serve the built web client at `/`; client routes fall back to its index.html."""
     dist = settings.web_dist_dir or Path(__file__).resolve().parents[2] / "web" / "dist"
@@ -293,8 +323,12 @@ def _mount_web_client(app: FastAPI, settings: Settings) -> None:
                 },
                 status_code=404,
             )
-        candidate = (root / path).resolve()
-        if path and candidate.is_relative_to(root) and candidate.is_file():
+        try:  # a NUL or an overlong name is not a file of ours
+            candidate = (root / path).resolve()
+            found = bool(path) and candidate.is_relative_to(root) and candidate.is_file()
+        except (OSError, ValueError):
+            found = False
+        if found:
             headers = (
                 {"Cache-Control": "public, max-age=31536000, immutable"}
                 if path.startswith("assets/")

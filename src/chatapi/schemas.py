@@ -4,13 +4,55 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.\-]{3,32}$")
 MAX_BODY_CHARS = 4000
+# The largest seq a client may name (REST and WebSocket alike): the seq columns are
+# 32-bit INTEGERs, so no seq is larger, and a larger number would fail in PostgreSQL.
+MAX_SEQ = 2**31 - 1
+
+
+def clean_text(value: str) -> str:
+    """Refuse what no database stores as text: NUL (PostgreSQL refuses it; SQLite would
+    keep it, so both refuse it here) and lone surrogates (not Unicode, cannot be
+    encoded as UTF-8). Raises ValueError, which pydantic turns into a 422."""
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL (\\u0000) characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no lone surrogates)") from None
+    return value
+
+
+# Every text field a client sends (REST schemas, WebSocket frames, query strings) is a
+# CleanStr. Length limits go first: `Annotated[str, StringConstraints(...), Clean]`.
+Clean = AfterValidator(clean_text)
+CleanStr = Annotated[str, Clean]
+
+
+def _to_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("the time is out of range") from None
+
+
+# A point in time a client names (a cursor): with its offset, within range in UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 class Schema(BaseModel):
@@ -24,15 +66,18 @@ class Schema(BaseModel):
 # --- auth and users -------------------------------------------------------------------
 
 
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), Clean]
+
+
 class UserCreate(BaseModel):
-    username: str = Field(
+    username: CleanStr = Field(
         description="3-32 characters of a-z 0-9 _ . - (case-insensitive, stored lower-case)",
         examples=["alice"],
     )
-    password: str = Field(min_length=8, max_length=1024, examples=["correct horse battery"])
-    display_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] | None = (
-        None
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1024), Clean] = Field(
+        examples=["correct horse battery"]
     )
+    display_name: DisplayName | None = None
 
     @field_validator("username")
     @classmethod
@@ -54,7 +99,7 @@ class UserRead(Schema):
 
 class UserUpdate(BaseModel):
     display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Clean
     ]
 
 
@@ -66,7 +111,7 @@ class TokenPair(Schema):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=4096)
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096), Clean]
 
 
 class ErrorBody(BaseModel):
@@ -98,7 +143,12 @@ class MediaRead(Schema):
 
 Role = Literal["owner", "admin", "member"]
 ConversationKind = Literal["direct", "group"]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), Clean
+]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64), Clean]
+MAX_MESSAGE_CHARS = 20_000
+MessageBody = Annotated[str, StringConstraints(max_length=MAX_MESSAGE_CHARS), Clean]
 
 
 class ConversationCreate(BaseModel):
@@ -129,14 +179,14 @@ class MemberRead(Schema):
 
 
 class MessageCreate(BaseModel):
-    body: str = Field(default="", max_length=20_000)
-    client_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    body: MessageBody = ""
+    client_id: ClientId | None = None
     attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
     reply_to_id: uuid.UUID | None = None
 
 
 class MessageUpdate(BaseModel):
-    body: str = Field(max_length=20_000)
+    body: MessageBody
 
 
 class MessageRead(Schema):
@@ -171,7 +221,7 @@ class ConversationRead(Schema):
 
 
 class ReadMarker(BaseModel):
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ)
 
 
 EventTypeName = Literal[

@@ -20,6 +20,8 @@ from typing import Protocol
 import aiofiles
 import aiofiles.os
 
+from chatapi.health import MEDIA, WriteHealth, is_write_failure
+
 CHUNK_SIZE = 256 * 1024
 _KEY_RE = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{32}$")
 
@@ -61,13 +63,26 @@ class MediaStorage(Protocol):
         """Remove abandoned temporary files (from a crash mid-upload)."""
         ...
 
+    async def check_writable(self) -> bool:
+        """Write and remove a small file: can the store take writes now?"""
+        ...
+
 
 class LocalMediaStorage:
     """Files on local disk under `root`: `<root>/<2 hex>/<32 hex>`, temp files in `<root>/tmp`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, health: WriteHealth | None = None) -> None:
         self.root = root.resolve()
         self.temp_dir = self.root / "tmp"
+        self.health = health
+
+    def _failed(self, exc: OSError) -> None:
+        if self.health is not None and is_write_failure(exc):
+            self.health.failed(MEDIA, exc)
+
+    def _succeeded(self) -> None:
+        if self.health is not None:
+            self.health.succeeded(MEDIA)
 
     def ensure_dirs(self) -> None:
         self.temp_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +99,11 @@ class LocalMediaStorage:
         return f"{token[:2]}/{token}"
 
     async def new_temp(self) -> Path:
-        await aiofiles.os.makedirs(self.temp_dir, exist_ok=True)
+        try:
+            await aiofiles.os.makedirs(self.temp_dir, exist_ok=True)
+        except OSError as exc:
+            self._failed(exc)
+            raise
         return self.temp_dir / f"{secrets.token_hex(16)}.part"
 
     async def commit_temp(self, temp: Path) -> str:
@@ -92,8 +111,13 @@ class LocalMediaStorage:
             raise InvalidKey(str(temp))
         key = self._new_key()
         target = self.path_for(key)
-        await aiofiles.os.makedirs(target.parent, exist_ok=True)
-        await aiofiles.os.replace(temp, target)
+        try:
+            await aiofiles.os.makedirs(target.parent, exist_ok=True)
+            await aiofiles.os.replace(temp, target)
+        except OSError as exc:
+            self._failed(exc)
+            raise
+        self._succeeded()
         return key
 
     async def discard_temp(self, temp: Path) -> None:
@@ -106,6 +130,10 @@ class LocalMediaStorage:
             async with aiofiles.open(temp, "wb") as fh:
                 await fh.write(data)
             return await self.commit_temp(temp)
+        except OSError as exc:
+            self._failed(exc)
+            await _unlink(temp)
+            raise
         except BaseException:
             await _unlink(temp)
             raise
@@ -138,6 +166,27 @@ class LocalMediaStorage:
 
     async def sweep_temp(self, *, older_than_seconds: float) -> int:
         return await asyncio.to_thread(self._sweep_temp, older_than_seconds)
+
+    async def check_writable(self) -> bool:
+        try:
+            await asyncio.to_thread(self._write_probe)
+        except OSError as exc:
+            self._failed(exc)
+            return False
+        self._succeeded()
+        return True
+
+    def _write_probe(self) -> None:
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        probe = self.temp_dir / f"{secrets.token_hex(16)}.part"
+        try:
+            with probe.open("wb") as fh:
+                fh.write(secrets.token_bytes(4096))
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                probe.unlink()
 
     def _sweep_temp(self, older_than_seconds: float) -> int:
         cutoff = time.time() - older_than_seconds

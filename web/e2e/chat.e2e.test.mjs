@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   accessibilityProblems,
+  assertStrictCsp,
+  collectCspViolations,
   inCI,
   loginViaApi,
   postMessage,
@@ -31,6 +33,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
   let server;
   let browser;
   const pages = [];
+  const cspViolations = [];
 
   before(async () => {
     await mkdir(screenshotDir, { recursive: true });
@@ -55,6 +58,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     page.setDefaultTimeout(20_000);
     pages.push(page);
     page.on("pageerror", (e) => errors.push(String(e)));
+    cspViolations.push(collectCspViolations(page));
     return page;
   }
 
@@ -124,6 +128,9 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await registerViaApi(server.baseURL, "carol", PASSWORD, "Carol");
     const alice = await newPage();
     const bob = await newPage();
+
+    // The app is served with its strict policy, and runs under it.
+    assertStrictCsp(await alice.page.goto("/login"));
 
     // Registration errors are spelled out.
     await registerInUi(alice.page, "alice", "Alice");
@@ -413,6 +420,9 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await phone.page.getByRole("heading", { name: "Sign in to chatapi" }).waitFor();
 
     for (const p of [alice, bob, phone]) assert.deepEqual(p.errors, [], "uncaught errors in the page");
+    // The strict Content-Security-Policy broke nothing the flow used (images, previews,
+    // the socket, Bootstrap's styles and icons, dark mode, the axe check).
+    assert.deepEqual(cspViolations.flat(), [], "Content Security Policy violations in the console");
     await Promise.all([alice.context.close(), bob.context.close(), phone.context.close()]);
   }
 });

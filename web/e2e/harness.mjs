@@ -6,7 +6,7 @@
 //   CHROMIUM_PATH  the browser (default: /usr/bin/chromium)
 //   CI             when set, a missing browser or server fails the run instead of skipping
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -148,7 +148,9 @@ const AXE = join(webDir, "node_modules", "axe-core", "axe.min.js");
  * Returns the serious and critical violations as readable lines.
  */
 export async function accessibilityProblems(page) {
-  await page.addScriptTag({ path: AXE });
+  // Evaluated through the DevTools protocol, not added as an inline <script>: the page's
+  // Content-Security-Policy (rightly) refuses inline scripts.
+  await page.evaluate(readFileSync(AXE, "utf8"));
   const violations = await page.evaluate(async () => {
     const result = await globalThis.axe.run(document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
@@ -163,6 +165,29 @@ export async function accessibilityProblems(page) {
   return violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.targets.join("\n    ")}`);
+}
+
+/**
+ * Every Content-Security-Policy violation the page reports on its console (Chromium logs
+ * "Refused to load/execute ... because it violates the following Content Security
+ * Policy directive"). The caller asserts the list stays empty.
+ */
+export function collectCspViolations(page) {
+  const violations = [];
+  page.on("console", (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) violations.push(`${msg.type()}: ${msg.text()}`);
+  });
+  return violations;
+}
+
+/** The web client is served with its strict Content-Security-Policy (no inline code). */
+export function assertStrictCsp(response) {
+  const csp = response?.headers()["content-security-policy"] ?? "";
+  for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"]) {
+    if (!csp.includes(directive)) throw new Error(`the page's CSP lacks "${directive}": ${csp}`);
+  }
+  if (csp.includes("unsafe-inline") || csp.includes("unsafe-eval"))
+    throw new Error(`the CSP allows inline code: ${csp}`);
 }
 
 export async function launchBrowser() {

@@ -4,6 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  assertStrictCsp,
+  collectCspViolations,
   inCI,
   launchBrowser,
   loginViaApi,
@@ -50,6 +52,7 @@ describe("session with short-lived tokens", { skip: Boolean(missing), timeout: 1
       const context = await browser.newContext({ baseURL: server.baseURL });
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
+      const cspViolations = collectCspViolations(page);
       const authFrames = [];
       const closes = [];
       page.on("websocket", (ws) => {
@@ -58,7 +61,7 @@ describe("session with short-lived tokens", { skip: Boolean(missing), timeout: 1
         });
         ws.on("close", () => closes.push(Date.now()));
       });
-      await page.goto("/login");
+      assertStrictCsp(await page.goto("/login"));
       await page.getByLabel("Username").fill("alice");
       await page.getByLabel("Password").fill(PASSWORD);
       await page.getByRole("button", { name: "Sign in" }).click();
@@ -95,6 +98,7 @@ describe("session with short-lived tokens", { skip: Boolean(missing), timeout: 1
         await p.reload();
         await p.getByRole("heading", { name: "Chats" }).waitFor();
       }
+      assert.deepEqual(cspViolations, [], "Content Security Policy violations in the console");
       await context.close();
     } catch (error) {
       console.error(`--- server log (tail) ---\n${server.log().slice(-6000)}`);

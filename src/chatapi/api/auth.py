@@ -3,15 +3,37 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 
 from chatapi.api import errors
 from chatapi.api.deps import StateDep, UowDep
 from chatapi.errors import NotAuthenticated
-from chatapi.schemas import RefreshRequest, TokenPair, UserCreate, UserRead
+from chatapi.schemas import RefreshRequest, TokenPair, UserCreate, UserRead, clean_text
 from chatapi.services import auth, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+# Answers that carry tokens (or a new account) are never stored by a cache (RFC 6749 5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _no_store(response: Response) -> None:
+    response.headers.update(NO_STORE)
+
+
+def _clean_form(form: OAuth2PasswordRequestForm) -> None:
+    """The login form's text is checked like every JSON text field (schemas.clean_text)."""
+    problems = []
+    for name in ("username", "password"):
+        try:
+            clean_text(getattr(form, name))
+        except ValueError as exc:
+            problems.append(
+                {"type": "value_error", "loc": ("body", name), "msg": f"Value error, {exc}"}
+            )
+    if problems:
+        raise RequestValidationError(problems)
 
 
 def client_address(request: Request) -> str:
@@ -21,8 +43,11 @@ def client_address(request: Request) -> str:
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
-async def register(request: Request, payload: UserCreate, uow: UowDep, state: StateDep) -> UserRead:
+async def register(
+    request: Request, payload: UserCreate, uow: UowDep, state: StateDep, response: Response
+) -> UserRead:
     """Create an account. Usernames are case-insensitive; passwords at least 8 characters."""
+    _no_store(response)
     user = await auth.register(
         uow, data=payload, client=client_address(request), quota=state.quotas.registrations
     )
@@ -36,8 +61,11 @@ async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     uow: UowDep,
     state: StateDep,
+    response: Response,
 ) -> TokenPair:
     """OAuth2 password flow (form-encoded `username`, `password`): an access + refresh pair."""
+    _no_store(response)
+    _clean_form(form)
     pair = await auth.login(
         uow,
         username=form.username,
@@ -51,8 +79,11 @@ async def token(
 
 
 @router.post("/refresh", responses=errors(401))
-async def refresh(payload: RefreshRequest, uow: UowDep, state: StateDep) -> TokenPair:
+async def refresh(
+    payload: RefreshRequest, uow: UowDep, state: StateDep, response: Response
+) -> TokenPair:
     """Spend a refresh token for a new pair. Reusing a spent one signs out its whole family."""
+    _no_store(response)
     outcome = await auth.refresh(uow, token=payload.refresh_token, policy=state.token_policy)
     await uow.commit()  # a refusal too: it revoked the token's family
     if isinstance(outcome, NotAuthenticated):

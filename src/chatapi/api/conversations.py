@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -16,6 +15,7 @@ from chatapi.schemas import (
     MemberRead,
     MemberUpdate,
     ReadMarker,
+    UtcDatetime,
 )
 from chatapi.services import conversation_list, conversations, receipts
 
@@ -70,7 +70,7 @@ async def list_conversations(
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=conversation_list.LIST_LIMIT_MAX)] = 100,
     before: Annotated[
-        datetime | None,
+        UtcDatetime | None,
         Query(description="cursor: only conversations last active before this time"),
     ] = None,
 ) -> list[ConversationRead]:

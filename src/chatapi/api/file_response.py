@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
@@ -97,6 +98,20 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also accepts "²" and "٣"
+# Any byte position past this is past the end of every file; longer numbers are capped
+# here instead of being parsed (int() refuses more than 4,300 digits).
+_POSITION_CAP = 2**63
+
+
+def decimal(text: str) -> int | None:
+    """A non-negative decimal number of ASCII digits (capped at 2**63), or None."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) <= 18 else _POSITION_CAP
+
+
 def _requested_range(
     request: Request, size: int, *, etag: str
 ) -> tuple[int, int] | Literal["unsatisfiable"] | None:
@@ -117,20 +132,18 @@ def _requested_range(
     first, dash, last = spec.strip().partition("-")
     if not dash:
         return None
-    first, last = first.strip(), last.strip()
-    if not first:
-        if not last.isdigit():
+    start, end = decimal(first.strip()), decimal(last.strip())
+    if not first.strip():
+        if end is None:
             return None
-        suffix = int(last)
-        if suffix == 0 or size == 0:
+        if end == 0 or size == 0:
             return "unsatisfiable"
-        return max(0, size - suffix), size - 1
-    if not first.isdigit() or (last and not last.isdigit()):
+        return max(0, size - end), size - 1  # the last `end` bytes
+    if start is None or (last.strip() and end is None):
         return None
-    start = int(first)
     if start >= size:
         return "unsatisfiable"
-    end = min(int(last), size - 1) if last else size - 1
+    end = size - 1 if end is None else min(end, size - 1)
     if end < start:
         return None
     return start, end

@@ -140,11 +140,8 @@ def _declared_length(request: Request) -> int:
     response_class=StreamingResponse,
     openapi_extra=_OPTIONAL_AUTH,
     responses={
-        200: {"description": "The file", "content": {"application/octet-stream": {}}},
-        206: {
-            "description": "The requested byte range",
-            "content": {"application/octet-stream": {}},
-        },
+        200: {"description": "The file, with its own Content-Type", "content": {"*/*": {}}},
+        206: {"description": "The requested byte range", "content": {"*/*": {}}},
         416: {"model": ErrorBody, "description": "The range starts past the end of the file"},
         **errors(401, 404),
     },

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
 from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
-from chatapi.schemas import EventRead, MessageCreate, MessageRead, MessageUpdate
+from chatapi.schemas import MAX_SEQ, EventRead, MessageCreate, MessageRead, MessageUpdate
 from chatapi.services import events
 from chatapi.services.media import attachments
 from chatapi.services.messages import edit, history
@@ -52,7 +52,7 @@ async def list_messages(
     uow: ReadUowDep,
     state: StateDep,
     before_seq: Annotated[
-        int | None, Query(ge=1, description="only messages before this seq")
+        int | None, Query(ge=1, le=MAX_SEQ, description="only messages before this seq")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=history.HISTORY_LIMIT_MAX)] = 50,
 ) -> list[MessageRead]:
@@ -73,7 +73,7 @@ async def list_events(
     user: CurrentUser,
     uow: ReadUowDep,
     state: StateDep,
-    after_seq: Annotated[int, Query(ge=0, description="last seq you have seen")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="last seq you have seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=events.EVENTS_LIMIT_MAX)] = 50,
 ) -> list[EventRead]:
     """Catch up: every event with `seq > after_seq`, ascending."""

@@ -15,6 +15,7 @@ from python_multipart import MultipartParser
 from python_multipart.exceptions import FormParserError, MultipartParseError
 from python_multipart.multipart import parse_options_header
 
+from chatapi.api.file_response import decimal
 from chatapi.errors import (
     ChatError,
     PayloadTooLarge,
@@ -130,7 +131,8 @@ async def receive_upload(request: Request, storage: MediaStorage, *, limit: int)
         raise ChatError("The multipart Content-Type has no boundary.", code="malformed_multipart")
     body_limit = limit + MULTIPART_OVERHEAD
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > body_limit:
+    declared_size = decimal(declared) if declared is not None else None
+    if declared_size is not None and declared_size > body_limit:
         raise _too_large(limit)  # refused before a byte is read
 
     part = _FilePart(limit=limit)

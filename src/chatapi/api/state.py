@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatapi.db import UnitOfWork
+from chatapi.health import WriteHealth
 from chatapi.media_urls import MediaSigner
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker
@@ -49,10 +50,12 @@ class AppState:
     # Which login sessions are revoked, answered from memory (services/sessions.py);
     # kept current by the broker's `revoke` envelopes through the hub.
     revocations: RevocationCache = field(default_factory=RevocationCache)
+    # Stores whose writes fail now (a full disk): /readyz answers 503 meanwhile.
+    write_health: WriteHealth = field(default_factory=WriteHealth)
 
     def uow(self) -> UnitOfWork:
         """A unit of work that writes; its events are published after it commits."""
-        return UnitOfWork(self.sessionmaker, self.publisher)
+        return UnitOfWork(self.sessionmaker, self.publisher, health=self.write_health)
 
     def read_uow(self) -> UnitOfWork:
         """A unit of work that only reads (on SQLite it does not queue for the write lock)."""

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
 from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
-from chatapi.schemas import UserRead, UserUpdate
+from chatapi.schemas import Clean, UserRead, UserUpdate
 from chatapi.services import accounts, users
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors(401))
@@ -44,7 +44,7 @@ async def search(
     user: CurrentUser,
     uow: ReadUowDep,
     state: StateDep,
-    q: Annotated[str, Query(min_length=1, max_length=64, description="username prefix")],
+    q: Annotated[str, Query(min_length=1, max_length=64, description="username prefix"), Clean],
     limit: Annotated[int, Query(ge=1, le=users.SEARCH_LIMIT_MAX)] = 20,
 ) -> list[UserRead]:
     """Find people to message by username or display-name prefix. `online` and

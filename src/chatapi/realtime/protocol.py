@@ -19,9 +19,19 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from chatapi.domain import TypingState
-from chatapi.schemas import ConversationKind, EventRead, MessageRead, UserRead
+from chatapi.schemas import (
+    MAX_SEQ,
+    Clean,
+    ClientId,
+    ConversationKind,
+    EventRead,
+    MessageBody,
+    MessageRead,
+    UserRead,
+)
 
 # Close codes (RFC 6455 ones and the application's 4xxx ones).
+CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_FRAME_TOO_LARGE = 1009
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
@@ -36,6 +46,7 @@ SESSION_REVOKED_REASON = "session revoked"
 # Every close code a client may meet, and what it means (published in /asyncapi.json).
 CLOSE_CODES: dict[int, str] = {
     1000: "normal closure",
+    1003: "a binary frame was sent; the protocol is JSON text frames",
     1009: "a frame was larger than WS_MAX_FRAME_BYTES",
     1011: "the server failed to set the session up; reconnect",
     1012: "the server is restarting (sent by uvicorn on shutdown); reconnect and catch up",
@@ -47,11 +58,6 @@ CLOSE_CODES: dict[int, str] = {
     4429: "rate limit exceeded repeatedly",
     4430: "this user already has WS_MAX_SOCKETS_PER_USER sockets open (on all instances)",
 }
-
-# Larger than any real seq, small enough for every database integer and JavaScript number.
-MAX_SEQ = 2**53 - 1
-
-ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 # --- client frames -------------------------------------------------------------------------
@@ -66,7 +72,7 @@ class Auth(_ClientFrame):
     """Authenticate the socket, first within the auth timeout, then again to renew."""
 
     type: Literal["auth"]
-    token: str = Field(min_length=1, max_length=8192)
+    token: Annotated[str, StringConstraints(min_length=1, max_length=8192), Clean]
 
 
 class MessageSend(_ClientFrame):
@@ -75,7 +81,7 @@ class MessageSend(_ClientFrame):
     type: Literal["message.send"]
     conversation_id: uuid.UUID
     client_id: ClientId
-    body: str = Field(default="", max_length=20_000)
+    body: MessageBody = ""
     attachment_ids: list[uuid.UUID] = Field(default_factory=list, max_length=10)
     reply_to_id: uuid.UUID | None = None
 

@@ -138,13 +138,12 @@ class Gateway:
             if message["type"] == "websocket.disconnect":
                 conn.peer_gone = True
                 return
-            text: str | bytes | None = message.get("text")
-            if text is None:
-                text = message.get("bytes") or b""
-            if isinstance(text, bytes):
-                too_big = len(text) > limit
-            else:  # at most 4 UTF-8 bytes per character: encode only long ones
-                too_big = len(text) * 4 > limit and len(text.encode()) > limit
+            text: str | None = message.get("text")
+            if text is None:  # a binary frame: the protocol is JSON text
+                conn.close(p.CLOSE_UNSUPPORTED_DATA, "binary frames are not accepted")
+                return
+            # At most 4 UTF-8 bytes per character: encode only long ones.
+            too_big = len(text) * 4 > limit and len(text.encode()) > limit
             if too_big:
                 conn.close(p.CLOSE_FRAME_TOO_LARGE, "frame too large", drain=False)
                 return
@@ -164,7 +163,7 @@ class Gateway:
             finally:
                 self.busy = False
 
-    async def handle(self, text: str | bytes) -> None:
+    async def handle(self, text: str) -> None:
         client_id: str | None = None
         try:
             frame = p.parse_client_frame(text)

@@ -30,7 +30,13 @@ from chatapi.services.media.images import (
     image_slots,
     process_image,
 )
-from chatapi.services.media.sniff import ALLOWED_TYPES, FileType, clean_filename, detect_type
+from chatapi.services.media.sniff import (
+    ALLOWED_TYPES,
+    FileType,
+    clean_filename,
+    detect_type,
+    inspection_slots,
+)
 from chatapi.storage import MediaStorage
 
 log = logging.getLogger(__name__)
@@ -131,7 +137,8 @@ async def create_from_upload(
 
 async def _inspect(temp: Path) -> tuple[FileType, ImageInfo | None]:
     """The file's type from its bytes; an image is also cleaned and measured."""
-    file_type = await asyncio.to_thread(detect_type, temp)
+    async with inspection_slots():
+        file_type = await asyncio.to_thread(detect_type, temp)
     if file_type is None:
         raise UnsupportedMediaType(
             "This type of file cannot be shared. Images (JPEG, PNG, GIF, WebP), video "

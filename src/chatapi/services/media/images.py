@@ -62,9 +62,12 @@ _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "i
 def process_image(path: Path, mime: str) -> ImageInfo:
     """Check an image, strip its metadata in place and make a thumbnail (blocking).
 
-    JPEG, PNG and WebP are re-encoded with the EXIF orientation applied and no EXIF,
-    XMP or comments, so a photo's GPS position does not reach other users. GIF carries
-    no EXIF and is kept as is. Raises ImageTooLarge (decompression bombs) or InvalidImage.
+    Every image is re-encoded with the EXIF orientation applied and no EXIF, XMP or
+    comments, so a photo's GPS position does not reach other users, and nothing but
+    pixels survives: a GIF keeps its frames, their durations and its loop count, and
+    loses its comments and application extensions (where script polyglots hide).
+    Raises ImageTooLarge (decompression bombs), InvalidImage, or OSError when the
+    cleaned file cannot be written.
     """
     fmt = _PIL_FORMATS[mime]
     try:
@@ -74,18 +77,18 @@ def process_image(path: Path, mime: str) -> ImageInfo:
             if pixels > MAX_IMAGE_PIXELS or pixels * frames > MAX_ANIMATION_PIXELS:
                 raise ImageTooLarge
             if getattr(im, "is_animated", False):
-                if fmt != "GIF":
-                    _rewrite(path, lambda out: _save_clean(im, out, fmt, save_all=True))
+                _rewrite(path, lambda out: _save_clean(im, out, fmt, save_all=True))
                 im.seek(0)
             else:
                 # In place: one full-size copy of the pixels, not two.
                 ImageOps.exif_transpose(im, in_place=True)
-                if fmt != "GIF":
-                    _rewrite(path, lambda out: _save_clean(im, out, fmt))
+                _rewrite(path, lambda out: _save_clean(im, out, fmt))
             width, height = im.size
             return ImageInfo(width=width, height=height, thumbnail=_thumbnail(im))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge from exc
+    except _WriteFailed as exc:
+        raise exc.error from None  # the disk, not the image: the caller's problem
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidImage(str(exc)) from exc
 
@@ -110,18 +113,44 @@ def _save_clean(
         options.update(quality=90, comment=b"")
     elif fmt == "WEBP":
         options.update(quality=90, method=4)
+    elif fmt == "GIF":
+        # Only what animates: frame durations and disposal come from each frame, the
+        # loop count is kept; comments and application extensions are not written.
+        options["comment"] = b""
+        if "loop" in im.info:
+            options["loop"] = im.info["loop"]
     if save_all:
         options["save_all"] = True
     im.save(out, format=fmt, **options)
+
+
+class _WriteFailed(Exception):
+    """Writing the cleaned image failed (a full disk): `error` says why."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _rewrite(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
     """Replace `path` atomically with what `write` produces."""
     temp = path.with_name(path.name + ".clean")
     try:
-        with temp.open("wb") as out:
-            write(out)
-        os.replace(temp, path)
+        try:
+            out = temp.open("wb")
+        except OSError as exc:
+            raise _WriteFailed(exc) from exc
+        with out:
+            try:
+                write(out)
+            except OSError as exc:
+                if exc.errno is None:  # Pillow's "cannot write mode ..." and friends
+                    raise
+                raise _WriteFailed(exc) from exc
+        try:
+            os.replace(temp, path)
+        except OSError as exc:
+            raise _WriteFailed(exc) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()

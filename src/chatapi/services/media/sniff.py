@@ -1,13 +1,20 @@
 """What a file is, decided from its bytes against an allowlist, never from the name or
 Content-Type the client sent; and the name it is stored under.
+
+Blocking: called in a worker thread, a few at a time (`inspection_slots`). Memory stays
+bounded whatever the file: text is scanned in chunks, and a zip's central directory is
+read only when its end record says it is small (`_zip_directory`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import logging
+import struct
 import unicodedata
+import weakref
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +28,26 @@ Kind = Literal["image", "video", "audio", "document", "archive"]
 
 MAX_FILENAME_CHARS = 200
 _SNIFF_BYTES = 8192
+# A zip is looked into (Office, OpenDocument, EPUB?) only when its central directory has
+# at most this many entries and bytes; a larger one is a plain archive, never indexed
+# (zipfile builds an object per entry: 600,000 empty entries are ~300 MB of memory).
+# Real documents have tens to a few thousand entries.
+MAX_ZIP_ENTRIES = 10_000
+MAX_ZIP_DIRECTORY_BYTES = 1 << 20
+# Files inspected at once (each can hold a zip index of up to the bounds above).
+INSPECTION_SLOTS = 2
+_inspection_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def inspection_slots() -> asyncio.Semaphore:
+    """The running loop's limit on concurrent `detect_type` calls."""
+    loop = asyncio.get_running_loop()
+    slots = _inspection_slots.get(loop)
+    if slots is None:
+        slots = _inspection_slots[loop] = asyncio.Semaphore(INSPECTION_SLOTS)
+    return slots
 
 
 # --- types ------------------------------------------------------------------------------
@@ -104,6 +131,7 @@ _MP4_VIDEO_BRANDS = {
 }  # fmt: skip
 _MARKUP_STARTS = ("<!doctype", "<html", "<?xml", "<svg", "<head", "<body", "<script", "<!--")
 _MARKUP_ANYWHERE = ("<script", "<html", "<svg", "<iframe", "<object", "<embed", "javascript:")
+_MARKER_CARRY = max(len(m) for m in _MARKUP_ANYWHERE) - 1
 _TEXT_CONTROLS_OK = {"\t", "\n", "\r", "\f"}
 
 
@@ -155,11 +183,64 @@ def _webm_kind(head: bytes) -> str:
     return "video/webm"
 
 
+# The end of central directory record (and its ZIP64 locator and record), APPNOTE 4.3.
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_EOCD_SEARCH = _EOCD.size + 0xFFFF  # the record, then a comment of up to 64 KiB
+
+
+def zip_directory(path: Path) -> tuple[int, int] | None:
+    """(entries, bytes) of a zip's central directory, from its end record alone — no
+    entry is read. None when there is no end record (not a zip, or a damaged one)."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        start = max(0, size - _EOCD_SEARCH)
+        fh.seek(start)
+        tail = fh.read()
+        # Found as zipfile finds it (so it reads the directory this one describes): a
+        # record with no comment at the very end, else the last signature in the tail.
+        at = len(tail) - _EOCD.size
+        if not (tail[at : at + 4] == b"PK\x05\x06" and tail.endswith(b"\x00\x00")):
+            at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < _EOCD.size:
+            return None
+        _sig, _disk, _cd_disk, _here, entries, cd_size, _cd_offset, _comment = _EOCD.unpack_from(
+            tail, at
+        )
+        # ZIP64: a locator just before the end record points at the record that counts
+        # (zipfile uses it whenever it is there, whatever the end record says).
+        locator_at = at - _EOCD64_LOCATOR.size
+        if locator_at < 0 or tail[locator_at : locator_at + 4] != b"PK\x06\x07":
+            return entries, cd_size
+        _sig, _disk64, record_at, _disks = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
+        if record_at + _EOCD64.size > size:
+            return None
+        fh.seek(record_at)
+        record = fh.read(_EOCD64.size)
+        if len(record) < _EOCD64.size or record[:4] != b"PK\x06\x06":
+            return None
+        fields = _EOCD64.unpack(record)
+        return fields[7], fields[8]  # total entries, directory size
+
+
 def _zip_kind(path: Path) -> str | None:
     """A zip by its members: Office Open XML, OpenDocument, EPUB, or a plain archive.
 
-    Macro-enabled Office files are refused: they are how documents carry malware.
+    Macro-enabled Office files are refused: they are how documents carry malware. A zip
+    whose directory is over MAX_ZIP_ENTRIES / MAX_ZIP_DIRECTORY_BYTES is a plain archive,
+    decided without reading the directory (zipfile reads all of it, whatever the count
+    says).
     """
+    try:
+        directory = zip_directory(path)
+    except OSError:
+        return None
+    if directory is None:
+        return None
+    entries, directory_bytes = directory
+    if entries > MAX_ZIP_ENTRIES or directory_bytes > MAX_ZIP_DIRECTORY_BYTES:
+        return "application/zip"
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -197,9 +278,9 @@ def _text_kind(path: Path, head: bytes) -> str | None:
     if sample is None:
         return None
     stripped = sample.lstrip("\ufeff \t\r\n").lower()
-    if stripped.startswith(_MARKUP_STARTS) or any(m in stripped for m in _MARKUP_ANYWHERE):
+    if stripped.startswith(_MARKUP_STARTS):
         return None  # HTML, SVG, XML: pages and scripts are not shared as files here
-    if not _all_text(path):
+    if not _all_plain_text(path):
         return None
     return "text/csv" if _looks_like_csv(sample) else "text/plain"
 
@@ -214,9 +295,12 @@ def _decode_text(data: bytes, *, final: bool) -> str | None:
     return None if bad else text
 
 
-def _all_text(path: Path) -> bool:
-    """The whole file is valid UTF-8 with no NUL or stray control characters."""
+def _all_plain_text(path: Path) -> bool:
+    """The whole file is valid UTF-8 with no NUL or stray control characters, and no
+    markup anywhere (a script after the first 8 KB is still a script). Read in chunks:
+    memory stays bounded whatever the file's size."""
     decoder = codecs.getincrementaldecoder("utf-8")()
+    carry = ""  # the end of the previous chunk, for a marker split across two chunks
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
             try:
@@ -227,6 +311,10 @@ def _all_text(path: Path) -> bool:
                 unicodedata.category(ch) == "Cc" and ch not in _TEXT_CONTROLS_OK for ch in set(text)
             ):
                 return False
+            window = carry + text.lower()
+            if any(marker in window for marker in _MARKUP_ANYWHERE):
+                return False
+            carry = window[-_MARKER_CARRY:]
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
