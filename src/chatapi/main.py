@@ -7,8 +7,8 @@ import json
 import logging
 import math
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -171,13 +171,8 @@ def _tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    # Fail at import/start-up, with a clear message, when the configuration cannot work.
-    _ = settings.signing_key
-    security.configure_hashing(
-        time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
-    )
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start what the app holds on start-up and stop it, in reverse, on shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -204,13 +199,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.counters.aclose()
             await state.engine.dispose()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Fail at import/start-up, with a clear message, when the configuration cannot work.
+    _ = settings.signing_key
+    security.configure_hashing(
+        time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
+    )
+
     app = FastAPI(
         title="chatapi",
         version=__version__,
         description="A self-hosted real-time chat service. Authorize with the OAuth2 "
         "password flow, then call any endpoint; realtime frames are documented in "
         "docs/protocol.md.",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings),
     )
     # Added before CORS, so CORS wraps it and a 413 carries the CORS headers too.
     app.add_middleware(

@@ -42,7 +42,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409))
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409, 429))
 async def register(
     request: Request, payload: UserCreate, uow: UowDep, state: StateDep, response: Response
 ) -> UserRead:

@@ -41,6 +41,7 @@ async def _read_one(
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": ConversationRead, "description": "the existing direct chat"},
+        **errors(429),
     },
 )
 async def create_conversation(
@@ -51,13 +52,10 @@ async def create_conversation(
     response: Response,
 ) -> ConversationRead:
     """Start a group, or open the direct chat with someone (the same one every time)."""
-    # Members added to groups are a quota per user (429 `member_add_rate_limited`).
-    added = len(set(payload.member_ids) - {user.id}) if payload.kind == "group" else 0
-    async with state.quotas.member_adds.spending(str(user.id), added):
-        conversation, created = await conversations.create_conversation(
-            uow, creator=user, data=payload
-        )
-        await uow.commit()
+    conversation, created = await conversations.create_conversation(
+        uow, creator=user, data=payload, adds=state.quotas.member_adds
+    )
+    await uow.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
     return await _read_one(uow, state, user, conversation.id)
@@ -135,7 +133,7 @@ async def _member_read(
 @router.post(
     "/{conversation_id}/members",
     status_code=status.HTTP_201_CREATED,
-    responses=errors(403, 404, 409),
+    responses=errors(403, 404, 409, 429),
 )
 async def add_member(
     conversation_id: uuid.UUID,
@@ -145,16 +143,16 @@ async def add_member(
     state: StateDep,
 ) -> MemberRead:
     """Add someone to a group (owner or admin; only the owner adds admins)."""
-    async with state.quotas.member_adds.spending(str(user.id)):
-        await conversations.add_member(
-            uow,
-            actor=user,
-            conversation_id=conversation_id,
-            user_id=payload.user_id,
-            role=payload.role,
-            presence=state.presence,
-        )
-        await uow.commit()
+    await conversations.add_member(
+        uow,
+        actor=user,
+        conversation_id=conversation_id,
+        user_id=payload.user_id,
+        role=payload.role,
+        presence=state.presence,
+        adds=state.quotas.member_adds,
+    )
+    await uow.commit()
     return await _member_read(uow, state, user, conversation_id, payload.user_id)
 
 

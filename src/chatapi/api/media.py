@@ -60,7 +60,7 @@ _OPTIONAL_AUTH: dict[str, object] = {"security": [{}]}
     status_code=201,
     openapi_extra=_UPLOAD_OPENAPI,
     responses={
-        **errors(400, 401, 413, 415),
+        **errors(400, 401, 413, 415, 429),
         422: {"model": ErrorBody, "description": "No file, an empty file, or an unusable image"},
     },
 )

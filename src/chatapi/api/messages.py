@@ -20,7 +20,7 @@ router = APIRouter(tags=["messages"], responses=errors(401))
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": MessageRead, "description": "a retry: the first message"},
-        **errors(404),
+        **errors(404, 429),
     },
 )
 async def post_message(

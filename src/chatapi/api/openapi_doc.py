@@ -4,7 +4,8 @@
 - 422 is either FastAPI's validation list or one of our rules' refusals (a string
   `detail`, e.g. `unknown_users`), always with a `code`;
 - an operation with a request body can answer 400 when the body is not text at all
-  (FastAPI's "There was an error parsing the body").
+  (FastAPI's "There was an error parsing the body"), and 413 when it is larger than
+  MAX_JSON_BODY_BYTES (uploads: MAX_UPLOAD_BYTES).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _MALFORMED = {
     "description": "Malformed request (a body that cannot be read)",
     "content": {"application/json": {"schema": {"$ref": f"{_REF}ErrorBody"}}},
 }
+_TOO_LARGE = {
+    "description": "The request body is larger than the server accepts",
+    "content": {"application/json": {"schema": {"$ref": f"{_REF}ErrorBody"}}},
+}
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -61,5 +66,6 @@ def document_errors(document: dict[str, Any]) -> None:
                 responses["422"].setdefault("content", {})["application/json"] = {
                     "schema": unprocessable
                 }
-            if "requestBody" in operation and "400" not in responses:
-                responses["400"] = _MALFORMED
+            if "requestBody" in operation:
+                responses.setdefault("400", _MALFORMED)
+                responses.setdefault("413", _TOO_LARGE)

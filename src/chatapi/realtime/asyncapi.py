@@ -59,26 +59,7 @@ def _sorted(value: Any) -> Any:
 
 def asyncapi_document(*, version: str) -> dict[str, Any]:
     """The AsyncAPI 3.0.0 document of the WebSocket protocol, keys sorted (stable output)."""
-    frames = _frames()
-    names = [model.__name__ for model, _ in frames]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"two frame models share a class name: {', '.join(duplicates)}")
-
-    modes: list[tuple[type[BaseModel], JsonSchemaMode]] = list(frames)
-    refs, schema = models_json_schema(modes, ref_template=REF_TEMPLATE)
-    messages: dict[str, Any] = {}
-    for model, mode in frames:
-        messages[model.__name__] = {
-            "name": model.__name__,
-            "title": ", ".join(frame_types(model)),
-            "summary": _summary(model),
-            "payload": {"$ref": refs[(model, mode)]["$ref"]},
-        }
-
-    def message_refs(models: tuple[type[BaseModel], ...]) -> list[dict[str, str]]:
-        return [{"$ref": f"#/channels/{CHANNEL}/messages/{m.__name__}"} for m in models]
-
+    messages, schemas = _messages_and_schemas()
     document = {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {
@@ -102,25 +83,50 @@ def asyncapi_document(*, version: str) -> dict[str, Any]:
                 "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
             }
         },
-        "operations": {
-            "receiveClientFrames": {
-                "action": "receive",
-                "channel": {"$ref": f"#/channels/{CHANNEL}"},
-                "summary": "Frames a client sends to the server.",
-                "messages": message_refs(CLIENT_FRAMES),
-            },
-            "sendServerFrames": {
-                "action": "send",
-                "channel": {"$ref": f"#/channels/{CHANNEL}"},
-                "summary": "Frames the server sends to a client.",
-                "messages": message_refs(SERVER_FRAMES),
-            },
-        },
-        "components": {
-            "messages": messages,
-            "schemas": schema.get("$defs", {}),
-        },
+        "operations": _operations(),
+        "components": {"messages": messages, "schemas": schemas},
         "x-close-codes": {str(code): meaning for code, meaning in CLOSE_CODES.items()},
         "x-timeline-event-types": list(frame_types(EventRead)),
     }
     return dict(_sorted(document))
+
+
+def _messages_and_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    """One message per frame model, and the JSON Schemas they refer to."""
+    frames = _frames()
+    names = [model.__name__ for model, _ in frames]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"two frame models share a class name: {', '.join(duplicates)}")
+    modes: list[tuple[type[BaseModel], JsonSchemaMode]] = list(frames)
+    refs, schema = models_json_schema(modes, ref_template=REF_TEMPLATE)
+    messages = {
+        model.__name__: {
+            "name": model.__name__,
+            "title": ", ".join(frame_types(model)),
+            "summary": _summary(model),
+            "payload": {"$ref": refs[(model, mode)]["$ref"]},
+        }
+        for model, mode in frames
+    }
+    return messages, schema.get("$defs", {})
+
+
+def _operations() -> dict[str, Any]:
+    def message_refs(models: tuple[type[BaseModel], ...]) -> list[dict[str, str]]:
+        return [{"$ref": f"#/channels/{CHANNEL}/messages/{m.__name__}"} for m in models]
+
+    return {
+        "receiveClientFrames": {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{CHANNEL}"},
+            "summary": "Frames a client sends to the server.",
+            "messages": message_refs(CLIENT_FRAMES),
+        },
+        "sendServerFrames": {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{CHANNEL}"},
+            "summary": "Frames the server sends to a client.",
+            "messages": message_refs(SERVER_FRAMES),
+        },
+    }

@@ -14,7 +14,7 @@ from chatapi.db import UnitOfWork
 from chatapi.domain import ConversationCreated
 from chatapi.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chatapi.models import Conversation, ConversationKind, EventType, Member, Role, User
-from chatapi.ports import OnlineUsers
+from chatapi.ports import OnlineUsers, Quota
 from chatapi.schemas import ConversationCreate, EventConversation, EventMember, MemberRead
 from chatapi.services import timeline, users
 from chatapi.services.membership import (
@@ -37,9 +37,13 @@ async def _existing_users(uow: UnitOfWork, ids: Sequence[uuid.UUID]) -> dict[uui
 
 
 async def create_conversation(
-    uow: UnitOfWork, *, creator: User, data: ConversationCreate
+    uow: UnitOfWork, *, creator: User, data: ConversationCreate, adds: Quota
 ) -> tuple[Conversation, bool]:
-    """Create a group, or find-or-create the direct conversation of a pair (created flag)."""
+    """Create a group, or find-or-create the direct conversation of a pair (created flag).
+
+    The people a creator puts in a group count against `adds`, the creator's quota of
+    members added (429 `member_add_rate_limited`); a direct chat does not.
+    """
     others = list(dict.fromkeys(m for m in data.member_ids if m != creator.id))
     if data.kind == "direct":
         if len(data.member_ids) != 1 or not others:
@@ -56,6 +60,7 @@ async def create_conversation(
         if not data.title:
             raise Unprocessable("A group needs a title.", code="title_required")
         await _existing_users(uow, others)
+        await adds.take(str(creator.id), len(others))
         conversation = Conversation(
             kind=ConversationKind.group.value, title=data.title, created_by=creator.id
         )
@@ -133,8 +138,10 @@ async def add_member(
     user_id: uuid.UUID,
     role: str,
     presence: OnlineUsers,
+    adds: Quota,
 ) -> Member:
-    """Add someone to a group (owner/admin; only the owner adds admins)."""
+    """Add someone to a group (owner/admin; only the owner adds admins). Counts against
+    `adds`, the actor's quota of members added (429 `member_add_rate_limited`)."""
     _, me = await require_group_manager(uow, user_id=actor.id, conversation_id=conversation_id)
     if role == Role.admin.value and me.role != Role.owner.value:
         raise Forbidden("Only the owner can add admins.", code="not_allowed")
@@ -142,6 +149,7 @@ async def add_member(
     exists = await uow.session.get(Member, (conversation_id, user_id))
     if exists is not None:
         raise Conflict("That user is already a member.", code="already_member")
+    await adds.take(str(actor.id))
     member = Member(conversation_id=conversation_id, user_id=user_id, role=role)
     uow.session.add(member)
     event = await timeline.record(

@@ -83,7 +83,9 @@ function scheduleRefresh(ttlMs: number): void {
   // gets the new token before the server closes it — and no more often than that: each
   // refresh spends the stored token, and one whose answer is lost (tab closed mid-request)
   // leaves a spent token behind.
-  const delay = Math.max(1_000, ttlMs - Math.min(EARLY_MS, ttlMs / 5));
+  // The server counts the lifetime from the whole second it issued the token in, so the
+  // token can expire up to a second before `expires_in` says: that second comes off too.
+  const delay = Math.max(1_000, ttlMs - 1_000 - Math.min(EARLY_MS, ttlMs / 5));
   refreshTimer = setTimeout(() => {
     refreshTimer = null;
     void refreshAccessToken().catch(() => undefined);
