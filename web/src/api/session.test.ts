@@ -26,12 +26,30 @@ describe("session refresh", () => {
   });
 
   it("signs out when the refresh token is refused", async () => {
-    acceptTokens(pair(1, 1));
+    acceptTokens(pair(10, 1)); // tokens are unique: r1 was spent by the test above
     vi.stubGlobal(
       "fetch",
       vi.fn(async () => new Response("{}", { status: 401 })),
     );
     expect(await getAccessToken()).toBeNull();
     expect(readRefreshToken()).toBeNull();
+  });
+
+  it("never presents a token another tab announced as spent: it waits for the successor", async () => {
+    acceptTokens(pair(1, 1));
+    // Another tab is spending r1 (announced on the channel); its r2 reaches this tab's
+    // storage a little later.
+    const other = new BroadcastChannel("chatapi-session");
+    other.postMessage({ spent: "r1" });
+    await new Promise((r) => setTimeout(r, 20));
+    setTimeout(() => localStorage.setItem("chatapi.refresh_token", "r2"), 100);
+    const fetchMock = vi.fn(async (_url: RequestInfo | URL, init?: RequestInit) => {
+      expect(JSON.parse(String(init?.body))).toEqual({ refresh_token: "r2" });
+      return new Response(JSON.stringify(pair(3)), { status: 200 });
+    });
+    vi.stubGlobal("fetch", fetchMock);
+    expect(await getAccessToken(true)).toBe("a3");
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    other.close();
   });
 });

@@ -7,6 +7,12 @@
  * promise, across tabs with the Web Locks API where it exists — and the refresh
  * token is re-read from localStorage inside the lock, because another tab may have
  * rotated it already. The new refresh token is always stored.
+ *
+ * localStorage reaches other tabs asynchronously (Chromium keeps a copy per renderer),
+ * so a tab that takes the lock right after another released it can still read the
+ * token that tab just spent. So a tab announces each token it is about to spend on a
+ * BroadcastChannel before sending it, and a tab that reads an announced token waits for
+ * its storage to show the successor instead of presenting a spent one.
  */
 import type { TokenPair } from "./types";
 
@@ -36,6 +42,31 @@ const state: SessionState = { accessToken: null, expiresAt: 0 };
 const listeners = new Set<Listener>();
 let inFlight: Promise<string | null> | null = null;
 let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+/** Refresh tokens this tab or another one has sent to be spent. */
+const spent = new Set<string>();
+const SPENT_WAIT_MS = 3_000;
+const channel: BroadcastChannel | null =
+  typeof BroadcastChannel !== "undefined" ? new BroadcastChannel("chatapi-session") : null;
+channel?.addEventListener("message", (event: MessageEvent<unknown>) => {
+  const data = event.data as { spent?: unknown } | null;
+  if (data && typeof data.spent === "string") spent.add(data.spent);
+});
+
+function announceSpent(token: string): void {
+  spent.add(token);
+  channel?.postMessage({ spent: token });
+}
+
+/** The refresh token to spend now: not one already spent (wait for its successor). */
+async function unspentRefreshToken(): Promise<string | null> {
+  const deadline = Date.now() + SPENT_WAIT_MS;
+  let token = readRefreshToken();
+  while (token && spent.has(token) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    token = readRefreshToken();
+  }
+  return token;
+}
 
 export function readRefreshToken(): string | null {
   try {
@@ -124,11 +155,12 @@ async function withCrossTabLock<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 async function doRefresh(): Promise<string | null> {
-  const token = readRefreshToken();
+  const token = await unspentRefreshToken();
   if (!token) {
     clearSession();
     return null;
   }
+  announceSpent(token);
   let response: Response;
   try {
     response = await fetch("/api/v1/auth/refresh", {
@@ -137,7 +169,8 @@ async function doRefresh(): Promise<string | null> {
       body: JSON.stringify({ refresh_token: token }),
     });
   } catch {
-    // Offline: keep the refresh token and try again later.
+    // Offline: keep the refresh token (it was not spent) and try again later.
+    spent.delete(token);
     throw new AuthError("The server cannot be reached.", 0, "network");
   }
   if (response.status === 401 || response.status === 403) {
