@@ -18,10 +18,14 @@ from chatapi.domain import (
     TimelineAppended,
     TypingChanged,
 )
+from chatapi.models import EventType
 from chatapi.realtime import protocol as p
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.envelope import Envelope
 from chatapi.schemas import EventRead
+
+# Timeline events that change who belongs to the conversation (hubs follow them).
+MEMBERSHIP_EVENTS = (EventType.member_added.value, EventType.member_removed.value)
 
 
 def envelope_for(event: DomainEvent) -> Envelope:
@@ -90,8 +94,8 @@ def _timeline_envelope(read: EventRead) -> Envelope:
     # caches in seq order.
     membership = ""
     user_ids: tuple[uuid.UUID, ...] = ()
-    if read.type in ("member.added", "member.removed") and read.member is not None:
-        membership = "added" if read.type == "member.added" else "removed"
+    if read.type in MEMBERSHIP_EVENTS and read.member is not None:
+        membership = "added" if read.type == EventType.member_added.value else "removed"
         user_ids = (read.member.user_id,)
     return Envelope(
         kind="event",

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
-from chatapi.models import Event, Message, User
+from chatapi.models import Event, EventType, Message, User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead, UserRead
 from chatapi.services import users
@@ -82,7 +82,9 @@ async def _added_users(
     uow: UnitOfWork, rows: Sequence[Event], *, presence: OnlineUsers
 ) -> dict[uuid.UUID, UserRead]:
     """The profiles of the users that `member.added` events name."""
-    ids = {e.subject_user_id for e in rows if e.type == "member.added" and e.subject_user_id}
+    ids = {
+        e.subject_user_id for e in rows if e.type == EventType.member_added and e.subject_user_id
+    }
     if not ids:
         return {}
     found = (await uow.session.scalars(select(User).where(col(User.id).in_(ids)))).all()
@@ -98,14 +100,14 @@ def _read(
             user_id=e.subject_user_id,
             role=data.get("role"),
             # Like the live frame: only member.added carries the user's profile.
-            user=added.get(e.subject_user_id) if e.type == "member.added" else None,
+            user=added.get(e.subject_user_id) if e.type == EventType.member_added else None,
         )
         if e.subject_user_id is not None
         else None
     )
     conversation = (
         EventConversation(id=e.conversation_id, title=data.get("title"))
-        if e.type == "conversation.updated"
+        if e.type == EventType.conversation_updated
         else None
     )
     return EventRead(

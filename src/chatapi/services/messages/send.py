@@ -132,7 +132,7 @@ async def send_messages(
             EventRead(
                 conversation_id=req.conversation_id,
                 seq=seqs[i],
-                type="message.new",
+                type=EventType.message_new.value,
                 created_at=now,
                 actor_id=req.sender_id,
                 message=read,
