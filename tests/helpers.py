@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import shutil
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -102,6 +103,18 @@ async def truncate_postgres(url: str) -> None:
                 await conn.execute(text(f"TRUNCATE {names} CASCADE"))
     finally:
         await engine.dispose()
+
+
+def fresh_database_url(backend: str, workdir: Path, sqlite_template: Path) -> str:
+    """An empty, migrated database for a server of the test's own: a copy of the SQLite
+    template in `workdir`, or the PostgreSQL test database (call `prepare_postgres`
+    first, from async code)."""
+    if backend == "sqlite":
+        db = workdir / "chatapi.db"
+        shutil.copy(sqlite_template, db)
+        return f"sqlite+aiosqlite:///{db}"
+    assert PG_URL, "the PostgreSQL backend needs TEST_DATABASE_URL"
+    return PG_URL
 
 
 # --- accounts and conversations over the REST API -----------------------------------------

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import gc
-import json
 import logging
-import math
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chatapi import __version__, security
 from chatapi.api import auth as auth_api
@@ -28,6 +23,7 @@ from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
 from chatapi.api import users as users_api
 from chatapi.api.body_limit import BodyLimitMiddleware
+from chatapi.api.error_handlers import install_error_handlers
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
 from chatapi.api.gateway.revocations import close_revoked_sockets
@@ -35,7 +31,6 @@ from chatapi.api.middleware import InternalErrors, SecurityHeaders
 from chatapi.api.openapi_doc import install_openapi
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
-from chatapi.errors import ChatError
 from chatapi.health import MEDIA, WriteHealth
 from chatapi.media_urls import MediaSigner
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
@@ -52,21 +47,6 @@ from chatapi.storage import LocalMediaStorage
 log = logging.getLogger("chatapi")
 
 API_PREFIX = "/api/v1"
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "not_authenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    416: "range_not_satisfiable",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
-}
 
 
 def build_state(settings: Settings) -> AppState:
@@ -233,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             expose_headers=["Retry-After", "Content-Range", "Accept-Ranges"],
         )
-    _install_error_handlers(app)
+    install_error_handlers(app)
     _install_hardening(app)
     app.include_router(health_api.router)
     app.include_router(contract_api.router)
@@ -245,61 +225,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(gateway_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ChatError)
-    async def _chat_error(request: Request, exc: ChatError) -> Response:
-        return JSONResponse(
-            {"detail": exc.detail, "code": exc.code}, status_code=exc.status, headers=exc.headers
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return AsciiJSONResponse(
-            {"detail": validation_details(exc.errors()), "code": "validation_error"},
-            status_code=422,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = _HTTP_CODES.get(exc.status_code, "error")
-        return JSONResponse(
-            {"detail": exc.detail, "code": code},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-
-def validation_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """FastAPI's list of validation errors without the submitted values: an error never
-    echoes what was sent (a password, a token), and a value JSON cannot carry back (NaN,
-    1e999 read as infinity) cannot break the answer."""
-    details = []
-    for error in errors:
-        item = {k: error[k] for k in ("type", "loc", "msg") if k in error}
-        ctx = error.get("ctx")
-        if isinstance(ctx, dict):
-            item["ctx"] = {str(k): _plain(v) for k, v in ctx.items()}
-        details.append(item)
-    return details
-
-
-def _plain(value: object) -> object:
-    """A constraint from an error's context, as a JSON value (finite number or text)."""
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    return str(value)
-
-
-class AsciiJSONResponse(JSONResponse):
-    """JSON with every non-ASCII character escaped: a validation error echoes the input,
-    and an input holding a lone surrogate cannot be written as UTF-8."""
-
-    def render(self, content: object) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def _install_hardening(app: FastAPI) -> None:

@@ -8,7 +8,6 @@ match the document. Seeded (derandomized) and bounded: the same requests every r
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 import zlib
 from collections import Counter
@@ -29,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from chatapi.main import create_app
-from helpers import BACKENDS, PG_URL, make_settings, prepare_postgres
+from helpers import BACKENDS, fresh_database_url, make_settings, prepare_postgres
 from servers import PASSWORD, Server, server_env
 
 pytestmark = pytest.mark.slow
@@ -55,14 +54,9 @@ async def fuzz_server(
     sqlite_template: Path,
 ) -> AsyncIterator[Server]:
     workdir = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    if request.param == "sqlite":
-        db = workdir / "chatapi.db"
-        shutil.copy(sqlite_template, db)
-        url = f"sqlite+aiosqlite:///{db}"
-    else:
+    if request.param == "postgres":
         await prepare_postgres()
-        assert PG_URL
-        url = PG_URL
+    url = fresh_database_url(request.param, workdir, sqlite_template)
     srv = Server(workdir, server_env(workdir, url, redis_url=None, redis_prefix="fuzz"))
     await asyncio.to_thread(srv.start)
     REQUESTS.clear()

@@ -5,7 +5,6 @@ keep working. Live frames carry links signed for each recipient."""
 from __future__ import annotations
 
 import io
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
-from helpers import Account, Signup
+from helpers import Account, Signup, fresh_database_url
 from servers import Api, Client, Server, User, server_env
 
 CONV = "/api/v1/conversations"
@@ -115,9 +114,8 @@ async def test_a_closed_accounts_links_stop_at_once(
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("media-links")
-    db = workdir / "chatapi.db"
-    shutil.copy(sqlite_template, db)
-    env = server_env(workdir, f"sqlite+aiosqlite:///{db}", redis_url=None, redis_prefix="x")
+    url = fresh_database_url("sqlite", workdir, sqlite_template)
+    env = server_env(workdir, url, redis_url=None, redis_prefix="x")
     srv = Server(workdir, env)
     srv.start()
     yield srv

@@ -6,14 +6,13 @@ socket stays open), on SQLite and PostgreSQL alike; a binary frame closes with 1
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from chatapi.schemas import MAX_SEQ
-from helpers import BACKENDS, PG_URL, prepare_postgres
+from helpers import BACKENDS, fresh_database_url, prepare_postgres
 from servers import Api, Client, Server, server_env
 
 pytestmark = pytest.mark.slow
@@ -26,14 +25,9 @@ async def server(
     sqlite_template: Path,
 ) -> AsyncIterator[Server]:
     workdir = tmp_path_factory.mktemp(f"ws-hardening-{request.param}")
-    if request.param == "sqlite":
-        db = workdir / "chatapi.db"
-        shutil.copy(sqlite_template, db)
-        url = f"sqlite+aiosqlite:///{db}"
-    else:
+    if request.param == "postgres":
         await prepare_postgres()
-        assert PG_URL
-        url = PG_URL
+    url = fresh_database_url(request.param, workdir, sqlite_template)
     srv = Server(workdir, server_env(workdir, url, redis_url=None, redis_prefix="unused"))
     await asyncio.to_thread(srv.start)
     yield srv
