@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,7 +27,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from chatapi.errors import ChatError, RateLimited
+from chatapi.errors import RateLimited
 from chatapi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -175,16 +174,6 @@ class Quota:
                 retry_after=int(wait) + 1,
                 code=self.code,
             )
-
-    @asynccontextmanager
-    async def spending(self, key: str, cost: int = 1) -> AsyncIterator[None]:
-        """`take` for the block, given back when the block is refused (a ChatError)."""
-        await self.take(key, cost)
-        try:
-            yield
-        except ChatError:
-            await self.give_back(key, cost)
-            raise
 
     async def give_back(self, key: str, cost: int = 1) -> None:
         if self.item is not None and cost > 0:
