@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         settings = get_settings()
+        logging.getLogger().setLevel(settings.logging_level)
         if args.command == "migrate":
             migrate(settings, args.revision)
         elif args.command == "serve":

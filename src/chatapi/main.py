@@ -186,6 +186,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # LOG_LEVEL governs chatapi's own loggers as it does uvicorn's (worker processes too).
+    logging.getLogger("chatapi").setLevel(settings.logging_level)
     # Fail at import/start-up, with a clear message, when the configuration cannot work.
     _ = settings.signing_key
     security.configure_hashing(

@@ -5,6 +5,7 @@ Every variable is documented in README.md and `.env.example`.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from functools import cached_property
@@ -48,10 +49,11 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
     ws_outbox_size: int = Field(default=1024, gt=0)
+    ws_outbox_bytes: int = Field(default=1024 * 1024, gt=0)
     ws_rate_limit: str = "50/second"
     ws_typing_ttl_seconds: float = Field(default=6.0, gt=0)
     ws_reorder_timeout_seconds: float = Field(default=0.5, gt=0)
@@ -95,6 +97,16 @@ class Settings(BaseSettings):
                     f"{value!r} is not a rate: write e.g. '30/10 seconds' or '5/hour'"
                 ) from exc
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def logging_level(self) -> int:
+        """`log_level` for Python's logging (uvicorn's "trace" is below DEBUG)."""
+        return 5 if self.log_level == "trace" else logging.getLevelName(self.log_level.upper())
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -43,7 +43,11 @@ class Gateway:
         self.state = state
         self.settings = state.settings
         self.ws = websocket
-        self.conn = Connection(websocket, outbox_size=state.settings.ws_outbox_size)
+        self.conn = Connection(
+            websocket,
+            outbox_size=state.settings.ws_outbox_size,
+            outbox_bytes=state.settings.ws_outbox_bytes,
+        )
         item = parse(state.settings.ws_rate_limit)
         seconds = float(item.get_expiry())
         self.bucket = TokenBucket(item.amount, seconds)
@@ -237,7 +241,7 @@ class Gateway:
             conn.close(p.CLOSE_INTERNAL_ERROR, "try again")
             return
         self.attached = True
-        log.info("ws: session %s authenticated user %s", conn.session_id, user.id)
+        log.debug("ws: session %s authenticated user %s", conn.session_id, user.id)
         await self._recheck_session(claims, generation)
         if came_online:
             await announce_presence(
