@@ -123,7 +123,7 @@ async def conversation_seqs_for_user(
         Member,
         and_(col(Member.conversation_id) == col(Conversation.id), col(Member.user_id) == user_id),
     )
-    return dict((await uow.session.execute(stmt)).tuples().all())
+    return dict((await uow.session.execute(stmt)).all())
 
 
 async def co_member_ids(uow: UnitOfWork, *, user_id: uuid.UUID) -> set[uuid.UUID]:
@@ -152,7 +152,7 @@ async def co_member_ids_many(
         .where(col(mine.user_id).in_(list(user_ids)), col(other.user_id) != col(mine.user_id))
         .distinct()
     )
-    for user_id, co_member in (await uow.session.execute(stmt)).tuples():
+    for user_id, co_member in await uow.session.execute(stmt):
         found[user_id].add(co_member)
     return found
 
