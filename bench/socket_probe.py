@@ -229,7 +229,7 @@ async def _probe(
     try:
 
         def opener(offset: int) -> Any:
-            return lambda i: c.open_ws(port, path, first_frame=frames[offset + i])
+            return lambda i: c.open_ws(port, path, first_frame=frames[offset + i], timeout=120)
 
         warm = await c.open_many(WARMUP, opener(0), concurrency=100)
         await c.close_all(warm, settle=2.0)

@@ -1,10 +1,12 @@
-"""One WebSocket: its bounded outbox, its writer task, its rate limiter, its close code.
+"""One WebSocket: its bounded outbox, its writer, its rate limiter, its close code.
 
 Fan-out never awaits a socket: the hub calls `send()`, which only queues. A writer task
-per socket writes the queue out. When the queue holds too many frames, or too many
-bytes, the client is not keeping up: the socket is closed with 1013, what it had queued
-is dropped and nothing more is queued for it, so memory stays flat and the other
-sockets are not slowed. (The client catches up from the events endpoint when it is back.)
+writes the queue out; it runs only while the queue holds frames (an idle socket has
+none), so a socket costs one task, the one reading it. When the queue holds too many
+frames, or too many bytes, the client is not keeping up: the socket is closed with
+1013, what it had queued is dropped and nothing more is queued for it, so memory stays
+flat and the other sockets are not slowed. (The client catches up from the events
+endpoint when it is back.)
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 
-from fastapi import WebSocket
+from fastapi import WebSocket, WebSocketDisconnect
 
 from chatapi.models import User
 from chatapi.realtime.protocol import CLOSE_TRY_AGAIN_LATER
@@ -25,8 +29,11 @@ log = logging.getLogger(__name__)
 class TokenBucket:
     """`amount` frames per `seconds`, with bursts up to `amount`."""
 
-    def __init__(self, amount: int, seconds: float) -> None:
+    __slots__ = ("capacity", "rate", "seconds", "stamp", "tokens")
+
+    def __init__(self, amount: float, seconds: float) -> None:
         self.capacity = float(amount)
+        self.seconds = seconds
         self.rate = amount / seconds
         self.tokens = self.capacity
         self.stamp = time.monotonic()
@@ -42,7 +49,28 @@ class TokenBucket:
 
 
 class Connection:
-    """The gateway's handle on one socket (a `Sink` for the hub once authenticated)."""
+    """The gateway's handle on one socket (a `Sink` for the hub once authenticated).
+
+    `on_close` is called when the socket should end without waiting for its next frame:
+    a close was asked for (`close()`), or a write failed (the peer is gone).
+    """
+
+    __slots__ = (
+        "_max_frames",
+        "_max_queued",
+        "_outbox",
+        "_queued",
+        "_writer",
+        "close_code",
+        "close_reason",
+        "drain_before_close",
+        "on_close",
+        "peer_gone",
+        "session_id",
+        "sid",
+        "user",
+        "ws",
+    )
 
     def __init__(
         self, websocket: WebSocket, *, outbox_size: int, outbox_bytes: int = 1 << 20
@@ -52,16 +80,18 @@ class Connection:
         self.user: User | None = None
         # The login session of the token it authenticated with (`sid` claim).
         self.sid: uuid.UUID | None = None
-        self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=outbox_size)
+        self._outbox: deque[str] = deque()
+        self._max_frames = outbox_size
         # Characters of the frames queued and not yet written (a frame's text is JSON:
         # bytes for ASCII, at most four bytes each otherwise).
         self._queued = 0
         self._max_queued = outbox_bytes
+        self._writer: asyncio.Task[None] | None = None
         self.close_code: int | None = None
         self.close_reason = ""
         self.drain_before_close = True
-        self.closing = asyncio.Event()
         self.peer_gone = False
+        self.on_close: Callable[[], None] | None = None
 
     @property
     def user_id(self) -> uuid.UUID:
@@ -69,18 +99,16 @@ class Connection:
         return self.user.id
 
     def send(self, text: str) -> None:
-        if self.close_code is not None:
+        if self.close_code is not None or self.peer_gone:
             return
         queued = self._queued + len(text)
-        if queued > self._max_queued and self._queued:
+        if (queued > self._max_queued and self._queued) or len(self._outbox) >= self._max_frames:
             self._overflow()
             return
-        try:
-            self._outbox.put_nowait(text)
-        except asyncio.QueueFull:
-            self._overflow()
-            return
+        self._outbox.append(text)
         self._queued = queued
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_out())
 
     def _overflow(self) -> None:
         log.warning("ws: session %s is not keeping up; closing it (1013)", self.session_id)
@@ -88,12 +116,7 @@ class Connection:
             CLOSE_TRY_AGAIN_LATER, "outgoing buffer full: reconnect and catch up", drain=False
         )
         # Let go of what it had queued now: a stalled reader may take a while to close.
-        while True:
-            try:
-                self._outbox.get_nowait()
-            except asyncio.QueueEmpty:
-                break
-            self._outbox.task_done()
+        self._outbox.clear()
         self._queued = 0
 
     def close(self, code: int, reason: str = "", *, drain: bool = True) -> None:
@@ -103,17 +126,40 @@ class Connection:
         self.close_code = code
         self.close_reason = reason[:120]
         self.drain_before_close = drain
-        self.closing.set()
+        if self.on_close is not None:
+            self.on_close()
+
+    async def _write_out(self) -> None:
+        """Write queued frames until none is left (or the peer is gone)."""
+        outbox = self._outbox
+        try:
+            while outbox:
+                text = outbox.popleft()
+                try:
+                    await self.ws.send_text(text)
+                finally:
+                    self._queued = max(0, self._queued - len(text))
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            # The peer is gone (or the socket closed under us): nothing more can be written.
+            self.peer_gone = True
+            outbox.clear()
+            self._queued = 0
+            if self.on_close is not None:
+                self.on_close()
+        finally:
+            self._writer = None
 
     async def drained(self) -> None:
-        await self._outbox.join()
+        """Wait until every queued frame is written."""
+        writer = self._writer
+        if writer is not None:
+            await asyncio.wait((writer,))
 
-    async def run_writer(self) -> None:
-        """Write queued frames until cancelled or the peer goes away."""
-        while True:
-            text = await self._outbox.get()
-            try:
-                await self.ws.send_text(text)
-            finally:
-                self._queued = max(0, self._queued - len(text))
-                self._outbox.task_done()
+    async def stop_writing(self) -> None:
+        """Stop the writer, if it runs (frames still queued are dropped)."""
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+            await asyncio.wait((writer,))
+        self._outbox.clear()
+        self._queued = 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -36,8 +37,38 @@ DRAIN_WAIT_SECONDS = 2.0
 BUSY_WAIT_SECONDS = 10.0
 
 
+@functools.cache
+def _rate(limit: str) -> tuple[int, float]:
+    """WS_RATE_LIMIT (e.g. `50/second`) as frames and seconds, parsed once."""
+    item = parse(limit)
+    return item.amount, float(item.get_expiry())
+
+
 class Gateway:
-    """Serves one accepted socket until it closes."""
+    """Serves one accepted socket until it closes, in the socket's own task: it reads and
+    handles frames; the connection's writer runs only while frames are queued; a close
+    asked for from elsewhere (the hub, the outbox, the token's deadline) interrupts the
+    wait for the next frame (see `_wake`)."""
+
+    __slots__ = (
+        "_busy_timer",
+        "_deadline_timer",
+        "_receiving",
+        "_task",
+        "_woken",
+        "attached",
+        "bucket",
+        "busy",
+        "conn",
+        "counted_online",
+        "deadline",
+        "penalty",
+        "settings",
+        "state",
+        "typing",
+        "typing_sent",
+        "ws",
+    )
 
     def __init__(self, state: AppState, websocket: WebSocket) -> None:
         self.state = state
@@ -48,44 +79,87 @@ class Gateway:
             outbox_size=state.settings.ws_outbox_size,
             outbox_bytes=state.settings.ws_outbox_bytes,
         )
-        item = parse(state.settings.ws_rate_limit)
-        seconds = float(item.get_expiry())
-        self.bucket = TokenBucket(item.amount, seconds)
-        # Frames refused for the rate drain this; it refills ten times slower. Empty: 4429.
-        self.penalty = TokenBucket(item.amount, seconds * 10)
+        amount, seconds = _rate(state.settings.ws_rate_limit)
+        self.bucket = TokenBucket(amount, seconds)
+        # Frames refused for the rate drain this (made at the first refusal, full: as if
+        # it had been there all along); it refills ten times slower. Empty: 4429.
+        self.penalty: TokenBucket | None = None
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + state.settings.ws_auth_timeout_seconds
         self.busy = False
-        self.typing: dict[uuid.UUID, asyncio.TimerHandle] = {}
-        self.typing_sent: dict[uuid.UUID, float] = {}
+        # conversation -> the timer that announces `stop`, and when `start` was last sent
+        # (made with the first `typing` frame: most sockets never send one).
+        self.typing: dict[uuid.UUID, asyncio.TimerHandle] | None = None
+        self.typing_sent: dict[uuid.UUID, float] | None = None
         self.attached = False
         self.counted_online = False
+        self._task: asyncio.Task[None] | None = None
+        self._receiving = False
+        self._woken = False
+        self._deadline_timer: asyncio.TimerHandle | None = None
+        self._busy_timer: asyncio.TimerHandle | None = None
 
     # --- life cycle --------------------------------------------------------------------
 
     async def serve(self) -> None:
         conn = self.conn
-        writer = asyncio.create_task(conn.run_writer(), name="ws-writer")
-        reader = asyncio.create_task(self.read_loop(), name="ws-reader")
-        closing = asyncio.create_task(conn.closing.wait(), name="ws-closing")
+        self._task = asyncio.current_task()
+        conn.on_close = self._wake
+        self._arm_deadline()
         try:
-            await asyncio.wait({writer, reader, closing}, return_when=asyncio.FIRST_COMPLETED)
-            if writer.done() and conn.close_code is None:
-                conn.peer_gone = True  # a write failed: the peer is gone
-            if self.busy and not reader.done():
-                # Let a frame being handled finish: its commit and ack belong together.
-                await asyncio.wait({reader}, timeout=BUSY_WAIT_SECONDS)
-            if conn.close_code is not None and conn.drain_before_close and not writer.done():
+            await self._read()
+            if conn.close_code is not None and conn.drain_before_close and not conn.peer_gone:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(DRAIN_WAIT_SECONDS):
                         await conn.drained()
         finally:
-            for task in (reader, writer, closing):
-                task.cancel()
-            await asyncio.gather(reader, writer, closing, return_exceptions=True)
+            conn.on_close = None
+            for timer in (self._deadline_timer, self._busy_timer):
+                if timer is not None:
+                    timer.cancel()
+            await conn.stop_writing()
             # Cleanup first: a slow reader's close frame may wait a while for it to read.
             await self._cleanup()
             await self._close_socket()
+
+    def _wake(self) -> None:
+        """The socket should end (a close was asked for, or the peer is gone): stop
+        waiting for its next frame. A frame being handled is let finish first (its commit
+        and its ack belong together), for up to BUSY_WAIT_SECONDS."""
+        task = self._task
+        if task is None or self._woken:
+            return
+        if self._receiving:
+            self._woken = True
+            task.cancel()
+        elif self.busy and self._busy_timer is None:
+            loop = asyncio.get_running_loop()
+            self._busy_timer = loop.call_later(BUSY_WAIT_SECONDS, self._interrupt)
+        # Otherwise the socket's own task is running: it sees the close code itself.
+
+    def _interrupt(self) -> None:
+        self._busy_timer = None
+        if self._task is not None and not self._woken and self.busy:
+            self._woken = True
+            self._task.cancel()
+
+    def _arm_deadline(self) -> None:
+        """Time out at `deadline`: no `auth` in time (4408), or the token expired (4401)."""
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._deadline_timer = loop.call_at(self.deadline, self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        self._deadline_timer = None
+        if not self.busy:  # a frame being handled (an `auth` renewing it) is checked after
+            self._time_out()
+
+    def _time_out(self) -> None:
+        if self.conn.user is None:
+            self.conn.close(p.CLOSE_AUTH_TIMEOUT, "no auth frame in time")
+        else:
+            self.conn.close(p.CLOSE_NOT_AUTHENTICATED, "token expired")
 
     async def _close_socket(self) -> None:
         conn = self.conn
@@ -102,10 +176,12 @@ class Gateway:
 
     async def _cleanup(self) -> None:
         conn = self.conn
-        for handle in self.typing.values():
-            handle.cancel()
-        stopped = list(self.typing)
-        self.typing.clear()
+        stopped: list[uuid.UUID] = []
+        if self.typing:
+            for handle in self.typing.values():
+                handle.cancel()
+            stopped = list(self.typing)
+            self.typing.clear()
         if self.attached:
             self.state.hub.detach(conn)
         if conn.user is None:
@@ -123,22 +199,34 @@ class Gateway:
 
     # --- reading ------------------------------------------------------------------------
 
-    async def read_loop(self) -> None:
+    async def _read(self) -> None:
+        """Read and handle frames until the socket should end."""
+        task = self._task
+        assert task is not None
+        try:
+            await self._read_frames()
+        except asyncio.CancelledError:
+            # Our own wake-up ends the reading; any other cancellation goes on.
+            if not self._woken or task.uncancel() > 0:
+                raise
+        finally:
+            self._receiving = False
+            self._woken = True  # from now on, nothing interrupts this task
+
+    async def _read_frames(self) -> None:
         conn = self.conn
+        receive = self.ws.receive
         loop = asyncio.get_running_loop()
         limit = self.settings.ws_max_frame_bytes
-        while conn.close_code is None:
-            timeout = self.deadline - loop.time()
-            try:
-                if timeout <= 0:
-                    raise TimeoutError
-                message = await asyncio.wait_for(self.ws.receive(), timeout)
-            except TimeoutError:
-                if conn.user is None:
-                    conn.close(p.CLOSE_AUTH_TIMEOUT, "no auth frame in time")
-                else:
-                    conn.close(p.CLOSE_NOT_AUTHENTICATED, "token expired")
+        while conn.close_code is None and not conn.peer_gone:
+            if loop.time() >= self.deadline:
+                self._time_out()
                 return
+            self._receiving = True
+            try:
+                message = await receive()
+            finally:
+                self._receiving = False
             if message["type"] == "websocket.disconnect":
                 conn.peer_gone = True
                 return
@@ -152,6 +240,8 @@ class Gateway:
                 conn.close(p.CLOSE_FRAME_TOO_LARGE, "frame too large", drain=False)
                 return
             if not self.bucket.take():
+                if self.penalty is None:
+                    self.penalty = TokenBucket(self.bucket.capacity, self.bucket.seconds * 10)
                 if not self.penalty.take():
                     conn.close(p.CLOSE_RATE_LIMITED, "rate limit exceeded repeatedly")
                     return
@@ -220,6 +310,7 @@ class Gateway:
             return
         remaining = (claims.exp - datetime.now(UTC)).total_seconds()
         self.deadline = asyncio.get_running_loop().time() + remaining
+        self._arm_deadline()
         conn.sid = claims.sid
         if conn.user is not None:
             conn.send(p.AuthRenewed(expires_at=claims.exp).text())
@@ -271,7 +362,7 @@ class Gateway:
         )
         message = attachments.for_viewer(message, self.state.media_signer.for_viewer(user.id))
         self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
-        if frame.conversation_id in self.typing:
+        if self.typing and frame.conversation_id in self.typing:
             self.typing.pop(frame.conversation_id).cancel()
             await self._publish_typing(frame.conversation_id, "stop")
 
@@ -293,6 +384,8 @@ class Gateway:
             raise membership.not_found()
         loop = asyncio.get_running_loop()
         ttl = self.settings.ws_typing_ttl_seconds
+        if self.typing is None:
+            self.typing, self.typing_sent = {}, {}
         handle = self.typing.pop(conversation_id, None)
         if handle is not None:
             handle.cancel()
@@ -303,17 +396,20 @@ class Gateway:
         self.typing[conversation_id] = loop.call_later(ttl, self._typing_expired, conversation_id)
         # A start is announced once, and again every half TTL while it is renewed, so
         # that receivers (and sockets that joined meanwhile) never time it out early.
-        if handle is None or loop.time() - self.typing_sent.get(conversation_id, 0) >= ttl / 2:
+        sent = self.typing_sent.get(conversation_id, 0) if self.typing_sent is not None else 0
+        if handle is None or loop.time() - sent >= ttl / 2:
             await self._publish_typing(conversation_id, "start")
 
     def _typing_expired(self, conversation_id: uuid.UUID) -> None:
-        if self.typing.pop(conversation_id, None) is not None:
+        if self.typing and self.typing.pop(conversation_id, None) is not None:
             self.state.hub.tasks.spawn(
                 self._publish_typing(conversation_id, "stop"), name="typing-expired"
             )
 
     async def _publish_typing(self, conversation_id: uuid.UUID, state: TypingState) -> None:
         user_id = self.conn.user_id
+        if self.typing_sent is None:
+            self.typing_sent = {}
         if state == "start":
             self.typing_sent[conversation_id] = asyncio.get_running_loop().time()
         else:
