@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from chatapi import __version__, security
 from chatapi.api import auth as auth_api
@@ -47,6 +48,24 @@ from chatapi.storage import LocalMediaStorage
 log = logging.getLogger("chatapi")
 
 API_PREFIX = "/api/v1"
+GATEWAY_PATH = f"{API_PREFIX}/ws"
+
+
+class ChatApp(FastAPI):
+    """The FastAPI application, with the WebSocket gateway served ahead of the HTTP stack.
+
+    Every middleware here passes WebSockets through untouched, and so would the router,
+    but each layer's frame (and FastAPI's three exit stacks per WebSocket route) would
+    stay alive as long as the socket: about 12 KiB per socket, a quarter of its cost
+    (bench/PERFORMANCE.md). Other WebSocket paths go the usual way (refused, 403).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and gateway_api.route_path(scope) == GATEWAY_PATH:
+            scope["app"] = self
+            await gateway_api.websocket_endpoint(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def build_state(settings: Settings) -> AppState:
@@ -194,7 +213,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
     )
 
-    app = FastAPI(
+    app = ChatApp(
         title="chatapi",
         version=__version__,
         description="A self-hosted real-time chat service. Authorize with the OAuth2 "
@@ -226,7 +245,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(conversations_api.router, prefix=API_PREFIX)
     app.include_router(messages_api.router, prefix=API_PREFIX)
     app.include_router(media_api.router, prefix=API_PREFIX)
-    app.include_router(gateway_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 
