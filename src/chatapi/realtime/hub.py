@@ -116,14 +116,20 @@ class Hub:
 
     # --- sockets --------------------------------------------------------------------------
 
-    async def attach(self, sink: Sink, first_frame: str) -> None:
+    async def attach(
+        self, sink: Sink, first_frame: str, *, loaded: dict[uuid.UUID, int] | None = None
+    ) -> None:
         """Route this user's frames to `sink` from now on, `first_frame` (`ready`) first.
 
-        The user's conversations are loaded once, when their first socket here attaches.
+        The user's conversations are loaded once, when their first socket here attaches:
+        by the hub (through its directory), or by the caller, who said so with
+        `start_loading` and hands them in as `loaded` (conversation -> last seq).
         Nothing is awaited between registering the sink and queueing `first_frame`, so no
         event can slip in before it.
         """
         uid = sink.user_id
+        if loaded is not None:
+            self._loaded(uid, loaded)
         while uid not in self._user_convs:
             pending = self._loading.get(uid)
             if pending is not None:  # another socket of this user is loading them
@@ -133,15 +139,36 @@ class Hub:
         self._sinks.setdefault(uid, set()).add(sink)
         sink.send(first_frame)
 
+    def start_loading(self, user_id: uuid.UUID) -> bool:
+        """True: the caller is to load the user's conversations (nobody here has them or is
+        loading them) and hand them to `attach`, or call `abandon_loading`. Membership
+        changes heard meanwhile are recorded and applied on top of what it loads."""
+        if user_id in self._user_convs or user_id in self._loading:
+            return False
+        self._loading[user_id] = _Load()
+        return True
+
+    def abandon_loading(self, user_id: uuid.UUID) -> None:
+        """The caller of `start_loading` will not attach (the load failed, or the socket
+        closed): another socket of the user loads them when it attaches."""
+        load = self._loading.pop(user_id, None)
+        if load is not None:
+            load.done.set()
+
     async def _load(self, uid: uuid.UUID) -> None:
-        # Membership changes that arrive while the list loads are replayed on top of it:
-        # the list may or may not include them, and applying them twice is harmless.
-        load = self._loading[uid] = _Load()
+        self.start_loading(uid)
         try:
             seqs = await self._directory.conversation_seqs(uid)
-        finally:
-            del self._loading[uid]
-            load.done.set()
+        except BaseException:
+            self.abandon_loading(uid)
+            raise
+        self._loaded(uid, seqs)
+
+    def _loaded(self, uid: uuid.UUID, seqs: dict[uuid.UUID, int]) -> None:
+        # Membership changes that arrived while the list loaded are replayed on top of it:
+        # the list may or may not include them, and applying them twice is harmless.
+        load = self._loading.pop(uid)
+        load.done.set()
         convs = set(seqs)
         for op, conversation_id in load.changes:
             if op == "added":

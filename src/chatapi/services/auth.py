@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Select, Uuid, bindparam, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -18,7 +19,7 @@ from chatapi.errors import Conflict, NotAuthenticated
 from chatapi.models import RefreshToken, User
 from chatapi.ports import LoginAttempts, Quota
 from chatapi.schemas import TokenPair, UserCreate
-from chatapi.services import sessions
+from chatapi.services import membership, sessions
 
 BAD_CREDENTIALS = "Incorrect username or password."
 
@@ -147,18 +148,91 @@ async def authenticate_with_claims(
 ) -> tuple[User, security.TokenClaims]:
     """`authenticate`, also returning the token's claims (e.g. when it expires). A token
     of a revoked session is refused too, without a query once its session is cached."""
+    claims = access_claims(token, key=key)
+    user = await uow.session.get(User, claims.sub)
+    if user is None or user.deleted_at is not None:
+        raise _account_gone()
+    if await sessions.is_revoked(uow, revocations, claims):
+        raise sessions.session_ended()
+    return user, claims
+
+
+def access_claims(token: str, *, key: str) -> security.TokenClaims:
+    """The claims of a valid access token; 401 for anything else (no query)."""
     try:
-        claims = security.decode_token(token, key=key, expected_type="access")
+        return security.decode_token(token, key=key, expected_type="access")
     except security.InvalidToken as exc:
         raise NotAuthenticated(
             "The access token is invalid or expired. Log in or refresh it.", code="invalid_token"
         ) from exc
-    user = await uow.session.get(User, claims.sub)
-    if user is None or user.deleted_at is not None:
-        raise NotAuthenticated("This account no longer exists.", code="invalid_token")
-    if await sessions.is_revoked(uow, revocations, claims):
+
+
+@functools.cache
+def _socket_auth_statement(with_revoked: bool, with_circle: bool) -> Select[Any]:
+    """`authenticate_socket`'s statement, built once per variant (bind parameters `uid`,
+    `sid`): building it took longer than running it."""
+    uid = bindparam("uid", type_=Uuid())
+    stmt: Select[Any] = select(User).where(col(User.id) == uid)
+    if with_revoked:
+        revoked = sessions.revoked_clause(uid, bindparam("sid", type_=Uuid()))
+        stmt = stmt.add_columns(revoked.label("revoked"))
+    if with_circle:
+        circle = membership.circle(uid)
+        stmt = stmt.add_columns(circle.c.kind, circle.c.id, circle.c.seq).outerjoin(circle, true())
+    return stmt
+
+
+def _account_gone() -> NotAuthenticated:
+    return NotAuthenticated("This account no longer exists.", code="invalid_token")
+
+
+@dataclass(frozen=True, slots=True)
+class SocketAuth:
+    """What a socket's `auth` found, in one statement (`authenticate_socket`)."""
+
+    user: User
+    # With `with_circle`: the user's conversations and the last seq of each, and everyone
+    # who shares one with them (for the hub's routing and the presence announcement).
+    conversations: dict[uuid.UUID, int] | None = None
+    co_members: set[uuid.UUID] | None = None
+
+
+async def authenticate_socket(
+    uow: UnitOfWork,
+    *,
+    claims: security.TokenClaims,
+    revocations: sessions.RevocationCache,
+    with_circle: bool,
+) -> SocketAuth:
+    """`authenticate_with_claims` for a socket's `auth` (its token decoded already), in one
+    statement: the user; whether the token's session is revoked, unless this instance
+    knows; and `with_circle` (the user's first socket here) their conversations and
+    co-members too (`membership.circle`), which would otherwise be two more queries."""
+    sid = claims.sid
+    known = None if sid is None else revocations.get(sid)
+    generation = revocations.generation
+    ask_revoked = sid is not None and known is None
+    stmt = _socket_auth_statement(ask_revoked, with_circle)
+    rows = (await uow.session.execute(stmt, {"uid": claims.sub, "sid": sid})).all()
+    if not rows or rows[0].User.deleted_at is not None:
+        raise _account_gone()
+    found = SocketAuth(user=rows[0].User)
+    if ask_revoked:
+        assert sid is not None
+        known = bool(rows[0].revoked)
+        revocations.store(claims.sub, sid, known, generation=generation)
+    if known:
         raise sessions.session_ended()
-    return user, claims
+    if not with_circle:
+        return found
+    conversations: dict[uuid.UUID, int] = {}
+    co_members: set[uuid.UUID] = set()
+    for row in rows:
+        if row.kind == membership.CONVERSATION:
+            conversations[row.id] = row.seq
+        elif row.kind == membership.CO_MEMBER:
+            co_members.add(row.id)
+    return SocketAuth(user=found.user, conversations=conversations, co_members=co_members)
 
 
 async def _stored_refresh_token(

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Integer, Select, String, and_, cast, literal, null, select, union_all
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import Subquery
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
@@ -115,26 +118,62 @@ async def member_ids(uow: UnitOfWork, *, conversation_id: uuid.UUID) -> list[uui
     return list((await uow.session.scalars(stmt)).all())
 
 
+# A user id, or a bind parameter standing for one (statements built once, `circle`).
+UserId = uuid.UUID | BindParameter[uuid.UUID]
+
+
+def _their_conversations(user_id: UserId) -> Any:
+    """Joins conversations to the user's memberships."""
+    return and_(col(Member.conversation_id) == col(Conversation.id), col(Member.user_id) == user_id)
+
+
+def _shares_one_with(user_id: UserId) -> tuple[Any, ...]:
+    """Filters members to those of the user's conversations, the user left out."""
+    mine = select(col(Member.conversation_id)).where(col(Member.user_id) == user_id)
+    return col(Member.conversation_id).in_(mine), col(Member.user_id) != user_id
+
+
 async def conversation_seqs_for_user(
     uow: UnitOfWork, *, user_id: uuid.UUID
 ) -> dict[uuid.UUID, int]:
     """The user's conversations and the last seq of each (one query)."""
     stmt = select(col(Conversation.id), col(Conversation.last_seq)).join(
-        Member,
-        and_(col(Member.conversation_id) == col(Conversation.id), col(Member.user_id) == user_id),
+        Member, _their_conversations(user_id)
     )
     return dict((await uow.session.execute(stmt)).all())
 
 
 async def co_member_ids(uow: UnitOfWork, *, user_id: uuid.UUID) -> set[uuid.UUID]:
     """Everyone who shares at least one conversation with the user (not the user)."""
-    mine = select(col(Member.conversation_id)).where(col(Member.user_id) == user_id)
-    stmt = (
-        select(col(Member.user_id))
-        .where(col(Member.conversation_id).in_(mine), col(Member.user_id) != user_id)
+    stmt = select(col(Member.user_id)).where(*_shares_one_with(user_id)).distinct()
+    return set((await uow.session.scalars(stmt)).all())
+
+
+# The `kind` of a `circle` row.
+CONVERSATION, CO_MEMBER = "c", "m"
+
+
+def circle(user_id: UserId) -> Subquery:
+    """`conversation_seqs_for_user` and `co_member_ids` as one subquery, to be joined into
+    a bigger statement (a socket's `auth`): rows of (`kind`, `id`, `seq`), where `kind` is
+    CONVERSATION (`id` one of the user's conversations, `seq` its last seq) or CO_MEMBER
+    (`id` someone who shares one with the user, `seq` null). `user_id` may be a bind
+    parameter: building this statement costs more than running it."""
+    conversations: Select[str, uuid.UUID, int] = select(
+        literal(CONVERSATION, String).label("kind"),
+        col(Conversation.id).label("id"),
+        col(Conversation.last_seq).label("seq"),
+    ).join(Member, _their_conversations(user_id))
+    co_members: Select[str, uuid.UUID, int] = (
+        select(
+            literal(CO_MEMBER, String).label("kind"),
+            col(Member.user_id).label("id"),
+            cast(null(), Integer).label("seq"),
+        )
+        .where(*_shares_one_with(user_id))
         .distinct()
     )
-    return set((await uow.session.scalars(stmt)).all())
+    return union_all(conversations, co_members).subquery("circle")
 
 
 async def co_member_ids_many(

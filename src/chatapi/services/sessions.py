@@ -24,7 +24,8 @@ import uuid
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Exists, exists, select, update
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col
 
 from chatapi import security
@@ -121,18 +122,22 @@ async def is_revoked(uow: UnitOfWork, cache: RevocationCache, claims: security.T
     if known is not None:
         return known
     generation = cache.generation
-    stmt = (
-        select(col(RefreshToken.id))
-        .where(
-            col(RefreshToken.family_id) == sid,
-            col(RefreshToken.user_id) == claims.sub,
-            col(RefreshToken.revoked_at).is_not(None),
-        )
-        .limit(1)
-    )
-    revoked = (await uow.session.scalar(stmt)) is not None
+    revoked = bool(await uow.session.scalar(select(revoked_clause(claims.sub, sid))))
     cache.store(claims.sub, sid, revoked, generation=generation)
     return revoked
+
+
+def revoked_clause(
+    user_id: uuid.UUID | BindParameter[uuid.UUID],
+    session_id: uuid.UUID | BindParameter[uuid.UUID],
+) -> Exists:
+    """SQL: the user's login session is revoked (for `is_revoked`, or a column of a bigger
+    query, whose answer goes to `RevocationCache.store`). Values or bind parameters."""
+    return exists().where(
+        col(RefreshToken.family_id) == session_id,
+        col(RefreshToken.user_id) == user_id,
+        col(RefreshToken.revoked_at).is_not(None),
+    )
 
 
 async def revoked_among(

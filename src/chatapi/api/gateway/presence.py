@@ -4,6 +4,7 @@ offline is told so; `last_seen_at` is written when the last socket closes."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 from chatapi.api.state import AppState
@@ -12,11 +13,18 @@ from chatapi.services import membership, users
 
 
 async def announce_presence(
-    state: AppState, user_id: uuid.UUID, *, online: bool, last_seen_at: datetime | None
+    state: AppState,
+    user_id: uuid.UUID,
+    *,
+    online: bool,
+    last_seen_at: datetime | None,
+    recipients: Collection[uuid.UUID] | None = None,
 ) -> None:
-    """Tell everyone who shares a conversation with the user (one query)."""
-    async with state.read_uow() as uow:
-        recipients = await membership.co_member_ids(uow, user_id=user_id)
+    """Tell everyone who shares a conversation with the user: `recipients` when the caller
+    knows them (a socket's `auth` loads them), else from the database (one query)."""
+    if recipients is None:
+        async with state.read_uow() as uow:
+            recipients = await membership.co_member_ids(uow, user_id=user_id)
     if not recipients:
         return
     await state.publisher.publish(

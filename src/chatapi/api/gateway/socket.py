@@ -295,48 +295,68 @@ class Gateway:
 
     async def on_auth(self, frame: p.Auth) -> None:
         conn = self.conn
-        key, revocations = self.state.token_policy.key, self.state.revocations
+        revocations = self.state.revocations
         generation = revocations.generation
         try:
-            async with self.state.read_uow() as uow:
-                user, claims = await auth_service.authenticate_with_claims(
-                    uow, token=frame.token, key=key, revocations=revocations
-                )
+            claims = auth_service.access_claims(frame.token, key=self.state.token_policy.key)
         except ChatError:
             conn.close(p.CLOSE_NOT_AUTHENTICATED, "invalid or expired token")
             return
-        if conn.user is not None and conn.user.id != user.id:
-            conn.close(p.CLOSE_NOT_AUTHENTICATED, "a socket stays with one user")
-            return
-        remaining = (claims.exp - datetime.now(UTC)).total_seconds()
-        self.deadline = asyncio.get_running_loop().time() + remaining
-        self._arm_deadline()
-        conn.sid = claims.sid
-        if conn.user is not None:
-            conn.send(p.AuthRenewed(expires_at=claims.exp).text())
-            await self._recheck_session(claims, generation)
-            return
-        conn.user = user
-        self.counted_online = True
-        sockets = await self.state.presence.add_socket(user.id)
-        limit = self.settings.ws_max_sockets_per_user
-        if limit and sockets > limit:
-            conn.close(p.CLOSE_TOO_MANY_SOCKETS, f"more than {limit} open sockets")
-            return
-        came_online = sockets == 1
-        me = UserRead.model_validate(user).model_copy(update={"online": True})
+        # The user's first socket here loads their conversations (and, for the presence
+        # announcement, who shares one with them) in the same statement as the user.
+        hub = self.state.hub
+        loading = conn.user is None and hub.start_loading(claims.sub)
         try:
-            await self.state.hub.attach(conn, p.Ready(user=me, session_id=conn.session_id).text())
-        except Exception:
-            log.exception("ws: loading conversations for session %s failed", conn.session_id)
-            conn.close(p.CLOSE_INTERNAL_ERROR, "try again")
-            return
+            try:
+                async with self.state.read_uow() as uow:
+                    found = await auth_service.authenticate_socket(
+                        uow, claims=claims, revocations=revocations, with_circle=loading
+                    )
+            except ChatError:
+                conn.close(p.CLOSE_NOT_AUTHENTICATED, "invalid or expired token")
+                return
+            user = found.user
+            if conn.user is not None and conn.user.id != user.id:
+                conn.close(p.CLOSE_NOT_AUTHENTICATED, "a socket stays with one user")
+                return
+            remaining = (claims.exp - datetime.now(UTC)).total_seconds()
+            self.deadline = asyncio.get_running_loop().time() + remaining
+            self._arm_deadline()
+            conn.sid = claims.sid
+            if conn.user is not None:
+                conn.send(p.AuthRenewed(expires_at=claims.exp).text())
+                await self._recheck_session(claims, generation)
+                return
+            conn.user = user
+            self.counted_online = True
+            sockets = await self.state.presence.add_socket(user.id)
+            limit = self.settings.ws_max_sockets_per_user
+            if limit and sockets > limit:
+                conn.close(p.CLOSE_TOO_MANY_SOCKETS, f"more than {limit} open sockets")
+                return
+            came_online = sockets == 1
+            me = UserRead.model_validate(user).model_copy(update={"online": True})
+            ready = p.Ready(user=me, session_id=conn.session_id).text()
+            loaded, loading = (found.conversations if loading else None), False
+            try:
+                await hub.attach(conn, ready, loaded=loaded)
+            except Exception:
+                log.exception("ws: loading conversations for session %s failed", conn.session_id)
+                conn.close(p.CLOSE_INTERNAL_ERROR, "try again")
+                return
+        finally:
+            if loading:
+                hub.abandon_loading(claims.sub)
         self.attached = True
         log.debug("ws: session %s authenticated user %s", conn.session_id, user.id)
         await self._recheck_session(claims, generation)
         if came_online:
             await announce_presence(
-                self.state, user.id, online=True, last_seen_at=user.last_seen_at
+                self.state,
+                user.id,
+                online=True,
+                last_seen_at=user.last_seen_at,
+                recipients=found.co_members,
             )
 
     async def _recheck_session(self, claims: TokenClaims, generation: int) -> None:
