@@ -80,7 +80,8 @@ class Connection:
         self.user: User | None = None
         # The login session of the token it authenticated with (`sid` claim).
         self.sid: uuid.UUID | None = None
-        self._outbox: deque[str] = deque()
+        # Frames not yet written; a queue exists only while a writer writes it out.
+        self._outbox: deque[str] | None = None
         self._max_frames = outbox_size
         # Characters of the frames queued and not yet written (a frame's text is JSON:
         # bytes for ASCII, at most four bytes each otherwise).
@@ -101,14 +102,16 @@ class Connection:
     def send(self, text: str) -> None:
         if self.close_code is not None or self.peer_gone:
             return
+        outbox = self._outbox
         queued = self._queued + len(text)
-        if (queued > self._max_queued and self._queued) or len(self._outbox) >= self._max_frames:
+        if outbox is None:  # idle: no queue and no writer until there is something to write
+            outbox = self._outbox = deque()
+            self._writer = asyncio.get_running_loop().create_task(self._write_out(outbox))
+        elif (queued > self._max_queued and self._queued) or len(outbox) >= self._max_frames:
             self._overflow()
             return
-        self._outbox.append(text)
+        outbox.append(text)
         self._queued = queued
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write_out())
 
     def _overflow(self) -> None:
         log.warning("ws: session %s is not keeping up; closing it (1013)", self.session_id)
@@ -116,7 +119,8 @@ class Connection:
             CLOSE_TRY_AGAIN_LATER, "outgoing buffer full: reconnect and catch up", drain=False
         )
         # Let go of what it had queued now: a stalled reader may take a while to close.
-        self._outbox.clear()
+        if self._outbox is not None:
+            self._outbox.clear()
         self._queued = 0
 
     def close(self, code: int, reason: str = "", *, drain: bool = True) -> None:
@@ -129,9 +133,8 @@ class Connection:
         if self.on_close is not None:
             self.on_close()
 
-    async def _write_out(self) -> None:
+    async def _write_out(self, outbox: deque[str]) -> None:
         """Write queued frames until none is left (or the peer is gone)."""
-        outbox = self._outbox
         try:
             while outbox:
                 text = outbox.popleft()
@@ -147,6 +150,7 @@ class Connection:
             if self.on_close is not None:
                 self.on_close()
         finally:
+            self._outbox = None
             self._writer = None
 
     async def drained(self) -> None:
@@ -161,5 +165,4 @@ class Connection:
         if writer is not None:
             writer.cancel()
             await asyncio.wait((writer,))
-        self._outbox.clear()
         self._queued = 0
