@@ -1,7 +1,8 @@
 """`python -m bench [SCENARIO ...]`: run the benchmark suite (or some scenarios) and
 print a table of chatapi figures next to the bare baseline measured in the same run.
 
-Scenarios: fanout idle persist history twoinst upload (default: all). See bench/README.md.
+Scenarios: fanout idle persist history twoinst upload stalled (default: all). See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from bench import common as c
 from bench import report
 
-SCENARIOS = ("fanout", "idle", "persist", "history", "twoinst", "upload")
+SCENARIOS = ("fanout", "idle", "persist", "history", "twoinst", "upload", "stalled")
 # bench/upload.py is the stand-alone upload script; bench/uploads.py wraps it as a scenario.
 MODULES = {name: name for name in SCENARIOS} | {"upload": "uploads"}
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -265,6 +265,29 @@ def _upload_rows(s: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _stalled_rows(s: dict[str, Any]) -> list[Row]:
+    none, stalled = s.get("none", {}), s.get("stalled", {})
+    if not none and not stalled:
+        return []
+    n = stalled.get("stalled")
+    closes = ", ".join(f"{k}: {v}" for k, v in (stalled.get("extra_closes") or {}).items())
+    growth = stalled.get("growth_mb")
+    return [
+        (
+            "7 stalled readers",
+            f"server RSS growth, flood of {_n(stalled.get('messages'))} x 4 KB to a group "
+            f"with {n} stalled sockets (none stalled), MiB",
+            f"{_n(growth)} ({_n(none.get('growth_mb'))})",
+            "",
+            "",
+            f"stalled closed: {closes or 'none'}; reader got "
+            f"{stalled.get('reader_received')}/{stalled.get('acked')}",
+            "a few MiB (WS_OUTBOX_BYTES each)",
+            _mark(None if growth is None else growth <= 4 * n),
+        )
+    ]
+
+
 BUILDERS = {
     "fanout": _fanout_rows,
     "idle": _idle_rows,
@@ -272,6 +295,7 @@ BUILDERS = {
     "history": _history_rows,
     "twoinst": _twoinst_rows,
     "upload": _upload_rows,
+    "stalled": _stalled_rows,
 }
 
 

@@ -1,6 +1,7 @@
 """Per-socket cost, measured with deterministic tools rather than the wall clock.
 
-    python -m bench.socket_probe [--sockets 1000] [--groups 0] [--database-url URL]
+    python -m bench.socket_probe [--sockets 1000] [--groups K] [--database-url URL]
+                                 [--baseline] [--no-trace] [--profile] [--json FILE]
 
 Starts a real `chatapi serve` (the same `cli.main`, inside a small wrapper that installs
 the probes), opens a 200-socket warm-up and closes it, then opens `--sockets`
@@ -16,10 +17,12 @@ after them:
 - **server CPU time per connect** (user + system, from the process itself).
 
 Two servers run one after the other: one under `tracemalloc` (the heap figures), one
-without it (CPU, database counts; tracemalloc would inflate the CPU time). `--groups K`
-puts the users in groups of K (user i with i+1..i+K-1), so that `auth` also loads a
-conversation list and co-members; 0 (the default) is the `idle` scenario's users, who
-belong to no conversation.
+without it (CPU, database counts; tracemalloc would inflate the CPU time; `--no-trace`
+runs only this one). `--groups K` puts the users in groups of K (user i with
+i+1..i+K-1: each in K groups), so that `auth` also loads a conversation list and
+co-members; 0 (the default) is the `idle` scenario's users, who belong to no
+conversation. `--baseline` probes `bench/baseline.py` instead (the same sockets joining
+one room); `--profile` runs py-spy over the untraced server's connects.
 """
 
 from __future__ import annotations
