@@ -10,7 +10,8 @@ after them:
 
 - **traced Python heap per socket**, by package (`tracemalloc`, one frame: the package
   that asked for the memory), and the growth of RSS;
-- **GC-tracked objects per socket** (`gc.get_objects()` after a full collection);
+- **GC-tracked objects per socket** (`gc.get_objects()` after a full collection), and
+  how long a full collection takes before and after the sockets (`full_gc_ms`);
 - **database work per `auth`**: sessions (pool checkouts; on PostgreSQL each one is a
   pre-ping round trip), transactions begun, statements executed (SQLAlchemy events),
   and the statements by their first words;
@@ -112,7 +113,11 @@ def _rss_kb() -> int:
 
 def _dump(counts: _Counts, path: Path) -> None:
     gc.collect()
+    started = time.perf_counter()
+    gc.collect()  # timed: what a full collection costs the loop now
+    full_gc_ms = (time.perf_counter() - started) * 1000
     out: dict[str, Any] = {
+        "full_gc_ms": full_gc_ms,
         "gc_objects": len(gc.get_objects()),
         "rss_kb": _rss_kb(),
         "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
@@ -269,6 +274,7 @@ def summarize(traced: dict[str, Any] | None, plain: dict[str, Any], n: int) -> d
         out.update(_heap(traced, n))
     b, a = plain["before"], plain["after"]
     out["gc_objects_per_socket"] = round(_per(a, b, "gc_objects", n), 1)
+    out["full_gc_ms"] = [round(b["full_gc_ms"]), round(a["full_gc_ms"])]
     out["rss_kib_per_socket"] = round(_per(a, b, "rss_kb", n), 1)
     out["cpu_ms_per_connect"] = round(_per(a, b, "cpu_s", n) * 1000, 3)
     db = {k: round((a["db"][k] - b["db"][k]) / n, 2) for k in a["db"] if k != "texts"}
