@@ -7,6 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from chatapi import __version__
 from chatapi.settings import ConfigError, Settings, get_settings
 
@@ -113,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
 
             print(json.dumps(asyncapi_document(version=__version__), indent=2, sort_keys=True))
     except ConfigError as exc:
+        print(f"chatapi: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a variable that does not parse, e.g. OIDC_PROVIDERS
         print(f"chatapi: configuration error: {exc}", file=sys.stderr)
         return 2
     return 0
