@@ -21,6 +21,7 @@ from chatapi.api import gateway as gateway_api
 from chatapi.api import health as health_api
 from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
+from chatapi.api import oidc as oidc_api
 from chatapi.api import users as users_api
 from chatapi.api.body_limit import BodyLimitMiddleware
 from chatapi.api.error_handlers import install_error_handlers
@@ -33,6 +34,7 @@ from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
 from chatapi.health import MEDIA, WriteHealth
 from chatapi.media_urls import MediaSigner
+from chatapi.oidc import OpenIDProviders
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatapi.realtime.hub import Hub
@@ -81,6 +83,9 @@ def build_state(settings: Settings) -> AppState:
         storage=storage,
         media_signer=MediaSigner.from_settings(settings),
         publisher=EventPublisher(broker),
+        oidc=OpenIDProviders(
+            settings.oidc_providers, clock_skew_seconds=settings.oidc_clock_skew_seconds
+        ),
         instance_id=instance_id,
         write_health=write_health,
     )
@@ -222,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_api.router)
     app.include_router(contract_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
+    app.include_router(oidc_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
     app.include_router(conversations_api.router, prefix=API_PREFIX)
     app.include_router(messages_api.router, prefix=API_PREFIX)

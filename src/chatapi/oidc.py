@@ -35,7 +35,7 @@ from joserfc.errors import (
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
-from chatapi.errors import BadGateway, NotAuthenticated, NotFound
+from chatapi.errors import BadGateway, ChatError, NotAuthenticated, NotFound
 from chatapi.settings import OidcProvider
 
 log = logging.getLogger("chatapi.oidc")
@@ -203,6 +203,38 @@ class OpenIDProvider:
                 code_verifier=verifier,
             )
         return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=verifier)
+
+    async def complete(
+        self,
+        *,
+        response: Mapping[str, str | None],
+        redirect_uri: str,
+        code_verifier: str,
+        nonce: str,
+    ) -> VerifiedSignIn:
+        """The provider's answer at the redirect URI (`code`, or `error` and
+        `error_description`; `iss`), checked, then `sign_in`. Its `iss` must name this
+        provider (RFC 9207, against mix-ups), and must be there when it promised it."""
+        error = response.get("error")
+        if error:
+            said = response.get("error_description")
+            raise ChatError(
+                f"{self.label} did not sign you in ({error}{f': {said}' if said else ''}).",
+                code="oidc_access_denied" if error == "access_denied" else "oidc_provider_error",
+            )
+        iss = response.get("iss")
+        promised = (await self.metadata()).get("authorization_response_iss_parameter_supported")
+        if (iss is not None and iss != self.issuer) or (iss is None and promised is True):
+            raise ChatError(
+                f"The answer did not come from {self.label} (its issuer is {iss!r}): refused.",
+                code="oidc_issuer_mismatch",
+            )
+        code = response.get("code")
+        if not code:
+            raise ChatError(f"{self.label} sent no sign-in code.", code="oidc_provider_error")
+        return await self.sign_in(
+            code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, nonce=nonce
+        )
 
     async def sign_in(
         self, *, code: str, redirect_uri: str, code_verifier: str, nonce: str
