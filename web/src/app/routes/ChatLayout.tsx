@@ -1,10 +1,12 @@
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { Dropdown, Navbar, Spinner } from "react-bootstrap";
 import { Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
 import { useAuth } from "../../features/auth/AuthProvider";
+import { useAuthOptions } from "../../features/auth/sso";
 import { useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
+import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
 
@@ -18,6 +20,11 @@ export function ChatLayout() {
   }, [unread]);
   const { conversationId } = useParams();
   const location = useLocation();
+  // Back from linking a provider (OidcCallbackPage): the dialog opens again to show it.
+  const [signInMethods, setSignInMethods] = useState(
+    () => (location.state as { signInMethods?: boolean } | null)?.signInMethods === true,
+  );
+  const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
 
   if (status === "checking") {
     return (
@@ -54,6 +61,11 @@ export function ChatLayout() {
               <Dropdown.Item as="button" onClick={followSystem} disabled={followsSystem}>
                 {followsSystem ? "Colours follow the system" : "Follow the system's colours"}
               </Dropdown.Item>
+              {hasProviders ? (
+                <Dropdown.Item as="button" onClick={() => setSignInMethods(true)}>
+                  Sign-in methods…
+                </Dropdown.Item>
+              ) : null}
               <Dropdown.Item as="button" onClick={() => void logout()}>
                 Sign out
               </Dropdown.Item>
@@ -61,6 +73,7 @@ export function ChatLayout() {
           </Dropdown>
         </div>
       </Navbar>
+      <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />
       <div className="d-flex flex-grow-1 min-h-0">
         <aside className={`sidebar border-end flex-column ${open ? "d-none d-md-flex" : "d-flex"}`}>

@@ -3,6 +3,8 @@ import { Alert, Button, Card, Form, Spinner } from "react-bootstrap";
 import { Link, Navigate, useLocation, useNavigate } from "react-router";
 import { useAuth } from "./AuthProvider";
 import { ThemeToggle } from "../settings/ThemeToggle";
+import { ProviderButtons, SingleSignOnPage } from "./SingleSignOn";
+import { safeReturnTo, useAuthOptions } from "./sso";
 
 const USERNAME = /^[a-z0-9_.-]{3,32}$/;
 
@@ -16,11 +18,15 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const isRegister = mode === "register";
+  // Single sign-on: back to the page that sent the person here, after the provider.
+  const options = useAuthOptions();
+  const returnTo = safeReturnTo((location.state as { from?: string } | null)?.from);
 
   if (status === "signed-in") {
     const from = (location.state as { from?: string } | null)?.from ?? "/";
     return <Navigate to={from} replace />;
   }
+  if (options.data?.password_login === false) return <SingleSignOnPage returnTo={returnTo} />;
 
   const usernameProblem =
     isRegister && username && !USERNAME.test(username.trim().toLowerCase())
@@ -109,6 +115,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
               {isRegister ? "Create account" : "Sign in"}
             </Button>
           </Form>
+          <ProviderButtons returnTo={returnTo} divider />
           <p className="mt-3 mb-0 text-center small">
             {isRegister ? (
               <>
