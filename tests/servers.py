@@ -500,9 +500,9 @@ def oidc_provider_missing() -> str | None:
 
 @dataclass
 class OpenIDProviderProcess:
-    """oidc-provider (tests/oidc/provider.mjs) on a free loopback port: one user (`alice`),
-    the clients `chatapi`, `chatapi-forged`, `chatapi-audience`, `chatapi-expiring` and
-    `another-app` (secrets: `<client id>-secret`), accepting `redirect_uris`."""
+    """oidc-provider (tests/oidc/provider.mjs) on a free loopback port: two people (`alice`,
+    `bob`), the clients `chatapi`, `chatapi-forged`, `chatapi-audience`, `chatapi-expiring`
+    and `another-app` (secrets: `<client id>-secret`), accepting `redirect_uris`."""
 
     redirect_uris: list[str]
     port: int = field(default_factory=free_port)

@@ -1,5 +1,5 @@
 // A real OpenID Provider for chatapi's single sign-on tests: oidc-provider (the certified
-// Node implementation) with one user, a few clients and its development login and consent
+// Node implementation) with two people, a few clients and its development login and consent
 // pages. Started by pytest (tests/servers.py, OpenIDProvider) and by the browser test
 // (web/e2e/oidc.e2e.test.mjs); it listens on loopback only.
 //
@@ -36,12 +36,19 @@ if (redirectUris.length === 0) {
   process.exit(2);
 }
 
-/** The one user. devInteractions accepts any password; the login is the account id. */
+/** The people. devInteractions accepts any password; the login is the account id. */
 const USERS = {
   alice: {
     preferred_username: "alice",
     name: "Alice Liddell",
     email: "alice@example.test",
+    email_verified: true,
+  },
+  // Someone who already has a chatapi account with a password and links this provider.
+  bob: {
+    preferred_username: "bob",
+    name: "Bob Baker",
+    email: "bob@example.test",
     email_verified: true,
   },
 };
