@@ -2,6 +2,7 @@
 import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../../api/client";
 import type { Conversation, Member, Role, User } from "../../api/types";
+import { rememberUsers } from "../users/api";
 import { keys } from "./keys";
 
 export { keys };
@@ -40,11 +41,20 @@ export function fetchMembers(id: string): Promise<Member[]> {
   );
 }
 
-export function useMembers(id: string | undefined) {
+export function useMembers(id: string | undefined, enabled = true) {
+  const qc = useQueryClient();
   return useQuery({
     queryKey: keys.members(id ?? ""),
-    enabled: Boolean(id),
-    queryFn: () => fetchMembers(id ?? ""),
+    enabled: Boolean(id) && enabled,
+    queryFn: async () => {
+      const members = await fetchMembers(id ?? "");
+      // Their names outlive their membership: old messages keep them after they leave.
+      rememberUsers(
+        qc,
+        members.map((m) => m.user),
+      );
+      return members;
+    },
     staleTime: 60_000,
   });
 }
