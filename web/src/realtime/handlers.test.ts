@@ -2,6 +2,7 @@ import { QueryClient } from "@tanstack/react-query";
 import { describe, expect, it, vi } from "vitest";
 import type { Conversation, Member } from "../api/types";
 import { keys } from "../features/conversations/keys";
+import { setNewestOnScreen } from "../features/messages/readTracking";
 import { emptyTimeline, loadLatest, type Timeline } from "../features/messages/timeline";
 import { ALICE, CONV, ME, member, message, newEvent } from "../test/factories";
 import { handleFrame, type FrameContext } from "./handlers";
@@ -34,7 +35,6 @@ function setup(active: string | null = null) {
   const ctx: FrameContext = {
     meId: ME,
     activeConversation: () => active,
-    onActiveMessage: vi.fn(),
     announce,
     displayName: () => "Alice",
     onSocketError: vi.fn(),
@@ -62,12 +62,48 @@ describe("socket frames into the cache", () => {
     expect(c?.last_message?.body).toBe("while away");
   });
 
-  it("a message in the open conversation is read and announced, not counted", () => {
+  it("a message in the open conversation showing its newest is announced, not counted", () => {
     const { qc, ctx, announce } = setup(CONV);
+    setNewestOnScreen(CONV, true);
     handleFrame(qc, newEvent(3, { body: "hello there" }), ctx);
+    setNewestOnScreen(CONV, false);
     expect(list(qc).find((x) => x.id === CONV)?.unread_count).toBe(0);
-    expect(ctx.onActiveMessage).toHaveBeenCalledWith(CONV, 3);
     expect(announce).toHaveBeenCalledWith("Alice: hello there");
+  });
+
+  it("a message in the open conversation scrolled far up counts as unread until seen", () => {
+    const { qc, ctx } = setup(CONV);
+    handleFrame(qc, newEvent(3, { body: "while reading old ones" }), ctx);
+    expect(list(qc).find((x) => x.id === CONV)?.unread_count).toBe(1);
+  });
+
+  it("my read marker moving in another tab clears my unread count here", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [
+      conversation({ last_seq: 4, unread_count: 2, last_read_seq: 2, last_message: message(4) }),
+    ]);
+    handleFrame(qc, { type: "receipt", conversation_id: CONV, user_id: ME, read_seq: 4, delivered_seq: 4 }, ctx);
+    expect(list(qc)[0]).toMatchObject({ unread_count: 0, last_read_seq: 4 });
+  });
+
+  it("a partial read elsewhere recounts from the loaded timeline", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [
+      conversation({ last_seq: 4, unread_count: 3, last_read_seq: 1, last_message: message(4) }),
+    ]);
+    qc.setQueryData(
+      keys.timeline(CONV),
+      loadLatest(emptyTimeline(CONV), [message(1), message(2), message(3), message(4)], 50),
+    );
+    handleFrame(qc, { type: "receipt", conversation_id: CONV, user_id: ME, read_seq: 2, delivered_seq: 2 }, ctx);
+    expect(list(qc)[0]).toMatchObject({ unread_count: 2, last_read_seq: 2 });
+  });
+
+  it("someone else's receipt leaves my unread count alone", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [conversation({ unread_count: 1, last_read_seq: 1 })]);
+    handleFrame(qc, { type: "receipt", conversation_id: CONV, user_id: ALICE, read_seq: 2, delivered_seq: 2 }, ctx);
+    expect(list(qc)[0]?.unread_count).toBe(1);
   });
 
   it("applies events to a loaded timeline", () => {

@@ -1,6 +1,6 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { Icon } from "../../components/Icon";
-import { useEffect, useState, type DragEvent } from "react";
+import { useEffect, useMemo, useState, type DragEvent } from "react";
 import { Alert, Button, Spinner } from "react-bootstrap";
 import { Link, useParams } from "react-router";
 import type { Message } from "../../api/types";
@@ -12,6 +12,7 @@ import { useRealtime } from "../../realtime/RealtimeProvider";
 import { useAuth } from "../auth/AuthProvider";
 import { conversationTitle, directPeer, useConversation, useMembers } from "../conversations/api";
 import { useUploads } from "../media/useUploads";
+import { useDisplayNames } from "../users/api";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
 import { Composer } from "./Composer";
@@ -47,18 +48,18 @@ function ConversationView({ id }: { id: string }) {
     return () => setActiveConversation(null);
   }, [id, setActiveConversation]);
 
-  // Reading: whenever the newest message changes while this view is visible.
+  // Where reading stood when the conversation opened: the "new messages" divider goes there.
   const tl = timeline.data;
-  const newestSeq = tl ? Math.max(tl.lastSeq, tl.messages[tl.messages.length - 1]?.seq ?? 0) : 0;
+  const [readSeqAtOpen, setReadSeqAtOpen] = useState<number | undefined>(undefined);
+  const knownReadSeq = conversation.data?.last_read_seq;
   useEffect(() => {
-    if (!meId || !newestSeq) return;
-    const read = () => {
-      if (document.visibilityState === "visible") markRead(qc, id, newestSeq, meId);
-    };
-    read();
-    document.addEventListener("visibilitychange", read);
-    return () => document.removeEventListener("visibilitychange", read);
-  }, [qc, id, newestSeq, meId]);
+    if (knownReadSeq !== undefined) setReadSeqAtOpen((seq) => seq ?? knownReadSeq);
+  }, [knownReadSeq]);
+  const memberNames = useMemo(
+    () => new Map(members.data?.map((m) => [m.user.id, m.user.display_name])),
+    [members.data],
+  );
+  const replyAuthor = useDisplayNames(replyTo && replyTo.sender_id !== meId ? [replyTo.sender_id] : [], memberNames);
 
   if (conversation.error) {
     return (
@@ -166,6 +167,8 @@ function ConversationView({ id }: { id: string }) {
           meId={meId}
           kind={c?.kind ?? "direct"}
           canModerate={canModerate}
+          readSeq={readSeqAtOpen}
+          onRead={(seq) => markRead(qc, id, seq, meId)}
           onReply={(m) => {
             setEditing(null);
             setReplyTo(m);
@@ -180,14 +183,9 @@ function ConversationView({ id }: { id: string }) {
       <TypingIndicator conversationId={id} members={memberList} />
       <Composer
         conversationId={id}
+        meId={meId}
         replyTo={replyTo}
-        replyName={
-          replyTo
-            ? replyTo.sender_id === meId
-              ? "yourself"
-              : (memberList.find((m) => m.user.id === replyTo.sender_id)?.user.display_name ?? "Unknown")
-            : ""
-        }
+        replyName={replyTo ? (replyTo.sender_id === meId ? "yourself" : replyAuthor(replyTo.sender_id)) : ""}
         editing={editing}
         uploads={uploads}
         onCancelReply={() => setReplyTo(null)}
