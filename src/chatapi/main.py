@@ -69,7 +69,9 @@ def build_state(settings: Settings) -> AppState:
         broker=broker,
         presence=presence,
         counters=counters,
-        login_limiter=LoginLimiter(counters, settings.login_rate_limit),
+        login_limiter=LoginLimiter(
+            counters, settings.login_rate_limit, settings.login_address_rate_limit
+        ),
         quotas=Quotas.from_settings(settings, counters),
         token_policy=TokenPolicy(
             key=settings.signing_key,

@@ -40,7 +40,11 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     access_token_ttl_seconds: int = Field(default=15 * 60, gt=0, le=MAX_TOKEN_TTL_SECONDS)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0, le=MAX_TOKEN_TTL_SECONDS)
-    login_rate_limit: str = "10/minute"
+    login_rate_limit: str = "10/minute"  # failed logins per username
+    # Failed logins per client address, whatever the usernames: much higher than the
+    # per-account limit, so one person's typos do not lock out an office behind one
+    # address, while a password spray across many accounts is still stopped.
+    login_address_rate_limit: str = "100/minute"
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
@@ -68,6 +72,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "login_rate_limit",
+        "login_address_rate_limit",
         "register_rate_limit",
         "message_rate_limit",
         "member_add_rate_limit",
@@ -76,7 +81,11 @@ class Settings(BaseSettings):
     @classmethod
     def _rate_parses(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
-        if not value and info.field_name in ("login_rate_limit", "ws_rate_limit"):
+        if not value and info.field_name in (
+            "login_rate_limit",
+            "login_address_rate_limit",
+            "ws_rate_limit",
+        ):
             raise ValueError("this limit cannot be switched off")
         if value:
             try:

@@ -274,6 +274,33 @@ async def test_ws_read_and_delivered_move_markers_and_send_receipts(
     assert markers[bob.id] == (2, 3)
 
 
+async def test_ws_a_readers_other_tabs_hear_of_their_own_read(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    """A second tab's unread count follows what the first one read."""
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    await api.post(alice, conv, "hello")
+    tab1 = await sockets.open(server.ws_url, bob.token)
+    tab2 = await sockets.open(server.ws_url, bob.token)
+    await tab1.send({"type": "read", "conversation_id": conv, "seq": 1})
+    receipt = await tab2.expect("receipt")
+    assert (receipt["user_id"], receipt["read_seq"]) == (bob.id, 1)
+    r = await api.http.post(
+        f"/api/v1/conversations/{conv}/read", headers=bob.headers, json={"seq": 1}
+    )
+    assert r.status_code == 204  # no move, no frame; a REST read that moves reaches both
+    await api.post(alice, conv, "again")
+    for tab in (tab1, tab2):
+        await tab.expect("message.new")
+    r = await api.http.post(
+        f"/api/v1/conversations/{conv}/read", headers=bob.headers, json={"seq": 2}
+    )
+    for tab in (tab1, tab2):
+        receipt = await tab.expect("receipt")
+        assert (receipt["user_id"], receipt["read_seq"]) == (bob.id, 2)
+
+
 async def test_ws_presence_online_offline_and_last_seen(
     sockets: Sockets, server: Server, api: Api
 ) -> None:
