@@ -45,14 +45,24 @@ describe("the timeline in the browser", { skip: Boolean(missing), timeout: 110_0
 
   before(async () => {
     await mkdir(screenshotDir, { recursive: true });
-    server = await startServer({ REGISTER_RATE_LIMIT: "1000/hour", MESSAGE_RATE_LIMIT: "1000/minute" });
+    [server, browser] = await Promise.all([
+      startServer({
+        REGISTER_RATE_LIMIT: "1000/hour",
+        MESSAGE_RATE_LIMIT: "1000/minute",
+        // Sign-ins are not what this file tests: cheap hashes keep it quick.
+        PASSWORD_HASH_TIME_COST: "1",
+        PASSWORD_HASH_MEMORY_KIB: "1024",
+      }),
+      launchBrowser(),
+    ]);
     base = server.baseURL;
-    browser = await launchBrowser();
-    for (const name of PEOPLE) {
-      const display = name[0].toUpperCase() + name.slice(1);
-      const user = await registerViaApi(base, name, PASSWORD, display);
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    await Promise.all(
+      PEOPLE.map(async (name) => {
+        const display = name[0].toUpperCase() + name.slice(1);
+        const user = await registerViaApi(base, name, PASSWORD, display);
+        people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
+      }),
+    );
   });
 
   after(async () => {

@@ -100,7 +100,11 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (!conversations.data) return;
     const socket = getSocket();
-    for (const c of conversations.data) socket.track(c.id, c.last_seq);
+    // A former member gets nothing more from a conversation: nothing to follow there.
+    for (const c of conversations.data) {
+      if (c.former) socket.forget(c.id);
+      else socket.track(c.id, c.last_seq);
+    }
     if (state === "ready") deliverAll(conversations.data);
   }, [conversations.data, state]);
 
@@ -126,7 +130,7 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
 function deliverAll(list: Conversation[]): void {
   // Read implies delivered: nothing to say where everything is read.
   for (const c of list) {
-    if (c.last_seq > c.last_read_seq) markDelivered(c.id, c.last_seq);
+    if (!c.former && c.last_seq > c.last_read_seq) markDelivered(c.id, c.last_seq);
   }
 }
 

@@ -8,7 +8,9 @@ import { ALICE, CONV, ME, member, message, newEvent } from "../test/factories";
 import { handleFrame, type FrameContext } from "./handlers";
 import { typingUsers } from "./typingStore";
 
-vi.mock("./connection", () => ({ getSocket: () => ({ send: () => true, track: () => undefined }) }));
+vi.mock("./connection", () => ({
+  getSocket: () => ({ send: () => true, track: () => undefined, forget: () => undefined }),
+}));
 
 function conversation(over: Partial<Conversation> = {}): Conversation {
   return {
@@ -53,6 +55,13 @@ describe("socket frames into the cache", () => {
     expect(c?.unread_count).toBe(1);
     expect(c?.last_message?.body).toBe("new!");
     expect(c?.last_seq).toBe(3);
+  });
+
+  it("a message the list already had (fetched after it was stored) is not counted twice", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [conversation({ last_seq: 3, last_message: message(3), unread_count: 1 })]);
+    handleFrame(qc, newEvent(3), ctx);
+    expect(list(qc)[0]?.unread_count).toBe(1);
   });
 
   it("a caught-up message is not counted again: the refetched list already counts it", () => {
@@ -197,7 +206,32 @@ describe("socket frames into the cache", () => {
     expect(typingUsers(CONV)).toEqual([]);
   });
 
-  it("forgets a conversation I was removed from", () => {
+  it("keeps a conversation I was removed from, read-only, with its history and who removed me", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData<Member[]>(keys.members(CONV), [member(ME), { ...member(ALICE), role: "owner" }]);
+    qc.setQueryData(keys.timeline(CONV), loadLatest(emptyTimeline(CONV), [message(1), message(2)], 50));
+    handleFrame(
+      qc,
+      {
+        conversation_id: CONV,
+        seq: 3,
+        type: "member.removed",
+        created_at: "2026-01-01T12:00:03Z",
+        actor_id: ALICE,
+        member: { user_id: ME, role: "member" },
+      },
+      ctx,
+    );
+    expect(list(qc).map((c) => c.id)).toEqual([CONV, "other"]);
+    expect(list(qc)[0]?.former).toMatchObject({ left_seq: 3, left_at: "2026-01-01T12:00:03Z" });
+    expect(list(qc)[0]?.former?.removed_by?.id).toBe(ALICE);
+    const tl = qc.getQueryData<Timeline>(keys.timeline(CONV));
+    expect(tl?.messages.map((m) => m.seq)).toEqual([1, 2]);
+    expect(tl?.system.map((e) => e.seq)).toEqual([3]);
+    expect(qc.getQueryData(keys.members(CONV))).toBeUndefined();
+  });
+
+  it("leaving myself: former, removed by nobody", () => {
     const { qc, ctx } = setup();
     handleFrame(
       qc,
@@ -205,13 +239,13 @@ describe("socket frames into the cache", () => {
         conversation_id: CONV,
         seq: 3,
         type: "member.removed",
-        created_at: "",
-        actor_id: ALICE,
+        created_at: "2026-01-01T12:00:03Z",
+        actor_id: ME,
         member: { user_id: ME, role: "member" },
       },
       ctx,
     );
-    expect(list(qc).map((c) => c.id)).toEqual(["other"]);
+    expect(list(qc)[0]?.former).toMatchObject({ left_seq: 3, removed_by: null });
   });
 
   it("renames on conversation.updated", () => {

@@ -6,7 +6,7 @@
  */
 import type { QueryClient } from "@tanstack/react-query";
 import type { ChatEvent, Conversation, Member, User } from "../api/types";
-import { forgetConversation } from "../features/conversations/api";
+import { becomeFormer } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import {
   catchUpIfGap,
@@ -158,7 +158,9 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live:
     case "member.role_changed": {
       const userId = event.member?.user_id;
       if (event.type === "member.removed" && userId && userId === ctx.meId) {
-        forgetConversation(qc, id);
+        // Removed, or I left: the chat stays, read-only, up to this event.
+        becomeFormer(qc, event, ctx.meId);
+        getSocket().forget(id);
         return;
       }
       if (event.type === "member.added" && userId === ctx.meId) {

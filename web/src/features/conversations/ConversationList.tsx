@@ -92,13 +92,18 @@ function ConversationItem({
 }) {
   const title = conversationTitle(c, peer);
   const last = c.last_message;
-  const preview = last
-    ? `${last.sender_id === meId ? "You: " : ""}${
-        last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
-      }`
-    : c.kind === "group"
-      ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
-      : "No messages yet";
+  // A group I left or was removed from: its last event is my departure.
+  const preview = c.former
+    ? c.former.removed_by
+      ? `${c.former.removed_by.display_name} removed you`
+      : "You left"
+    : last
+      ? `${last.sender_id === meId ? "You: " : ""}${
+          last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
+        }`
+      : c.kind === "group"
+        ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
+        : "No messages yet";
   const online = c.kind === "direct" && Boolean(peer?.online);
   const typing = useTypingUsers(c.id).length > 0;
   return (

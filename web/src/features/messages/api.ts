@@ -169,11 +169,13 @@ export function noteLastMessage(qc: QueryClient, message: Message, countUnread: 
       if (c.id !== message.conversation_id) return c;
       known = true;
       const newer = !c.last_message || c.last_message.seq <= message.seq;
+      // A list fetched after the message was stored counts it already.
+      const counted = c.last_message !== null && c.last_message !== undefined && c.last_message.seq >= message.seq;
       return {
         ...c,
         last_seq: Math.max(c.last_seq, message.seq),
         last_message: newer ? message : c.last_message,
-        unread_count: countUnread ? c.unread_count + 1 : c.unread_count,
+        unread_count: countUnread && !counted ? c.unread_count + 1 : c.unread_count,
       };
     }),
   );
