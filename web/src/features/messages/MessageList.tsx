@@ -8,10 +8,11 @@ import { dayKey, dayLabel, formatTime } from "../../lib/format";
 import { Attachment } from "../media/Attachment";
 import { useDisplayNames } from "../users/api";
 import { discardPending, loadOlder, retryPending } from "./api";
-import { countsAsSeen, newMessagesDivider, SeenTracker, setNewestOnScreen, unreadAfter } from "./readTracking";
+import { newMessagesDivider, setNewestOnScreen, unreadAfter } from "./readTracking";
 import { messageStatus, seenBy, type TickStatus } from "./receipts";
 import { systemLineText, systemLineUserIds } from "./systemLines";
 import { timelineItems, type PendingMessage, type Timeline, type TimelineItem } from "./timeline";
+import { useSeenRows } from "./useSeenRows";
 
 const GROUP_GAP_MS = 5 * 60_000;
 /** Older pages loaded at most, on opening, to reach the first unread message. */
@@ -134,7 +135,6 @@ export function MessageList({
   const placeDivider = useRef(false);
   const pagesForUnread = useRef(0);
   const dividerRef = useRef<HTMLDivElement>(null);
-  const tracker = useRef(new SeenTracker());
   const [readUpTo, setReadUpTo] = useState(0);
   const [inPlace, setInPlace] = useState(false);
   const [away, setAway] = useState(false);
@@ -231,60 +231,10 @@ export function MessageList({
   }, [timeline.hasOlder, timeline.messages.length, loadingOlder, older]);
 
   // --- reading: what has been on screen while the page is visible --------------------------
-  const onReadRef = useRef(onRead);
-  onReadRef.current = onRead;
-  const report = useCallback(() => {
-    const seq = tracker.current.take(document.visibilityState === "visible");
-    if (seq === null) return;
+  useSeenRows(scroller, inPlace ? readSeq : undefined, (seq) => {
     setReadUpTo(seq);
-    onReadRef.current(seq);
-  }, []);
-
-  const observer = useRef<IntersectionObserver | null>(null);
-  useEffect(() => {
-    const root = scroller.current;
-    if (!root || typeof IntersectionObserver === "undefined") return;
-    const io = new IntersectionObserver(
-      (entries) => {
-        for (const entry of entries) {
-          const seq = Number((entry.target as HTMLElement).dataset.seq);
-          if (!Number.isFinite(seq)) continue;
-          const seen =
-            entry.isIntersecting &&
-            countsAsSeen(entry.intersectionRatio, entry.intersectionRect.height, entry.rootBounds?.height ?? 0);
-          tracker.current.set(seq, seen);
-        }
-        report();
-      },
-      { root, threshold: [0, 0.25, 0.5, 0.75, 1] },
-    );
-    observer.current = io;
-    document.addEventListener("visibilitychange", report);
-    return () => {
-      io.disconnect();
-      observer.current = null;
-      document.removeEventListener("visibilitychange", report);
-    };
-  }, [report]);
-
-  useEffect(() => {
-    // Every row with a seq is watched; observing one twice is a no-op.
-    const root = scroller.current;
-    if (!root || !observer.current) return;
-    for (const el of root.querySelectorAll<HTMLElement>("[data-seq]")) observer.current.observe(el);
+    onRead(seq);
   });
-
-  useEffect(() => {
-    // In place: from now on what is on screen is read. Measure afresh (observing again
-    // reports every row as it is now), since the list may have just been scrolled.
-    const root = scroller.current;
-    const io = observer.current;
-    if (!inPlace || readSeq === undefined || !root || !io) return;
-    tracker.current.start(readSeq);
-    io.disconnect();
-    for (const el of root.querySelectorAll<HTMLElement>("[data-seq]")) io.observe(el);
-    // Once, when placed: readSeq is read at that moment on purpose.
-  }, [inPlace]);
 
   const below = unreadAfter(timeline.messages, readUpTo, meId).length;
 
