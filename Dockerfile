@@ -21,4 +21,7 @@ RUN useradd --system --home /data chatapi && mkdir -p /data && chown chatapi /da
 USER chatapi
 VOLUME /data
 EXPOSE 8000
+# Ready = the database answers and the media disk takes writes (GET /readyz).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
 CMD ["sh", "-c", "chatapi migrate && chatapi serve --host 0.0.0.0 --port 8000"]

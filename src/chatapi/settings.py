@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "chatapi"
     secret_key: SecretStr | None = None
+    # A file holding the key (a Docker/compose secret), read when SECRET_KEY is unset.
+    secret_key_file: Path | None = None
     media_dir: Path | None = None
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -132,9 +134,17 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_key(self) -> str:
-        """The JWT/URL signing key; generated and kept under var/ in development."""
-        if self.secret_key is not None and self.secret_key.get_secret_value():
-            key = self.secret_key.get_secret_value()
+        """The JWT/URL signing key (SECRET_KEY, else SECRET_KEY_FILE); generated and kept
+        under var/ in development."""
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key and self.secret_key_file is not None:
+            try:
+                key = self.secret_key_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"SECRET_KEY_FILE cannot be read: {exc}") from exc
+            if not key:
+                raise ConfigError(f"SECRET_KEY_FILE {self.secret_key_file} is empty.")
+        if key:
             if self.environment == "production" and len(key.encode()) < MIN_SECRET_KEY_BYTES:
                 raise ConfigError(
                     f"SECRET_KEY is too short ({len(key.encode())} bytes): in production it "
