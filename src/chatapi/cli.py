@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from chatapi import __version__, backup
+from chatapi import __version__, backup, logs
 from chatapi.settings import ConfigError, Settings, get_settings
 
 
@@ -68,6 +68,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
         ws_per_message_deflate=False,
         proxy_headers=True,
         log_level=settings.log_level,
+        log_config=logs.logging_config(settings),
         timeout_graceful_shutdown=5,
     )
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         settings = get_settings()
-        logging.getLogger().setLevel(settings.logging_level)
+        logs.configure(settings)
         if args.command == "migrate":
             migrate(settings, args.revision)
         elif args.command == "serve":

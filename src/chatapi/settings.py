@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    # One JSON object per line, or readable text; unset: JSON in production (chatapi.logs).
+    log_format: Literal["json", "text"] | None = None
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
     ws_outbox_size: int = Field(default=1024, gt=0)
@@ -98,6 +100,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{value!r} is not a rate: write e.g. '30/10 seconds' or '5/hour'"
                 ) from exc
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_format_is_default(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
         return value
 
     @field_validator("log_level", mode="before")
