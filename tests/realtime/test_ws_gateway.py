@@ -598,6 +598,43 @@ async def test_ws_slow_reader_is_closed_1013_and_others_keep_receiving(
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < total
 
 
+async def test_ws_a_stalled_reader_is_closed_1013_once_its_queued_bytes_pass_the_bound(
+    tmp_path: Path, sqlite_template: Path, request: pytest.FixtureRequest
+) -> None:
+    """The outbox is bounded in bytes, not only in frames: with room for 100,000 frames,
+    a stalled reader of 16 KB messages is still closed once 64 KiB wait for it."""
+    db = tmp_path / "chatapi.db"
+    shutil.copy(sqlite_template, db)
+    env = server_env(
+        tmp_path, f"sqlite+aiosqlite:///{db}", redis_url=None, redis_prefix="unused",
+        ws_outbox_size=100_000, ws_outbox_bytes=64 * 1024,
+    )  # fmt: skip
+    srv = Server(tmp_path, env)
+    srv.start()
+    request.addfinalizer(srv.stop)
+    async with Api(srv.base_url) as api:
+        alice, stalled = await api.signup(), await api.signup()
+        conv = await api.group(alice, [stalled])
+        raw = RawClient(srv.port)
+        request.addfinalizer(raw.close)
+        raw.send_text(json.dumps({"type": "auth", "token": stalled.token}))
+        assert json.loads(await asyncio.to_thread(raw.first_text))["type"] == "ready"
+        body = "\U0001f600" * 3900  # 16 KB frames
+        sent = 0
+        # Past what the kernel and the transport absorb (a few MB on loopback) plus 64 KiB.
+        while sent < 400:
+            await api.post(alice, conv, f"{sent} {body}")
+            sent += 1
+        texts, code = await asyncio.to_thread(raw.read_all, 20)
+    assert code == 1013
+    seqs = [json.loads(t).get("seq") for t in texts if '"message.new"' in t[:200]]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < sent
+    # LOG_LEVEL=warning (the test servers' setting) governs chatapi's own loggers too.
+    log = (tmp_path / f"server-{srv.port}.log").read_text()
+    assert "is not keeping up; closing it (1013)" in log
+    assert not [line for line in log.splitlines() if line.startswith("INFO chatapi")]
+
+
 @pytest.fixture
 def own_server(tmp_path: Path, sqlite_template: Path) -> Iterator[Server]:
     """A server of the test's own, for stopping and killing."""
