@@ -6,7 +6,7 @@
  */
 import { useQueries, type QueryClient, type UseQueryResult } from "@tanstack/react-query";
 import { useCallback, useMemo } from "react";
-import { api, unwrap } from "../../api/client";
+import { api, ApiError, unwrap } from "../../api/client";
 import type { User } from "../../api/types";
 import { keys } from "../conversations/keys";
 
@@ -21,14 +21,24 @@ export function fetchUser(id: string): Promise<User> {
   return unwrap(api.GET("/api/v1/users/{user_id}", { params: { path: { user_id: id } } }));
 }
 
-/** A name for someone who could not be looked up (e.g. a closed account). */
+/** A name for someone who could not be looked up. */
 export const UNKNOWN_NAME = "Unknown";
+/** The server knows no such user any more: the account was closed. */
+export const CLOSED_ACCOUNT_NAME = "Deleted account";
 /** Shown while a name is being looked up. */
 export const PENDING_NAME = "…";
 
 // Module-level, so the combined result keeps its identity while no lookup changes.
 function namesOf(results: UseQueryResult<User>[]): string[] {
-  return results.map((r) => (r.data ? r.data.display_name : r.isError ? UNKNOWN_NAME : PENDING_NAME));
+  return results.map((r) =>
+    r.data
+      ? r.data.display_name
+      : r.error instanceof ApiError && r.error.status === 404
+        ? CLOSED_ACCOUNT_NAME
+        : r.isError
+          ? UNKNOWN_NAME
+          : PENDING_NAME,
+  );
 }
 
 /**
