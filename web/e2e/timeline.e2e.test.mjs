@@ -251,6 +251,9 @@ describe("the timeline in the browser", { skip: Boolean(missing), timeout: 110_0
       await list.evaluate((el) => el.scrollTo(0, 0));
       await dave.page.waitForTimeout(300);
     }
+    // The names of people who left are looked up once their lines are loaded.
+    await systemLine(dave.page, "Alice removed Bob").waitFor();
+    await systemLine(dave.page, "Carol left").waitFor();
     const texts = await timelineTexts(dave.page);
     assert.deepEqual(texts.slice(0, expected.length), expected);
     assert.equal(texts.length, expected.length + 60);

@@ -1,6 +1,7 @@
 import { QueryClient } from "@tanstack/react-query";
 import { describe, expect, it, vi } from "vitest";
 import type { Conversation, Member } from "../api/types";
+import { loadConversationList } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import { setNewestOnScreen } from "../features/messages/readTracking";
 import { emptyTimeline, loadLatest, type Timeline } from "../features/messages/timeline";
@@ -62,6 +63,21 @@ describe("socket frames into the cache", () => {
     qc.setQueryData(keys.conversations, [conversation({ last_seq: 3, last_message: message(3), unread_count: 1 })]);
     handleFrame(qc, newEvent(3), ctx);
     expect(list(qc)[0]?.unread_count).toBe(1);
+  });
+
+  it("a message arriving while the first list is still loading fetches the list again", async () => {
+    const { qc, ctx } = setup();
+    qc.removeQueries({ queryKey: keys.conversations });
+    let calls = 0;
+    // The first answer was taken before the message was stored.
+    const loading = loadConversationList(qc, async () => {
+      calls += 1;
+      await new Promise((r) => setTimeout(r, 10));
+      return calls === 1 ? [conversation({ last_seq: 2 })] : [conversation({ last_seq: 3, unread_count: 1 })];
+    });
+    handleFrame(qc, newEvent(3), ctx);
+    expect(await loading).toMatchObject([{ last_seq: 3, unread_count: 1 }]);
+    expect(calls).toBe(2);
   });
 
   it("a caught-up message is not counted again: the refetched list already counts it", () => {

@@ -6,7 +6,7 @@
  */
 import type { QueryClient } from "@tanstack/react-query";
 import type { ChatEvent, Conversation, Member, User } from "../api/types";
-import { becomeFormer } from "../features/conversations/api";
+import { becomeFormer, noteNewsBeforeList } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import {
   catchUpIfGap,
@@ -76,8 +76,10 @@ export function handleFrame(
       // My own marker moved (this tab, another tab, another device): so does my unread count.
       const id = frame.conversation_id;
       const c = qc.getQueryData<Conversation[]>(keys.conversations)?.find((x) => x.id === id);
-      if (ctx.meId && frame.user_id === ctx.meId && c && frame.read_seq > c.last_read_seq) {
-        noteOwnRead(qc, id, frame.read_seq, ctx.meId);
+      if (ctx.meId && frame.user_id === ctx.meId) {
+        if (c && frame.read_seq > c.last_read_seq) noteOwnRead(qc, id, frame.read_seq, ctx.meId);
+        // The first list is still on its way: its answer may predate this read.
+        else if (!qc.getQueryData(keys.conversations)) noteNewsBeforeList();
       }
       return;
     }

@@ -21,14 +21,35 @@ export function useConversations(enabled = true) {
   const qc = useQueryClient();
   return useQuery({
     queryKey: keys.conversations,
-    queryFn: async () => {
-      const fetched = await fetchConversations();
-      // What the cache holds now, when the answer is in: not what it held when asking.
-      return mergeFetchedConversations(qc.getQueryData<Conversation[]>(keys.conversations), fetched);
-    },
+    queryFn: () => loadConversationList(qc),
     select: sortConversations,
     enabled,
   });
+}
+
+/** The list for the cache: fetched, then merged with what the cache learnt meanwhile. */
+export async function loadConversationList(
+  qc: QueryClient,
+  fetchList: () => Promise<Conversation[]> = fetchConversations,
+): Promise<Conversation[]> {
+  for (let attempt = 0; ; attempt += 1) {
+    const news = missedNews;
+    const fetched = await fetchList();
+    // What the cache holds now, when the answer is in: not what it held when asking.
+    const current = qc.getQueryData<Conversation[]>(keys.conversations);
+    // The first list has nothing to merge with: if news came meanwhile, ask again.
+    if (current || news === missedNews || attempt >= 2) return mergeFetchedConversations(current, fetched);
+  }
+}
+
+let missedNews = 0;
+
+/**
+ * A message or a read reached this client before its first conversation list did: the
+ * list on its way may predate it, so it is fetched again.
+ */
+export function noteNewsBeforeList(): void {
+  missedNews += 1;
 }
 
 /**

@@ -9,6 +9,7 @@ import { api, ApiError, unwrap } from "../../api/client";
 import type { ChatEvent, Conversation, Media, Member, Message } from "../../api/types";
 import { newClientId } from "../../lib/ids";
 import { getSocket } from "../../realtime/connection";
+import { noteNewsBeforeList } from "../conversations/api";
 import { keys } from "../conversations/keys";
 import { unreadAfter } from "./readTracking";
 import {
@@ -179,7 +180,8 @@ export function noteLastMessage(qc: QueryClient, message: Message, countUnread: 
       };
     }),
   );
-  if (!known && qc.getQueryData(keys.conversations)) {
+  if (!qc.getQueryData(keys.conversations)) noteNewsBeforeList();
+  else if (!known) {
     // A conversation we have never seen (someone started it): fetch the list.
     void qc.invalidateQueries({ queryKey: keys.conversations });
   }
