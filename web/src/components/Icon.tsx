@@ -8,6 +8,7 @@ const PATHS = {
   file: "M4 1.5h5l3.5 3.5v9.5H4ZM9 1.5V5h3.5",
   dots: "M3 8h.01M8 8h.01M13 8h.01",
   clock: "M8 2a6 6 0 1 0 0 12A6 6 0 0 0 8 2Zm0 3v3l2 1.5",
+  down: "M8 2.5v11M3.5 9 8 13.5 12.5 9",
 } as const;
 
 export type IconName = keyof typeof PATHS;

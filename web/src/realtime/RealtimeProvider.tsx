@@ -16,7 +16,7 @@ import type { Conversation, Member } from "../api/types";
 import { useAuth } from "../features/auth/AuthProvider";
 import { useConversations } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
-import { markDelivered, markRead } from "../features/messages/api";
+import { markDelivered } from "../features/messages/api";
 import { persistOutbox } from "../features/messages/outbox";
 import { getSocket, onSocketAuthLost } from "./connection";
 import { handleFrame } from "./handlers";
@@ -78,7 +78,6 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
         {
           meId,
           activeConversation: visible,
-          onActiveMessage: (id, seq) => meId && markRead(qc, id, seq, meId),
           announce: setAnnouncement,
           displayName: (conversationId, userId) =>
             qc.getQueryData<Member[]>(keys.members(conversationId))?.find((m) => m.user.id === userId)?.user
@@ -95,14 +94,19 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
     return persistOutbox(qc, meId);
   }, [status, qc, meId]);
 
-  // Seed the socket's per-conversation watermarks from the list, and confirm delivery.
+  // Seed the socket's per-conversation watermarks from the list, and confirm delivery:
+  // what the list shows has reached this device, up to each conversation's newest seq.
   const conversations = useConversations(status === "signed-in");
   useEffect(() => {
     if (!conversations.data) return;
     const socket = getSocket();
-    for (const c of conversations.data) socket.track(c.id, c.last_seq);
-    if (state === "ready") deliverAll(conversations.data, meId);
-  }, [conversations.data, state, meId]);
+    // A former member gets nothing more from a conversation: nothing to follow there.
+    for (const c of conversations.data) {
+      if (c.former) socket.forget(c.id);
+      else socket.track(c.id, c.last_seq);
+    }
+    if (state === "ready") deliverAll(conversations.data);
+  }, [conversations.data, state]);
 
   const setActiveConversation = useCallback((id: string | null) => {
     active.current = id;
@@ -123,9 +127,10 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
   );
 }
 
-function deliverAll(list: Conversation[], meId: string | undefined): void {
+function deliverAll(list: Conversation[]): void {
+  // Read implies delivered: nothing to say where everything is read.
   for (const c of list) {
-    if (c.last_message && c.last_message.sender_id !== meId) markDelivered(c.id, c.last_message.seq);
+    if (!c.former && c.last_seq > c.last_read_seq) markDelivered(c.id, c.last_seq);
   }
 }
 

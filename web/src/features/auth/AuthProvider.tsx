@@ -6,6 +6,7 @@ import * as session from "../../api/session";
 import type { TokenPair, User } from "../../api/types";
 import { keys } from "../conversations/keys";
 import { resetMarkers } from "../messages/api";
+import { forgetDrafts } from "../messages/drafts";
 import { forgetOutbox } from "../messages/outbox";
 
 type Status = "checking" | "signed-in" | "signed-out";
@@ -90,8 +91,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const meId = me.data?.id;
   const logout = useCallback(async () => {
-    // Signing out on purpose drops unsent messages too (they are this person's, on a shared device).
-    if (meId) forgetOutbox(meId);
+    // Signing out on purpose drops unsent messages and drafts too (they are this person's, on a shared device).
+    if (meId) {
+      forgetOutbox(meId);
+      forgetDrafts(meId);
+    }
     await session.logout();
   }, [meId]);
 

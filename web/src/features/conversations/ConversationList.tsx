@@ -1,11 +1,12 @@
 import { useState } from "react";
 import { Alert, Badge, Button, ListGroup, Spinner } from "react-bootstrap";
-import { NavLink, useNavigate } from "react-router";
+import { NavLink, useNavigate, useParams } from "react-router";
 import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { formatListTime } from "../../lib/format";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
+import { draftPreview, useDrafts } from "../messages/drafts";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
 import { NewGroupModal } from "./NewGroupModal";
 import { UserPicker } from "./UserPicker";
@@ -16,6 +17,8 @@ export function ConversationList() {
   const startDirect = useStartDirect();
   const navigate = useNavigate();
   const [showGroup, setShowGroup] = useState(false);
+  const drafts = useDrafts(me?.id);
+  const { conversationId: openId } = useParams();
 
   async function openDirect(user: User) {
     const conversation = await startDirect.mutateAsync(user.id).catch(() => null);
@@ -59,7 +62,13 @@ export function ConversationList() {
         ) : (
           <ListGroup variant="flush" as="ul" className="mb-0">
             {conversations.data.map((c) => (
-              <ConversationItem key={c.id} conversation={c} peer={directPeer(c, undefined, me?.id)} meId={me?.id} />
+              <ConversationItem
+                key={c.id}
+                conversation={c}
+                peer={directPeer(c, undefined, me?.id)}
+                meId={me?.id}
+                draft={c.id === openId ? "" : (drafts[c.id] ?? "")}
+              />
             ))}
           </ListGroup>
         )}
@@ -73,20 +82,28 @@ function ConversationItem({
   conversation: c,
   peer,
   meId,
+  draft,
 }: {
   conversation: Conversation;
   peer: User | undefined;
   meId: string | undefined;
+  /** unsent text (not shown for the open conversation, whose composer shows it) */
+  draft: string;
 }) {
   const title = conversationTitle(c, peer);
   const last = c.last_message;
-  const preview = last
-    ? `${last.sender_id === meId ? "You: " : ""}${
-        last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
-      }`
-    : c.kind === "group"
-      ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
-      : "No messages yet";
+  // A group I left or was removed from: its last event is my departure.
+  const preview = c.former
+    ? c.former.removed_by
+      ? `${c.former.removed_by.display_name} removed you`
+      : "You left"
+    : last
+      ? `${last.sender_id === meId ? "You: " : ""}${
+          last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
+        }`
+      : c.kind === "group"
+        ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
+        : "No messages yet";
   const online = c.kind === "direct" && Boolean(peer?.online);
   const typing = useTypingUsers(c.id).length > 0;
   return (
@@ -114,7 +131,15 @@ function ConversationItem({
               className={`text-truncate ${typing ? "text-success fst-italic" : "text-body-secondary"}`}
               data-testid="conversation-preview"
             >
-              {typing ? "typing…" : preview}
+              {typing ? (
+                "typing…"
+              ) : draft ? (
+                <>
+                  <span className="text-danger-emphasis">Draft:</span> {draftPreview(draft)}
+                </>
+              ) : (
+                preview
+              )}
             </small>
             {c.unread_count > 0 ? (
               <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">
