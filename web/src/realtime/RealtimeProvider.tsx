@@ -1,7 +1,6 @@
 /** Starts the tab's socket while signed in and feeds its frames into the query cache. */
 import { useQueryClient } from "@tanstack/react-query";
 import {
-  createContext,
   useCallback,
   useContext,
   useEffect,
@@ -17,22 +16,16 @@ import { useAuth } from "../features/auth/AuthProvider";
 import { useConversations } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import { markDelivered, markRead } from "../features/messages/api";
+import { persistChanges } from "../features/messages/changes";
 import { persistOutbox } from "../features/messages/outbox";
 import { getSocket, onSocketAuthLost } from "./connection";
 import { handleFrame } from "./handlers";
 import type { ClientFrame } from "./protocol";
-import type { ConnectionState } from "./socket";
+import { RealtimeContext, usePresenceKnown, type RealtimeValue } from "./context";
 import { clearTyping } from "./typingStore";
+import { trackTimelines } from "./watermarks";
 
-export interface RealtimeValue {
-  state: ConnectionState;
-  send: (frame: ClientFrame) => boolean;
-  setActiveConversation: (id: string | null) => void;
-  lastError: string | null;
-}
-
-/** Exported for tests, which provide a fake; the app uses RealtimeProvider. */
-export const RealtimeContext = createContext<RealtimeValue | null>(null);
+export { RealtimeContext, usePresenceKnown, type RealtimeValue };
 
 function subscribeState(listener: () => void): () => void {
   return getSocket().onStateChange(listener);
@@ -92,26 +85,35 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     if (status !== "signed-in" || !meId) return;
-    return persistOutbox(qc, meId);
+    const stopOutbox = persistOutbox(qc, meId);
+    const stopChanges = persistChanges(meId);
+    return () => {
+      stopOutbox();
+      stopChanges();
+    };
   }, [status, qc, meId]);
 
-  // Seed the socket's per-conversation watermarks from the list, and confirm delivery.
+  // The socket catches up what the timelines have applied (never what the list counts).
+  useEffect(() => {
+    if (status !== "signed-in") return;
+    return trackTimelines(qc, getSocket());
+  }, [status, qc]);
+
+  // Confirm delivery of what the list shows.
   const conversations = useConversations(status === "signed-in");
   useEffect(() => {
-    if (!conversations.data) return;
-    const socket = getSocket();
-    for (const c of conversations.data) socket.track(c.id, c.last_seq);
-    if (state === "ready") deliverAll(conversations.data, meId);
+    if (conversations.data && state === "ready") deliverAll(conversations.data, meId);
   }, [conversations.data, state, meId]);
 
   const setActiveConversation = useCallback((id: string | null) => {
     active.current = id;
   }, []);
   const send = useCallback((frame: ClientFrame) => getSocket().send(frame), []);
+  const retryNow = useCallback(() => getSocket().retryNow(), []);
 
   const value = useMemo(
-    () => ({ state, send, setActiveConversation, lastError }),
-    [state, send, setActiveConversation, lastError],
+    () => ({ state, send, retryNow, setActiveConversation, lastError }),
+    [state, send, retryNow, setActiveConversation, lastError],
   );
   return (
     <RealtimeContext.Provider value={value}>

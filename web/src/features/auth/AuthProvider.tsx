@@ -6,6 +6,7 @@ import * as session from "../../api/session";
 import type { User } from "../../api/types";
 import { keys } from "../conversations/keys";
 import { resetMarkers } from "../messages/api";
+import { forgetChanges } from "../messages/changes";
 import { forgetOutbox } from "../messages/outbox";
 
 type Status = "checking" | "signed-in" | "signed-out";
@@ -80,7 +81,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const meId = me.data?.id;
   const logout = useCallback(async () => {
     // Signing out on purpose drops unsent messages too (they are this person's, on a shared device).
-    if (meId) forgetOutbox(meId);
+    if (meId) {
+      forgetOutbox(meId);
+      forgetChanges(meId);
+    }
     await session.logout();
   }, [meId]);
 

@@ -4,6 +4,7 @@ import { NavLink, useNavigate } from "react-router";
 import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { formatListTime } from "../../lib/format";
+import { usePresenceKnown } from "../../realtime/context";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
@@ -87,7 +88,8 @@ function ConversationItem({
     : c.kind === "group"
       ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
       : "No messages yet";
-  const online = c.kind === "direct" && Boolean(peer?.online);
+  const presenceKnown = usePresenceKnown();
+  const online = c.kind === "direct" && Boolean(peer?.online) && presenceKnown;
   const typing = useTypingUsers(c.id).length > 0;
   return (
     <li className="list-group-item p-0">

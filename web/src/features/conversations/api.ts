@@ -1,7 +1,8 @@
 /** Conversations, members and user search: queries and mutations over the typed client. */
-import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { replaceEqualDeep, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../../api/client";
 import type { Conversation, Member, Role, User } from "../../api/types";
+import { keepMarkersForward } from "../messages/receipts";
 import { keys } from "./keys";
 
 export { keys };
@@ -46,6 +47,9 @@ export function useMembers(id: string | undefined) {
     enabled: Boolean(id),
     queryFn: () => fetchMembers(id ?? ""),
     staleTime: 60_000,
+    // Refetched on every reconnect (for presence) while receipt frames arrive.
+    structuralSharing: (held: unknown, fetched: unknown) =>
+      replaceEqualDeep(held, keepMarkersForward(held as Member[] | undefined, fetched as Member[])),
   });
 }
 

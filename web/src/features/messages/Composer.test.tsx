@@ -14,6 +14,7 @@ function renderComposer(onSend = vi.fn()) {
       frames.push(frame);
       return true;
     },
+    retryNow: () => undefined,
     setActiveConversation: () => undefined,
     lastError: null,
   };

@@ -7,13 +7,14 @@ import type { Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EmptyState } from "../../components/EmptyState";
-import { formatLastSeen } from "../../lib/format";
 import { useRealtime } from "../../realtime/RealtimeProvider";
 import { useAuth } from "../auth/AuthProvider";
 import { conversationTitle, directPeer, useConversation, useMembers } from "../conversations/api";
 import { useUploads } from "../media/useUploads";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
+import { useQueuedChanges, withChanges } from "./changes";
+import { ChatSubtitle } from "./ChatSubtitle";
 import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
 import { TypingIndicator } from "./TypingIndicator";
@@ -48,6 +49,7 @@ function ConversationView({ id }: { id: string }) {
   }, [id, setActiveConversation]);
 
   // Reading: whenever the newest message changes while this view is visible.
+  const changes = useQueuedChanges(id);
   const tl = timeline.data;
   const newestSeq = tl ? Math.max(tl.lastSeq, tl.messages[tl.messages.length - 1]?.seq ?? 0) : 0;
   useEffect(() => {
@@ -75,14 +77,6 @@ function ConversationView({ id }: { id: string }) {
     ? (memberList.find((m) => m.user.id !== meId && c.kind === "direct")?.user ?? directPeer(c, undefined, meId))
     : undefined;
   const title = c ? conversationTitle(c, peer) : "";
-  const subtitle =
-    c?.kind === "group"
-      ? plural(memberList.length || c.members_count, "member")
-      : peer
-        ? peer.online
-          ? "online"
-          : formatLastSeen(peer.last_seen_at)
-        : "";
   const canModerate = c?.my_role === "owner" || c?.my_role === "admin";
 
   function onDrop(e: DragEvent) {
@@ -130,9 +124,7 @@ function ConversationView({ id }: { id: string }) {
           <h2 className="h6 mb-0 text-truncate" data-testid="conversation-title">
             {title || "…"}
           </h2>
-          <div className="small text-body-secondary text-truncate" data-testid="conversation-subtitle">
-            {subtitle}
-          </div>
+          <ChatSubtitle conversation={c} members={memberList} peer={peer} meId={meId} />
         </div>
         {c?.kind === "group" ? (
           <Button
@@ -161,7 +153,7 @@ function ConversationView({ id }: { id: string }) {
         </div>
       ) : (
         <MessageList
-          timeline={tl}
+          timeline={withChanges(tl, changes)}
           members={memberList}
           meId={meId}
           kind={c?.kind ?? "direct"}
@@ -194,7 +186,7 @@ function ConversationView({ id }: { id: string }) {
         onCancelEdit={() => setEditing(null)}
         onSend={onSend}
         onSaveEdit={async (m, body) => {
-          await edit.mutateAsync({ id: m.id, body });
+          await edit.mutateAsync({ message: m, body });
           setEditing(null);
         }}
       />
@@ -219,8 +211,4 @@ function ConversationView({ id }: { id: string }) {
       ) : null}
     </section>
   );
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -7,6 +7,7 @@ import { Avatar } from "../../components/Avatar";
 import { dayKey, dayLabel, formatTime } from "../../lib/format";
 import { Attachment } from "../media/Attachment";
 import { discardPending, loadOlder, retryPending } from "./api";
+import { ChangeNote } from "./ChangeNote";
 import { messageStatus, seenBy, type TickStatus } from "./receipts";
 import { timelineItems, type PendingMessage, type Timeline, type TimelineItem } from "./timeline";
 
@@ -329,6 +330,7 @@ function MessageRow(props: {
           <time dateTime={m.created_at}>{formatTime(m.created_at)}</time>
           {props.status && !m.deleted ? <Ticks status={props.status} /> : null}
         </span>
+        <ChangeNote messageId={m.id} />
         {props.seenBy.length ? (
           <div className="clearfix small text-body-secondary" data-testid="seen-by">
             Seen by {props.seenBy.join(", ")}

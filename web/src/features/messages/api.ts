@@ -10,6 +10,7 @@ import type { Conversation, Media, Member, Message } from "../../api/types";
 import { newClientId } from "../../lib/ids";
 import { getSocket } from "../../realtime/connection";
 import { keys } from "../conversations/keys";
+import { submitChange } from "./changes";
 import {
   acknowledge,
   addPending,
@@ -20,7 +21,6 @@ import {
   oldestSeq,
   prependHistory,
   removePending,
-  replaceMessage,
   setPendingStatus,
   type PendingMessage,
   type Timeline,
@@ -84,6 +84,10 @@ export function catchUpTimeline(qc: QueryClient, id: string): Promise<void> {
         }),
       );
       updateTimeline(qc, id, (t) => applyEvents(t, events));
+      // The socket now counts these as seen (its watermark follows this timeline), so a
+      // live copy racing this answer is dropped: the list's preview comes from here.
+      const newest = events.findLast((e) => e.type === "message.new" && e.message)?.message;
+      if (newest) noteLastMessage(qc, newest, false);
       if (events.length < EVENTS_PAGE) return;
     }
   })().finally(() => catchingUp.delete(id));
@@ -255,26 +259,20 @@ export function markFailed(qc: QueryClient, clientId: string, detail: string): v
   }
 }
 
+/** Edit a sent message; queued (see changes.ts) while the server cannot be reached. */
 export function useEditMessage() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, body }: { id: string; body: string }) =>
-      unwrap(api.PATCH("/api/v1/messages/{message_id}", { params: { path: { message_id: id } }, body: { body } })),
-    onSuccess: (message) => updateTimeline(qc, message.conversation_id, (tl) => replaceMessage(tl, message)),
+    mutationFn: ({ message, body }: { message: Message; body: string }) =>
+      submitChange(qc, { kind: "edit", message, body }),
   });
 }
 
+/** Delete a sent message; queued (see changes.ts) while the server cannot be reached. */
 export function useDeleteMessage() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: async (message: Message) => {
-      await unwrap(api.DELETE("/api/v1/messages/{message_id}", { params: { path: { message_id: message.id } } }));
-      return message;
-    },
-    onSuccess: (message) =>
-      updateTimeline(qc, message.conversation_id, (tl) =>
-        replaceMessage(tl, { ...message, body: "", attachments: [], deleted: true }),
-      ),
+    mutationFn: (message: Message) => submitChange(qc, { kind: "delete", message }),
   });
 }
 
