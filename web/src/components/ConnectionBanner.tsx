@@ -45,7 +45,7 @@ export function ConnectionBanner() {
           data-testid="connection-banner"
         >
           <span>{text}</span>
-          <Button variant="link" size="sm" className="p-0 align-baseline fw-semibold" onClick={retryNow}>
+          <Button variant="link" size="sm" className="connection-retry p-0 align-baseline" onClick={retryNow}>
             Retry now
           </Button>
         </Alert>

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Alert, Badge, Button, ListGroup, Spinner } from "react-bootstrap";
 import { NavLink, useNavigate } from "react-router";
 import type { Conversation, User } from "../../api/types";
@@ -8,6 +8,7 @@ import { usePresenceKnown } from "../../realtime/context";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
+import { onListKeyDown, useStartFocus } from "./listKeys";
 import { NewGroupModal } from "./NewGroupModal";
 import { UserPicker } from "./UserPicker";
 
@@ -17,6 +18,10 @@ export function ConversationList() {
   const startDirect = useStartDirect();
   const navigate = useNavigate();
   const [showGroup, setShowGroup] = useState(false);
+  const listRef = useRef<HTMLUListElement>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useStartFocus(conversations.isSuccess, listRef, searchRef, headingRef);
 
   async function openDirect(user: User) {
     const conversation = await startDirect.mutateAsync(user.id).catch(() => null);
@@ -27,12 +32,16 @@ export function ConversationList() {
     <nav className="d-flex flex-column h-100 min-h-0" aria-label="Conversations">
       <div className="p-2 border-bottom d-flex flex-column gap-2">
         <div className="d-flex align-items-center justify-content-between gap-2">
-          <h1 className="h6 mb-0">Chats</h1>
+          <h1 className="h6 mb-0" ref={headingRef} tabIndex={-1}>
+            Chats
+          </h1>
           <Button size="sm" variant="primary" onClick={() => setShowGroup(true)}>
             New group
           </Button>
         </div>
         <UserPicker
+          inputRef={searchRef}
+          inputId="people-search"
           label="Search people to message"
           exclude={me ? [me.id] : []}
           actionLabel={(u) => `Message ${u.display_name}`}
@@ -58,7 +67,7 @@ export function ConversationList() {
             No conversations yet. Search for someone above to start one.
           </p>
         ) : (
-          <ListGroup variant="flush" as="ul" className="mb-0">
+          <ListGroup variant="flush" as="ul" className="mb-0" ref={listRef} onKeyDown={onListKeyDown}>
             {conversations.data.map((c) => (
               <ConversationItem key={c.id} conversation={c} peer={directPeer(c, undefined, me?.id)} meId={me?.id} />
             ))}

@@ -52,6 +52,7 @@ export function ChatSubtitle({
           <span className="flex-shrink-0" aria-hidden="true">
             ·
           </span>
+          <span className="visually-hidden">, </span>
         </>
       ) : null}
       <span className={names ? "flex-shrink-0" : "text-truncate"}>{text}</span>
