@@ -27,7 +27,7 @@ from chatapi.api.error_handlers import install_error_handlers
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
 from chatapi.api.gateway.revocations import close_revoked_sockets
-from chatapi.api.middleware import InternalErrors, SecurityHeaders
+from chatapi.api.middleware import InternalErrors, RequestIds, SecurityHeaders
 from chatapi.api.openapi_doc import install_openapi
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, make_sessionmaker
@@ -69,7 +69,9 @@ def build_state(settings: Settings) -> AppState:
         broker=broker,
         presence=presence,
         counters=counters,
-        login_limiter=LoginLimiter(counters, settings.login_rate_limit),
+        login_limiter=LoginLimiter(
+            counters, settings.login_rate_limit, settings.login_address_rate_limit
+        ),
         quotas=Quotas.from_settings(settings, counters),
         token_policy=TokenPolicy(
             key=settings.signing_key,
@@ -184,6 +186,8 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # LOG_LEVEL governs chatapi's own loggers as it does uvicorn's (worker processes too).
+    logging.getLogger("chatapi").setLevel(settings.logging_level)
     # Fail at import/start-up, with a clear message, when the configuration cannot work.
     _ = settings.signing_key
     security.configure_hashing(
@@ -233,6 +237,7 @@ def _install_hardening(app: FastAPI) -> None:
     and the OpenAPI document describes every error answer (api/openapi_doc.py)."""
     app.add_middleware(InternalErrors)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)
     install_openapi(app)
 
 

@@ -119,6 +119,26 @@ class Member(SQLModel, table=True):
     last_delivered_seq: int = Field(default=0)
 
 
+class FormerMember(SQLModel, table=True):
+    """Someone who left a group or was removed from it, and may still read its history up
+    to `left_seq` (the seq of their `member.removed` event), nothing after. Gone when they
+    rejoin or forget the conversation. What they saw then is kept here, not re-read: the
+    group's title, their role and their read marker as they were at that moment."""
+
+    __tablename__ = "conversation_former_members"
+
+    conversation_id: uuid.UUID = Field(
+        foreign_key="conversations.id", primary_key=True, ondelete="CASCADE"
+    )
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
+    left_seq: int
+    left_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    removed_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    role: str = Field(max_length=16)
+    title: str | None = Field(default=None, max_length=128)
+    last_read_seq: int = Field(default=0)
+
+
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
     __table_args__ = (

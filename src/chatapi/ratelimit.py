@@ -168,10 +168,11 @@ class Quota:
             )
         wait = await self.counters.take(item, self._key(item, key), cost)
         if wait is not None:
+            retry_after = int(wait) + 1
             raise RateLimited(
                 f"{self.message} At most {item.amount}{self.unit} in {_duration(window)}; "
-                "try again later (see Retry-After).",
-                retry_after=int(wait) + 1,
+                f"try again in {_duration(retry_after)}.",
+                retry_after=retry_after,
                 code=self.code,
             )
 
@@ -197,21 +198,28 @@ def _rate(value: str) -> RateLimitItem | None:
 
 
 class LoginLimiter:
-    """Login attempts per username and per client address (`ports.LoginAttempts`).
+    """Failed login attempts per username (`rate`) and per client address (`address_rate`,
+    much higher: many people may share one address) (`ports.LoginAttempts`).
 
     An attempt is reserved on both counters before the password is checked, so parallel
     guesses cannot outrun the limit; a successful login gives its reservations back
     (and clears the username's count), so only failed attempts add up.
     """
 
-    def __init__(self, counters: Counters, rate: str) -> None:
-        item = parse(rate)
-        message = "Too many failed logins. Wait before trying again."
+    def __init__(self, counters: Counters, rate: str, address_rate: str) -> None:
         self.per_user = Quota(
-            counters, item, scope="login-user", code="rate_limited", message=message
+            counters,
+            parse(rate),
+            scope="login-user",
+            code="rate_limited",
+            message="Too many failed logins for this account.",
         )
         self.per_address = Quota(
-            counters, item, scope="login-addr", code="rate_limited", message=message
+            counters,
+            parse(address_rate),
+            scope="login-addr",
+            code="rate_limited",
+            message="Too many failed logins from your network.",
         )
 
     async def reserve(self, *, username: str, client: str) -> None:

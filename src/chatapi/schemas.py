@@ -203,6 +203,17 @@ class MessageRead(Schema):
     deleted: bool
 
 
+class FormerMembership(Schema):
+    """Set on a conversation the caller left or was removed from: they read its history up
+    to `left_seq` (their `member.removed` event), nothing after, and cannot send."""
+
+    left_seq: int
+    left_at: datetime
+    removed_by: UserRead | None = Field(
+        default=None, description="who removed the caller; null when they left themselves"
+    )
+
+
 class ConversationRead(Schema):
     id: uuid.UUID
     kind: ConversationKind
@@ -217,6 +228,10 @@ class ConversationRead(Schema):
     last_message: MessageRead | None = None
     other_user: UserRead | None = Field(
         default=None, description="for direct conversations: the other person"
+    )
+    former: FormerMembership | None = Field(
+        default=None,
+        description="set when the caller is no longer a member (read-only history)",
     )
 
 

@@ -5,6 +5,7 @@ Every variable is documented in README.md and `.env.example`.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from functools import cached_property
@@ -35,19 +36,28 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "chatapi"
     secret_key: SecretStr | None = None
+    # A file holding the key (a Docker/compose secret), read when SECRET_KEY is unset.
+    secret_key_file: Path | None = None
     media_dir: Path | None = None
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     access_token_ttl_seconds: int = Field(default=15 * 60, gt=0, le=MAX_TOKEN_TTL_SECONDS)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, gt=0, le=MAX_TOKEN_TTL_SECONDS)
-    login_rate_limit: str = "10/minute"
+    login_rate_limit: str = "10/minute"  # failed logins per username
+    # Failed logins per client address, whatever the usernames: much higher than the
+    # per-account limit, so one person's typos do not lock out an office behind one
+    # address, while a password spray across many accounts is still stopped.
+    login_address_rate_limit: str = "100/minute"
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    # One JSON object per line, or readable text; unset: JSON in production (chatapi.logs).
+    log_format: Literal["json", "text"] | None = None
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
     ws_outbox_size: int = Field(default=1024, gt=0)
+    ws_outbox_bytes: int = Field(default=1024 * 1024, gt=0)
     ws_rate_limit: str = "50/second"
     ws_typing_ttl_seconds: float = Field(default=6.0, gt=0)
     ws_reorder_timeout_seconds: float = Field(default=0.5, gt=0)
@@ -68,6 +78,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "login_rate_limit",
+        "login_address_rate_limit",
         "register_rate_limit",
         "message_rate_limit",
         "member_add_rate_limit",
@@ -76,7 +87,11 @@ class Settings(BaseSettings):
     @classmethod
     def _rate_parses(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
-        if not value and info.field_name in ("login_rate_limit", "ws_rate_limit"):
+        if not value and info.field_name in (
+            "login_rate_limit",
+            "login_address_rate_limit",
+            "ws_rate_limit",
+        ):
             raise ValueError("this limit cannot be switched off")
         if value:
             try:
@@ -86,6 +101,23 @@ class Settings(BaseSettings):
                     f"{value!r} is not a rate: write e.g. '30/10 seconds' or '5/hour'"
                 ) from exc
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_format_is_default(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def logging_level(self) -> int:
+        """`log_level` for Python's logging (uvicorn's "trace" is below DEBUG)."""
+        return 5 if self.log_level == "trace" else logging.getLevelName(self.log_level.upper())
 
     @field_validator("allowed_origins", mode="before")
     @classmethod
@@ -111,9 +143,17 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_key(self) -> str:
-        """The JWT/URL signing key; generated and kept under var/ in development."""
-        if self.secret_key is not None and self.secret_key.get_secret_value():
-            key = self.secret_key.get_secret_value()
+        """The JWT/URL signing key (SECRET_KEY, else SECRET_KEY_FILE); generated and kept
+        under var/ in development."""
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key and self.secret_key_file is not None:
+            try:
+                key = self.secret_key_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"SECRET_KEY_FILE cannot be read: {exc}") from exc
+            if not key:
+                raise ConfigError(f"SECRET_KEY_FILE {self.secret_key_file} is empty.")
+        if key:
             if self.environment == "production" and len(key.encode()) < MIN_SECRET_KEY_BYTES:
                 raise ConfigError(
                     f"SECRET_KEY is too short ({len(key.encode())} bytes): in production it "

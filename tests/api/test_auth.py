@@ -137,7 +137,7 @@ async def test_repeated_failed_logins_for_one_username_are_rate_limited(
     assert int(r.headers["retry-after"]) >= 1
 
 
-@pytest.mark.parametrize("settings_overrides", [{"login_rate_limit": "3/minute"}])
+@pytest.mark.parametrize("settings_overrides", [{"login_address_rate_limit": "3/minute"}])
 async def test_failed_logins_from_one_address_are_rate_limited_across_usernames(
     client: httpx.AsyncClient, settings_overrides: dict[str, str]
 ) -> None:
@@ -146,6 +146,22 @@ async def test_failed_logins_from_one_address_are_rate_limited_across_usernames(
         assert r.status_code == 401
     r = await client.post(TOKEN, data={"username": "ghost-new", "password": "wrong-password"})
     assert r.status_code == 429
+
+
+async def test_one_persons_typos_do_not_lock_out_their_office(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    """With the default limits, everyone signs in from one shared address: one account's
+    ten wrong passwords lock that account only."""
+    frank, grace = await signup(), await signup()
+    for _ in range(10):
+        r = await client.post(TOKEN, data={"username": frank.username, "password": "typo-typo"})
+        assert r.status_code == 401
+    r = await client.post(TOKEN, data={"username": grace.username, "password": PASSWORD})
+    assert r.status_code == 200
+    r = await client.post(TOKEN, data={"username": frank.username, "password": PASSWORD})
+    assert (r.status_code, r.json()["code"]) == (429, "rate_limited")
+    assert "account" in r.json()["detail"]
 
 
 async def test_refresh_rotates_and_the_old_token_is_spent(

@@ -138,8 +138,9 @@ async def test_member_management_rules(client: httpx.AsyncClient, signup: Signup
     assert (
         await client.delete(f"{base}/members/{other.id}", headers=owner.headers)
     ).status_code == 404
-    # The removed user no longer sees the conversation.
-    assert (await client.get(base, headers=newcomer.headers)).status_code == 404
+    # The removed user sees the conversation only as a former member (read-only).
+    r = await client.get(base, headers=newcomer.headers)
+    assert r.status_code == 200 and r.json()["former"]["removed_by"]["id"] == admin.id
     # Anyone can leave.
     assert (
         await client.delete(f"{base}/members/{member.id}", headers=member.headers)

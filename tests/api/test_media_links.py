@@ -54,7 +54,7 @@ async def _media_of(http: httpx.AsyncClient, who: Account, conv: str) -> dict[st
     return dict(r.json()[-1]["attachments"][0])
 
 
-async def test_a_removed_members_links_stop_at_once(
+async def test_a_former_members_links_reach_only_what_was_sent_before_they_left(
     app: FastAPI, client: httpx.AsyncClient, signup: Signup
 ) -> None:
     alice, bob, carol = await signup(), await signup(), await signup()
@@ -75,17 +75,31 @@ async def test_a_removed_members_links_stop_at_once(
 
     r = await client.delete(f"{CONV}/{conv}/members/{bob.id}", headers=alice.headers)
     assert r.status_code == 204
+    # Removed, bob keeps the history up to his removal, the photo in it included...
     for link in (bobs["url"], bobs["thumbnail_url"]):
-        gone = await client.get(link)
-        assert (gone.status_code, gone.json()["code"]) == (404, "media_not_found")
-    for link in (carols["url"], carols["thumbnail_url"]):
-        assert (await client.get(link)).status_code == 200
+        assert (await client.get(link)).status_code == 200, link
+    # ...but nothing sent after it: not through his history, not with carol's link.
+    later = (await _post_with_file(client, alice, conv))["attachments"][0]
+    assert [
+        m["id"] for m in (await client.get(f"{CONV}/{conv}/messages", headers=bob.headers)).json()
+    ] == [sent["id"]]
+    carols_later = await _media_of(client, carol, conv)
+    assert carols_later["id"] == later["id"]
+    borrowed = carols_later["url"].replace(_viewer(carols_later["url"]), uuid.UUID(bob.id).hex)
+    assert (await client.get(borrowed)).status_code == 404
     # The viewer is signed: bob cannot pass his link off as carol's, and a link for
     # nobody (the form frames are serialized in before the hub signs them) opens nothing.
     borrowed = bobs["url"].replace(_viewer(bobs["url"]), uuid.UUID(carol.id).hex)
     assert (await client.get(borrowed)).status_code == 404
     nobodys = app.state.chat.media_signer.url(uuid.UUID(bobs["id"]))
     assert (await client.get(nobodys)).status_code == 404
+    # Once bob deletes the chat from his list, his links stop at once; carol's still work.
+    assert (await client.delete(f"{CONV}/{conv}/former", headers=bob.headers)).status_code == 204
+    for link in (bobs["url"], bobs["thumbnail_url"]):
+        gone = await client.get(link)
+        assert (gone.status_code, gone.json()["code"]) == (404, "media_not_found")
+    for link in (carols["url"], carols["thumbnail_url"]):
+        assert (await client.get(link)).status_code == 200
 
 
 async def test_a_closed_accounts_links_stop_at_once(
@@ -140,6 +154,8 @@ async def test_live_frames_carry_each_recipients_own_links(server: Server) -> No
             assert (await api.http.get(media["url"])).status_code == 200
         r = await api.http.delete(f"{CONV}/{conv}/members/{bob.id}", headers=alice.headers)
         assert r.status_code == 204
+        r = await api.http.delete(f"{CONV}/{conv}/former", headers=bob.headers)
+        assert r.status_code == 204  # bob deletes the chat he was removed from
         assert (await api.http.get(links[bob.id]["url"])).status_code == 404
         assert (await api.http.get(links[carol.id]["url"])).status_code == 200
         # The ack of a send over the socket is signed for the sender.

@@ -274,6 +274,33 @@ async def test_ws_read_and_delivered_move_markers_and_send_receipts(
     assert markers[bob.id] == (2, 3)
 
 
+async def test_ws_a_readers_other_tabs_hear_of_their_own_read(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    """A second tab's unread count follows what the first one read."""
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    await api.post(alice, conv, "hello")
+    tab1 = await sockets.open(server.ws_url, bob.token)
+    tab2 = await sockets.open(server.ws_url, bob.token)
+    await tab1.send({"type": "read", "conversation_id": conv, "seq": 1})
+    receipt = await tab2.expect("receipt")
+    assert (receipt["user_id"], receipt["read_seq"]) == (bob.id, 1)
+    r = await api.http.post(
+        f"/api/v1/conversations/{conv}/read", headers=bob.headers, json={"seq": 1}
+    )
+    assert r.status_code == 204  # no move, no frame; a REST read that moves reaches both
+    await api.post(alice, conv, "again")
+    for tab in (tab1, tab2):
+        await tab.expect("message.new")
+    r = await api.http.post(
+        f"/api/v1/conversations/{conv}/read", headers=bob.headers, json={"seq": 2}
+    )
+    for tab in (tab1, tab2):
+        receipt = await tab.expect("receipt")
+        assert (receipt["user_id"], receipt["read_seq"]) == (bob.id, 2)
+
+
 async def test_ws_presence_online_offline_and_last_seen(
     sockets: Sockets, server: Server, api: Api
 ) -> None:
@@ -569,6 +596,43 @@ async def test_ws_slow_reader_is_closed_1013_and_others_keep_receiving(
     assert code == 1013
     seqs = [json.loads(t).get("seq") for t in texts if '"message.new"' in t[:200]]
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < total
+
+
+async def test_ws_a_stalled_reader_is_closed_1013_once_its_queued_bytes_pass_the_bound(
+    tmp_path: Path, sqlite_template: Path, request: pytest.FixtureRequest
+) -> None:
+    """The outbox is bounded in bytes, not only in frames: with room for 100,000 frames,
+    a stalled reader of 16 KB messages is still closed once 64 KiB wait for it."""
+    db = tmp_path / "chatapi.db"
+    shutil.copy(sqlite_template, db)
+    env = server_env(
+        tmp_path, f"sqlite+aiosqlite:///{db}", redis_url=None, redis_prefix="unused",
+        ws_outbox_size=100_000, ws_outbox_bytes=64 * 1024,
+    )  # fmt: skip
+    srv = Server(tmp_path, env)
+    srv.start()
+    request.addfinalizer(srv.stop)
+    async with Api(srv.base_url) as api:
+        alice, stalled = await api.signup(), await api.signup()
+        conv = await api.group(alice, [stalled])
+        raw = RawClient(srv.port)
+        request.addfinalizer(raw.close)
+        raw.send_text(json.dumps({"type": "auth", "token": stalled.token}))
+        assert json.loads(await asyncio.to_thread(raw.first_text))["type"] == "ready"
+        body = "\U0001f600" * 3900  # 16 KB frames
+        sent = 0
+        # Past what the kernel and the transport absorb (a few MB on loopback) plus 64 KiB.
+        while sent < 400:
+            await api.post(alice, conv, f"{sent} {body}")
+            sent += 1
+        texts, code = await asyncio.to_thread(raw.read_all, 20)
+    assert code == 1013
+    seqs = [json.loads(t).get("seq") for t in texts if '"message.new"' in t[:200]]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) < sent
+    # LOG_LEVEL=warning (the test servers' setting) governs chatapi's own loggers too.
+    log = (tmp_path / f"server-{srv.port}.log").read_text()
+    assert "is not keeping up; closing it (1013)" in log
+    assert not [line for line in log.splitlines() if line.startswith("INFO chatapi")]
 
 
 @pytest.fixture

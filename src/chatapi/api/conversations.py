@@ -71,6 +71,13 @@ async def list_conversations(
         UtcDatetime | None,
         Query(description="cursor: only conversations last active before this time"),
     ] = None,
+    include_former: Annotated[
+        bool,
+        Query(
+            description="also list the groups you left or were removed from (with `former` "
+            "set; their history stays readable up to your departure)"
+        ),
+    ] = False,
 ) -> list[ConversationRead]:
     """Your conversations, most recently active first, with unread counts and last messages."""
     return await conversation_list.read_conversations(
@@ -80,6 +87,7 @@ async def list_conversations(
         signer=state.media_signer.for_viewer(user.id),
         limit=limit,
         before=before,
+        include_former=include_former,
     )
 
 
@@ -87,7 +95,7 @@ async def list_conversations(
 async def read_conversation(
     conversation_id: uuid.UUID, user: CurrentUser, uow: ReadUowDep, state: StateDep
 ) -> ConversationRead:
-    """One conversation you belong to."""
+    """One conversation you belong to, or one you left or were removed from (`former`)."""
     return await _read_one(uow, state, user, conversation_id)
 
 
@@ -185,6 +193,19 @@ async def remove_member(
     await conversations.remove_member(
         uow, actor=user, conversation_id=conversation_id, user_id=user_id
     )
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete(
+    "/{conversation_id}/former",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(404),
+)
+async def forget_former(conversation_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> Response:
+    """Delete a conversation you left or were removed from from your list: its history is
+    no longer readable to you. (Members leave with DELETE …/members/{your id}.)"""
+    await conversations.forget(uow, user=user, conversation_id=conversation_id)
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

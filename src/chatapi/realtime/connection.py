@@ -1,9 +1,10 @@
 """One WebSocket: its bounded outbox, its writer task, its rate limiter, its close code.
 
 Fan-out never awaits a socket: the hub calls `send()`, which only queues. A writer task
-per socket writes the queue out. When the queue is full the client is not keeping up:
-the socket is closed with 1013 and nothing more is queued for it, so memory stays flat
-and the other sockets are not slowed.
+per socket writes the queue out. When the queue holds too many frames, or too many
+bytes, the client is not keeping up: the socket is closed with 1013, what it had queued
+is dropped and nothing more is queued for it, so memory stays flat and the other
+sockets are not slowed. (The client catches up from the events endpoint when it is back.)
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ class TokenBucket:
 class Connection:
     """The gateway's handle on one socket (a `Sink` for the hub once authenticated)."""
 
-    def __init__(self, websocket: WebSocket, *, outbox_size: int) -> None:
+    def __init__(
+        self, websocket: WebSocket, *, outbox_size: int, outbox_bytes: int = 1 << 20
+    ) -> None:
         self.ws = websocket
         self.session_id = uuid.uuid4().hex
         self.user: User | None = None
         # The login session of the token it authenticated with (`sid` claim).
         self.sid: uuid.UUID | None = None
         self._outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=outbox_size)
+        # Characters of the frames queued and not yet written (a frame's text is JSON:
+        # bytes for ASCII, at most four bytes each otherwise).
+        self._queued = 0
+        self._max_queued = outbox_bytes
         self.close_code: int | None = None
         self.close_reason = ""
         self.drain_before_close = True
@@ -64,15 +71,30 @@ class Connection:
     def send(self, text: str) -> None:
         if self.close_code is not None:
             return
+        queued = self._queued + len(text)
+        if queued > self._max_queued and self._queued:
+            self._overflow()
+            return
         try:
             self._outbox.put_nowait(text)
         except asyncio.QueueFull:
-            log.warning("ws: session %s is not keeping up; closing it (1013)", self.session_id)
-            self.close(
-                CLOSE_TRY_AGAIN_LATER,
-                "outgoing buffer full: reconnect and catch up",
-                drain=False,
-            )
+            self._overflow()
+            return
+        self._queued = queued
+
+    def _overflow(self) -> None:
+        log.warning("ws: session %s is not keeping up; closing it (1013)", self.session_id)
+        self.close(
+            CLOSE_TRY_AGAIN_LATER, "outgoing buffer full: reconnect and catch up", drain=False
+        )
+        # Let go of what it had queued now: a stalled reader may take a while to close.
+        while True:
+            try:
+                self._outbox.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            self._outbox.task_done()
+        self._queued = 0
 
     def close(self, code: int, reason: str = "", *, drain: bool = True) -> None:
         """Ask for the socket to be closed with `code` (after flushing the outbox if `drain`)."""
@@ -93,4 +115,5 @@ class Connection:
             try:
                 await self.ws.send_text(text)
             finally:
+                self._queued = max(0, self._queued - len(text))
                 self._outbox.task_done()

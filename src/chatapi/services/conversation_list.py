@@ -7,14 +7,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
-from chatapi.models import Conversation, ConversationKind, Member, Message, User
+from chatapi.models import Conversation, ConversationKind, FormerMember, Member, Message, User
 from chatapi.ports import OnlineUsers
-from chatapi.schemas import ConversationRead, MessageRead, UserRead
+from chatapi.schemas import ConversationRead, FormerMembership, MessageRead, UserRead
 from chatapi.services import users
 from chatapi.services.membership import not_found
 from chatapi.services.messages.reads import to_reads
@@ -31,15 +31,44 @@ async def read_conversations(
     conversation_id: uuid.UUID | None = None,
     limit: int = 100,
     before: datetime | None = None,
+    include_former: bool = False,
 ) -> list[ConversationRead]:
     """The caller's conversations, most recently active first (one, with
     `conversation_id`), in six queries: the conversations with my membership, member
     counts, unread counts, last messages, their attachments, the other person of direct
-    chats."""
+    chats. With `include_former` (and always for one conversation), the groups the
+    caller left or was removed from are listed too, as they were at that moment."""
     rows = await _page(uow, user_id=user.id, conversation_id=conversation_id, limit=limit,
                        before=before)  # fmt: skip
-    if conversation_id is not None and not rows:
+    current = await _current_reads(uow, rows, user=user, presence=presence, signer=signer)
+    if not (include_former or (conversation_id is not None and not rows)):
+        return current
+    former = await _former_reads(
+        uow,
+        user=user,
+        presence=presence,
+        signer=signer,
+        conversation_id=conversation_id,
+        limit=limit,
+        before=before,
+    )
+    if conversation_id is not None and not current and not former:
         raise not_found()
+    merged = sorted(
+        current + former,
+        key=lambda c: (-(c.last_activity_at or c.created_at).timestamp(), str(c.id)),
+    )
+    return merged[: min(max(limit, 1), LIST_LIMIT_MAX)]
+
+
+async def _current_reads(
+    uow: UnitOfWork,
+    rows: list[tuple[Conversation, Member]],
+    *,
+    user: User,
+    presence: OnlineUsers,
+    signer: MediaSigner,
+) -> list[ConversationRead]:
     if not rows:
         return []
     ids = [c.id for c, _ in rows]
@@ -94,6 +123,103 @@ async def _page(
     return list((await uow.session.execute(stmt)).tuples().all())
 
 
+async def _former_reads(
+    uow: UnitOfWork,
+    *,
+    user: User,
+    presence: OnlineUsers,
+    signer: MediaSigner,
+    conversation_id: uuid.UUID | None,
+    limit: int,
+    before: datetime | None,
+) -> list[ConversationRead]:
+    """The conversations the user left or was removed from, as they were when they went:
+    the title, role and read marker of that moment, the last message up to their
+    departure, unread counted up to it. Ordered by when they left."""
+    stmt = (
+        select(Conversation, FormerMember)
+        .join(FormerMember, col(FormerMember.conversation_id) == col(Conversation.id))
+        .where(col(FormerMember.user_id) == user.id)
+        .order_by(col(FormerMember.left_at).desc(), col(Conversation.id))
+        .limit(min(max(limit, 1), LIST_LIMIT_MAX))
+    )
+    if conversation_id is not None:
+        stmt = stmt.where(col(Conversation.id) == conversation_id)
+    if before is not None:
+        stmt = stmt.where(col(FormerMember.left_at) < before)
+    rows = list((await uow.session.execute(stmt)).tuples().all())
+    if not rows:
+        return []
+    unread = await _former_unread_counts(uow, [f for _, f in rows])
+    last = await _last_messages(
+        uow,
+        [c.id for c, _ in rows],
+        signer=signer,
+        until={f.conversation_id: f.left_seq for _, f in rows},
+    )
+    removers = await _removers(uow, [f for _, f in rows], viewer=user, presence=presence)
+    return [
+        ConversationRead(
+            id=c.id,
+            kind=c.kind,
+            title=f.title,
+            created_at=c.created_at,
+            last_seq=f.left_seq,
+            last_activity_at=f.left_at,
+            members_count=0,
+            my_role=f.role,
+            unread_count=unread.get(c.id, 0),
+            last_read_seq=f.last_read_seq,
+            last_message=last.get(c.id),
+            former=FormerMembership(
+                left_seq=f.left_seq,
+                left_at=f.left_at,
+                removed_by=removers.get(f.removed_by) if f.removed_by else None,
+            ),
+        )
+        for c, f in rows
+    ]
+
+
+async def _former_unread_counts(
+    uow: UnitOfWork, formers: list[FormerMember]
+) -> dict[uuid.UUID, int]:
+    """Messages of others after the former member's read marker, up to their departure."""
+    if not formers:
+        return {}
+    user_id = formers[0].user_id
+    stmt = (
+        select(col(Message.conversation_id), func.count())
+        .join(
+            FormerMember,
+            and_(
+                col(FormerMember.conversation_id) == col(Message.conversation_id),
+                col(FormerMember.user_id) == user_id,
+            ),
+        )
+        .where(
+            col(Message.conversation_id).in_([f.conversation_id for f in formers]),
+            col(Message.seq) > col(FormerMember.last_read_seq),
+            col(Message.seq) <= col(FormerMember.left_seq),
+            col(Message.sender_id) != user_id,
+            col(Message.deleted_at).is_(None),
+        )
+        .group_by(col(Message.conversation_id))
+    )
+    return dict((await uow.session.execute(stmt)).tuples().all())
+
+
+async def _removers(
+    uow: UnitOfWork, formers: list[FormerMember], *, viewer: User, presence: OnlineUsers
+) -> dict[uuid.UUID, UserRead]:
+    ids = {f.removed_by for f in formers if f.removed_by is not None}
+    if not ids:
+        return {}
+    found = (await uow.session.scalars(select(User).where(col(User.id).in_(ids)))).all()
+    reads = await users.to_read_for(uow, presence, viewer_id=viewer.id, users=found)
+    return {r.id: r for r in reads}
+
+
 async def _member_counts(uow: UnitOfWork, ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
     stmt = (
         select(col(Member.conversation_id), func.count())
@@ -127,14 +253,28 @@ async def _unread_counts(
 
 
 async def _last_messages(
-    uow: UnitOfWork, ids: list[uuid.UUID], *, signer: MediaSigner
+    uow: UnitOfWork,
+    ids: list[uuid.UUID],
+    *,
+    signer: MediaSigner,
+    until: dict[uuid.UUID, int] | None = None,
 ) -> dict[uuid.UUID, MessageRead]:
-    latest = (
+    """The newest message of each conversation (with `until`: the newest up to its seq)."""
+    latest_stmt = (
         select(col(Message.conversation_id), func.max(col(Message.seq)).label("seq"))
         .where(col(Message.conversation_id).in_(ids))
         .group_by(col(Message.conversation_id))
-        .subquery()
     )
+    if until:
+        latest_stmt = latest_stmt.where(
+            or_(
+                *(
+                    and_(col(Message.conversation_id) == cid, col(Message.seq) <= seq)
+                    for cid, seq in until.items()
+                )
+            )
+        )
+    latest = latest_stmt.subquery()
     stmt = select(Message).join(
         latest,
         and_(

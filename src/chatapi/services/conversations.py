@@ -13,13 +13,23 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.domain import ConversationCreated
 from chatapi.errors import Conflict, Forbidden, NotFound, Unprocessable
-from chatapi.models import Conversation, ConversationKind, EventType, Member, Role, User
+from chatapi.models import (
+    Conversation,
+    ConversationKind,
+    Event,
+    EventType,
+    FormerMember,
+    Member,
+    Role,
+    User,
+)
 from chatapi.ports import OnlineUsers, Quota
 from chatapi.schemas import ConversationCreate, EventConversation, EventMember, MemberRead
 from chatapi.services import timeline, users
 from chatapi.services.membership import (
     MANAGERS,
     lock_conversation,
+    not_found,
     require_group_manager,
     require_member,
 )
@@ -152,6 +162,10 @@ async def add_member(
     await adds.take(str(actor.id))
     member = Member(conversation_id=conversation_id, user_id=user_id, role=role)
     uow.session.add(member)
+    # Back in: a member reads the whole timeline again, so the former-member row goes.
+    former = await uow.session.get(FormerMember, (conversation_id, user_id))
+    if former is not None:
+        await uow.session.delete(former)
     event = await timeline.record(
         uow,
         conversation_id=conversation_id,
@@ -253,8 +267,36 @@ async def remove_member(
         actor_id=actor.id,
         subject_user_id=target.user_id,
     )
+    await _remember_departure(uow, conversation=conversation, member=target, event=event)
     await uow.session.flush()
     timeline.announce(uow, event, member=EventMember(user_id=target.user_id))
+
+
+async def _remember_departure(
+    uow: UnitOfWork, *, conversation: Conversation, member: Member, event: Event
+) -> None:
+    """Keep what a departing member may still read: the history up to their removal."""
+    former = await uow.session.get(FormerMember, (conversation.id, member.user_id))
+    if former is None:
+        former = FormerMember(
+            conversation_id=conversation.id, user_id=member.user_id, left_seq=event.seq, role=""
+        )
+        uow.session.add(former)
+    former.left_seq = event.seq
+    former.left_at = event.created_at
+    former.removed_by = None if event.actor_id == member.user_id else event.actor_id
+    former.role = member.role
+    former.title = conversation.title
+    former.last_read_seq = member.last_read_seq
+
+
+async def forget(uow: UnitOfWork, *, user: User, conversation_id: uuid.UUID) -> None:
+    """A former member deletes the conversation from their list, and their read access
+    to its history with it (404 when they were never in it or are a member now)."""
+    former = await uow.session.get(FormerMember, (conversation_id, user.id))
+    if former is None:
+        raise not_found()
+    await uow.session.delete(former)
 
 
 async def _promote_successor(

@@ -14,7 +14,7 @@ from chatapi.models import Event, EventType, Message, User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead, UserRead
 from chatapi.services import users
-from chatapi.services.membership import require_member
+from chatapi.services.membership import readable_until, require_reader
 from chatapi.services.messages.reads import to_reads
 
 EVENTS_LIMIT_MAX = 500
@@ -30,8 +30,9 @@ async def list_events(
     presence: OnlineUsers,
     limit: int = 50,
 ) -> list[EventRead]:
-    """Events with `seq > after_seq`, ascending — everything a client missed."""
-    await require_member(uow, user_id=viewer.id, conversation_id=conversation_id)
+    """Events with `seq > after_seq`, ascending — everything a client missed. A former
+    member reads up to their departure (its `member.removed` is the last they see)."""
+    reader = await require_reader(uow, user_id=viewer.id, conversation_id=conversation_id)
     return await load_events(
         uow,
         conversation_id=conversation_id,
@@ -39,6 +40,7 @@ async def list_events(
         limit=limit,
         signer=signer,
         presence=presence,
+        until_seq=readable_until(reader),
     )
 
 

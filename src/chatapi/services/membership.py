@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import Forbidden, NotFound
-from chatapi.models import Conversation, ConversationKind, Member, Role
+from chatapi.models import Conversation, ConversationKind, FormerMember, Member, Role
 
 # Roles that manage a group: add and remove members, rename, delete others' messages.
 MANAGERS = (Role.owner.value, Role.admin.value)
@@ -39,6 +39,25 @@ async def require_member(
     if member is None:
         raise not_found()
     return member
+
+
+async def require_reader(
+    uow: UnitOfWork, *, user_id: uuid.UUID, conversation_id: uuid.UUID
+) -> Member | FormerMember:
+    """Who may read a conversation's timeline: a member, all of it; a former member (left
+    or removed), up to their departure (`readable_until`). 404 for anyone else."""
+    member = await uow.session.get(Member, (conversation_id, user_id), populate_existing=True)
+    if member is not None:
+        return member
+    former = await uow.session.get(FormerMember, (conversation_id, user_id))
+    if former is None:
+        raise not_found()
+    return former
+
+
+def readable_until(reader: Member | FormerMember) -> int | None:
+    """The last seq a reader may see, or None for the whole timeline."""
+    return reader.left_seq if isinstance(reader, FormerMember) else None
 
 
 async def get_conversation(uow: UnitOfWork, conversation_id: uuid.UUID) -> Conversation:

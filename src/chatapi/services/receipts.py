@@ -10,8 +10,8 @@ from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.domain import MarkersMoved
-from chatapi.models import Conversation, Member, User
-from chatapi.services.membership import require_member
+from chatapi.models import Conversation, FormerMember, Member, User
+from chatapi.services.membership import require_reader
 
 
 async def mark_read(
@@ -46,7 +46,10 @@ async def _advance(
     seq: int,
     kind: Literal["read", "delivered"],
 ) -> MarkersMoved:
-    before = await require_member(uow, user_id=user.id, conversation_id=conversation_id)
+    reader = await require_reader(uow, user_id=user.id, conversation_id=conversation_id)
+    if isinstance(reader, FormerMember):
+        return _advance_former(reader, seq=seq, kind=kind)
+    before = reader
     old = (before.last_read_seq, before.last_delivered_seq)
     last_seq = (
         select(col(Conversation.last_seq))
@@ -76,3 +79,19 @@ async def _advance(
     if (read_seq, delivered_seq) != old:
         uow.emit(moved)
     return moved
+
+
+def _advance_former(
+    former: FormerMember, *, seq: int, kind: Literal["read", "delivered"]
+) -> MarkersMoved:
+    """A former member reading what they may still see: their own read marker moves (up
+    to their departure), so their unread count is true; nobody else is told, as they are
+    no longer in the conversation. "Delivered" means nothing to the others any more."""
+    if kind == "read":
+        former.last_read_seq = max(former.last_read_seq, min(seq, former.left_seq))
+    return MarkersMoved(
+        conversation_id=former.conversation_id,
+        user_id=former.user_id,
+        read_seq=former.last_read_seq,
+        delivered_seq=former.left_seq,
+    )

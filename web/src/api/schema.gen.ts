@@ -117,7 +117,7 @@ export interface paths {
         };
         /**
          * Read Conversation
-         * @description One conversation you belong to.
+         * @description One conversation you belong to, or one you left or were removed from (`former`).
          */
         get: operations["read_conversation_api_v1_conversations__conversation_id__get"];
         put?: never;
@@ -167,6 +167,27 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/former": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Forget Former
+         * @description Delete a conversation you left or were removed from from your list: its history is
+         *     no longer readable to you. (Members leave with DELETE …/members/{your id}.)
+         */
+        delete: operations["forget_former_api_v1_conversations__conversation_id__former_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -515,6 +536,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** @description set when the caller is no longer a member (read-only history) */
+            former: components["schemas"]["FormerMembership"] | null;
             /**
              * Id
              * Format: uuid
@@ -610,6 +633,22 @@ export interface components {
              * @enum {string}
              */
             type: "message.new" | "message.edited" | "message.deleted" | "member.added" | "member.removed" | "member.role_changed" | "conversation.updated";
+        };
+        /**
+         * FormerMembership
+         * @description Set on a conversation the caller left or was removed from: they read its history up
+         *     to `left_seq` (their `member.removed` event), nothing after, and cannot send.
+         */
+        FormerMembership: {
+            /**
+             * Left At
+             * Format: date-time
+             */
+            left_at: string;
+            /** Left Seq */
+            left_seq: number;
+            /** @description who removed the caller; null when they left themselves */
+            removed_by: components["schemas"]["UserRead"] | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -1112,6 +1151,8 @@ export interface operations {
                 limit?: number;
                 /** @description cursor: only conversations last active before this time */
                 before?: string | null;
+                /** @description also list the groups you left or were removed from (with `former` set; their history stays readable up to your departure) */
+                include_former?: boolean;
             };
             header?: never;
             path?: never;
@@ -1447,6 +1488,53 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["EventRead"][];
                 };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    forget_former_api_v1_conversations__conversation_id__former_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Missing, invalid or expired token */
             401: {

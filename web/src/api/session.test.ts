@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { acceptTokens, clearSession, getAccessToken, readRefreshToken } from "./session";
+import { acceptTokens, clearSession, errorText, getAccessToken, readRefreshToken } from "./session";
 
 function pair(n: number, expiresIn = 900) {
   return { access_token: `a${n}`, refresh_token: `r${n}`, token_type: "bearer" as const, expires_in: expiresIn };
@@ -51,5 +51,14 @@ describe("session refresh", () => {
     expect(await getAccessToken(true)).toBe("a3");
     expect(fetchMock).toHaveBeenCalledTimes(1);
     other.close();
+  });
+});
+
+describe("errorText", () => {
+  it("says what was too many, and when to try again", () => {
+    const detail = "Too many failed logins for this account. At most 10 in 1 minute; try again in 42 seconds.";
+    expect(errorText({ detail, code: "rate_limited" }, 429, "42")).toEqual({ message: detail, code: "rate_limited" });
+    expect(errorText(null, 429, "42").message).toBe("Too many attempts. Try again in 42 s.");
+    expect(errorText(null, 429).message).toBe("Too many attempts. Try again shortly.");
   });
 });

@@ -254,7 +254,10 @@ export function errorText(
     message = `The server answered ${status}.`;
   }
   if (status === 429) {
-    message = `Too many attempts. ${retryAfter ? `Try again in ${retryAfter} s.` : "Try again shortly."}`;
+    // The server says what was too many (this account's failed logins, this network's…)
+    // and when to try again; a proxy's bare 429 gets a sentence of ours.
+    if (typeof obj.detail !== "string")
+      message = `Too many attempts. ${retryAfter ? `Try again in ${retryAfter} s.` : "Try again shortly."}`;
   }
   return { message, code };
 }

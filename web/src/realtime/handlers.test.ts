@@ -17,6 +17,7 @@ function conversation(over: Partial<Conversation> = {}): Conversation {
     created_at: "2026-01-01T00:00:00Z",
     last_activity_at: "2026-01-01T00:00:00Z",
     other_user: null,
+    former: null,
     last_seq: 2,
     members_count: 2,
     my_role: "member",

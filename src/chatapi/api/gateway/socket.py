@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse
 
+from chatapi import logs
 from chatapi.api.gateway.presence import announce_presence
 from chatapi.api.state import AppState
 from chatapi.domain import TypingChanged, TypingState
@@ -43,7 +44,11 @@ class Gateway:
         self.state = state
         self.settings = state.settings
         self.ws = websocket
-        self.conn = Connection(websocket, outbox_size=state.settings.ws_outbox_size)
+        self.conn = Connection(
+            websocket,
+            outbox_size=state.settings.ws_outbox_size,
+            outbox_bytes=state.settings.ws_outbox_bytes,
+        )
         item = parse(state.settings.ws_rate_limit)
         seconds = float(item.get_expiry())
         self.bucket = TokenBucket(item.amount, seconds)
@@ -60,6 +65,8 @@ class Gateway:
     # --- life cycle --------------------------------------------------------------------
 
     async def serve(self) -> None:
+        # Every line logged while serving this socket names it (chatapi.logs).
+        logs.session_id.set(self.conn.session_id)
         conn = self.conn
         writer = asyncio.create_task(conn.run_writer(), name="ws-writer")
         reader = asyncio.create_task(self.read_loop(), name="ws-reader")
@@ -237,7 +244,7 @@ class Gateway:
             conn.close(p.CLOSE_INTERNAL_ERROR, "try again")
             return
         self.attached = True
-        log.info("ws: session %s authenticated user %s", conn.session_id, user.id)
+        log.debug("ws: session %s authenticated user %s", conn.session_id, user.id)
         await self._recheck_session(claims, generation)
         if came_online:
             await announce_presence(

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import NotFound, RateLimited, Unprocessable, UnsupportedMediaType
 from chatapi.media_urls import Variant
-from chatapi.models import Media, Member, Message, User
+from chatapi.models import FormerMember, Media, Member, Message, User
 from chatapi.services.media.images import (
     MAX_IMAGE_PIXELS,
     THUMBNAIL_TYPE,
@@ -188,7 +188,19 @@ async def can_view(uow: UnitOfWork, *, media: Media, user_id: uuid.UUID) -> bool
             )
             .exists()
         )
-        viewer = viewer.where(shares)
+        # A former member still sees what was sent before they left, nothing after.
+        shared_before_leaving = (
+            select(col(FormerMember.user_id))
+            .join(Message, col(Message.conversation_id) == col(FormerMember.conversation_id))
+            .where(
+                col(Message.id) == media.message_id,
+                col(Message.deleted_at).is_(None),
+                col(Message.seq) <= col(FormerMember.left_seq),
+                col(FormerMember.user_id) == user_id,
+            )
+            .exists()
+        )
+        viewer = viewer.where(or_(shares, shared_before_leaving))
     return (await uow.session.scalar(viewer.limit(1))) is not None
 
 

@@ -11,7 +11,7 @@ from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
 from chatapi.models import Message, User
 from chatapi.schemas import MessageRead
-from chatapi.services.membership import require_member
+from chatapi.services.membership import readable_until, require_reader
 from chatapi.services.messages.reads import to_reads
 
 HISTORY_LIMIT_MAX = 200
@@ -26,9 +26,12 @@ async def history(
     before_seq: int | None = None,
     limit: int = 50,
 ) -> list[MessageRead]:
-    """The newest `limit` messages before `before_seq`, ascending (keyset on conversation+seq)."""
-    await require_member(uow, user_id=user.id, conversation_id=conversation_id)
+    """The newest `limit` messages before `before_seq`, ascending (keyset on conversation+seq).
+    A former member reads only up to their departure."""
+    reader = await require_reader(uow, user_id=user.id, conversation_id=conversation_id)
     stmt = select(Message).where(col(Message.conversation_id) == conversation_id)
+    if (until_seq := readable_until(reader)) is not None:
+        stmt = stmt.where(col(Message.seq) <= until_seq)
     if before_seq is not None:
         stmt = stmt.where(col(Message.seq) < before_seq)
     stmt = stmt.order_by(col(Message.seq).desc()).limit(min(max(limit, 1), HISTORY_LIMIT_MAX))
