@@ -59,6 +59,7 @@ function listWith(lastSeq: number): Conversation[] {
       unread_count: 1,
       last_read_seq: 2,
       last_message: message(lastSeq),
+      former: null,
     },
   ];
 }
