@@ -21,11 +21,11 @@ import { persistOutbox } from "../features/messages/outbox";
 import { getSocket, onSocketAuthLost } from "./connection";
 import { handleFrame } from "./handlers";
 import type { ClientFrame } from "./protocol";
-import { RealtimeContext, usePresenceKnown, type RealtimeValue } from "./context";
+import { RealtimeContext, type RealtimeValue } from "./context";
 import { clearTyping } from "./typingStore";
 import { trackTimelines } from "./watermarks";
 
-export { RealtimeContext, usePresenceKnown, type RealtimeValue };
+export { RealtimeContext, type RealtimeValue };
 
 function subscribeState(listener: () => void): () => void {
   return getSocket().onStateChange(listener);

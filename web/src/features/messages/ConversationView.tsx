@@ -13,7 +13,7 @@ import { conversationTitle, directPeer, useConversation, useMembers } from "../c
 import { useUploads } from "../media/useUploads";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
-import { useQueuedChanges, withChanges } from "./changes";
+import { useTimelineWithChanges } from "./changes";
 import { ChatSubtitle } from "./ChatSubtitle";
 import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
@@ -49,8 +49,8 @@ function ConversationView({ id }: { id: string }) {
   }, [id, setActiveConversation]);
 
   // Reading: whenever the newest message changes while this view is visible.
-  const changes = useQueuedChanges(id);
   const tl = timeline.data;
+  const shown = useTimelineWithChanges(tl);
   const newestSeq = tl ? Math.max(tl.lastSeq, tl.messages[tl.messages.length - 1]?.seq ?? 0) : 0;
   useEffect(() => {
     if (!meId || !newestSeq) return;
@@ -153,7 +153,7 @@ function ConversationView({ id }: { id: string }) {
         </div>
       ) : (
         <MessageList
-          timeline={withChanges(tl, changes)}
+          timeline={shown ?? tl}
           members={memberList}
           meId={meId}
           kind={c?.kind ?? "direct"}

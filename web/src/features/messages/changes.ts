@@ -8,7 +8,7 @@
  * Discard; one that meets a network or server error stays queued.
  */
 import type { QueryClient } from "@tanstack/react-query";
-import { useSyncExternalStore } from "react";
+import { useMemo, useSyncExternalStore } from "react";
 import { api, ApiError, unwrap } from "../../api/client";
 import type { Message } from "../../api/types";
 import { newClientId } from "../../lib/ids";
@@ -65,7 +65,13 @@ function subscribe(listener: () => void): () => void {
 /** The changes waiting (or refused) in one conversation, in the order they were made. */
 export function useQueuedChanges(conversationId: string): QueuedChange[] {
   const all = useSyncExternalStore(subscribe, queuedChanges, queuedChanges);
-  return all.filter((c) => c.conversation_id === conversationId);
+  return useMemo(() => all.filter((c) => c.conversation_id === conversationId), [all, conversationId]);
+}
+
+/** The timeline as the user should see it: with their unsaved changes applied (same object when none). */
+export function useTimelineWithChanges(tl: Timeline | undefined): Timeline | undefined {
+  const changes = useQueuedChanges(tl?.conversationId ?? "");
+  return useMemo(() => (tl ? withChanges(tl, changes) : tl), [tl, changes]);
 }
 
 /** The latest change of one message still waiting or refused, if any. */
