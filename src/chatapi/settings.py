@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    # GET /metrics (Prometheus); with a token, only for `Authorization: Bearer <token>`.
+    metrics_enabled: bool = False
+    metrics_token: SecretStr | None = None
     # One JSON object per line, or readable text; unset: JSON in production (chatapi.logs).
     log_format: Literal["json", "text"] | None = None
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
