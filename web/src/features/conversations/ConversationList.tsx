@@ -7,6 +7,7 @@ import { formatListTime } from "../../lib/format";
 import { usePresenceKnown } from "../../realtime/context";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
+import { useMessageWithChanges } from "../messages/changes";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
 import { onListKeyDown, useStartFocus } from "./listKeys";
 import { NewGroupModal } from "./NewGroupModal";
@@ -89,7 +90,7 @@ function ConversationItem({
   meId: string | undefined;
 }) {
   const title = conversationTitle(c, peer);
-  const last = c.last_message;
+  const last = useMessageWithChanges(c.last_message);
   const preview = last
     ? `${last.sender_id === meId ? "You: " : ""}${
         last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")

@@ -80,6 +80,12 @@ export function useMessageChange(messageId: string): QueuedChange | undefined {
   return all.findLast((c) => c.message_id === messageId);
 }
 
+/** A message as it will be once its queued changes are saved (the list's preview). */
+export function useMessageWithChanges(message: Message | null | undefined): Message | null | undefined {
+  const all = useSyncExternalStore(subscribe, queuedChanges, queuedChanges);
+  return useMemo(() => (message ? all.reduce(applyChange, message) : message), [all, message]);
+}
+
 // --- what the user sees: the timeline with the changes applied ------------------------------
 
 /** The timeline as it will be once the queued changes are saved (pure; the cache is untouched). */
