@@ -299,3 +299,37 @@ async function serveOn(env, port) {
     },
   };
 }
+
+// --- REST shortcuts for the people a test does not drive through the UI ----------------------
+
+/** One JSON request as `token`'s user; throws unless the status is 2xx. Resolves to the body (or null). */
+export async function apiCall(baseURL, token, method, path, body) {
+  const r = await fetch(`${baseURL}/api/v1${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return r.status === 204 ? null : r.json();
+}
+
+export function createGroupViaApi(baseURL, token, title, memberIds) {
+  return apiCall(baseURL, token, "POST", "/conversations", { kind: "group", title, member_ids: memberIds });
+}
+
+export function createDirectViaApi(baseURL, token, userId) {
+  return apiCall(baseURL, token, "POST", "/conversations", { kind: "direct", member_ids: [userId] });
+}
+
+/** Remove `userId` from a group (or leave it, when it is the token's own user). */
+export function removeMemberViaApi(baseURL, token, conversationId, userId) {
+  return apiCall(baseURL, token, "DELETE", `/conversations/${conversationId}/members/${userId}`);
+}
+
+/** The members of a conversation as `token`'s user sees them (read and delivered markers included). */
+export function membersViaApi(baseURL, token, conversationId) {
+  return apiCall(baseURL, token, "GET", `/conversations/${conversationId}/members`);
+}

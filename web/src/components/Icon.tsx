@@ -13,6 +13,7 @@ const PATHS = {
   checks: "M1 8.5 4.5 12 11 4.5M7.5 11.2 8.3 12 14.8 4.5",
   chat: "M2 3.5h12v8H6l-3 2.5v-2.5H2Z",
   retry: "M13 8a5 5 0 1 1-1.5-3.6M13 2.5v2.5h-2.5",
+  down: "M8 2.5v11M3.5 9 8 13.5 12.5 9",
 } as const;
 
 export type IconName = keyof typeof PATHS;

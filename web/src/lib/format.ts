@@ -58,7 +58,7 @@ function graphemes(text: string): string[] {
 
 /**
  * Up to two initials from the letters and digits of a name, grapheme-aware: the first
- * and last words' first letters, or a single word's first letter. Emoji, symbols and
+ * and last words' first letters, or a single word's first two. Emoji, symbols and
  * punctuation never become initials; a name with no letter or digit gives "" (the
  * avatar then shows a person icon).
  */
@@ -71,6 +71,6 @@ export function initials(name: string): string {
   const first = words[0];
   if (!first) return "";
   const last = words[words.length - 1] ?? first;
-  const picked = words.length > 1 ? [first[0], last[0]] : first.slice(0, 1);
+  const picked = words.length > 1 ? [first[0], last[0]] : first.slice(0, 2);
   return picked.join("").toLocaleUpperCase();
 }

@@ -15,7 +15,7 @@ import type { Conversation, Member } from "../api/types";
 import { useAuth } from "../features/auth/AuthProvider";
 import { useConversations } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
-import { markDelivered, markRead } from "../features/messages/api";
+import { markDelivered } from "../features/messages/api";
 import { persistChanges } from "../features/messages/changes";
 import { persistOutbox } from "../features/messages/outbox";
 import { getSocket, onSocketAuthLost } from "./connection";
@@ -71,7 +71,6 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
         {
           meId,
           activeConversation: visible,
-          onActiveMessage: (id, seq) => meId && markRead(qc, id, seq, meId),
           announce: setAnnouncement,
           displayName: (conversationId, userId) =>
             qc.getQueryData<Member[]>(keys.members(conversationId))?.find((m) => m.user.id === userId)?.user
@@ -93,17 +92,23 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
     };
   }, [status, qc, meId]);
 
-  // The socket catches up what the timelines have applied (never what the list counts).
+  // The socket catches up what the timelines have applied, never what the list counts
+  // (a watermark raised to the list's last_seq skipped messages not yet applied).
   useEffect(() => {
     if (status !== "signed-in") return;
     return trackTimelines(qc, getSocket());
   }, [status, qc]);
 
-  // Confirm delivery of what the list shows.
+  // Confirm delivery: what the list shows has reached this device, up to each
+  // conversation's newest seq. A former member gets nothing more from a conversation:
+  // nothing to follow there.
   const conversations = useConversations(status === "signed-in");
   useEffect(() => {
-    if (conversations.data && state === "ready") deliverAll(conversations.data, meId);
-  }, [conversations.data, state, meId]);
+    if (!conversations.data) return;
+    const socket = getSocket();
+    for (const c of conversations.data) if (c.former) socket.forget(c.id);
+    if (state === "ready") deliverAll(conversations.data);
+  }, [conversations.data, state]);
 
   const setActiveConversation = useCallback((id: string | null) => {
     active.current = id;
@@ -125,9 +130,10 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
   );
 }
 
-function deliverAll(list: Conversation[], meId: string | undefined): void {
+function deliverAll(list: Conversation[]): void {
+  // Read implies delivered: nothing to say where everything is read.
   for (const c of list) {
-    if (c.last_message && c.last_message.sender_id !== meId) markDelivered(c.id, c.last_message.seq);
+    if (!c.former && c.last_seq > c.last_read_seq) markDelivered(c.id, c.last_seq);
   }
 }
 

@@ -89,7 +89,6 @@ async function run(order: Step[], liveSeqs: number[] = [3]) {
   const ctx: FrameContext = {
     meId: ME,
     activeConversation: () => CONV,
-    onActiveMessage: () => undefined,
     announce: () => undefined,
     displayName: () => "Alice",
     onSocketError: () => undefined,

@@ -7,16 +7,23 @@
  * the open chat).
  */
 import type { QueryClient } from "@tanstack/react-query";
+import type { Conversation } from "../api/types";
+import { keys } from "../features/conversations/keys";
 import type { Timeline } from "../features/messages/timeline";
 
 export interface Tracker {
   track: (conversationId: string, seq: number) => void;
 }
 
-/** Follow every loaded timeline's watermark, now and as it moves. Returns a stop function. */
+/**
+ * Follow every loaded timeline's watermark, now and as it moves; not a conversation I
+ * have left or was removed from (nothing more comes from it). Returns a stop function.
+ */
 export function trackTimelines(qc: QueryClient, tracker: Tracker): () => void {
   const follow = (tl: Timeline | undefined) => {
-    if (tl?.loaded) tracker.track(tl.conversationId, tl.lastSeq);
+    if (!tl?.loaded) return;
+    const listed = qc.getQueryData<Conversation[]>(keys.conversations)?.find((c) => c.id === tl.conversationId);
+    if (!listed?.former) tracker.track(tl.conversationId, tl.lastSeq);
   };
   for (const [, tl] of qc.getQueriesData<Timeline>({ queryKey: ["timeline"] })) follow(tl);
   return qc.getQueryCache().subscribe((event) => {

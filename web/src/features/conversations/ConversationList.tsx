@@ -1,6 +1,6 @@
 import { useRef, useState } from "react";
 import { Alert, Badge, Button, ListGroup, Spinner } from "react-bootstrap";
-import { NavLink, useNavigate } from "react-router";
+import { NavLink, useNavigate, useParams } from "react-router";
 import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { formatListTime } from "../../lib/format";
@@ -8,6 +8,7 @@ import { usePresenceKnown } from "../../realtime/context";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
 import { useMessageWithChanges } from "../messages/changes";
+import { draftPreview, useDrafts } from "../messages/drafts";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
 import { onListKeyDown, useStartFocus } from "./listKeys";
 import { NewGroupModal } from "./NewGroupModal";
@@ -19,6 +20,8 @@ export function ConversationList() {
   const startDirect = useStartDirect();
   const navigate = useNavigate();
   const [showGroup, setShowGroup] = useState(false);
+  const drafts = useDrafts(me?.id);
+  const { conversationId: openId } = useParams();
   const listRef = useRef<HTMLUListElement>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const headingRef = useRef<HTMLHeadingElement>(null);
@@ -70,7 +73,13 @@ export function ConversationList() {
         ) : (
           <ListGroup variant="flush" as="ul" className="mb-0" ref={listRef} onKeyDown={onListKeyDown}>
             {conversations.data.map((c) => (
-              <ConversationItem key={c.id} conversation={c} peer={directPeer(c, undefined, me?.id)} meId={me?.id} />
+              <ConversationItem
+                key={c.id}
+                conversation={c}
+                peer={directPeer(c, undefined, me?.id)}
+                meId={me?.id}
+                draft={c.id === openId ? "" : (drafts[c.id] ?? "")}
+              />
             ))}
           </ListGroup>
         )}
@@ -84,20 +93,28 @@ function ConversationItem({
   conversation: c,
   peer,
   meId,
+  draft,
 }: {
   conversation: Conversation;
   peer: User | undefined;
   meId: string | undefined;
+  /** unsent text (not shown for the open conversation, whose composer shows it) */
+  draft: string;
 }) {
   const title = conversationTitle(c, peer);
   const last = useMessageWithChanges(c.last_message);
-  const preview = last
-    ? `${last.sender_id === meId ? "You: " : ""}${
-        last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
-      }`
-    : c.kind === "group"
-      ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
-      : "No messages yet";
+  // A group I left or was removed from: its last event is my departure.
+  const preview = c.former
+    ? c.former.removed_by
+      ? `${c.former.removed_by.display_name} removed you`
+      : "You left"
+    : last
+      ? `${last.sender_id === meId ? "You: " : ""}${
+          last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
+        }`
+      : c.kind === "group"
+        ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
+        : "No messages yet";
   const presenceKnown = usePresenceKnown();
   const online = c.kind === "direct" && Boolean(peer?.online) && presenceKnown;
   const typing = useTypingUsers(c.id).length > 0;
@@ -126,7 +143,15 @@ function ConversationItem({
               className={`text-truncate ${typing ? "text-success fst-italic" : "text-body-secondary"}`}
               data-testid="conversation-preview"
             >
-              {typing ? "typing…" : preview}
+              {typing ? (
+                "typing…"
+              ) : draft ? (
+                <>
+                  <span className="text-danger-emphasis">Draft:</span> {draftPreview(draft)}
+                </>
+              ) : (
+                preview
+              )}
             </small>
             {c.unread_count > 0 ? (
               <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">

@@ -19,7 +19,7 @@ function plural(n: number, word: string): string {
 
 /**
  * Under the chat title: who is in a group ("Bob, Carol, you", truncated, then the
- * count), or the other person's presence in a direct chat — "status unknown" while the
+ * count), that I am no longer in it, or the other person's presence in a direct chat — "status unknown" while the
  * socket is down, since presence is not heard then.
  */
 export function ChatSubtitle({
@@ -27,16 +27,21 @@ export function ChatSubtitle({
   members,
   peer,
   meId,
+  former = false,
 }: {
   conversation: Conversation | undefined;
   members: readonly Member[];
   peer: User | undefined;
   meId: string | undefined;
+  /** I left or was removed: say so instead */
+  former?: boolean;
 }) {
   const presenceKnown = usePresenceKnown();
   let names: string | null = null;
   let text = "";
-  if (c?.kind === "group") {
+  if (former) {
+    text = "You are no longer a member";
+  } else if (c?.kind === "group") {
     names = members.length ? memberNames(members, meId).join(", ") : null;
     text = plural(members.length || c.members_count, "member");
   } else if (peer) {
