@@ -1,7 +1,6 @@
 /** Starts the tab's socket while signed in and feeds its frames into the query cache. */
 import { useQueryClient } from "@tanstack/react-query";
 import {
-  createContext,
   useCallback,
   useContext,
   useEffect,
@@ -17,22 +16,16 @@ import { useAuth } from "../features/auth/AuthProvider";
 import { useConversations } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import { markDelivered } from "../features/messages/api";
+import { persistChanges } from "../features/messages/changes";
 import { persistOutbox } from "../features/messages/outbox";
 import { getSocket, onSocketAuthLost } from "./connection";
 import { handleFrame } from "./handlers";
 import type { ClientFrame } from "./protocol";
-import type { ConnectionState } from "./socket";
+import { RealtimeContext, type RealtimeValue } from "./context";
 import { clearTyping } from "./typingStore";
+import { trackTimelines } from "./watermarks";
 
-export interface RealtimeValue {
-  state: ConnectionState;
-  send: (frame: ClientFrame) => boolean;
-  setActiveConversation: (id: string | null) => void;
-  lastError: string | null;
-}
-
-/** Exported for tests, which provide a fake; the app uses RealtimeProvider. */
-export const RealtimeContext = createContext<RealtimeValue | null>(null);
+export { RealtimeContext, type RealtimeValue };
 
 function subscribeState(listener: () => void): () => void {
   return getSocket().onStateChange(listener);
@@ -91,20 +84,29 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     if (status !== "signed-in" || !meId) return;
-    return persistOutbox(qc, meId);
+    const stopOutbox = persistOutbox(qc, meId);
+    const stopChanges = persistChanges(meId);
+    return () => {
+      stopOutbox();
+      stopChanges();
+    };
   }, [status, qc, meId]);
 
-  // Seed the socket's per-conversation watermarks from the list, and confirm delivery:
-  // what the list shows has reached this device, up to each conversation's newest seq.
+  // The socket catches up what the timelines have applied, never what the list counts
+  // (a watermark raised to the list's last_seq skipped messages not yet applied).
+  useEffect(() => {
+    if (status !== "signed-in") return;
+    return trackTimelines(qc, getSocket());
+  }, [status, qc]);
+
+  // Confirm delivery: what the list shows has reached this device, up to each
+  // conversation's newest seq. A former member gets nothing more from a conversation:
+  // nothing to follow there.
   const conversations = useConversations(status === "signed-in");
   useEffect(() => {
     if (!conversations.data) return;
     const socket = getSocket();
-    // A former member gets nothing more from a conversation: nothing to follow there.
-    for (const c of conversations.data) {
-      if (c.former) socket.forget(c.id);
-      else socket.track(c.id, c.last_seq);
-    }
+    for (const c of conversations.data) if (c.former) socket.forget(c.id);
     if (state === "ready") deliverAll(conversations.data);
   }, [conversations.data, state]);
 
@@ -112,10 +114,11 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
     active.current = id;
   }, []);
   const send = useCallback((frame: ClientFrame) => getSocket().send(frame), []);
+  const retryNow = useCallback(() => getSocket().retryNow(), []);
 
   const value = useMemo(
-    () => ({ state, send, setActiveConversation, lastError }),
-    [state, send, setActiveConversation, lastError],
+    () => ({ state, send, retryNow, setActiveConversation, lastError }),
+    [state, send, retryNow, setActiveConversation, lastError],
   );
   return (
     <RealtimeContext.Provider value={value}>

@@ -19,6 +19,7 @@ import {
   onAcknowledged,
   updateTimeline,
 } from "../features/messages/api";
+import { flushChanges } from "../features/messages/changes";
 import { isNewestOnScreen } from "../features/messages/readTracking";
 import { applyReceipt } from "../features/messages/receipts";
 import { applyEvent, assertNever } from "../features/messages/timeline";
@@ -59,9 +60,11 @@ export function handleFrame(
   switch (frame.type) {
     case "ready":
       qc.setQueryData(keys.me, frame.user);
-      // Unread counts and conversations created while away.
+      // Unread counts and conversations created while away; presence heard nothing meanwhile.
       void qc.invalidateQueries({ queryKey: keys.conversations });
+      void qc.invalidateQueries({ queryKey: ["members"] });
       flushOutbox(qc);
+      void flushChanges(qc);
       return;
     case "message.ack":
       onAcknowledged(qc, frame.client_id, frame.message);

@@ -6,6 +6,7 @@ import * as session from "../../api/session";
 import type { TokenPair, User } from "../../api/types";
 import { keys } from "../conversations/keys";
 import { resetMarkers } from "../messages/api";
+import { forgetChanges } from "../messages/changes";
 import { forgetDrafts } from "../messages/drafts";
 import { forgetOutbox } from "../messages/outbox";
 
@@ -91,9 +92,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const meId = me.data?.id;
   const logout = useCallback(async () => {
-    // Signing out on purpose drops unsent messages and drafts too (they are this person's, on a shared device).
+    // Signing out on purpose drops unsent messages, queued edits and drafts too (they are
+    // this person's, on a shared device).
     if (meId) {
       forgetOutbox(meId);
+      forgetChanges(meId);
       forgetDrafts(meId);
     }
     await session.logout();

@@ -1,13 +1,16 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Alert, Badge, Button, ListGroup, Spinner } from "react-bootstrap";
 import { NavLink, useNavigate, useParams } from "react-router";
 import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { formatListTime } from "../../lib/format";
+import { usePresenceKnown } from "../../realtime/context";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
+import { useMessageWithChanges } from "../messages/changes";
 import { draftPreview, useDrafts } from "../messages/drafts";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
+import { onListKeyDown, useStartFocus } from "./listKeys";
 import { NewGroupModal } from "./NewGroupModal";
 import { UserPicker } from "./UserPicker";
 
@@ -19,6 +22,10 @@ export function ConversationList() {
   const [showGroup, setShowGroup] = useState(false);
   const drafts = useDrafts(me?.id);
   const { conversationId: openId } = useParams();
+  const listRef = useRef<HTMLUListElement>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useStartFocus(conversations.isSuccess, listRef, searchRef, headingRef);
 
   async function openDirect(user: User) {
     const conversation = await startDirect.mutateAsync(user.id).catch(() => null);
@@ -29,12 +36,16 @@ export function ConversationList() {
     <nav className="d-flex flex-column h-100 min-h-0" aria-label="Conversations">
       <div className="p-2 border-bottom d-flex flex-column gap-2">
         <div className="d-flex align-items-center justify-content-between gap-2">
-          <h1 className="h6 mb-0">Chats</h1>
+          <h1 className="h6 mb-0" ref={headingRef} tabIndex={-1}>
+            Chats
+          </h1>
           <Button size="sm" variant="primary" onClick={() => setShowGroup(true)}>
             New group
           </Button>
         </div>
         <UserPicker
+          inputRef={searchRef}
+          inputId="people-search"
           label="Search people to message"
           exclude={me ? [me.id] : []}
           actionLabel={(u) => `Message ${u.display_name}`}
@@ -60,7 +71,7 @@ export function ConversationList() {
             No conversations yet. Search for someone above to start one.
           </p>
         ) : (
-          <ListGroup variant="flush" as="ul" className="mb-0">
+          <ListGroup variant="flush" as="ul" className="mb-0" ref={listRef} onKeyDown={onListKeyDown}>
             {conversations.data.map((c) => (
               <ConversationItem
                 key={c.id}
@@ -91,7 +102,7 @@ function ConversationItem({
   draft: string;
 }) {
   const title = conversationTitle(c, peer);
-  const last = c.last_message;
+  const last = useMessageWithChanges(c.last_message);
   // A group I left or was removed from: its last event is my departure.
   const preview = c.former
     ? c.former.removed_by
@@ -104,7 +115,8 @@ function ConversationItem({
       : c.kind === "group"
         ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
         : "No messages yet";
-  const online = c.kind === "direct" && Boolean(peer?.online);
+  const presenceKnown = usePresenceKnown();
+  const online = c.kind === "direct" && Boolean(peer?.online) && presenceKnown;
   const typing = useTypingUsers(c.id).length > 0;
   return (
     <li className="list-group-item p-0">

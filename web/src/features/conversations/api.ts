@@ -1,7 +1,8 @@
 /** Conversations, members and user search: queries and mutations over the typed client. */
-import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { replaceEqualDeep, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../../api/client";
 import type { ChatEvent, Conversation, Member, Role, User } from "../../api/types";
+import { keepMarkersForward } from "../messages/receipts";
 import { rememberUsers } from "../users/api";
 import { keys } from "./keys";
 
@@ -119,6 +120,9 @@ export function useMembers(id: string | undefined, enabled = true) {
       return members;
     },
     staleTime: 60_000,
+    // Refetched on every reconnect (for presence) while receipt frames arrive.
+    structuralSharing: (held: unknown, fetched: unknown) =>
+      replaceEqualDeep(held, keepMarkersForward(held as Member[] | undefined, fetched as Member[])),
   });
 }
 

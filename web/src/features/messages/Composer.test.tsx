@@ -15,6 +15,7 @@ function renderComposer(onSend = vi.fn(), conversationId = CONV, meId: string | 
       frames.push(frame);
       return true;
     },
+    retryNow: () => undefined,
     setActiveConversation: () => undefined,
     lastError: null,
   };

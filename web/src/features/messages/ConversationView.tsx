@@ -7,7 +7,6 @@ import type { Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EmptyState } from "../../components/EmptyState";
-import { formatLastSeen } from "../../lib/format";
 import { useRealtime } from "../../realtime/RealtimeProvider";
 import { useAuth } from "../auth/AuthProvider";
 import { conversationTitle, directPeer, useConversation, useForgetFormer, useMembers } from "../conversations/api";
@@ -15,6 +14,8 @@ import { useUploads } from "../media/useUploads";
 import { useDisplayNames } from "../users/api";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
+import { useTimelineWithChanges } from "./changes";
+import { ChatSubtitle } from "./ChatSubtitle";
 import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
 import { TypingIndicator } from "./TypingIndicator";
@@ -55,6 +56,7 @@ function ConversationView({ id }: { id: string }) {
 
   // Where reading stood when the conversation opened: the "new messages" divider goes there.
   const tl = timeline.data;
+  const shown = useTimelineWithChanges(tl);
   const [readSeqAtOpen, setReadSeqAtOpen] = useState<number | undefined>(undefined);
   const knownReadSeq = conversation.data?.last_read_seq;
   useEffect(() => {
@@ -81,15 +83,6 @@ function ConversationView({ id }: { id: string }) {
     ? (memberList.find((m) => m.user.id !== meId && c.kind === "direct")?.user ?? directPeer(c, undefined, meId))
     : undefined;
   const title = c ? conversationTitle(c, peer) : "";
-  const subtitle = former
-    ? "You are no longer a member"
-    : c?.kind === "group"
-      ? plural(memberList.length || c.members_count, "member")
-      : peer
-        ? peer.online
-          ? "online"
-          : formatLastSeen(peer.last_seen_at)
-        : "";
   const canModerate = c?.my_role === "owner" || c?.my_role === "admin";
 
   function onDrop(e: DragEvent) {
@@ -137,9 +130,7 @@ function ConversationView({ id }: { id: string }) {
           <h2 className="h6 mb-0 text-truncate" data-testid="conversation-title">
             {title || "…"}
           </h2>
-          <div className="small text-body-secondary text-truncate" data-testid="conversation-subtitle">
-            {subtitle}
-          </div>
+          <ChatSubtitle conversation={c} members={memberList} peer={peer} meId={meId} former={Boolean(former)} />
         </div>
         {c?.kind === "group" && !former ? (
           <Button
@@ -168,7 +159,7 @@ function ConversationView({ id }: { id: string }) {
         </div>
       ) : (
         <MessageList
-          timeline={tl}
+          timeline={shown ?? tl}
           members={memberList}
           meId={meId}
           kind={c?.kind ?? "direct"}
@@ -207,7 +198,7 @@ function ConversationView({ id }: { id: string }) {
             onCancelEdit={() => setEditing(null)}
             onSend={onSend}
             onSaveEdit={async (m, body) => {
-              await edit.mutateAsync({ id: m.id, body });
+              await edit.mutateAsync({ message: m, body });
               setEditing(null);
             }}
           />
@@ -278,8 +269,4 @@ function FormerBanner({
       </Button>
     </div>
   );
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -1,14 +1,18 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { Icon } from "../../components/Icon";
 import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
-import { Button, Dropdown, Spinner } from "react-bootstrap";
+import { Icon } from "../../components/Icon";
+import { Button, Spinner } from "react-bootstrap";
 import type { ChatEvent, ConversationKind, Member, Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { dayKey, dayLabel, formatTime } from "../../lib/format";
 import { Attachment } from "../media/Attachment";
 import { useDisplayNames } from "../users/api";
 import { discardPending, loadOlder, retryPending } from "./api";
+import { ChangeNote } from "./ChangeNote";
+import { MessageActions } from "./MessageActions";
 import { newMessagesDivider, setNewestOnScreen, unreadAfter } from "./readTracking";
+import { SenderName } from "./SenderName";
+import { Ticks } from "./Ticks";
 import { messageStatus, seenBy, type TickStatus } from "./receipts";
 import { systemLineText, systemLineUserIds } from "./systemLines";
 import { timelineItems, type PendingMessage, type Timeline, type TimelineItem } from "./timeline";
@@ -371,24 +375,6 @@ function SystemLine({ event, text }: { event: ChatEvent; text: string }) {
   );
 }
 
-const TICKS: Record<TickStatus, { symbol: string; label: string; className: string }> = {
-  pending: { symbol: "◷", label: "Sending", className: "" },
-  failed: { symbol: "!", label: "Not sent", className: "text-danger" },
-  sent: { symbol: "✓", label: "Sent", className: "" },
-  delivered: { symbol: "✓✓", label: "Delivered", className: "" },
-  read: { symbol: "✓✓", label: "Read", className: "tick-read" },
-};
-
-function Ticks({ status }: { status: TickStatus }) {
-  const t = TICKS[status];
-  return (
-    <span className={`ms-1 ${t.className}`} title={t.label} data-testid="message-status" data-status={status}>
-      {status === "pending" ? <Icon name="clock" size={12} /> : <span aria-hidden="true">{t.symbol}</span>}
-      <span className="visually-hidden">{t.label}</span>
-    </span>
-  );
-}
-
 function ReplyQuote({ message, name }: { message: Message | undefined; name: (id: string) => string }) {
   if (!message) {
     return (
@@ -456,11 +442,7 @@ function MessageRow(props: {
       ) : null}
       {mine && actions ? <MessageActions {...props} /> : null}
       <div className={`bubble ${m.deleted ? "deleted" : ""}`}>
-        {props.showSender ? (
-          <div className="small fw-semibold text-primary-emphasis" data-testid="message-sender">
-            {props.senderName}
-          </div>
-        ) : null}
+        {props.showSender ? <SenderName userId={m.sender_id} name={props.senderName} /> : null}
         {m.deleted ? (
           <span>message deleted</span>
         ) : (
@@ -469,7 +451,11 @@ function MessageRow(props: {
             {(m.attachments ?? []).map((a) => (
               <Attachment key={a.id} media={a} />
             ))}
-            {m.body ? <span data-testid="message-body">{m.body}</span> : null}
+            {m.body ? (
+              <span data-testid="message-body" dir="auto">
+                {m.body}
+              </span>
+            ) : null}
           </>
         )}
         <span className="bubble-meta float-end ms-2 mt-1">
@@ -477,6 +463,7 @@ function MessageRow(props: {
           <time dateTime={m.created_at}>{formatTime(m.created_at)}</time>
           {props.status && !m.deleted ? <Ticks status={props.status} /> : null}
         </span>
+        <ChangeNote messageId={m.id} />
         {props.seenBy.length ? (
           <div className="clearfix small text-body-secondary" data-testid="seen-by">
             Seen by {props.seenBy.join(", ")}
@@ -485,44 +472,6 @@ function MessageRow(props: {
       </div>
       {!mine && actions ? <MessageActions {...props} /> : null}
     </div>
-  );
-}
-
-function MessageActions(props: {
-  message: Message;
-  mine: boolean;
-  canDelete: boolean;
-  onReply: (m: Message) => void;
-  onEdit: (m: Message) => void;
-  onDelete: (m: Message) => void;
-}) {
-  const { message: m } = props;
-  return (
-    <Dropdown className="message-actions" align={props.mine ? "end" : "start"}>
-      <Dropdown.Toggle
-        variant="link"
-        size="sm"
-        className="text-body-secondary px-1 py-0"
-        aria-label={`Actions for message: ${m.body.slice(0, 40) || "attachment"}`}
-      >
-        <Icon name="dots" />
-      </Dropdown.Toggle>
-      <Dropdown.Menu>
-        <Dropdown.Item as="button" onClick={() => props.onReply(m)}>
-          Reply
-        </Dropdown.Item>
-        {props.mine ? (
-          <Dropdown.Item as="button" onClick={() => props.onEdit(m)}>
-            Edit
-          </Dropdown.Item>
-        ) : null}
-        {props.canDelete ? (
-          <Dropdown.Item as="button" className="text-danger" onClick={() => props.onDelete(m)}>
-            Delete
-          </Dropdown.Item>
-        ) : null}
-      </Dropdown.Menu>
-    </Dropdown>
   );
 }
 
@@ -546,7 +495,11 @@ function PendingRow({
         {p.attachments.map((a) => (
           <Attachment key={a.id} media={a} />
         ))}
-        {p.body ? <span data-testid="message-body">{p.body}</span> : null}
+        {p.body ? (
+          <span data-testid="message-body" dir="auto">
+            {p.body}
+          </span>
+        ) : null}
         <span className="bubble-meta float-end ms-2 mt-1">
           <time dateTime={p.created_at}>{formatTime(p.created_at)}</time>
           <Ticks status={p.status === "failed" ? "failed" : "pending"} />

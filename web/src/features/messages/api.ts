@@ -11,6 +11,7 @@ import { newClientId } from "../../lib/ids";
 import { getSocket } from "../../realtime/connection";
 import { noteNewsBeforeList } from "../conversations/api";
 import { keys } from "../conversations/keys";
+import { submitChange } from "./changes";
 import { unreadAfter } from "./readTracking";
 import {
   acknowledge,
@@ -24,7 +25,6 @@ import {
   pageSpan,
   prependHistory,
   removePending,
-  replaceMessage,
   setPendingStatus,
   type PendingMessage,
   type Timeline,
@@ -117,6 +117,10 @@ export function catchUpTimeline(qc: QueryClient, id: string): Promise<void> {
       updateTimeline(qc, id, (t) => applyEvents(t, events));
       const newest = events.at(-1)?.seq;
       if (newest !== undefined) markDelivered(id, newest);
+      // The socket now counts these as seen (its watermark follows this timeline), so a
+      // live copy racing this answer is dropped: the list's preview comes from here.
+      const newestMessage = events.findLast((e) => e.type === "message.new" && e.message)?.message;
+      if (newestMessage) noteLastMessage(qc, newestMessage, false);
       if (events.length < EVENTS_PAGE) return;
     }
   })().finally(() => catchingUp.delete(id));
@@ -294,26 +298,20 @@ export function markFailed(qc: QueryClient, clientId: string, detail: string): v
   }
 }
 
+/** Edit a sent message; queued (see changes.ts) while the server cannot be reached. */
 export function useEditMessage() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, body }: { id: string; body: string }) =>
-      unwrap(api.PATCH("/api/v1/messages/{message_id}", { params: { path: { message_id: id } }, body: { body } })),
-    onSuccess: (message) => updateTimeline(qc, message.conversation_id, (tl) => replaceMessage(tl, message)),
+    mutationFn: ({ message, body }: { message: Message; body: string }) =>
+      submitChange(qc, { kind: "edit", message, body }),
   });
 }
 
+/** Delete a sent message; queued (see changes.ts) while the server cannot be reached. */
 export function useDeleteMessage() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: async (message: Message) => {
-      await unwrap(api.DELETE("/api/v1/messages/{message_id}", { params: { path: { message_id: message.id } } }));
-      return message;
-    },
-    onSuccess: (message) =>
-      updateTimeline(qc, message.conversation_id, (tl) =>
-        replaceMessage(tl, { ...message, body: "", attachments: [], deleted: true }),
-      ),
+    mutationFn: (message: Message) => submitChange(qc, { kind: "delete", message }),
   });
 }
 
