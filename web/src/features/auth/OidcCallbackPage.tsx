@@ -53,7 +53,7 @@ export function OidcCallbackPage() {
 
   return (
     <div
-      className="min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
+      className="auth-page min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
       style={{ height: "100%" }}
     >
       <Card className="w-100 shadow-sm" style={{ maxWidth: 440 }}>

@@ -1,4 +1,5 @@
 import { Card } from "react-bootstrap";
+import { BrandMark } from "../../components/BrandMark";
 import { ThemeToggle } from "../settings/ThemeToggle";
 import { providerLoginUrl, useAuthOptions } from "./sso";
 
@@ -34,13 +35,16 @@ export function ProviderButtons({ returnTo, divider = false }: { returnTo: strin
 export function SingleSignOnPage({ returnTo }: { returnTo: string }) {
   return (
     <div
-      className="min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
+      className="auth-page min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
       style={{ height: "100%" }}
     >
       <Card className="w-100 shadow-sm" style={{ maxWidth: 400 }}>
         <Card.Body className="p-4">
           <div className="d-flex justify-content-between align-items-center mb-1">
-            <h1 className="h4 mb-0">Sign in to chatapi</h1>
+            <h1 className="h4 mb-0 d-flex align-items-center gap-2">
+              <BrandMark size={28} />
+              Sign in to chatapi
+            </h1>
             <ThemeToggle />
           </div>
           <p className="text-body-secondary small mb-0">
