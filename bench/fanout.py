@@ -60,6 +60,9 @@ class Collector:
         self.sent_at = []
         self.errors = Counter()
 
+    def refused(self) -> int:
+        return sum(self.errors.values())
+
     def on_text(self, client: c.WsClient, payload: bytes) -> None:
         i = payload.find(b"@@")
         if i < 0:
@@ -201,10 +204,13 @@ class Fanout:
             )
         )
         cpu = window.read()
-        expected = sent * size
+        # A refused send (an `error` frame: `overloaded`, `rate_limited`, ...) is answered
+        # to its sender only and delivered to nobody: not expected, counted apart.
         deadline = time.monotonic() + drain
-        while col.received < expected and time.monotonic() < deadline:
+        while col.received < (sent - col.refused()) * size and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+        refused = col.refused()
+        expected = (sent - refused) * size
         lat = c.ms(col.lat)
         achieved = col.received / duration
         closes = sum(col.closes.values()) - closes_before
@@ -220,6 +226,8 @@ class Fanout:
             "max_ms": max(lat) if lat else None,
             "slow_windows": slow_windows(col.sent_at, col.lat),
             "errors": dict(col.errors),
+            "refused": refused,
+            "refused_overloaded": col.errors.get("overloaded", 0),
             "closes": closes,
             "server_rss_mb": [round(c.proc_rss_kb(p) / 1024, 1) for p in self.pids],
             "server_rss0_mb": [round(r / 1024, 1) for r in rss0],
@@ -245,6 +253,11 @@ class Fanout:
         await self._quiet()
         # What missed the drain deadline but came later, and what never came at all.
         result["late"] = col.received - at_deadline
+        if col.refused() != refused:  # refusals that came after the drain
+            result["errors"] = dict(col.errors)
+            result["refused"] = col.refused()
+            result["refused_overloaded"] = col.errors.get("overloaded", 0)
+            expected = result["expected"] = (sent - result["refused"]) * size
         result["never_arrived"] = expected - col.received
         return result
 
@@ -253,7 +266,7 @@ class Fanout:
         deadline = time.monotonic() + limit
         last = -1
         while time.monotonic() < deadline:
-            now = self.col.received + self.col.stale
+            now = self.col.received + self.col.stale + self.col.refused()
             if now == last:
                 return
             last = now
@@ -266,7 +279,9 @@ class Fanout:
             again = await self.step(rate, duration)
             again["retried"] = True
             if again["ok"] or (again["p99_ms"] or 1e9) < (r["p99_ms"] or 1e9):
-                r = again
+                r, again = again, r
+            # The attempt not kept still counts for what never arrived.
+            r["other_try"] = {k: again.get(k) for k in ("ok", "p99_ms", "never_arrived", "closes")}
         return r
 
     async def ramp(
