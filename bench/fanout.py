@@ -10,7 +10,12 @@ message is 20 deliveries. The offered load steps up (x1.5) until a step fails:
 
 then one bisection step between the last pass and the first failure. Also measured: p50/
 p99 at a fixed 2,000 deliveries/s, and an overload step at 1.25x the best sustained rate
-(chatapi only) that reports what was dropped, refused, closed or late.
+(chatapi only) that reports what was dropped, refused (`error` frames by code, the
+`overloaded` ones apart), closed or late.
+
+Targets in the same run: the bare baseline (bench/baseline.py) and, when the `bench`
+extra is installed, python-socketio with the same rooms (bench/socketio_baseline.py),
+the same frames sent as the data of a Socket.IO `message` event.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class Member:
     port: int
     path: str
     first_frame: str
+    ready: bytes = b'"ready"'  # what the answer to `first_frame` contains
+    eio: bool = False  # Engine.IO v4 (python-socketio)
 
 
 @dataclass
@@ -124,17 +131,48 @@ def baseline_rooms(port: int, groups: int = GROUPS, size: int = GROUP_SIZE) -> l
     ]
 
 
+def socketio_rooms(port: int, groups: int = GROUPS, size: int = GROUP_SIZE) -> list[Room]:
+    """The baseline's rooms in python-socketio: the room is joined on connect, `40` is the
+    Socket.IO connect and `40{"sid":...}` its acknowledgement."""
+    return [
+        Room(
+            f"g{g}",
+            [
+                Member(
+                    port,
+                    f"/socket.io/?EIO=4&transport=websocket&room=g{g}",
+                    "40",
+                    ready=b'40{"sid"',
+                    eio=True,
+                )
+                for _ in range(size)
+            ],
+        )
+        for g in range(groups)
+    ]
+
+
 def fanout_groups() -> list[list[int]]:
     return [list(range(g * GROUP_SIZE, (g + 1) * GROUP_SIZE)) for g in range(GROUPS)]
 
 
 class Fanout:
-    """Open the rooms' sockets, then run steps of offered load against them."""
+    """Open the rooms' sockets, then run steps of offered load against them.
 
-    def __init__(self, name: str, rooms: Sequence[Room], pids: Sequence[int]) -> None:
+    `envelope` wraps every sent frame: ('', '') for chatapi and the bare baseline,
+    ('42["message",', ']') to send it as the data of a Socket.IO `message` event."""
+
+    def __init__(
+        self,
+        name: str,
+        rooms: Sequence[Room],
+        pids: Sequence[int],
+        envelope: tuple[str, str] = ("", ""),
+    ) -> None:
         self.name = name
         self.rooms = list(rooms)
         self.pids = list(pids)
+        self.envelope = envelope
         self.col = Collector()
         self.clients: list[list[c.WsClient]] = []
         self.nonce = uuid.uuid4().hex[:6]
@@ -151,6 +189,8 @@ class Fanout:
                 first_frame=flat[i][1].first_frame,
                 on_text=self.col.on_text,
                 closes=self.col.closes,
+                ready=flat[i][1].ready,
+                eio=flat[i][1].eio,
             ),
             concurrency=50,
         )
@@ -165,6 +205,7 @@ class Fanout:
 
     async def _sender(self, ws: c.WsClient, conv: str, rate: float, duration: float) -> int:
         step, nonce = self.step_no, self.nonce
+        head, tail = self.envelope
         interval = 1.0 / rate
         t0 = time.monotonic() + interval * (hash(conv) % 1000) / 1000  # spread the senders
         end = t0 + duration
@@ -177,9 +218,9 @@ class Fanout:
             if delay > 0:
                 await asyncio.sleep(delay)
             ws.send_text(
-                f'{{"type":"message.send","conversation_id":"{conv}",'
+                f'{head}{{"type":"message.send","conversation_id":"{conv}",'
                 f'"client_id":"{nonce}-{step}-{n}",'
-                f'"body":"@@{step}:{time.monotonic_ns()}@@ {PAD}"}}'
+                f'"body":"@@{step}:{time.monotonic_ns()}@@ {PAD}"}}{tail}'
             )
             n += 1
 
@@ -466,6 +507,20 @@ async def run(ctx: Any) -> dict[str, Any]:
         base = c.baseline_server(c.workdir("baseline")).start()
         servers.append(base)
         fans.append(Fanout("baseline", baseline_rooms(base.port), [base.pid]))
+        sio_skip = c.socketio_missing()
+        if sio_skip is None:
+            sio = c.socketio_server(c.workdir("socketio")).start()
+            servers.append(sio)
+            fans.append(
+                Fanout(
+                    "socketio",
+                    socketio_rooms(sio.port),
+                    [sio.pid],
+                    envelope=('42["message",', "]"),
+                )
+            )
+        else:
+            out["skipped"].append(f"python-socketio: {sio_skip}")
         if ctx.url:
             fan, srv = await chatapi_target("chatapi-url", "", c.External(ctx.url, ctx.server_pid))
             fans.append(fan)
@@ -481,7 +536,7 @@ async def run(ctx: Any) -> dict[str, Any]:
                 servers.append(srv)
             else:
                 out["skipped"].append(f"chatapi-postgres: {ctx.pg_skip}")
-        chatapis = [f.name for f in fans if f.name != "baseline"]
+        chatapis = [f.name for f in fans if f.name.startswith("chatapi")]
         out.update(await interleaved(fans, step_s=ctx.step_s, overload=chatapis))
     finally:
         for srv in servers:

@@ -60,6 +60,22 @@ def _fanout_rows(s: dict[str, Any]) -> list[Row]:
             _mark(None if worst is None or not b_best else worst >= 0.5 * b_best),
         )
     )
+    sio = s.get("socketio")
+    if sio:
+        s_best = _get(sio, "ramp", "best", "deliveries_per_s")
+        rows.append(
+            (
+                "1 fan-out",
+                "max sustained deliveries/s vs python-socketio, same rooms "
+                f"(socketio/bare {_ratio(s_best, b_best)})",
+                _n(l_best),
+                _n(p_best),
+                f"socketio: {_n(s_best)}",
+                f"{_ratio(l_best, s_best)} / {_ratio(p_best, s_best)}",
+                ">= 3x socketio",
+                _mark(None if worst is None or not s_best else worst >= 3 * s_best),
+            )
+        )
     for q, factor in (("p50_ms", 2), ("p99_ms", 3)):
         b = _get(base, "fixed", q)
         lv, pv = _get(lite, "fixed", q), _get(pg, "fixed", q)
