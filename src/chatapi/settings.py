@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "chatapi"
     secret_key: SecretStr | None = None
+    # A file holding the key (a Docker/compose secret), read when SECRET_KEY is unset.
+    secret_key_file: Path | None = None
     media_dir: Path | None = None
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -50,6 +52,11 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    # GET /metrics (Prometheus); with a token, only for `Authorization: Bearer <token>`.
+    metrics_enabled: bool = False
+    metrics_token: SecretStr | None = None
+    # One JSON object per line, or readable text; unset: JSON in production (chatapi.logs).
+    log_format: Literal["json", "text"] | None = None
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
     ws_outbox_size: int = Field(default=1024, gt=0)
@@ -98,6 +105,13 @@ class Settings(BaseSettings):
                 ) from exc
         return value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_format_is_default(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
@@ -132,9 +146,17 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_key(self) -> str:
-        """The JWT/URL signing key; generated and kept under var/ in development."""
-        if self.secret_key is not None and self.secret_key.get_secret_value():
-            key = self.secret_key.get_secret_value()
+        """The JWT/URL signing key (SECRET_KEY, else SECRET_KEY_FILE); generated and kept
+        under var/ in development."""
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key and self.secret_key_file is not None:
+            try:
+                key = self.secret_key_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"SECRET_KEY_FILE cannot be read: {exc}") from exc
+            if not key:
+                raise ConfigError(f"SECRET_KEY_FILE {self.secret_key_file} is empty.")
+        if key:
             if self.environment == "production" and len(key.encode()) < MIN_SECRET_KEY_BYTES:
                 raise ConfigError(
                     f"SECRET_KEY is too short ({len(key.encode())} bytes): in production it "

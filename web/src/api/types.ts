@@ -11,6 +11,7 @@ export type User = Schemas["UserRead"];
 export type Media = Schemas["MediaRead"];
 export type Message = Schemas["MessageRead"];
 export type Conversation = Schemas["ConversationRead"];
+export type FormerMembership = Schemas["FormerMembership"];
 export type Member = Schemas["MemberRead"];
 export type ChatEvent = Schemas["EventRead"];
 export type EventMember = Schemas["EventMember"];

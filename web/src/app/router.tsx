@@ -1,5 +1,6 @@
 import { createBrowserRouter } from "react-router";
-import { EmptyState } from "../components/EmptyState";
+import { ChatIllustration, EmptyState } from "../components/EmptyState";
+import { StartChatButton } from "../features/conversations/StartChatButton";
 import { AuthPage } from "../features/auth/AuthPage";
 import { ConversationRoute } from "../features/messages/ConversationView";
 import { ChatLayout } from "./routes/ChatLayout";
@@ -14,8 +15,8 @@ export const router = createBrowserRouter([
       {
         index: true,
         element: (
-          <EmptyState title="Pick a conversation">
-            <p className="small">Or search for someone to start one.</p>
+          <EmptyState title="Pick up a conversation" illustration={<ChatIllustration />} action={<StartChatButton />}>
+            <p className="mb-2">Choose a chat from the list, or find someone to talk to.</p>
           </EmptyState>
         ),
       },

@@ -2,6 +2,7 @@ import { useEffect } from "react";
 import { Dropdown, Navbar, Spinner } from "react-bootstrap";
 import { Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
+import { BrandMark } from "../../components/BrandMark";
 import { useAuth } from "../../features/auth/AuthProvider";
 import { useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
@@ -30,12 +31,15 @@ export function ChatLayout() {
 
   const open = Boolean(conversationId);
   return (
-    <div className="app-shell d-flex flex-column">
+    <div className={`app-shell d-flex flex-column${open ? " chat-open" : ""}`}>
       <a href="#main" className="visually-hidden-focusable position-absolute p-2 bg-body z-3">
         Skip to conversation
       </a>
-      <Navbar className="border-bottom px-2 py-1 flex-shrink-0 bg-body-tertiary" as="header">
-        <Navbar.Brand className="fw-semibold fs-6 me-auto">chatapi</Navbar.Brand>
+      <Navbar className="app-navbar border-bottom px-2 py-1 flex-shrink-0" as="header">
+        <Navbar.Brand className="brand fw-bold fs-6 me-auto d-flex align-items-center gap-2">
+          <BrandMark />
+          chatapi
+        </Navbar.Brand>
         <div className="d-flex align-items-center gap-2 min-w-0">
           <ThemeToggle />
           <Dropdown align="end">

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { Alert, Button, Card, Form, Spinner } from "react-bootstrap";
 import { Link, Navigate, useLocation, useNavigate } from "react-router";
+import { BrandMark } from "../../components/BrandMark";
 import { useAuth } from "./AuthProvider";
 import { ThemeToggle } from "../settings/ThemeToggle";
 
@@ -46,13 +47,16 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
 
   return (
     <div
-      className="min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
+      className="auth-page min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
       style={{ height: "100%" }}
     >
       <Card className="w-100 shadow-sm" style={{ maxWidth: 400 }}>
         <Card.Body className="p-4">
           <div className="d-flex justify-content-between align-items-center mb-3">
-            <h1 className="h4 mb-0">{isRegister ? "Create your account" : "Sign in to chatapi"}</h1>
+            <h1 className="h4 mb-0 d-flex align-items-center gap-2">
+              <BrandMark size={28} />
+              {isRegister ? "Create your account" : "Sign in to chatapi"}
+            </h1>
             <ThemeToggle />
           </div>
           {error ? (

@@ -6,6 +6,8 @@ import * as session from "../../api/session";
 import type { User } from "../../api/types";
 import { keys } from "../conversations/keys";
 import { resetMarkers } from "../messages/api";
+import { forgetChanges } from "../messages/changes";
+import { forgetDrafts } from "../messages/drafts";
 import { forgetOutbox } from "../messages/outbox";
 
 type Status = "checking" | "signed-in" | "signed-out";
@@ -79,8 +81,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const meId = me.data?.id;
   const logout = useCallback(async () => {
-    // Signing out on purpose drops unsent messages too (they are this person's, on a shared device).
-    if (meId) forgetOutbox(meId);
+    // Signing out on purpose drops unsent messages, queued edits and drafts too (they are
+    // this person's, on a shared device).
+    if (meId) {
+      forgetOutbox(meId);
+      forgetChanges(meId);
+      forgetDrafts(meId);
+    }
     await session.logout();
   }, [meId]);
 
