@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 WEB_STAMP := web/node_modules/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -62,7 +63,11 @@ asyncapi: install
 gen-protocol: asyncapi web-deps
 	cd web && npm run gen:protocol
 
-bench: install
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
