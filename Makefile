@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 WEB_STAMP := web/node_modules/.installed-stamp
 # The test OpenID Provider (oidc-provider) the single sign-on tests start.
 OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
@@ -70,7 +71,11 @@ asyncapi: install
 gen-protocol: asyncapi web-deps
 	cd web && npm run gen:protocol
 
-bench: install
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
