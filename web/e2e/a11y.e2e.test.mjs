@@ -218,7 +218,26 @@ describe("accessibility, layout and look", { skip: Boolean(missing), timeout: 15
       const bob = page.getByTestId("message-sender").filter({ hasText: "Bob" }).first();
       const carol = page.getByTestId("message-sender").filter({ hasText: "Carol" }).first();
       const colourOf = (l) => l.evaluate((el) => getComputedStyle(el).color);
-      assert.notEqual(await colourOf(bob), await colourOf(carol), "Bob and Carol have different name colours");
+      const slotOf = async (l) => (await l.getAttribute("class")).match(/name-c(\d+)/)?.[1];
+      // Ids are random: two people may share one of the palette's slots (1 in 8). Names
+      // take their slot's colour, and different slots differ.
+      assert.ok((await slotOf(bob)) !== undefined && (await slotOf(carol)) !== undefined);
+      if ((await slotOf(bob)) === (await slotOf(carol))) {
+        assert.equal(await colourOf(bob), await colourOf(carol));
+      } else {
+        assert.notEqual(await colourOf(bob), await colourOf(carol), "Bob and Carol have different name colours");
+      }
+      const slots = await page.evaluate(() => {
+        const probe = document.createElement("span");
+        document.body.append(probe);
+        const colours = Array.from({ length: 8 }, (_, i) => {
+          probe.className = `sender-name name-c${i}`;
+          return getComputedStyle(probe).color;
+        });
+        probe.remove();
+        return colours;
+      });
+      assert.equal(new Set(slots).size, 8, `the eight name colours are distinct: ${slots.join(", ")}`);
 
       // Ticks differ by shape and name, not only colour.
       const tick = (text) => message(page, text).getByTestId("message-status");
