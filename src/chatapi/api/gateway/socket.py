@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse
 
+from chatapi import logs
 from chatapi.api.gateway.presence import announce_presence
 from chatapi.api.state import AppState
 from chatapi.domain import TypingChanged, TypingState
@@ -102,6 +103,8 @@ class Gateway:
     # --- life cycle --------------------------------------------------------------------
 
     async def serve(self) -> None:
+        # Every line logged while serving this socket names it (chatapi.logs).
+        logs.session_id.set(self.conn.session_id)
         conn = self.conn
         self._task = asyncio.current_task()
         conn.on_close = self._wake
