@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from chatapi import __version__, security
+from chatapi import __version__, metrics, security
 from chatapi.api import auth as auth_api
 from chatapi.api import contract as contract_api
 from chatapi.api import conversations as conversations_api
@@ -139,6 +139,7 @@ def _wire_realtime(state: AppState) -> None:
     )
     state.sends = GroupCommit(state.uow, state.media_signer, quota=state.quotas.messages)
     hub = state.hub
+    metrics.USERS_ONLINE.set_function(hub.users_online)
 
     async def offline(user_ids: list[uuid.UUID]) -> None:
         await went_offline(state, user_ids)

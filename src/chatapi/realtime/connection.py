@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from chatapi.metrics import OUTBOX_CLOSES
 from chatapi.models import User
 from chatapi.realtime.protocol import CLOSE_TRY_AGAIN_LATER
 
@@ -115,6 +116,7 @@ class Connection:
 
     def _overflow(self) -> None:
         log.warning("ws: session %s is not keeping up; closing it (1013)", self.session_id)
+        OUTBOX_CLOSES.inc()
         self.close(
             CLOSE_TRY_AGAIN_LATER, "outgoing buffer full: reconnect and catch up", drain=False
         )

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from chatapi import metrics
 from chatapi.realtime.envelope import Envelope
 from chatapi.realtime.protocol import CLOSE_NOT_AUTHENTICATED
 from chatapi.realtime.tasks import TaskOwner
@@ -257,16 +258,24 @@ class Hub:
             if (keep is None or sink.sid != keep) and session_id in (None, sink.sid):
                 sink.close(CLOSE_NOT_AUTHENTICATED, reason)
 
+    def users_online(self) -> int:
+        """Users with at least one authenticated socket attached here."""
+        return len(self._sinks)
+
     def _send(self, env: Envelope, user_ids: Iterable[uuid.UUID]) -> None:
         if env.personal and self._personalize is not None:
             self._send_personal(env, user_ids, self._personalize)
             return
         text: str | None = None
+        sent = 0
         for user_id in user_ids:
             for sink in self._sinks.get(user_id, ()):
                 if text is None:
                     text = env.frame.decode()
                 sink.send(text)
+                sent += 1
+        if sent:
+            _count(env.kind, sent)
 
     def _send_personal(
         self,
@@ -276,6 +285,7 @@ class Hub:
     ) -> None:
         """A frame with media links: signed once per recipient user, for all their sockets."""
         frame: str | None = None
+        sent = 0
         for user_id in user_ids:
             sinks = self._sinks.get(user_id)
             if sinks:
@@ -283,6 +293,9 @@ class Hub:
                 text = personalize(frame, user_id)
                 for sink in sinks:
                     sink.send(text)
+                sent += len(sinks)
+        if sent:
+            _count(env.kind, sent)
 
     def _note_loading(
         self, op: str, conversation_id: uuid.UUID, user_ids: Iterable[uuid.UUID]
@@ -424,3 +437,10 @@ class Hub:
             order.next_seq = lowest
         if self._orders.get(conversation_id) is order:
             self._arm(conversation_id, order)
+
+
+def _count(kind: str, sockets: int) -> None:
+    """Metrics of one fan-out: one increment per envelope, never per socket."""
+    metrics.FRAMES_OUT.labels(kind).inc(sockets)
+    if kind == "event":
+        metrics.DELIVERIES.inc(sockets)
