@@ -9,13 +9,14 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 
 from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse
 
-from chatapi import logs
+from chatapi import logs, metrics
 from chatapi.api.gateway.presence import announce_presence
 from chatapi.api.state import AppState
 from chatapi.domain import TypingChanged, TypingState
@@ -109,6 +110,7 @@ class Gateway:
         self._task = asyncio.current_task()
         conn.on_close = self._wake
         self._arm_deadline()
+        metrics.SOCKETS_OPEN.inc()
         try:
             await self._read()
             if conn.close_code is not None and conn.drain_before_close and not conn.peer_gone:
@@ -116,6 +118,7 @@ class Gateway:
                     async with asyncio.timeout(DRAIN_WAIT_SECONDS):
                         await conn.drained()
         finally:
+            metrics.SOCKETS_OPEN.dec()
             conn.on_close = None
             for timer in (self._deadline_timer, self._busy_timer):
                 if timer is not None:
@@ -264,6 +267,7 @@ class Gateway:
         client_id: str | None = None
         try:
             frame = p.parse_client_frame(text)
+            metrics.FRAMES_IN.labels(frame.type).inc()
             if isinstance(frame, p.MessageSend):
                 client_id = frame.client_id
             if isinstance(frame, p.Auth):
@@ -374,6 +378,7 @@ class Gateway:
             self.conn.close(p.CLOSE_NOT_AUTHENTICATED, p.SESSION_REVOKED_REASON)
 
     async def on_message_send(self, user: User, frame: p.MessageSend) -> None:
+        received = time.perf_counter()
         # Committed (group commit: sends arriving together share one transaction).
         message, _created = await self.state.sends.send(
             sender=user,
@@ -385,6 +390,8 @@ class Gateway:
         )
         message = attachments.for_viewer(message, self.state.media_signer.for_viewer(user.id))
         self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
+        metrics.SEND_ACK_SECONDS.observe(time.perf_counter() - received)
+        metrics.FRAMES_OUT.labels("reply").inc()
         if self.typing and frame.conversation_id in self.typing:
             self.typing.pop(frame.conversation_id).cancel()
             await self._publish_typing(frame.conversation_id, "stop")
