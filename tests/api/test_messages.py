@@ -372,6 +372,71 @@ async def test_group_commit_refused_send_undoes_only_itself(
     assert [e["seq"] for e in events] == list(range(1, 10))
 
 
+async def sender_of(app: FastAPI, who: Account) -> Any:
+    """The User row of an account, as the group commit takes it."""
+    from chatapi.models import User
+
+    async with app.state.chat.uow() as uow:
+        return await uow.session.get(User, uuid.UUID(who.id))
+
+
+async def test_a_retry_among_new_sends_keeps_the_timeline_gapless(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
+) -> None:
+    a, b = await signup(), await signup()
+    conv = await group(client, a, b)
+    sends, sender, cid = app.state.chat.sends, await sender_of(app, a), uuid.UUID(str(conv["id"]))
+    first, created = await sends.send(
+        sender=sender, conversation_id=cid, body="once", client_id="r"
+    )
+    assert created and first.seq == 1
+    # One batch: the retry's row is skipped by the INSERT, the batch is sent again.
+    results = await asyncio.gather(
+        sends.send(sender=sender, conversation_id=cid, body="again", client_id="r"),
+        *(
+            sends.send(sender=sender, conversation_id=cid, body=f"n{i}", client_id=f"n{i}")
+            for i in range(5)
+        ),
+    )
+    assert results[0] == (first, False)
+    assert [(m.seq, m.body, made) for m, made in results[1:]] == [
+        (i + 2, f"n{i}", True) for i in range(5)
+    ]
+    events = (await client.get(f"{CONV}/{conv['id']}/events", headers=a.headers)).json()
+    assert [e["seq"] for e in events] == list(range(1, 7))
+
+
+async def test_a_batch_of_sends_is_the_same_statements_whatever_its_size(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
+) -> None:
+    a, b = await signup(), await signup()
+    convs = [uuid.UUID(str((await group(client, a, b, title=f"g{i}"))["id"])) for i in range(20)]
+    sends, sender = app.state.chat.sends, await sender_of(app, a)
+    engine = app.state.chat.engine.sync_engine
+
+    async def statements(count: int) -> list[str]:
+        seen: list[str] = []
+
+        def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.append(statement.split()[0].upper())
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        try:
+            await asyncio.gather(
+                *(
+                    sends.send(sender=sender, conversation_id=c, body="hi", client_id=f"{count}")
+                    for c in convs[:count]
+                )
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+        return [s for s in seen if s not in ("BEGIN", "PRAGMA")]
+
+    # Take the seqs, check membership, insert the messages, insert their events.
+    assert await statements(1) == ["UPDATE", "SELECT", "INSERT", "INSERT"]
+    assert await statements(20) == ["UPDATE", "SELECT", "INSERT", "INSERT"]
+
+
 async def test_concurrent_sends_share_commits(
     client: httpx.AsyncClient, signup: Signup, app: FastAPI
 ) -> None:

@@ -16,7 +16,13 @@ from chatapi.errors import ChatError
 from chatapi.media_urls import MediaSigner
 from chatapi.models import User
 from chatapi.ports import Quota
-from chatapi.services.messages.send import SendRequest, SendResult, find_sent, send_messages
+from chatapi.services.messages.send import (
+    RetriesFound,
+    SendRequest,
+    SendResult,
+    find_sent,
+    send_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +41,11 @@ class GroupCommit:
     and multi-row INSERTs — and each caller gets its answer only after the shared
     commit, so an ack still means "stored". A refused send gets its own error without
     touching the others. Nothing waits to fill a batch: a batch is whatever queued while
-    the previous one committed, so an idle server commits each send at once. If the
-    transaction itself fails (e.g. a concurrent retry on another instance hit the
-    client_id key), every send of the batch is tried again in a transaction of its own.
+    the previous one committed, so an idle server commits each send at once. A batch
+    holding a retry of a message committed earlier (its client_id key was taken when it
+    was inserted) is rolled back and sent again, looking the client_ids up first. If the
+    transaction itself fails, every send of the batch is tried again in a transaction of
+    its own.
     """
 
     def __init__(
@@ -103,25 +111,36 @@ class GroupCommit:
                 if batch:
                     await self._commit_batch(batch)
 
-    async def _commit_batch(self, batch: list[_Send]) -> None:
+    async def _commit_batch(self, batch: list[_Send], *, check_retries: bool = False) -> None:
         if len(batch) == 1:
-            await self._commit_one(batch[0])
+            await self._commit_one(batch[0], check_retries=check_retries)
             return
         try:
             async with self._uow() as uow:
                 outcomes = await send_messages(
-                    uow, [item.request for item in batch], signer=self._signer
+                    uow,
+                    [item.request for item in batch],
+                    signer=self._signer,
+                    check_retries=check_retries,
                 )
                 await uow.commit()
         except asyncio.CancelledError:
             raise
+        except RetriesFound:
+            if not check_retries:  # rolled back: again, answering the retries
+                await self._commit_batch(batch, check_retries=True)
+                return
+            # A retry committed on another connection meanwhile: one by one.
+            for item in batch:
+                await self._commit_one(item, check_retries=True)
+            return
         except Exception:
             # Nothing of the batch is committed: each send is tried on its own.
             log.warning(
                 "group commit of %d sends failed; retrying one by one", len(batch), exc_info=True
             )
             for item in batch:
-                await self._commit_one(item)
+                await self._commit_one(item, check_retries=True)
             return
         for item, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, ChatError):
@@ -129,16 +148,26 @@ class GroupCommit:
             else:
                 _settle(item, result=outcome)
 
-    async def _commit_one(self, item: _Send) -> None:
+    async def _commit_one(self, item: _Send, *, check_retries: bool = False) -> None:
         try:
             async with self._uow() as uow:
-                (outcome,) = await send_messages(uow, [item.request], signer=self._signer)
+                (outcome,) = await send_messages(
+                    uow, [item.request], signer=self._signer, check_retries=check_retries
+                )
                 await uow.commit()
         except asyncio.CancelledError:
             raise
+        except RetriesFound:
+            if not check_retries:
+                await self._commit_one(item, check_retries=True)
+                return
+            # A concurrent retry with the same client_id committed first (on another
+            # connection, after this one looked): its message is the answer.
+            await self._settle_with_winner(item, None)
+            return
         except IntegrityError as exc:
-            # A concurrent retry with the same client_id committed first (the unique key
-            # on conversation + sender + client_id caught it): its message is the answer.
+            # A unique key another transaction took first, e.g. the client_id key of a
+            # retry committed meanwhile: its message is the answer if there is one.
             await self._settle_with_winner(item, exc)
             return
         except Exception as exc:
@@ -149,16 +178,16 @@ class GroupCommit:
         else:
             _settle(item, result=outcome)
 
-    async def _settle_with_winner(self, item: _Send, exc: IntegrityError) -> None:
+    async def _settle_with_winner(self, item: _Send, exc: Exception | None) -> None:
         key = item.request.retry_key
         found = {}
         if key is not None:
             async with self._uow() as uow:
                 found = await find_sent(uow, {key}, signer=self._signer)
-        if key is None or key not in found:
-            _settle(item, exc=exc)
-        else:
+        if key is not None and key in found:
             _settle(item, result=(found[key], False))
+        else:
+            _settle(item, exc=exc or RuntimeError("the send could not be stored; try again"))
 
 
 def _settle(
