@@ -219,7 +219,7 @@ class _SqliteConnection(aiosqlite.Connection):
 class Publisher(Protocol):
     """Where committed domain events go (`realtime.outbound.EventPublisher`)."""
 
-    async def publish(self, event: DomainEvent) -> None: ...
+    async def publish_many(self, events: Sequence[DomainEvent]) -> None: ...
 
 
 class UnitOfWork:
@@ -281,12 +281,11 @@ class UnitOfWork:
             self._health.succeeded(DATABASE)
         items, self._pending = self._pending, []
         callbacks, self._after_commit = self._after_commit, []
-        if self._publisher is not None:
-            for item in items:
-                try:
-                    await self._publisher.publish(item)
-                except Exception:  # the commit stands; clients catch up from the events endpoint
-                    log.exception("publishing a committed event failed")
+        if self._publisher is not None and items:
+            try:
+                await self._publisher.publish_many(items)
+            except Exception:  # the commit stands; clients catch up from the events endpoint
+                log.exception("publishing committed events failed")
         for callback in callbacks:
             try:
                 await callback()
