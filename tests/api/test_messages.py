@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 # src imports (module paths may move with the code under test)
 from chatapi.realtime.envelope import Envelope
-from helpers import CONV, Account, Signup, group
+from helpers import CONV, Account, Signup, eventually, group, sends_blocked
 
 
 def capture(app: FastAPI) -> list[Envelope]:
@@ -414,13 +414,19 @@ async def test_a_batch_of_sends_is_the_same_statements_whatever_its_size(
     sends, sender = app.state.chat.sends, await sender_of(app, a)
     engine = app.state.chat.engine.sync_engine
 
-    async def statements(count: int) -> list[str]:
-        seen: list[str] = []
+    async def statements(count: int) -> list[list[str]]:
+        """The statements of each transaction the sends committed."""
+        done: list[list[str]] = []
+        open_: dict[int, list[str]] = {}  # per connection: two workers commit at once
 
         def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            seen.append(statement.split()[0].upper())
+            open_.setdefault(id(conn), []).append(statement.split()[0].upper())
+
+        def on_commit(conn: Any) -> None:
+            done.append(open_.pop(id(conn), []))
 
         event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "commit", on_commit)
         try:
             await asyncio.gather(
                 *(
@@ -430,11 +436,42 @@ async def test_a_batch_of_sends_is_the_same_statements_whatever_its_size(
             )
         finally:
             event.remove(engine, "before_cursor_execute", on_execute)
-        return [s for s in seen if s not in ("BEGIN", "PRAGMA")]
+            event.remove(engine, "commit", on_commit)
+        return [[s for s in tx if s not in ("BEGIN", "PRAGMA")] for tx in done]
 
-    # Take the seqs, check membership, insert the messages, insert their events.
-    assert await statements(1) == ["UPDATE", "SELECT", "INSERT", "INSERT"]
-    assert await statements(20) == ["UPDATE", "SELECT", "INSERT", "INSERT"]
+    # Take the seqs, check membership, insert the messages, insert their events. (On
+    # PostgreSQL two workers share the conversations: up to two batches.)
+    batch = ["UPDATE", "SELECT", "INSERT", "INSERT"]
+    assert await statements(1) == [batch]
+    assert await statements(20) in ([batch], [batch, batch])
+
+
+@pytest.mark.parametrize("settings_overrides", [{"send_queue_max": 2}])
+async def test_a_send_beyond_the_full_queue_is_refused_503_and_the_queued_ones_are_kept(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI, database_url: str
+) -> None:
+    a, b = await signup(), await signup()
+    conv = await group(client, a, b)
+    sends = app.state.chat.sends
+    async with sends_blocked(database_url, str(conv["id"])):
+        first = asyncio.create_task(send(client, a, conv, "m0", client_id="m0"))
+        await eventually(lambda: sends.in_flight == 1, what="the first send waits for the lock")
+        queued = [
+            asyncio.create_task(send(client, a, conv, f"m{i}", client_id=f"m{i}")) for i in (1, 2)
+        ]
+        await eventually(lambda: sends.queued == 2, what="two sends queued")
+        refused = await send(client, b, conv, "one too many", client_id="x")
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "overloaded"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert sends.refused == 1
+    # Nothing the queue took is lost: all stored once the lock is gone, the first first.
+    done = [(await t).json() for t in (first, *queued)]
+    assert done[0]["seq"] == 1 and sorted(m["seq"] for m in done[1:]) == [2, 3]
+    events = (await client.get(f"{CONV}/{conv['id']}/events", headers=a.headers)).json()
+    assert [e["message"]["body"] for e in events] == [
+        m["body"] for m in sorted(done, key=lambda m: m["seq"])
+    ]
 
 
 async def test_concurrent_sends_share_commits(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
 from chatapi.db import UnitOfWork
-from chatapi.errors import ChatError
+from chatapi.errors import ChatError, Overloaded
 from chatapi.media_urls import MediaSigner
 from chatapi.models import User
 from chatapi.ports import Quota
@@ -27,18 +28,31 @@ from chatapi.services.messages.send import (
 log = logging.getLogger(__name__)
 
 
+# How often (seconds) a full send queue is logged while it refuses sends.
+_OVERLOAD_LOG_EVERY = 10.0
+
+
 @dataclass(slots=True)
 class _Send:
     request: SendRequest
     future: asyncio.Future[SendResult]
 
 
+@dataclass
+class _Lane:
+    """One worker and the sends queued for it."""
+
+    queue: deque[_Send] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: asyncio.Task[None] | None = None
+
+
 class GroupCommit:
     """Sends that arrive together share one transaction and one commit (group commit).
 
     It owns the units of work of every send, REST and WebSocket alike. A batch goes
-    through `send_messages` — the rules checked with a query each for the whole batch,
-    and multi-row INSERTs — and each caller gets its answer only after the shared
+    through `send_messages` — the rules checked with a statement each for the whole
+    batch, and multi-row INSERTs — and each caller gets its answer only after the shared
     commit, so an ack still means "stored". A refused send gets its own error without
     touching the others. Nothing waits to fill a batch: a batch is whatever queued while
     the previous one committed, so an idle server commits each send at once. A batch
@@ -46,6 +60,17 @@ class GroupCommit:
     was inserted) is rolled back and sent again, looking the client_ids up first. If the
     transaction itself fails, every send of the batch is tried again in a transaction of
     its own.
+
+    `workers` batches can be in flight at once (PostgreSQL: one commits while the next
+    is built). Conversations are split between the workers by id, so the conversation
+    rows one batch locks are never wanted by another worker's batch (no lock waits, no
+    deadlocks) and a conversation's messages are numbered in the order they came.
+
+    At most `max_queued` sends wait (all workers together, the batches being committed
+    not counted): a send beyond that is refused at once with `Overloaded` (503 / an
+    `error` frame `overloaded`), before its quota is charged, and counted in `refused`.
+    Under overload the server answers quickly instead of queueing without end; a send
+    it took is never dropped.
     """
 
     def __init__(
@@ -54,16 +79,32 @@ class GroupCommit:
         signer: MediaSigner,
         *,
         max_batch: int = 256,
+        max_queued: int = 1024,
+        workers: int = 1,
         quota: Quota | None = None,
     ) -> None:
         self._uow = uow_factory
         self._quota = quota
         self._signer = signer
         self._max_batch = max_batch
-        self._queue: deque[_Send] = deque()
-        self._wake = asyncio.Event()
-        self._worker: asyncio.Task[None] | None = None
+        self._max_queued = max_queued
+        self._lanes = [_Lane() for _ in range(max(1, workers))]
+        self._queued = 0
+        self._in_flight = 0
         self._closed = False
+        # Sends refused because the queue was full, since start.
+        self.refused = 0
+        self._overload_logged = -_OVERLOAD_LOG_EVERY
+
+    @property
+    def queued(self) -> int:
+        """Sends waiting for a batch (not counting the batches being committed)."""
+        return self._queued
+
+    @property
+    def in_flight(self) -> int:
+        """Sends in the batches being committed."""
+        return self._in_flight
 
     async def send(
         self,
@@ -76,40 +117,78 @@ class GroupCommit:
         reply_to_id: uuid.UUID | None = None,
     ) -> SendResult:
         """Store a message, committed; returns it and whether it was created (False: a
-        retry with the same `client_id` got the first message back)."""
+        retry with the same `client_id` got the first message back). Raises Overloaded
+        when the send queue is full."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
+        self._check_room()
         if self._quota is not None:
             # Messages per user (REST and WebSocket alike): 429 `message_rate_limited`.
             await self._quota.take(str(sender.id))
+            try:
+                self._check_room()  # the queue may have filled while the quota answered
+            except Overloaded:
+                await self._quota.give_back(str(sender.id))
+                raise
         loop = asyncio.get_running_loop()
         request = SendRequest(
             sender.id, conversation_id, body, client_id, tuple(attachment_ids), reply_to_id
         )
         item = _Send(request, loop.create_future())
-        self._queue.append(item)
-        self._wake.set()
-        if self._worker is None:
-            self._worker = loop.create_task(self._run(), name="group-commit")
+        lanes = self._lanes
+        lane = lanes[conversation_id.int % len(lanes)] if len(lanes) > 1 else lanes[0]
+        lane.queue.append(item)
+        self._queued += 1
+        lane.wake.set()
+        if lane.worker is None:
+            lane.worker = loop.create_task(self._run(lane), name="group-commit")
         return await item.future
+
+    def _check_room(self) -> None:
+        if self._queued < self._max_queued:
+            return
+        self.refused += 1
+        now = time.monotonic()
+        if now - self._overload_logged >= _OVERLOAD_LOG_EVERY:
+            self._overload_logged = now
+            log.warning(
+                "send queue full (%d sends waiting): refusing sends with `overloaded` "
+                "(%d refused since start)",
+                self._queued,
+                self.refused,
+            )
+        raise Overloaded(
+            "The server has too many messages to store right now; send this one again "
+            "in a moment (with the same client_id).",
+            retry_after=1,
+        )
 
     async def aclose(self) -> None:
         """Finish what is queued, then stop."""
         self._closed = True
-        self._wake.set()
-        if self._worker is not None:
-            await self._worker
+        for lane in self._lanes:
+            lane.wake.set()
+        for lane in self._lanes:
+            if lane.worker is not None:
+                await lane.worker
 
-    async def _run(self) -> None:
-        while not (self._closed and not self._queue):
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                count = min(self._max_batch, len(self._queue))
-                batch = [self._queue.popleft() for _ in range(count)]
+    async def _run(self, lane: _Lane) -> None:
+        queue = lane.queue
+        while not (self._closed and not queue):
+            await lane.wake.wait()
+            lane.wake.clear()
+            while queue:
+                count = min(self._max_batch, len(queue))
+                batch = [queue.popleft() for _ in range(count)]
+                self._queued -= count
                 batch = [item for item in batch if not item.future.done()]
-                if batch:
+                if not batch:
+                    continue
+                self._in_flight += len(batch)
+                try:
                     await self._commit_batch(batch)
+                finally:
+                    self._in_flight -= len(batch)
 
     async def _commit_batch(self, batch: list[_Send], *, check_retries: bool = False) -> None:
         if len(batch) == 1:
