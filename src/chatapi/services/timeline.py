@@ -6,7 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, case, update
+import orjson
+from sqlalchemy import Integer, String, Table, Update, Uuid, bindparam, func, update
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
@@ -26,6 +28,50 @@ _TAKE_SEQS_ONE = (
     )
     .returning(_C.id, _C.last_seq)
 )
+
+
+def _take_seqs_many(dialect: str) -> Update:
+    """Several conversations' seqs, each its own count, in one statement of a fixed shape
+    (built and compiled once, whatever the number of conversations): the counts travel
+    as one parameter, two arrays unnested on PostgreSQL, a JSON object on SQLite (keyed
+    by the id as SQLite stores it: 32 hex digits)."""
+    if dialect == "postgresql":
+        steps = (
+            func.unnest(
+                bindparam("ids", type_=postgresql.ARRAY(Uuid())),
+                bindparam("counts", type_=postgresql.ARRAY(Integer())),
+            )
+            .table_valued("id", "n")
+            .render_derived(name="steps")
+        )
+        step_id, step = steps.c.id, steps.c.n
+    else:
+        steps = (
+            func.json_each(bindparam("counts", type_=String()))
+            .table_valued("key", "value")
+            .alias("steps")
+        )
+        step_id, step = steps.c.key, steps.c.value
+    return (
+        update(_CONVERSATIONS)
+        .where(_C.id == step_id)
+        .values(
+            last_seq=_C.last_seq + step,
+            last_activity_at=bindparam("activity", type_=_C.last_activity_at.type),
+        )
+        .returning(_C.id, _C.last_seq)
+    )
+
+
+_TAKE_SEQS_MANY = {name: _take_seqs_many(name) for name in ("postgresql", "sqlite")}
+
+
+def _counts_params(dialect: str, counts: dict[uuid.UUID, int]) -> dict[str, Any]:
+    if dialect == "postgresql":
+        return {"ids": list(counts), "counts": list(counts.values())}
+    return {"counts": orjson.dumps({c.hex: n for c, n in counts.items()}).decode()}
+
+
 _GIVE_BACK_SEQS = (
     update(_CONVERSATIONS)
     .where(_C.id == bindparam("conversation"))
@@ -68,12 +114,8 @@ async def take_seqs(uow: UnitOfWork, counts: dict[uuid.UUID, int]) -> dict[uuid.
         params = {"conversation": conversation_id, "step": count, "activity": now}
         result = await conn.execute(_TAKE_SEQS_ONE, params)
     else:
-        result = await conn.execute(
-            update(_CONVERSATIONS)
-            .where(_C.id.in_(list(counts)))
-            .values(last_seq=_C.last_seq + case(counts, value=_C.id), last_activity_at=now)
-            .returning(_C.id, _C.last_seq)
-        )
+        params = {**_counts_params(uow.dialect, counts), "activity": now}
+        result = await conn.execute(_TAKE_SEQS_MANY[uow.dialect], params)
     return {row[0]: row[1] for row in result}
 
 
