@@ -145,12 +145,19 @@ def _run_statement(
 
 
 class _SqliteCursor:
-    """A cursor for SQLAlchemy's aiosqlite adapter that costs one trip to the connection's
-    thread per statement. aiosqlite's own costs four (open the cursor, execute, fetch,
-    close), and each trip wakes a thread and hands the GIL over twice: on a busy host that
-    was most of the CPU of a small transaction (a send batch of one: 20 trips, ~3.6 ms of
-    process CPU). Rows are fetched with the statement; our reads are pages of at most a
-    few hundred rows."""
+    """A cursor for SQLAlchemy's aiosqlite adapter that costs at most one trip to the
+    connection's thread per statement. aiosqlite's own costs four (open the cursor,
+    execute, fetch, close), and each trip wakes a thread and hands the GIL over twice: on
+    a busy host that was most of the CPU of a small transaction (a send batch of one: 20
+    trips, ~3.6 ms of process CPU). Rows are fetched with the statement; our reads are
+    pages of at most a few hundred rows.
+
+    Inside a write transaction (after BEGIN IMMEDIATE) statements run on the event loop
+    itself, with no trip at all: the transaction holds SQLite's write lock, and in WAL
+    mode nothing else can make its statements wait (readers never block a writer), so
+    they only cost their own few microseconds of CPU, which a trip would cost several
+    times over. BEGIN (it may wait for the lock), COMMIT (it may checkpoint, with an
+    fsync) and every statement of a read-only unit of work still go to the thread."""
 
     arraysize = 1
 
@@ -162,7 +169,13 @@ class _SqliteCursor:
         self._rows: deque[Any] = deque()
 
     async def _run(self, sql: str, parameters: Any, many: bool) -> _SqliteCursor:
-        found = await self._connection.run(_run_statement, sql, parameters, many)
+        connection = self._connection
+        if connection.writing and connection.sqlite.in_transaction:
+            found = _run_statement(connection.sqlite, sql, parameters, many)
+        else:
+            found = await connection.run(_run_statement, sql, parameters, many)
+            if sql.startswith("BEGIN IMMEDIATE"):
+                connection.writing = True
         self.description, self.rowcount, self.lastrowid, rows = found
         self._rows = deque(rows)
         return self
@@ -199,6 +212,13 @@ class _SqliteConnection(aiosqlite.Connection):
     back when no transaction is open (the pool does that each time a connection comes
     back, after every commit)."""
 
+    # In a transaction begun with BEGIN IMMEDIATE (it holds the write lock), until it ends.
+    writing = False
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        return self._conn
+
     def daemon(self) -> None:
         # As SQLAlchemy does for aiosqlite's own: an unclosed connection never keeps the
         # interpreter from exiting.
@@ -211,7 +231,12 @@ class _SqliteConnection(aiosqlite.Connection):
     def cursor(self) -> Any:
         return _SqliteCursor(self)
 
+    async def commit(self) -> None:
+        self.writing = False
+        await super().commit()
+
     async def rollback(self) -> None:
+        self.writing = False
         if self._connection is not None and self._connection.in_transaction:
             await super().rollback()
 
