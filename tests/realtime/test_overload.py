@@ -1,7 +1,8 @@
 """Overload, with a real server on each database: the send queue is bounded
 (SEND_QUEUE_MAX); a `message.send` beyond it gets an `error` frame `overloaded` carrying
-its client_id at once, and every send the queue took is stored and acked. The server's
-writes are held up by a real database lock (helpers.sends_blocked), not a mock."""
+its client_id at once, and every send the queue took is stored and acked. A socket reads
+its next frames while its sends are being committed. The server's writes are held up by
+a real database lock (helpers.sends_blocked), not a mock."""
 
 from __future__ import annotations
 
@@ -79,5 +80,33 @@ async def test_ws_send_beyond_the_full_queue_gets_overloaded_with_its_client_id(
         await senders[-1].send(frame(QUEUE + 1))
         again = await senders[-1].expect("message.ack")
         assert again["message"]["seq"] == QUEUE + 2
+    finally:
+        await api.aclose()
+
+
+async def test_ws_socket_reads_on_while_its_sends_commit(
+    server: tuple[Server, str], sockets: Sockets
+) -> None:
+    srv, database_url = server
+    api = Api(srv.base_url)
+    try:
+        alice, bob = await api.signup(), await api.signup()
+        conv = await api.group(alice, [bob])
+        a = await sockets.open(srv.ws_url, alice.token)
+        b = await sockets.open(srv.ws_url, bob.token)
+        await a.send({"type": "typing", "conversation_id": conv, "state": "start"})
+        await b.expect("typing", state="start")
+        async with sends_blocked(database_url, conv):
+            await a.send(
+                {"type": "message.send", "conversation_id": conv, "client_id": "m", "body": "m"}
+            )
+            await a.send({"type": "ping"})
+            await a.expect("pong")  # read and answered while the send waits for the lock
+            await a.send({"type": "typing", "conversation_id": conv, "state": "start"})
+        ack = await a.expect("message.ack", timeout=15)
+        assert ack["client_id"] == "m" and ack["message"]["seq"] == 1
+        # The message ended the typing it followed; the `start` sent after it goes on.
+        await b.expect("message.new")
+        assert await b.quiet(1.0, types=["typing"]) == []
     finally:
         await api.aclose()

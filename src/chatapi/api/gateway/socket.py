@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from chatapi.security import TokenClaims
 from chatapi.services import auth as auth_service
 from chatapi.services import membership, receipts, sessions
 from chatapi.services.media import attachments
+from chatapi.services.messages.send import SendResult
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ CLOSE_WAIT_SECONDS = 5.0
 SLOW_CLOSE_WAIT_SECONDS = 30.0
 DRAIN_WAIT_SECONDS = 2.0
 BUSY_WAIT_SECONDS = 10.0
+# Sends of one socket in the group commit at once; beyond it the socket reads no further
+# frame until one is answered.
+MAX_SENDING = 32
 
 
 class Gateway:
@@ -56,6 +61,8 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + state.settings.ws_auth_timeout_seconds
         self.busy = False
+        # Sends queued for the group commit and not answered yet (created on first use).
+        self.sending: set[asyncio.Future[SendResult]] | None = None
         self.typing: dict[uuid.UUID, asyncio.TimerHandle] = {}
         self.typing_sent: dict[uuid.UUID, float] = {}
         self.attached = False
@@ -75,6 +82,8 @@ class Gateway:
             if self.busy and not reader.done():
                 # Let a frame being handled finish: its commit and ack belong together.
                 await asyncio.wait({reader}, timeout=BUSY_WAIT_SECONDS)
+            if self.sending:  # and the sends in the group commit: their acks too
+                await asyncio.wait(self.sending, timeout=BUSY_WAIT_SECONDS)
             if conn.close_code is not None and conn.drain_before_close and not writer.done():
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(DRAIN_WAIT_SECONDS):
@@ -82,6 +91,8 @@ class Gateway:
         finally:
             for task in (reader, writer, closing):
                 task.cancel()
+            for sent in list(self.sending or ()):
+                sent.cancel()  # not taken by a batch yet: not sent (the client resends)
             await asyncio.gather(reader, writer, closing, return_exceptions=True)
             # Cleanup first: a slow reader's close frame may wait a while for it to read.
             await self._cleanup()
@@ -260,8 +271,17 @@ class Gateway:
             self.conn.close(p.CLOSE_NOT_AUTHENTICATED, p.SESSION_REVOKED_REASON)
 
     async def on_message_send(self, user: User, frame: p.MessageSend) -> None:
-        # Committed (group commit: sends arriving together share one transaction).
-        message, _created = await self.state.sends.send(
+        # Queued for the group commit (sends arriving together share one transaction); the
+        # socket reads on meanwhile, so a full send queue refuses sends (`overloaded`)
+        # instead of letting them wait unseen in the kernel's buffers. The ack is written
+        # when the commit answers (`_sent`); sends to one conversation keep their order.
+        if self.sending is None:
+            self.sending = set()
+        sending = self.sending
+        if len(sending) >= MAX_SENDING:
+            await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+        typing = self.typing.get(frame.conversation_id)
+        sent = await self.state.sends.submit(
             sender=user,
             conversation_id=frame.conversation_id,
             body=frame.body,
@@ -269,11 +289,42 @@ class Gateway:
             attachment_ids=frame.attachment_ids,
             reply_to_id=frame.reply_to_id,
         )
+        sending.add(sent)
+        sent.add_done_callback(functools.partial(self._sent, user, frame, typing))
+
+    def _sent(
+        self,
+        user: User,
+        frame: p.MessageSend,
+        typing: asyncio.TimerHandle | None,
+        sent: asyncio.Future[SendResult],
+    ) -> None:
+        if self.sending is not None:
+            self.sending.discard(sent)
+        if sent.cancelled():
+            return
+        exc = sent.exception()
+        if isinstance(exc, ChatError):
+            self.conn.send(p.error_text(exc.code, exc.detail, frame.client_id))
+            return
+        if exc is not None:
+            log.error("ws: send failed in session %s", self.conn.session_id, exc_info=exc)
+            self.conn.send(
+                p.error_text(
+                    "internal_error", "The server could not store it; try again.", frame.client_id
+                )
+            )
+            return
+        message, _created = sent.result()
         message = attachments.for_viewer(message, self.state.media_signer.for_viewer(user.id))
         self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
-        if frame.conversation_id in self.typing:
-            self.typing.pop(frame.conversation_id).cancel()
-            await self._publish_typing(frame.conversation_id, "stop")
+        # The message ends the typing it followed (not a `start` that came after it).
+        conversation_id = frame.conversation_id
+        if typing is not None and self.typing.get(conversation_id) is typing:
+            self.typing.pop(conversation_id).cancel()
+            self.state.hub.tasks.spawn(
+                self._publish_typing(conversation_id, "stop"), name="typing-sent"
+            )
 
     async def on_marker(self, user: User, frame: p.Read | p.Delivered) -> None:
         mark = receipts.mark_read if isinstance(frame, p.Read) else receipts.mark_delivered

@@ -79,7 +79,7 @@ class GroupCommit:
         signer: MediaSigner,
         *,
         max_batch: int = 256,
-        max_queued: int = 1024,
+        max_queued: int = 512,
         workers: int = 1,
         quota: Quota | None = None,
     ) -> None:
@@ -119,6 +119,29 @@ class GroupCommit:
         """Store a message, committed; returns it and whether it was created (False: a
         retry with the same `client_id` got the first message back). Raises Overloaded
         when the send queue is full."""
+        sent = await self.submit(
+            sender=sender,
+            conversation_id=conversation_id,
+            body=body,
+            client_id=client_id,
+            attachment_ids=attachment_ids,
+            reply_to_id=reply_to_id,
+        )
+        return await sent
+
+    async def submit(
+        self,
+        *,
+        sender: User,
+        conversation_id: uuid.UUID,
+        body: str,
+        client_id: str | None = None,
+        attachment_ids: Sequence[uuid.UUID] = (),
+        reply_to_id: uuid.UUID | None = None,
+    ) -> asyncio.Future[SendResult]:
+        """Queue a message; the future resolves (or fails) once its batch has committed.
+        Raises at once (Overloaded, RateLimited) when it cannot be queued. A future
+        cancelled before its batch is taken is not sent."""
         if self._closed:
             raise RuntimeError("the server is shutting down")
         self._check_room()
@@ -142,7 +165,7 @@ class GroupCommit:
         lane.wake.set()
         if lane.worker is None:
             lane.worker = loop.create_task(self._run(lane), name="group-commit")
-        return await item.future
+        return item.future
 
     def _check_room(self) -> None:
         if self._queued < self._max_queued:
