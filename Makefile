@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 WEB_STAMP := web/node_modules/.installed-stamp
+# The test OpenID Provider (oidc-provider) the single sign-on tests start.
+OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install web web-deps lint typecheck pytest web-test e2e openapi gen-api asyncapi gen-protocol bench clean
+.PHONY: run test install web web-deps oidc-provider lint typecheck pytest web-test e2e openapi gen-api asyncapi gen-protocol bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "chatapi needs Python 3.11+"; exit 1; }
@@ -25,6 +28,12 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 web-deps: $(if $(wildcard web/package.json),$(WEB_STAMP))
 
+$(OIDC_STAMP): tests/oidc/package.json tests/oidc/package-lock.json
+	cd tests/oidc && npm ci --no-audit --no-fund
+	touch $@
+
+oidc-provider: $(OIDC_STAMP)
+
 web: web-deps
 	@if [ -f web/package.json ]; then cd web && npm run build; fi
 
@@ -40,10 +49,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install web-deps
+pytest: install web-deps oidc-provider
 	$(BIN)/pytest
 
-web-test: web
+web-test: web oidc-provider
 	@if [ -f web/package.json ]; then cd web && npm run format:check && npm test && npm run test:e2e; fi
 
 test: lint typecheck pytest web-test
@@ -62,8 +71,12 @@ asyncapi: install
 gen-protocol: asyncapi web-deps
 	cd web && npm run gen:protocol
 
-bench: install
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	touch $@
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) web/node_modules web/dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules web/dist tests/oidc/node_modules .mypy_cache .pytest_cache .ruff_cache

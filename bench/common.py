@@ -353,6 +353,29 @@ def baseline_server(workdir: Path) -> Proc:
     )
 
 
+def socketio_missing() -> str | None:
+    """None when python-socketio is installed (the `bench` extra), else why not."""
+    import importlib.util
+
+    if importlib.util.find_spec("socketio") is None:
+        return "python-socketio not installed (pip install -e '.[dev,bench]')"
+    return None
+
+
+def socketio_server(workdir: Path) -> Proc:
+    """bench/socketio_baseline.py: the same rooms in python-socketio, under uvicorn."""
+    port = free_port()
+    env = base_env()
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return Proc(
+        "socketio",
+        [PY, "-m", "bench.socketio_baseline", "--host", HOST, "--port", str(port)],
+        env,
+        workdir,
+        port,
+    )
+
+
 def migrate(database_url: str, workdir: Path) -> None:
     env = chatapi_env(workdir, database_url)
     r = subprocess.run([CHATAPI, "migrate"], env=env, cwd=workdir, capture_output=True, text=True)
@@ -571,11 +594,19 @@ TextHandler = Callable[["WsClient", bytes], None]
 
 
 class WsClient(asyncio.Protocol):
-    """One client WebSocket. Text frames go to `on_text`; pings are answered."""
+    """One client WebSocket. Text frames go to `on_text`; pings are answered.
 
-    def __init__(self, path: str, on_text: TextHandler | None, closes: Counter[int]) -> None:
+    With `eio` it speaks Engine.IO v4 over the socket (python-socketio): the server's `0`
+    open packet is not taken for the answer to the first frame, and its `2` pings are
+    answered with `3` here (a missed pong closes the socket after pingTimeout).
+    """
+
+    def __init__(
+        self, path: str, on_text: TextHandler | None, closes: Counter[int], eio: bool = False
+    ) -> None:
         loop = asyncio.get_running_loop()
         self.path = path
+        self.eio = eio
         self.on_text = on_text
         self.closes = closes
         self.transport: asyncio.Transport | None = None
@@ -632,6 +663,10 @@ class WsClient(asyncio.Protocol):
             pos = end
             op = b0 & 0x0F
             if op == 1:
+                if self.eio and payload[:1] in (b"0", b"2"):
+                    if payload == b"2":
+                        self._write(0x81, b"3")
+                    continue
                 first = self.first
                 if first is not None and not first.done():
                     first.set_result(payload)
@@ -684,12 +719,15 @@ async def open_ws(
     on_text: TextHandler | None = None,
     closes: Counter[int] | None = None,
     timeout: float = 30.0,
+    ready: bytes = b'"ready"',
+    eio: bool = False,
 ) -> WsClient:
-    """Connect, upgrade, send `first_frame` (auth / join) and wait for the `ready` answer."""
+    """Connect, upgrade, send `first_frame` (auth / join / Socket.IO connect) and wait for
+    the answer, which must contain `ready`."""
     loop = asyncio.get_running_loop()
     closes = closes if closes is not None else Counter()
     _, client = await asyncio.wait_for(
-        loop.create_connection(lambda: WsClient(path, on_text, closes), HOST, port), timeout
+        loop.create_connection(lambda: WsClient(path, on_text, closes, eio), HOST, port), timeout
     )
     try:
         await asyncio.wait_for(client.opened, timeout)
@@ -698,7 +736,7 @@ async def open_ws(
             client.send_text(first_frame)
             answer = await asyncio.wait_for(client.first, timeout)
             client.first = None
-            if b'"ready"' not in answer:
+            if ready not in answer:
                 raise ConnectionError(f"no ready frame: {answer[:200]!r}")
     except BaseException:
         client.close()

@@ -10,7 +10,12 @@ message is 20 deliveries. The offered load steps up (x1.5) until a step fails:
 
 then one bisection step between the last pass and the first failure. Also measured: p50/
 p99 at a fixed 2,000 deliveries/s, and an overload step at 1.25x the best sustained rate
-(chatapi only) that reports what was dropped, refused, closed or late.
+(chatapi only) that reports what was dropped, refused (`error` frames by code, the
+`overloaded` ones apart), closed or late.
+
+Targets in the same run: the bare baseline (bench/baseline.py) and, when the `bench`
+extra is installed, python-socketio with the same rooms (bench/socketio_baseline.py),
+the same frames sent as the data of a Socket.IO `message` event.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class Member:
     port: int
     path: str
     first_frame: str
+    ready: bytes = b'"ready"'  # what the answer to `first_frame` contains
+    eio: bool = False  # Engine.IO v4 (python-socketio)
 
 
 @dataclass
@@ -59,6 +66,9 @@ class Collector:
         self.step, self.lat, self.received, self.stale, self.acks = step, [], 0, 0, 0
         self.sent_at = []
         self.errors = Counter()
+
+    def refused(self) -> int:
+        return sum(self.errors.values())
 
     def on_text(self, client: c.WsClient, payload: bytes) -> None:
         i = payload.find(b"@@")
@@ -121,17 +131,48 @@ def baseline_rooms(port: int, groups: int = GROUPS, size: int = GROUP_SIZE) -> l
     ]
 
 
+def socketio_rooms(port: int, groups: int = GROUPS, size: int = GROUP_SIZE) -> list[Room]:
+    """The baseline's rooms in python-socketio: the room is joined on connect, `40` is the
+    Socket.IO connect and `40{"sid":...}` its acknowledgement."""
+    return [
+        Room(
+            f"g{g}",
+            [
+                Member(
+                    port,
+                    f"/socket.io/?EIO=4&transport=websocket&room=g{g}",
+                    "40",
+                    ready=b'40{"sid"',
+                    eio=True,
+                )
+                for _ in range(size)
+            ],
+        )
+        for g in range(groups)
+    ]
+
+
 def fanout_groups() -> list[list[int]]:
     return [list(range(g * GROUP_SIZE, (g + 1) * GROUP_SIZE)) for g in range(GROUPS)]
 
 
 class Fanout:
-    """Open the rooms' sockets, then run steps of offered load against them."""
+    """Open the rooms' sockets, then run steps of offered load against them.
 
-    def __init__(self, name: str, rooms: Sequence[Room], pids: Sequence[int]) -> None:
+    `envelope` wraps every sent frame: ('', '') for chatapi and the bare baseline,
+    ('42["message",', ']') to send it as the data of a Socket.IO `message` event."""
+
+    def __init__(
+        self,
+        name: str,
+        rooms: Sequence[Room],
+        pids: Sequence[int],
+        envelope: tuple[str, str] = ("", ""),
+    ) -> None:
         self.name = name
         self.rooms = list(rooms)
         self.pids = list(pids)
+        self.envelope = envelope
         self.col = Collector()
         self.clients: list[list[c.WsClient]] = []
         self.nonce = uuid.uuid4().hex[:6]
@@ -148,6 +189,8 @@ class Fanout:
                 first_frame=flat[i][1].first_frame,
                 on_text=self.col.on_text,
                 closes=self.col.closes,
+                ready=flat[i][1].ready,
+                eio=flat[i][1].eio,
             ),
             concurrency=50,
         )
@@ -162,6 +205,7 @@ class Fanout:
 
     async def _sender(self, ws: c.WsClient, conv: str, rate: float, duration: float) -> int:
         step, nonce = self.step_no, self.nonce
+        head, tail = self.envelope
         interval = 1.0 / rate
         t0 = time.monotonic() + interval * (hash(conv) % 1000) / 1000  # spread the senders
         end = t0 + duration
@@ -174,9 +218,9 @@ class Fanout:
             if delay > 0:
                 await asyncio.sleep(delay)
             ws.send_text(
-                f'{{"type":"message.send","conversation_id":"{conv}",'
+                f'{head}{{"type":"message.send","conversation_id":"{conv}",'
                 f'"client_id":"{nonce}-{step}-{n}",'
-                f'"body":"@@{step}:{time.monotonic_ns()}@@ {PAD}"}}'
+                f'"body":"@@{step}:{time.monotonic_ns()}@@ {PAD}"}}{tail}'
             )
             n += 1
 
@@ -201,10 +245,13 @@ class Fanout:
             )
         )
         cpu = window.read()
-        expected = sent * size
+        # A refused send (an `error` frame: `overloaded`, `rate_limited`, ...) is answered
+        # to its sender only and delivered to nobody: not expected, counted apart.
         deadline = time.monotonic() + drain
-        while col.received < expected and time.monotonic() < deadline:
+        while col.received < (sent - col.refused()) * size and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
+        refused = col.refused()
+        expected = (sent - refused) * size
         lat = c.ms(col.lat)
         achieved = col.received / duration
         closes = sum(col.closes.values()) - closes_before
@@ -220,6 +267,8 @@ class Fanout:
             "max_ms": max(lat) if lat else None,
             "slow_windows": slow_windows(col.sent_at, col.lat),
             "errors": dict(col.errors),
+            "refused": refused,
+            "refused_overloaded": col.errors.get("overloaded", 0),
             "closes": closes,
             "server_rss_mb": [round(c.proc_rss_kb(p) / 1024, 1) for p in self.pids],
             "server_rss0_mb": [round(r / 1024, 1) for r in rss0],
@@ -245,6 +294,11 @@ class Fanout:
         await self._quiet()
         # What missed the drain deadline but came later, and what never came at all.
         result["late"] = col.received - at_deadline
+        if col.refused() != refused:  # refusals that came after the drain
+            result["errors"] = dict(col.errors)
+            result["refused"] = col.refused()
+            result["refused_overloaded"] = col.errors.get("overloaded", 0)
+            expected = result["expected"] = (sent - result["refused"]) * size
         result["never_arrived"] = expected - col.received
         return result
 
@@ -253,7 +307,7 @@ class Fanout:
         deadline = time.monotonic() + limit
         last = -1
         while time.monotonic() < deadline:
-            now = self.col.received + self.col.stale
+            now = self.col.received + self.col.stale + self.col.refused()
             if now == last:
                 return
             last = now
@@ -266,7 +320,9 @@ class Fanout:
             again = await self.step(rate, duration)
             again["retried"] = True
             if again["ok"] or (again["p99_ms"] or 1e9) < (r["p99_ms"] or 1e9):
-                r = again
+                r, again = again, r
+            # The attempt not kept still counts for what never arrived.
+            r["other_try"] = {k: again.get(k) for k in ("ok", "p99_ms", "never_arrived", "closes")}
         return r
 
     async def ramp(
@@ -451,6 +507,20 @@ async def run(ctx: Any) -> dict[str, Any]:
         base = c.baseline_server(c.workdir("baseline")).start()
         servers.append(base)
         fans.append(Fanout("baseline", baseline_rooms(base.port), [base.pid]))
+        sio_skip = c.socketio_missing()
+        if sio_skip is None:
+            sio = c.socketio_server(c.workdir("socketio")).start()
+            servers.append(sio)
+            fans.append(
+                Fanout(
+                    "socketio",
+                    socketio_rooms(sio.port),
+                    [sio.pid],
+                    envelope=('42["message",', "]"),
+                )
+            )
+        else:
+            out["skipped"].append(f"python-socketio: {sio_skip}")
         if ctx.url:
             fan, srv = await chatapi_target("chatapi-url", "", c.External(ctx.url, ctx.server_pid))
             fans.append(fan)
@@ -466,7 +536,7 @@ async def run(ctx: Any) -> dict[str, Any]:
                 servers.append(srv)
             else:
                 out["skipped"].append(f"chatapi-postgres: {ctx.pg_skip}")
-        chatapis = [f.name for f in fans if f.name != "baseline"]
+        chatapis = [f.name for f in fans if f.name.startswith("chatapi")]
         out.update(await interleaved(fans, step_s=ctx.step_s, overload=chatapis))
     finally:
         for srv in servers:

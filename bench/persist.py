@@ -2,7 +2,10 @@
 
 100 conversations of 2 members, both members sending: 200 sockets, each one closed-loop
 (send, wait for its `message.ack`, send the next), so 200 sends are always in flight.
-Reported: acks/s over the window, ack latency p50/p99, error frames.
+Reported: acks/s over the window, ack latency p50/p99, error frames. Then, on fresh
+sockets of the same server, a fixed rate: 4,000 msg/s (80 % of the 5,000 msg/s target)
+sent open-loop, 20 msg/s from each of the 200 sockets, reporting ack p50/p99, acks/s,
+refusals (`error` frames by code, `overloaded` among them) and sends never answered.
 
 Next to it, in the same run:
 - the bare baseline WebSocket round trip under the same load (200 sockets in rooms of 2,
@@ -19,8 +22,11 @@ import asyncio
 import sqlite3
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from bench import common as c
 
@@ -120,6 +126,123 @@ async def measure(
         f"{name}: {result['msgs_per_s']} msg/s, ack p50 {c.fmt(result['ack_p50_ms'])} "
         f"p99 {c.fmt(result['ack_p99_ms'])} ms, errors {lp.errors}, srv cpu {cpu['server_cpu']} "
         f"(runq wait {cpu['server_runq_wait']}), gen cpu {cpu['gen_cpu']}"
+    )
+    return result
+
+
+# --- a fixed rate ------------------------------------------------------------------------
+
+FIXED_RATE = 4000  # msg/s: 80 % of the 5,000 msg/s target
+
+
+class OpenLoop:
+    """Senders on a fixed schedule, whatever the answers; each socket's `tag` maps the
+    client_id of its unanswered sends to their send time. `answer` is the prefix of the
+    frame that acknowledges a send (chatapi's `message.ack`, the baseline's echo)."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.lat: list[int] = []
+        self.last_ack = 0.0
+        self.errors: Counter[str] = Counter()
+
+    def on_text(self, client: c.WsClient, payload: bytes) -> None:
+        pending: dict[bytes, int] = client.tag
+        if payload.startswith(b'{"type":"error"'):
+            frame = orjson.loads(payload)
+            self.errors[str(frame.get("code"))] += 1
+            pending.pop(str(frame.get("client_id")).encode(), None)
+            return
+        if not payload.startswith(self.answer):
+            return
+        i = payload.find(b'"client_id":"') + 13
+        if i >= 13:
+            t0 = pending.pop(payload[i : payload.find(b'"', i)], None)
+            if t0 is not None:
+                self.lat.append(time.monotonic_ns() - t0)
+                self.last_ack = time.monotonic()
+
+    @staticmethod
+    async def sender(ws: c.WsClient, conv: str, rate: float, t0: float, end: float) -> int:
+        pending: dict[bytes, int] = ws.tag
+        nonce = uuid.uuid4().hex[:8]
+        n = 0
+        while not ws.lost:
+            due = t0 + n / rate
+            if due >= end:
+                break
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            cid = f"{nonce}-{n}"
+            pending[cid.encode()] = time.monotonic_ns()
+            ws.send_text(
+                f'{{"type":"message.send","conversation_id":"{conv}",'
+                f'"client_id":"{cid}","body":"{cid} {PAD}"}}'
+            )
+            n += 1
+        return n
+
+
+async def fixed_rate(
+    name: str,
+    server: c.Proc | c.External,
+    sockets: list[tuple[str, str, str]],
+    answer: bytes,
+    secs: float,
+    rate: float = FIXED_RATE,
+    drain: float = 5.0,
+) -> dict[str, Any]:
+    """`rate` msg/s in all, open-loop, spread evenly over `sockets` (as for `measure`)."""
+    ol = OpenLoop(answer)
+    clients = await c.open_many(
+        len(sockets),
+        lambda i: c.open_ws(
+            server.port, sockets[i][0], first_frame=sockets[i][1], on_text=ol.on_text
+        ),
+        concurrency=50,
+    )
+    for ws in clients:
+        ws.tag = {}
+    await asyncio.sleep(1.0)
+    per_socket = rate / len(clients)
+    start = time.monotonic() + 0.1
+    window = c.CpuWindow([server.pid] if server.pid else [])
+    sent = sum(
+        await asyncio.gather(
+            *(
+                # Each socket's first send offset by a share of the interval: no bursts.
+                OpenLoop.sender(ws, s[2], per_socket, start + k / rate, start + secs)
+                for k, (ws, s) in enumerate(zip(clients, sockets, strict=True))
+            )
+        )
+    )
+    cpu = window.read()
+    deadline = time.monotonic() + drain
+    while any(ws.tag for ws in clients) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await c.close_all(clients)
+    lat = c.ms(ol.lat)
+    refused = sum(ol.errors.values())
+    result = {
+        "offered_msgs_per_s": round(rate),
+        "sent": sent,
+        "acked": len(ol.lat),
+        # Over the time the acks took to come: past the server's rate, later than the sends.
+        "acks_per_s": round(len(ol.lat) / max(ol.last_ack - start, secs)),
+        "ack_p50_ms": c.pct(lat, 50),
+        "ack_p99_ms": c.pct(lat, 99),
+        "ack_max_ms": max(lat) if lat else None,
+        "errors": dict(ol.errors),
+        "refused_overloaded": ol.errors.get("overloaded", 0),
+        # Neither acknowledged nor refused within the drain.
+        "unanswered": sent - len(ol.lat) - refused,
+        **cpu,
+    }
+    c.log(
+        f"{name} at {rate:,.0f} msg/s: acked {result['acks_per_s']}/s, ack p50 "
+        f"{c.fmt(result['ack_p50_ms'])} p99 {c.fmt(result['ack_p99_ms'])} ms, errors "
+        f"{dict(ol.errors)}, unanswered {result['unanswered']}, srv cpu {cpu['server_cpu']}"
     )
     return result
 
@@ -250,6 +373,7 @@ async def run_chatapi(
             for m in members
         ]
         result = await measure(label, server, sockets, b'{"type":"message.ack"', secs)
+        result["fixed"] = await fixed_rate(label, server, sockets, b'{"type":"message.ack"', secs)
     finally:
         server.stop()
     result["server_log_errors"] = server.log_count("ERROR")
@@ -284,6 +408,8 @@ async def run(ctx: Any) -> dict[str, Any]:
             for _ in range(PER_CONV)
         ]
         out["baseline"] = await measure("baseline", base, sockets, None, secs)
+        echo = b'{"type":"message.send"'  # the baseline answers a send with the send itself
+        out["baseline"]["fixed"] = await fixed_rate("baseline", base, sockets, echo, secs)
     finally:
         base.stop()
     if ctx.url:

@@ -22,6 +22,7 @@ from chatapi.main import create_app
 from chatapi.settings import Settings
 from helpers import (
     BACKENDS,
+    OIDC_TEST_PROVIDERS,
     PASSWORD,
     PG_URL,
     Account,
@@ -29,6 +30,7 @@ from helpers import (
     make_settings,
     prepare_postgres,
 )
+from servers import OpenIDProviderProcess, oidc_provider_missing
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -116,3 +118,22 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("SECRET_KEY", "ENVIRONMENT", "DATABASE_URL", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture(scope="session")
+def openid_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProviderProcess]:
+    """A real OpenID Provider (oidc-provider, tests/oidc) for the whole run, accepting the
+    callbacks of the in-process app's test providers; stopped at the end."""
+    missing = oidc_provider_missing()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(missing)
+        pytest.skip(missing)
+    op = OpenIDProviderProcess(
+        redirect_uris=[
+            f"http://testserver/api/v1/auth/oidc/{name}/callback" for name in OIDC_TEST_PROVIDERS
+        ]
+    )
+    op.start(tmp_path_factory.mktemp("openid-provider"))
+    yield op
+    op.stop()

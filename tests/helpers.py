@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import inspect
 import os
+import re
 import shutil
 import sqlite3
 import uuid
@@ -18,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import httpx
 from sqlalchemy import text
@@ -181,6 +184,59 @@ async def group(
     )
     assert r.status_code == 201, r.text
     return dict(r.json())
+
+
+# --- single sign-on against the test OpenID Provider (tests/oidc) -------------------------
+
+# The in-process app's providers, each a client of the test provider (servers.py,
+# OpenIDProviderProcess): name -> client id. "alias" names the provider by another URL
+# (localhost for 127.0.0.1), which its discovery document contradicts.
+OIDC_TEST_CLIENTS = {
+    "op": "chatapi",
+    "forged": "chatapi-forged",
+    "audience": "chatapi-audience",
+    "expiring": "chatapi-expiring",
+    "alias": "chatapi",
+}
+OIDC_TEST_PROVIDERS = list(OIDC_TEST_CLIENTS)
+
+
+def oidc_test_providers(issuer: str) -> list[dict[str, Any]]:
+    """OIDC_PROVIDERS for the test provider at `issuer` (http://127.0.0.1:<port>)."""
+    return [
+        {
+            "name": name,
+            "issuer": issuer.replace("127.0.0.1", "localhost") if name == "alias" else issuer,
+            "client_id": client_id,
+            "client_secret": f"{client_id}-secret",
+            "label": "Test OP" if name == "op" else f"Test OP ({name})",
+        }
+        for name, client_id in OIDC_TEST_CLIENTS.items()
+    ]
+
+
+async def through_provider(authorization_url: str, *, back_to: str, login: str = "alice") -> str:
+    """Do at the provider what a person does in the browser — its login page (the test
+    provider takes any password), then its consent page — and return the URL it sends
+    the browser back to (starting with `back_to`). A fresh provider session each time."""
+    async with httpx.AsyncClient(timeout=10) as browser:
+        url = authorization_url
+        for _ in range(12):
+            r = await browser.get(url)
+            if r.status_code == 200:
+                action = re.search(r'<form[^>]*action="([^"]+)"', r.text)
+                assert action, f"no form on the provider's page:\n{r.text[:2000]}"
+                form = (
+                    {"prompt": "login", "login": login, "password": "any password"}
+                    if 'name="login"' in r.text
+                    else {"prompt": "consent"}
+                )
+                r = await browser.post(urljoin(url, html.unescape(action[1])), data=form)
+            assert r.status_code in (302, 303), f"{r.status_code} from the provider: {r.text}"
+            url = urljoin(url, r.headers["location"])
+            if url.startswith(back_to):
+                return url
+    raise AssertionError("the provider never sent the browser back")
 
 
 # --- waiting ------------------------------------------------------------------------------

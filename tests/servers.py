@@ -484,3 +484,76 @@ async def send_until_acked(
                 raise
             turn += 1
             await asyncio.sleep(0.2)  # retry back-off, as the web client does
+
+
+# --- a real OpenID Provider ---------------------------------------------------------------
+
+OIDC_DIR = Path(__file__).resolve().parent / "oidc"
+
+
+def oidc_provider_missing() -> str | None:
+    """Why the test OpenID Provider cannot start here, or None."""
+    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+        return "tests/oidc/node_modules is missing: run `make test` (or `cd tests/oidc && npm ci`)"
+    return None
+
+
+@dataclass
+class OpenIDProviderProcess:
+    """oidc-provider (tests/oidc/provider.mjs) on a free loopback port: two people (`alice`,
+    `bob`), the clients `chatapi`, `chatapi-forged`, `chatapi-audience`, `chatapi-expiring`
+    and `another-app` (secrets: `<client id>-secret`), accepting `redirect_uris`."""
+
+    redirect_uris: list[str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, workdir: Path, timeout: float = 30.0) -> None:
+        self.log_path = workdir / f"openid-provider-{self.port}.log"
+        env = {
+            **os.environ,
+            "OP_PORT": str(self.port),
+            "OP_REDIRECT_URIS": ",".join(self.redirect_uris),
+            "NODE_NO_WARNINGS": "1",
+        }
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                ["node", str(OIDC_DIR / "provider.mjs")],
+                cwd=OIDC_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        discovery = f"{self.issuer}/.well-known/openid-configuration"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the OpenID Provider exited:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(discovery, timeout=1).status_code == 200:
+                    return
+            time.sleep(0.1)  # poll interval, bounded by the deadline
+        self.stop()
+        raise RuntimeError(f"the OpenID Provider did not start:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None

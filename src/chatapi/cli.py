@@ -7,7 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from chatapi import __version__
+from pydantic import ValidationError
+
+from chatapi import __version__, backup, logs
 from chatapi.settings import ConfigError, Settings, get_settings
 
 
@@ -68,6 +70,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
         ws_per_message_deflate=False,
         proxy_headers=True,
         log_level=settings.log_level,
+        log_config=logs.logging_config(settings),
         timeout_graceful_shutdown=5,
     )
 
@@ -83,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--reload", action="store_true", help="restart on code changes (development)")
     s.add_argument("--migrate", action="store_true", help="migrate the database first")
+    b = sub.add_parser("backup", help="back up the database and media files into a new folder")
+    b.add_argument("path", type=Path)
+    r = sub.add_parser("restore", help="restore a backup into an empty instance")
+    r.add_argument("path", type=Path)
     sub.add_parser("openapi", help="print the OpenAPI document as JSON")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the WebSocket as JSON")
     args = parser.parse_args(argv)
@@ -91,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     try:
         settings = get_settings()
-        logging.getLogger().setLevel(settings.logging_level)
+        logs.configure(settings)
         if args.command == "migrate":
             migrate(settings, args.revision)
         elif args.command == "serve":
@@ -100,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
             serve(
                 settings, host=args.host, port=args.port, workers=args.workers, reload=args.reload
             )
+        elif args.command in ("backup", "restore"):
+            if args.command == "backup":
+                summary = backup.backup(settings, args.path)
+                print(f"chatapi: backed up {summary.line()} into {args.path}")
+            else:
+                summary = backup.restore(settings, args.path, migrate=migrate)
+                print(f"chatapi: restored {summary.line()} from {args.path}")
         elif args.command == "openapi":
             import json
 
@@ -114,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(asyncapi_document(version=__version__), indent=2, sort_keys=True))
     except ConfigError as exc:
         print(f"chatapi: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a variable that does not parse, e.g. OIDC_PROVIDERS
+        print(f"chatapi: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except backup.BackupError as exc:
+        print(f"chatapi: {args.command} refused: {exc}", file=sys.stderr)
         return 2
     return 0
 

@@ -4,11 +4,12 @@
     ├── NotAuthenticated          401 not_authenticated / invalid_token / invalid_credentials
     ├── Forbidden                 403 forbidden / not_allowed / origin_not_allowed
     ├── NotFound                  404 not_found / user_not_found / conversation_not_found / ...
-    ├── Conflict                  409 username_taken / ...
+    ├── Conflict                  409 username_taken / oidc_identity_taken / ...
     ├── PayloadTooLarge           413 payload_too_large
     ├── UnsupportedMediaType      415 unsupported_media_type
     ├── Unprocessable             422 validation_error / unknown_users / ...
     ├── RateLimited               429 rate_limited (carries retry_after seconds)
+    ├── BadGateway                502 oidc_provider_unavailable / oidc_issuer_mismatch
     └── Overloaded                503 overloaded (carries retry_after seconds)
 
 Services raise these; HTTP renders `{"detail": message, "code": code}` with the status,
@@ -84,6 +85,13 @@ class RateLimited(ChatError):
     @property
     def headers(self) -> dict[str, str] | None:
         return {"Retry-After": str(self.retry_after)}
+
+
+class BadGateway(ChatError):
+    """A server we depend on (an OpenID Provider) failed or answered what it must not."""
+
+    status = 502
+    default_code = "bad_gateway"
 
 
 class Overloaded(ChatError):

@@ -21,18 +21,21 @@ from chatapi.api import gateway as gateway_api
 from chatapi.api import health as health_api
 from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
+from chatapi.api import metrics as metrics_api
+from chatapi.api import oidc as oidc_api
 from chatapi.api import users as users_api
 from chatapi.api.body_limit import BodyLimitMiddleware
 from chatapi.api.error_handlers import install_error_handlers
 from chatapi.api.gateway.directory import ServiceDirectory
 from chatapi.api.gateway.presence import went_offline
 from chatapi.api.gateway.revocations import close_revoked_sockets
-from chatapi.api.middleware import InternalErrors, SecurityHeaders
+from chatapi.api.middleware import HttpMetrics, InternalErrors, RequestIds, SecurityHeaders
 from chatapi.api.openapi_doc import install_openapi
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, is_sqlite, make_sessionmaker
 from chatapi.health import MEDIA, WriteHealth
 from chatapi.media_urls import MediaSigner
+from chatapi.oidc import OpenIDProviders
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatapi.realtime.hub import Hub
@@ -81,6 +84,9 @@ def build_state(settings: Settings) -> AppState:
         storage=storage,
         media_signer=MediaSigner.from_settings(settings),
         publisher=EventPublisher(broker),
+        oidc=OpenIDProviders(
+            settings.oidc_providers, clock_skew_seconds=settings.oidc_clock_skew_seconds
+        ),
         instance_id=instance_id,
         write_health=write_health,
     )
@@ -228,8 +234,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     _install_hardening(app)
     app.include_router(health_api.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_api.router)
     app.include_router(contract_api.router)
     app.include_router(auth_api.router, prefix=API_PREFIX)
+    app.include_router(oidc_api.router, prefix=API_PREFIX)
     app.include_router(users_api.router, prefix=API_PREFIX)
     app.include_router(conversations_api.router, prefix=API_PREFIX)
     app.include_router(messages_api.router, prefix=API_PREFIX)
@@ -244,7 +253,9 @@ def _install_hardening(app: FastAPI) -> None:
     that error answers carry them too; inside them, unexpected errors become a JSON 500;
     and the OpenAPI document describes every error answer (api/openapi_doc.py)."""
     app.add_middleware(InternalErrors)
+    app.add_middleware(HttpMetrics)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestIds)
     install_openapi(app)
 
 

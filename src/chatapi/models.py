@@ -198,3 +198,60 @@ class Media(SQLModel, table=True):
         default=None, foreign_key="messages.id", index=True, ondelete="SET NULL"
     )
     position: int = Field(default=0)
+
+
+class OidcIdentity(SQLModel, table=True):
+    """An account's way in through an OpenID Provider: the provider's `iss` and `sub` name
+    the person there (the only stable pair OpenID Connect promises). At most one per
+    provider per account."""
+
+    __tablename__ = "oidc_identities"
+    __table_args__ = (
+        sa.UniqueConstraint("issuer", "subject"),
+        sa.UniqueConstraint("user_id", "issuer"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    # The configured provider's name when it was linked (shown if it leaves the configuration).
+    provider: str = Field(max_length=32)
+    issuer: str = Field(max_length=255)
+    subject: str = Field(max_length=255)
+    # How the provider named the person when it was linked (shown in settings).
+    email: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OidcLoginStage(StrEnum):
+    authorizing = "authorizing"  # at the provider; `secret_hash` is the state's
+    handed_off = "handed_off"  # back; `secret_hash` is the web client's one-time code's
+    signing_up = "signing_up"  # a new person choosing a username; the signup ticket's
+
+
+class OidcLogin(SQLModel, table=True):
+    """A sign-in with an OpenID Provider in progress, kept server-side through its one-time
+    steps. Each step is taken by swapping `secret_hash` in one conditional UPDATE, so every
+    secret (state, hand-off code, signup ticket) works once; every step must come from the
+    browser that started it (`browser_hash`, an HttpOnly cookie's SHA-256)."""
+
+    __tablename__ = "oidc_logins"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    stage: str = Field(max_length=16)
+    secret_hash: str = Field(max_length=64, unique=True)
+    browser_hash: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    purpose: str = Field(max_length=8)  # "login" or "link"
+    return_to: str = Field(max_length=512)
+    # Linking: the account that links. Handed off after a sign-in: the account signed in.
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE")
+    nonce: str | None = Field(default=None, max_length=128)
+    code_verifier: str | None = Field(default=None, max_length=128)
+    # Handed off: "signed_in", "linked", "signup" or "failed".
+    outcome: str | None = Field(default=None, max_length=16)
+    subject: str | None = Field(default=None, max_length=255)
+    # What the provider said of the person (signup), or the error (failed).
+    detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)

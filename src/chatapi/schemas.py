@@ -14,7 +14,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
 )
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.\-]{3,32}$")
@@ -69,23 +68,30 @@ class Schema(BaseModel):
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), Clean]
 
 
-class UserCreate(BaseModel):
-    username: CleanStr = Field(
+def _username(value: str) -> str:
+    value = value.strip().lower()
+    if not USERNAME_RE.fullmatch(value):
+        raise ValueError("usernames are 3-32 characters of a-z, 0-9, '_', '.' and '-'")
+    return value
+
+
+# A new account's username: case-insensitive, stored lower-case.
+Username = Annotated[
+    str,
+    Clean,
+    AfterValidator(_username),
+    Field(
         description="3-32 characters of a-z 0-9 _ . - (case-insensitive, stored lower-case)",
         examples=["alice"],
-    )
-    password: Annotated[str, StringConstraints(min_length=8, max_length=1024), Clean] = Field(
-        examples=["correct horse battery"]
-    )
-    display_name: DisplayName | None = None
+    ),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=1024), Clean]
 
-    @field_validator("username")
-    @classmethod
-    def _username(cls, value: str) -> str:
-        value = value.strip().lower()
-        if not USERNAME_RE.fullmatch(value):
-            raise ValueError("usernames are 3-32 characters of a-z, 0-9, '_', '.' and '-'")
-        return value
+
+class UserCreate(BaseModel):
+    username: Username
+    password: Password = Field(examples=["correct horse battery"])
+    display_name: DisplayName | None = None
 
 
 class UserRead(Schema):
@@ -112,6 +118,97 @@ class TokenPair(Schema):
 
 class RefreshRequest(BaseModel):
     refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=4096), Clean]
+
+
+# --- single sign-on (OpenID Connect) ---------------------------------------------------
+
+
+class ProviderRead(Schema):
+    name: str = Field(description="in the provider's URLs: /api/v1/auth/oidc/{name}/login")
+    label: str = Field(description='the button says "Sign in with {label}"')
+
+
+class AuthOptions(Schema):
+    """How people sign in here."""
+
+    password_login: bool = Field(description="false when OIDC_ONLY: no password sign-in")
+    registration: bool = Field(description="false when OIDC_ONLY: no registration form")
+    providers: list[ProviderRead]
+
+
+# A path of this site to come back to after signing in (anything else becomes "/").
+ReturnTo = Annotated[str, StringConstraints(max_length=512), Clean]
+OneTimeSecret = Annotated[str, StringConstraints(min_length=1, max_length=128), Clean]
+
+
+class OidcLinkStart(BaseModel):
+    return_to: ReturnTo = "/"
+
+
+class OidcAuthorization(Schema):
+    authorization_url: str = Field(description="send the browser here (the provider)")
+
+
+class OidcExchange(BaseModel):
+    code: OneTimeSecret = Field(description="the one-time code of /oidc/callback#code=...")
+
+
+class OidcSignedIn(Schema):
+    outcome: Literal["signed_in"] = "signed_in"
+    return_to: str
+    tokens: TokenPair
+
+
+class OidcLinked(Schema):
+    outcome: Literal["linked"] = "linked"
+    return_to: str
+    provider: str
+
+
+class OidcSignupNeeded(Schema):
+    """A person the provider vouched for, new here: they create an account (`POST
+    /auth/oidc/signup`) or link one they have (`POST /auth/oidc/link-account`)."""
+
+    outcome: Literal["signup"] = "signup"
+    return_to: str
+    ticket: str = Field(description="spent by signup or link-account; valid 15 minutes")
+    provider: str
+    proposed_username: str
+    username_taken: bool = Field(description="the provider's username is someone else's here")
+    display_name: str
+    email: str | None
+
+
+OidcOutcome = Annotated[
+    OidcSignedIn | OidcLinked | OidcSignupNeeded, Field(discriminator="outcome")
+]
+
+
+class OidcSignup(BaseModel):
+    ticket: OneTimeSecret
+    username: Username
+    display_name: DisplayName | None = None
+
+
+class OidcLinkAccount(BaseModel):
+    ticket: OneTimeSecret
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64), Clean]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024), Clean]
+
+
+class IdentityRead(Schema):
+    provider: str
+    label: str
+    email: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class SignInMethods(Schema):
+    """How this account signs in: a password, and the providers linked to it."""
+
+    password: bool
+    identities: list[IdentityRead]
 
 
 class ErrorBody(BaseModel):

@@ -5,16 +5,34 @@ Every variable is documented in README.md and `.env.example`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from limits import parse
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 # The longest lifetime of any token (decoding refuses longer ones): ten years.
 MAX_TOKEN_TTL_SECONDS = 10 * 366 * 24 * 3600
@@ -27,6 +45,111 @@ class ConfigError(RuntimeError):
     """The configuration cannot work; the message says what to set."""
 
 
+PROVIDER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_LOOPBACK_HOSTS = {"localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Provider people may sign in with (README "Single sign-on"): from
+    `OIDC_PROVIDERS` (a JSON list of these) or `OIDC_PROVIDER_<n>_<FIELD>` variables."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # In URLs (/api/v1/auth/oidc/{name}/callback): keep it once people have linked to it.
+    name: str
+    # Exactly as the provider names itself in its discovery document and ID tokens.
+    issuer: str
+    client_id: str = Field(min_length=1)
+    # None: a public client (PKCE alone authenticates the code exchange).
+    client_secret: SecretStr | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "profile", "email"])
+    # The button says "Sign in with {label}".
+    label: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PROVIDER_NAME_RE.fullmatch(value):
+            raise ValueError(
+                f"provider name {value!r}: 1-32 characters of a-z, 0-9, '_' and '-' "
+                "(it is part of the callback URL)"
+            )
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.query or parts.fragment or not parts.hostname:
+            raise ValueError(f"issuer {value!r} must be a URL without query or fragment")
+        if parts.scheme != "https" and not (
+            parts.scheme == "http" and _is_loopback(parts.hostname)
+        ):
+            raise ValueError(f"issuer {value!r} must be an https:// URL (http only on loopback)")
+        return value
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _split_scopes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.replace(",", " ").split()
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("scopes must include 'openid'")
+        return value
+
+    @field_validator("client_secret", mode="before")
+    @classmethod
+    def _empty_secret(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _default_label(self) -> OidcProvider:
+        if not self.label.strip():
+            object.__setattr__(self, "label", self.name.replace("-", " ").title())
+        return self
+
+
+_NUMBERED = re.compile(r"^oidc_provider_(\d+)_(name|issuer|client_id|client_secret|scopes|label)$")
+
+
+class NumberedProviders(PydanticBaseSettingsSource):
+    """`OIDC_PROVIDER_1_NAME`, `OIDC_PROVIDER_1_ISSUER`, ... (environment, then `.env`) as
+    the `oidc_providers` list, in the order of their numbers. Behind the other sources:
+    `OIDC_PROVIDERS`, when set, wins."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *sources: EnvSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._sources = sources
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[int, dict[str, str]] = {}
+        for source in reversed(self._sources):  # the first source wins
+            for key, value in source.env_vars.items():
+                match = _NUMBERED.fullmatch(key.lower())
+                if match and value is not None:
+                    found.setdefault(int(match[1]), {})[match[2]] = value
+        if not found:
+            return {}
+        return {"oidc_providers": [found[n] for n in sorted(found)]}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=False)
 
@@ -36,6 +159,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "chatapi"
     secret_key: SecretStr | None = None
+    # A file holding the key (a Docker/compose secret), read when SECRET_KEY is unset.
+    secret_key_file: Path | None = None
     media_dir: Path | None = None
     max_upload_bytes: int = Field(default=100 * 1024 * 1024, gt=0)
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -50,6 +175,11 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=64)
     web_dist_dir: Path | None = None
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
+    # GET /metrics (Prometheus); with a token, only for `Authorization: Bearer <token>`.
+    metrics_enabled: bool = False
+    metrics_token: SecretStr | None = None
+    # One JSON object per line, or readable text; unset: JSON in production (chatapi.logs).
+    log_format: Literal["json", "text"] | None = None
     ws_auth_timeout_seconds: float = Field(default=10.0, gt=0)
     ws_max_frame_bytes: int = Field(default=64 * 1024, gt=0)
     ws_outbox_size: int = Field(default=1024, gt=0)
@@ -76,6 +206,63 @@ class Settings(BaseSettings):
     ws_max_sockets_per_user: int = Field(default=20, ge=0)  # open sockets, all instances
     max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)  # request bodies but uploads
 
+    # --- Single sign-on (README "Single sign-on") ----------------------------------------
+    oidc_providers: list[OidcProvider] = Field(default_factory=list)
+    # Only OpenID Connect: no password sign-in, no registration with a password.
+    oidc_only: bool = False
+    # How far the providers' clocks may differ from ours when checking ID token times.
+    oidc_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
+    # The service's public URL (https://chat.example.com): the OIDC redirect URIs are built
+    # on it. Unset: taken from each request (Host, and the scheme uvicorn trusts).
+    public_url: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        numbered = [s for s in (env_settings, dotenv_settings) if isinstance(s, EnvSettingsSource)]
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            NumberedProviders(settings_cls, *numbered),
+            file_secret_settings,
+        )
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _unique_provider_names(cls, value: list[OidcProvider]) -> list[OidcProvider]:
+        names = [p.name for p in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"OIDC provider names must be unique: {names}")
+        return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if value == "" or value is None:
+            return None
+        if isinstance(value, str):
+            parts = urlsplit(value.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+                raise ValueError(f"PUBLIC_URL {value!r} must be like https://chat.example.com")
+            return value.strip().rstrip("/")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_only_needs_a_provider(self) -> Settings:
+        if self.oidc_only and not self.oidc_providers:
+            raise ValueError(
+                "OIDC_ONLY=true needs at least one provider (OIDC_PROVIDERS or "
+                "OIDC_PROVIDER_1_NAME, ...): nobody could sign in"
+            )
+        return self
+
     @field_validator(
         "login_rate_limit",
         "login_address_rate_limit",
@@ -100,6 +287,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{value!r} is not a rate: write e.g. '30/10 seconds' or '5/hour'"
                 ) from exc
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_format_is_default(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
         return value
 
     @field_validator("log_level", mode="before")
@@ -136,9 +330,17 @@ class Settings(BaseSettings):
 
     @cached_property
     def signing_key(self) -> str:
-        """The JWT/URL signing key; generated and kept under var/ in development."""
-        if self.secret_key is not None and self.secret_key.get_secret_value():
-            key = self.secret_key.get_secret_value()
+        """The JWT/URL signing key (SECRET_KEY, else SECRET_KEY_FILE); generated and kept
+        under var/ in development."""
+        key = self.secret_key.get_secret_value() if self.secret_key is not None else ""
+        if not key and self.secret_key_file is not None:
+            try:
+                key = self.secret_key_file.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"SECRET_KEY_FILE cannot be read: {exc}") from exc
+            if not key:
+                raise ConfigError(f"SECRET_KEY_FILE {self.secret_key_file} is empty.")
+        if key:
             if self.environment == "production" and len(key.encode()) < MIN_SECRET_KEY_BYTES:
                 raise ConfigError(
                     f"SECRET_KEY is too short ({len(key.encode())} bytes): in production it "

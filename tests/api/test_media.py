@@ -776,7 +776,7 @@ async def test_attached_uploads_survive_orphan_cleanup(
     assert r.status_code == 200
 
 
-async def test_a_removed_member_can_no_longer_fetch_with_a_token(
+async def test_a_removed_member_fetches_with_a_token_only_what_was_sent_before(
     client: httpx.AsyncClient, signup: Signup
 ) -> None:
     alice, bob = await signup(), await signup()
@@ -788,6 +788,15 @@ async def test_a_removed_member_can_no_longer_fetch_with_a_token(
         f"/api/v1/conversations/{conversation_id}/members/{bob.id}", headers=alice.headers
     )
     assert r.status_code == 204, r.text
+    # Removed, he keeps what was sent before (read-only history), not what comes after.
+    assert (await client.get(f"/api/v1/media/{doc['id']}", headers=bob.headers)).status_code == 200
+    later = await uploaded(client, alice, PDF, filename="b.pdf")
+    assert (await post(client, alice, conversation_id, later["id"])).status_code == 201
+    r = await client.get(f"/api/v1/media/{later['id']}", headers=bob.headers)
+    assert r.status_code == 404
+    # Once he deletes the chat, nothing of it.
+    r = await client.delete(f"/api/v1/conversations/{conversation_id}/former", headers=bob.headers)
+    assert r.status_code == 204
     r = await client.get(f"/api/v1/media/{doc['id']}", headers=bob.headers)
     assert r.status_code == 404
 

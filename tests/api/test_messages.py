@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import event
 
 # src imports (module paths may move with the code under test)
@@ -457,6 +458,7 @@ async def test_a_send_beyond_the_full_queue_is_refused_503_and_the_queued_ones_a
     a, b = await signup(), await signup()
     conv = await group(client, a, b)
     sends = app.state.chat.sends
+    refused_before = REGISTRY.get_sample_value("chatapi_sends_overloaded_total") or 0.0
     async with sends_blocked(database_url, str(conv["id"])):
         first = asyncio.create_task(send(client, a, conv, "m0", client_id="m0"))
         await eventually(lambda: sends.in_flight == 1, what="the first send waits for the lock")
@@ -469,6 +471,7 @@ async def test_a_send_beyond_the_full_queue_is_refused_503_and_the_queued_ones_a
         assert refused.json()["code"] == "overloaded"
         assert int(refused.headers["retry-after"]) >= 1
         assert sends.refused == 1
+        assert REGISTRY.get_sample_value("chatapi_sends_overloaded_total") == refused_before + 1
     # Nothing the queue took is lost: all stored once the lock is gone, the first first.
     done = [(await t).json() for t in (first, *queued)]
     assert done[0]["seq"] == 1 and sorted(m["seq"] for m in done[1:]) == [2, 3]

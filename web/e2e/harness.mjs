@@ -95,48 +95,27 @@ export async function startServer(extraEnv = {}) {
     ...extraEnv,
   };
   await run(chatapiBin, ["migrate"], env, repoDir);
-  const child = spawn(chatapiBin, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
-    env,
-    cwd: repoDir,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  const baseURL = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`chatapi serve exited ${child.exitCode}:\n${log}`);
-    try {
-      const r = await fetch(`${baseURL}/readyz`);
-      if (r.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGTERM");
-      throw new Error(`chatapi serve did not become ready in 30 s:\n${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  let serving = await serveOn(env, port);
+  let earlierLog = "";
   return {
-    baseURL,
-    log: () => log,
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        await new Promise((r) => {
-          const t = setTimeout(() => {
-            child.kill("SIGKILL");
-            r(undefined);
-          }, 8_000);
-          child.once("exit", () => {
-            clearTimeout(t);
-            r(undefined);
-          });
-        });
-      }
-      await rm(dir, { recursive: true, force: true });
+    baseURL: serving.baseURL,
+    port,
+    log: () => earlierLog + serving.log(),
+    /** Stop the server; with keepData the database and media stay for start() or restart(). */
+    async stop({ keepData = false, signal = "SIGTERM" } = {}) {
+      await serving.stop(signal);
+      if (!keepData) await rm(dir, { recursive: true, force: true });
+    },
+    /** Serve again on the same port with the same database, after stop({ keepData: true }). */
+    async start() {
+      earlierLog += serving.log();
+      serving = await serveOn(env, port);
+    },
+    /** Stop, stay down for downMs, start again on the same port and database. */
+    async restart({ downMs = 0, signal = "SIGTERM" } = {}) {
+      await this.stop({ keepData: true, signal });
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      await this.start();
     },
   };
 }
@@ -271,4 +250,86 @@ export function makePng(width = 320, height = 200) {
     chunk("IDAT", deflateSync(Buffer.concat(rows))),
     chunk("IEND", Buffer.alloc(0)),
   ]);
+}
+
+// --- a server that can stop and come back (outages) -----------------------------------------
+
+/** Run `chatapi serve` on `port`; resolves once /readyz answers. Used by startServer. */
+async function serveOn(env, port) {
+  const child = spawn(chatapiBin, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
+    env,
+    cwd: repoDir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const baseURL = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`chatapi serve exited ${child.exitCode}:\n${log}`);
+    try {
+      const r = await fetch(`${baseURL}/readyz`);
+      if (r.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGTERM");
+      throw new Error(`chatapi serve did not become ready in 30 s:\n${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    baseURL,
+    log: () => log,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await new Promise((r) => {
+        const t = setTimeout(() => {
+          child.kill("SIGKILL");
+          r(undefined);
+        }, 8_000);
+        child.once("exit", () => {
+          clearTimeout(t);
+          r(undefined);
+        });
+      });
+    },
+  };
+}
+
+// --- REST shortcuts for the people a test does not drive through the UI ----------------------
+
+/** One JSON request as `token`'s user; throws unless the status is 2xx. Resolves to the body (or null). */
+export async function apiCall(baseURL, token, method, path, body) {
+  const r = await fetch(`${baseURL}/api/v1${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
+  return r.status === 204 ? null : r.json();
+}
+
+export function createGroupViaApi(baseURL, token, title, memberIds) {
+  return apiCall(baseURL, token, "POST", "/conversations", { kind: "group", title, member_ids: memberIds });
+}
+
+export function createDirectViaApi(baseURL, token, userId) {
+  return apiCall(baseURL, token, "POST", "/conversations", { kind: "direct", member_ids: [userId] });
+}
+
+/** Remove `userId` from a group (or leave it, when it is the token's own user). */
+export function removeMemberViaApi(baseURL, token, conversationId, userId) {
+  return apiCall(baseURL, token, "DELETE", `/conversations/${conversationId}/members/${userId}`);
+}
+
+/** The members of a conversation as `token`'s user sees them (read and delivered markers included). */
+export function membersViaApi(baseURL, token, conversationId) {
+  return apiCall(baseURL, token, "GET", `/conversations/${conversationId}/members`);
 }

@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from chatapi.api import errors
 from chatapi.api.deps import StateDep, UowDep
-from chatapi.errors import NotAuthenticated
+from chatapi.errors import Forbidden, NotAuthenticated
 from chatapi.schemas import RefreshRequest, TokenPair, UserCreate, UserRead, clean_text
 from chatapi.services import auth, users
 
@@ -36,13 +36,30 @@ def _clean_form(form: OAuth2PasswordRequestForm) -> None:
         raise RequestValidationError(problems)
 
 
+def _passwords_allowed(state: StateDep) -> None:
+    """OIDC_ONLY: people sign in through the OpenID Providers only."""
+    if state.settings.oidc_only:
+        raise Forbidden(
+            "Password sign-in is switched off here: use single sign-on.",
+            code="password_login_disabled",
+        )
+
+
+PasswordsAllowed = Depends(_passwords_allowed)
+
+
 def client_address(request: Request) -> str:
     """The caller's address (behind a proxy, uvicorn's --proxy-headers already put the
     X-Forwarded-For client here, from the addresses FORWARDED_ALLOW_IPS trusts)."""
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, responses=errors(409, 429))
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(403, 409, 429),
+    dependencies=[PasswordsAllowed],
+)
 async def register(
     request: Request, payload: UserCreate, uow: UowDep, state: StateDep, response: Response
 ) -> UserRead:
@@ -55,7 +72,7 @@ async def register(
     return (await users.to_read(state.presence, [user]))[0]
 
 
-@router.post("/token", responses=errors(401, 429))
+@router.post("/token", responses=errors(401, 403, 429), dependencies=[PasswordsAllowed])
 async def token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

@@ -41,17 +41,36 @@ async def get_read_uow(state: StateDep) -> AsyncIterator[UnitOfWork]:
 ReadUowDep = Annotated[UnitOfWork, Depends(get_read_uow)]
 
 
+def _bearer(token: str | None) -> str:
+    if not token:
+        raise NotAuthenticated("Not authenticated: send `Authorization: Bearer <access_token>`.")
+    return token
+
+
 async def get_current_user(
     state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
-    if not token:
-        raise NotAuthenticated("Not authenticated: send `Authorization: Bearer <access_token>`.")
+    bearer = _bearer(token)
     # A session of its own, closed at once: the request's transaction (and on SQLite the
     # write lock) starts only when its service runs, and the user comes back detached.
     async with state.read_uow() as uow:
         return await auth.authenticate(
-            uow, token=token, key=state.token_policy.key, revocations=state.revocations
+            uow, token=bearer, key=state.token_policy.key, revocations=state.revocations
         )
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_reader(
+    state: StateDep, uow: ReadUowDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    """The token's user, read in the request's own read-only unit of work (`ReadUowDep`,
+    one per request): a read route opens one session, not two (each costs a pool checkout,
+    a BEGIN and a rollback — on PostgreSQL a pre-ping too)."""
+    return await auth.authenticate(
+        uow, token=_bearer(token), key=state.token_policy.key, revocations=state.revocations
+    )
+
+
+CurrentReader = Annotated[User, Depends(get_current_reader)]

@@ -16,6 +16,7 @@ from chatapi.api.file_response import file_response
 from chatapi.api.multipart import receive_upload
 from chatapi.errors import NotAuthenticated, NotFound, RateLimited
 from chatapi.media_urls import Variant
+from chatapi.metrics import UPLOAD_BYTES, UPLOADS
 from chatapi.ports import Quota
 from chatapi.schemas import ErrorBody, MediaRead
 from chatapi.services import auth
@@ -107,6 +108,8 @@ async def upload_media(
     except BaseException:
         await held.adjust(0)
         raise
+    UPLOADS.inc()
+    UPLOAD_BYTES.inc(media.size)
     return attachments.to_read(media, signer=state.media_signer.for_viewer(uploader_id))
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
-from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
+from chatapi.api.deps import CurrentReader, CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import MAX_SEQ, EventRead, MessageCreate, MessageRead, MessageUpdate
 from chatapi.services import events
 from chatapi.services.media import attachments
@@ -50,7 +50,7 @@ async def post_message(
 @router.get("/conversations/{conversation_id}/messages", responses=errors(404))
 async def list_messages(
     conversation_id: uuid.UUID,
-    user: CurrentUser,
+    user: CurrentReader,
     uow: ReadUowDep,
     state: StateDep,
     before_seq: Annotated[
@@ -72,7 +72,7 @@ async def list_messages(
 @router.get("/conversations/{conversation_id}/events", responses=errors(404))
 async def list_events(
     conversation_id: uuid.UUID,
-    user: CurrentUser,
+    user: CurrentReader,
     uow: ReadUowDep,
     state: StateDep,
     after_seq: Annotated[int, Query(ge=0, le=MAX_SEQ, description="last seq you have seen")] = 0,

@@ -1,5 +1,9 @@
 """HTTP middleware of our own (pure ASGI, so streamed responses stay streamed):
 
+- `RequestIds`: a request id for every HTTP request (the client's `X-Request-ID` when it
+  is a plain token, else a new one), in every log line of the request (chatapi.logs)
+  and in the response's `X-Request-ID`;
+- `HttpMetrics`: each request counted and timed by its route template (chatapi.metrics);
 - `SecurityHeaders`: the browser-facing headers of every response — a strict
   Content-Security-Policy for the web client, a locked-down one for everything else,
   no framing, no MIME sniffing, same-origin referrers;
@@ -13,14 +17,18 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
+import time
 
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chatapi import logs
 from chatapi.db import is_database_write_failure
 from chatapi.health import DATABASE, MEDIA, WriteHealth, is_write_failure
+from chatapi.metrics import HTTP_REQUESTS, HTTP_SECONDS
 
 log = logging.getLogger("chatapi.errors")
 
@@ -57,6 +65,66 @@ def content_security_policy(path: str, content_type: str, host: str) -> str:
     # them spelled out (the Host is used only when it is a plain host[:port]).
     ws = f" ws://{host} wss://{host}" if _HOST_RE.fullmatch(host) else ""
     return APP_CSP.format(ws=ws)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+class RequestIds:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        rid = given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
+        logs.request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-ID"] = rid
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class HttpMetrics:
+    """Counts each HTTP request by its route template (never the
+    raw path: ids would make a series per conversation) and times it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                route = _route(scope)
+                HTTP_SECONDS.labels(route, scope["method"]).observe(time.perf_counter() - started)
+                HTTP_REQUESTS.labels(route, scope["method"], str(status)).inc()
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
+def _route(scope: Scope) -> str:
+    """The matched route's template ("/api/v1/conversations/{conversation_id}"): the path
+    with each path parameter's segment named. Unrouted requests (the web client's files,
+    404s) share one series."""
+    if scope.get("route") is None:
+        return "/api/*" if str(scope.get("path", "")).startswith("/api/") else "other"
+    params = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
+    segments = str(scope.get("path", "")).split("/")
+    return "/".join(f"{{{params[s]}}}" if s in params else s for s in segments)
 
 
 class SecurityHeaders:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from chatapi.db import UnitOfWork
 from chatapi.health import WriteHealth
 from chatapi.media_urls import MediaSigner
+from chatapi.oidc import OpenIDProviders
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker
 from chatapi.realtime.hub import Hub
@@ -40,6 +41,8 @@ class AppState:
     media_signer: MediaSigner
     # Domain events to the broker, as frames (units of work publish through it).
     publisher: EventPublisher
+    # The OpenID Providers people may sign in with (OIDC_PROVIDERS), discovery cached.
+    oidc: OpenIDProviders
     # This process's sockets; set by build_state once the state it looks things up in exists.
     hub: Hub = field(init=False)
     # Message sends, committed in groups (services.messages.group_commit).

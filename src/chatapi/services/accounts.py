@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.models import Conversation, ConversationKind, Member, User
-from chatapi.services import conversations, sessions
+from chatapi.services import conversations, identities, sessions
 
 
 async def delete_account(uow: UnitOfWork, *, user: User) -> None:
@@ -19,7 +19,8 @@ async def delete_account(uow: UnitOfWork, *, user: User) -> None:
     It leaves each group as a member leaving would (`conversations.remove_member`): where
     it was the last owner, the longest-standing admin, else member, becomes owner first
     (`member.role_changed`), then `member.removed`. Direct conversations keep it: a
-    direct chat is its pair, and its history stays whole for the other person.
+    direct chat is its pair, and its history stays whole for the other person. Its
+    OpenID identities are unlinked, so the person may sign up afresh with them.
     """
     stmt = (
         select(col(Member.conversation_id))
@@ -38,4 +39,5 @@ async def delete_account(uow: UnitOfWork, *, user: User) -> None:
         .where(col(User.id) == user.id)
         .values(deleted_at=datetime.now(UTC), password_hash="")
     )
+    await identities.forget_identities(uow, user_id=user.id)
     await sessions.revoke_all(uow, user_id=user.id)

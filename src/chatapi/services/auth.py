@@ -38,24 +38,29 @@ async def register(uow: UnitOfWork, *, data: UserCreate, client: str, quota: Quo
     """
     await quota.take(client)
     try:
-        return await _create_user(uow, data=data)
+        return await create_account(
+            uow,
+            username=data.username,
+            display_name=data.display_name or data.username,
+            password=data.password,
+        )
     except Conflict:
         await quota.give_back(client)
         raise
 
 
-async def _create_user(uow: UnitOfWork, *, data: UserCreate) -> User:
-    taken = await uow.session.scalar(
-        select(col(User.id)).where(col(User.username) == data.username)
-    )
+async def create_account(
+    uow: UnitOfWork, *, username: str, display_name: str, password: str | None
+) -> User:
+    """Add an account; a username taken in any case is a conflict (409 `username_taken`).
+    Without a password, the account signs in only through its OpenID identities."""
+    taken = await uow.session.scalar(select(col(User.id)).where(col(User.username) == username))
     if taken is not None:
         raise Conflict("That username is taken. Choose another one.", code="username_taken")
-    password_hash = await asyncio.to_thread(security.hash_password, data.password)
-    user = User(
-        username=data.username,
-        display_name=data.display_name or data.username,
-        password_hash=password_hash,
+    password_hash = (
+        await asyncio.to_thread(security.hash_password, password) if password is not None else ""
     )
+    user = User(username=username, display_name=display_name, password_hash=password_hash)
     uow.session.add(user)
     try:
         await uow.session.flush()
@@ -80,18 +85,45 @@ async def login(
     The attempt is counted before the password is hashed, so parallel guesses cannot
     outrun the limit (429 `rate_limited`); a success gives it back.
     """
+    user = await check_password(
+        uow, username=username, password=password, client=client, limiter=limiter
+    )
+    return await start_session(uow, user_id=user.id, policy=policy)
+
+
+async def check_password(
+    uow: UnitOfWork, *, username: str, password: str, client: str, limiter: LoginAttempts
+) -> User:
+    """The account whose password this is (a login, or a confirmation that links an
+    OpenID identity to it), counted by the login limits.
+
+    An account without a password (it signs in through an OpenID Provider only) is
+    refused with 401 `password_not_set`, which says so.
+    """
     username = username.strip().lower()
     await limiter.reserve(username=username, client=client)
     user = await uow.session.scalar(
         select(User).where(col(User.username) == username, col(User.deleted_at).is_(None))
     )
+    if user is not None and not user.password_hash:
+        raise NotAuthenticated(
+            "This account has no password: it signs in with single sign-on. Use the "
+            '"Sign in with ..." button.',
+            code="password_not_set",
+        )
     ok = await asyncio.to_thread(
         security.verify_password, password, user.password_hash if user else None
     )
     if user is None or not ok:
         raise NotAuthenticated(BAD_CREDENTIALS, code="invalid_credentials")
     await limiter.succeeded(username=username, client=client)
-    return await _issue_pair(uow, user_id=user.id, family=uuid.uuid4(), policy=policy)
+    return user
+
+
+async def start_session(uow: UnitOfWork, *, user_id: uuid.UUID, policy: TokenPolicy) -> TokenPair:
+    """A new login session for the user: a new refresh-token family and its first pair.
+    Every way in (a password, an OpenID Provider) ends here."""
+    return await _issue_pair(uow, user_id=user_id, family=uuid.uuid4(), policy=policy)
 
 
 async def refresh(

@@ -54,30 +54,24 @@ async def load_events(
     limit: int = 50,
     until_seq: int | None = None,
 ) -> list[EventRead]:
-    """The timeline slice (after_seq, until_seq], in three queries whatever its length:
-    the events, the messages they name (with attachments), the members they add."""
+    """The timeline slice (after_seq, until_seq], in at most three queries whatever its
+    length: the events joined to the messages they name, those messages' attachments (when
+    there are messages), the members they add (when some are added)."""
     stmt = (
-        select(Event)
+        select(Event, Message)
+        .outerjoin(Message, col(Message.id) == col(Event.message_id))
         .where(col(Event.conversation_id) == conversation_id, col(Event.seq) > after_seq)
         .order_by(col(Event.seq))
         .limit(min(max(limit, 1), EVENTS_LIMIT_MAX))
     )
     if until_seq is not None:
         stmt = stmt.where(col(Event.seq) <= until_seq)
-    rows = list((await uow.session.scalars(stmt)).all())
-    messages = await _messages(uow, rows, signer=signer)
+    pairs = (await uow.session.execute(stmt)).tuples().all()
+    rows = [event for event, _ in pairs]
+    found = list({m.id: m for _, m in pairs if m is not None}.values())
+    messages = {m.id: m for m in await to_reads(uow, found, signer=signer)}
     added = await _added_users(uow, rows, presence=presence)
     return [_read(e, messages, added) for e in rows]
-
-
-async def _messages(
-    uow: UnitOfWork, rows: Sequence[Event], *, signer: MediaSigner
-) -> dict[uuid.UUID, MessageRead]:
-    ids = [e.message_id for e in rows if e.message_id is not None]
-    if not ids:
-        return {}
-    found = (await uow.session.scalars(select(Message).where(col(Message.id).in_(ids)))).all()
-    return {m.id: m for m in await to_reads(uow, found, signer=signer)}
 
 
 async def _added_users(

@@ -33,6 +33,16 @@ async function authFetch(request: Request): Promise<Response> {
 export const api = createClient<paths>({ baseUrl: "", fetch: authFetch });
 
 /**
+ * The same client without the bearer token or the refresh-and-retry: for the sign-in
+ * steps that carry no session (single sign-on's exchange, signup and account linking).
+ */
+export const publicApi = createClient<paths>({
+  // Absolute (the page's own origin), so requests can be built outside a browser too.
+  baseUrl: globalThis.location?.origin ?? "",
+  fetch: (request) => fetch(request),
+});
+
+/**
  * Unwrap an openapi-fetch result: the data, or an ApiError with the server's words.
  * 204 answers give `undefined`.
  */

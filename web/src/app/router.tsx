@@ -1,12 +1,15 @@
 import { createBrowserRouter } from "react-router";
-import { EmptyState } from "../components/EmptyState";
+import { ChatIllustration, EmptyState } from "../components/EmptyState";
+import { StartChatButton } from "../features/conversations/StartChatButton";
 import { AuthPage } from "../features/auth/AuthPage";
+import { OidcCallbackPage } from "../features/auth/OidcCallbackPage";
 import { ConversationRoute } from "../features/messages/ConversationView";
 import { ChatLayout } from "./routes/ChatLayout";
 
 export const router = createBrowserRouter([
   { path: "/login", element: <AuthPage mode="login" /> },
   { path: "/register", element: <AuthPage mode="register" /> },
+  { path: "/oidc/callback", element: <OidcCallbackPage /> },
   {
     path: "/",
     element: <ChatLayout />,
@@ -14,8 +17,8 @@ export const router = createBrowserRouter([
       {
         index: true,
         element: (
-          <EmptyState title="Pick a conversation">
-            <p className="small">Or search for someone to start one.</p>
+          <EmptyState title="Pick up a conversation" illustration={<ChatIllustration />} action={<StartChatButton />}>
+            <p className="mb-2">Choose a chat from the list, or find someone to talk to.</p>
           </EmptyState>
         ),
       },

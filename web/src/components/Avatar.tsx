@@ -1,29 +1,46 @@
+import { useState } from "react";
+import { colourIndex } from "../lib/colours";
 import { initials } from "../lib/format";
+import { usePresenceKnown } from "../realtime/context";
+import { Icon } from "./Icon";
 
-// Each gives white initials at least 4.5:1 contrast (WCAG AA).
-const PALETTE = ["#5a32a3", "#0a58ca", "#146c43", "#ab296a", "#a04f00", "#0d7560", "#520dc2", "#b02a37", "#087990"];
-
-function colour(seed: string): string {
-  let h = 0;
-  for (const ch of seed) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return PALETTE[h % PALETTE.length] ?? "#6c757d";
-}
-
+/**
+ * A round avatar: the picture when there is one (and it loads), else initials on a
+ * colour stable for the seed (white on each passes WCAG AA), else a person icon. The
+ * online dot shows only while presence is known (the socket is connected).
+ */
 export function Avatar({
   name,
   seed,
   online,
   small,
+  imageUrl,
 }: {
   name: string;
   seed: string;
   online?: boolean | undefined;
   small?: boolean;
+  /** a profile picture, when the person has one */
+  imageUrl?: string | null | undefined;
 }) {
+  const presenceKnown = usePresenceKnown();
+  const [broken, setBroken] = useState<string | null>(null);
+  const letters = initials(name);
+  const picture = imageUrl && broken !== imageUrl ? imageUrl : null;
   return (
-    <span className={`avatar${small ? " avatar-sm" : ""}`} style={{ background: colour(seed) }} aria-hidden="true">
-      {initials(name)}
-      {online ? <span className="online-dot" data-testid="online-dot" /> : null}
+    <span
+      className={`avatar avatar-c${colourIndex(seed)}${small ? " avatar-sm" : ""}`}
+      aria-hidden="true"
+      data-testid="avatar"
+    >
+      {picture ? (
+        <img src={picture} alt="" className="avatar-img" onError={() => setBroken(picture)} />
+      ) : letters ? (
+        letters
+      ) : (
+        <Icon name="person" size={small ? 14 : 18} />
+      )}
+      {online && presenceKnown ? <span className="online-dot" data-testid="online-dot" /> : null}
     </span>
   );
 }

@@ -8,6 +8,12 @@ const PATHS = {
   file: "M4 1.5h5l3.5 3.5v9.5H4ZM9 1.5V5h3.5",
   dots: "M3 8h.01M8 8h.01M13 8h.01",
   clock: "M8 2a6 6 0 1 0 0 12A6 6 0 0 0 8 2Zm0 3v3l2 1.5",
+  person: "M8 8a3 3 0 1 0 0-6 3 3 0 0 0 0 6ZM2.5 14.5c.6-2.9 2.8-4.5 5.5-4.5s4.9 1.6 5.5 4.5",
+  check: "M3 8.5 6.5 12 13 4.5",
+  checks: "M1 8.5 4.5 12 11 4.5M7.5 11.2 8.3 12 14.8 4.5",
+  chat: "M2 3.5h12v8H6l-3 2.5v-2.5H2Z",
+  retry: "M13 8a5 5 0 1 1-1.5-3.6M13 2.5v2.5h-2.5",
+  down: "M8 2.5v11M3.5 9 8 13.5 12.5 9",
 } as const;
 
 export type IconName = keyof typeof PATHS;

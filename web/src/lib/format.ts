@@ -48,8 +48,29 @@ export function formatLastSeen(iso: string | null | undefined): string {
   return `last seen ${dayLabel(iso).toLowerCase()} at ${formatTime(iso)}`;
 }
 
+const segmenter = typeof Intl !== "undefined" && "Segmenter" in Intl ? new Intl.Segmenter() : null;
+const LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
+
+/** User-perceived characters: "é" written as e + a combining accent is one, so is 👍🏽. */
+function graphemes(text: string): string[] {
+  return segmenter ? Array.from(segmenter.segment(text), (s) => s.segment) : Array.from(text);
+}
+
+/**
+ * Up to two initials from the letters and digits of a name, grapheme-aware: the first
+ * and last words' first letters, or a single word's first two. Emoji, symbols and
+ * punctuation never become initials; a name with no letter or digit gives "" (the
+ * avatar then shows a person icon).
+ */
 export function initials(name: string): string {
-  const parts = name.trim().split(/\s+/).filter(Boolean);
-  const letters = parts.length > 1 ? [parts[0]?.[0], parts[parts.length - 1]?.[0]] : [name[0], name[1]];
-  return letters.filter(Boolean).join("").toUpperCase() || "?";
+  const words = name
+    .trim()
+    .split(/[\s._-]+/)
+    .map((word) => graphemes(word).filter((g) => LETTER_OR_DIGIT.test(g)))
+    .filter((letters) => letters.length > 0);
+  const first = words[0];
+  if (!first) return "";
+  const last = words[words.length - 1] ?? first;
+  const picked = words.length > 1 ? [first[0], last[0]] : first.slice(0, 2);
+  return picked.join("").toLocaleUpperCase();
 }

@@ -1,7 +1,6 @@
 /** Starts the tab's socket while signed in and feeds its frames into the query cache. */
 import { useQueryClient } from "@tanstack/react-query";
 import {
-  createContext,
   useCallback,
   useContext,
   useEffect,
@@ -16,23 +15,17 @@ import type { Conversation, Member } from "../api/types";
 import { useAuth } from "../features/auth/AuthProvider";
 import { useConversations } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
-import { markDelivered, markRead } from "../features/messages/api";
+import { markDelivered } from "../features/messages/api";
+import { persistChanges } from "../features/messages/changes";
 import { persistOutbox } from "../features/messages/outbox";
 import { getSocket, onSocketAuthLost } from "./connection";
 import { handleFrame } from "./handlers";
 import type { ClientFrame } from "./protocol";
-import type { ConnectionState } from "./socket";
+import { RealtimeContext, type RealtimeValue } from "./context";
 import { clearTyping } from "./typingStore";
+import { trackTimelines } from "./watermarks";
 
-export interface RealtimeValue {
-  state: ConnectionState;
-  send: (frame: ClientFrame) => boolean;
-  setActiveConversation: (id: string | null) => void;
-  lastError: string | null;
-}
-
-/** Exported for tests, which provide a fake; the app uses RealtimeProvider. */
-export const RealtimeContext = createContext<RealtimeValue | null>(null);
+export { RealtimeContext, type RealtimeValue };
 
 function subscribeState(listener: () => void): () => void {
   return getSocket().onStateChange(listener);
@@ -78,7 +71,6 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
         {
           meId,
           activeConversation: visible,
-          onActiveMessage: (id, seq) => meId && markRead(qc, id, seq, meId),
           announce: setAnnouncement,
           displayName: (conversationId, userId) =>
             qc.getQueryData<Member[]>(keys.members(conversationId))?.find((m) => m.user.id === userId)?.user
@@ -92,26 +84,41 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     if (status !== "signed-in" || !meId) return;
-    return persistOutbox(qc, meId);
+    const stopOutbox = persistOutbox(qc, meId);
+    const stopChanges = persistChanges(meId);
+    return () => {
+      stopOutbox();
+      stopChanges();
+    };
   }, [status, qc, meId]);
 
-  // Seed the socket's per-conversation watermarks from the list, and confirm delivery.
+  // The socket catches up what the timelines have applied, never what the list counts
+  // (a watermark raised to the list's last_seq skipped messages not yet applied).
+  useEffect(() => {
+    if (status !== "signed-in") return;
+    return trackTimelines(qc, getSocket());
+  }, [status, qc]);
+
+  // Confirm delivery: what the list shows has reached this device, up to each
+  // conversation's newest seq. A former member gets nothing more from a conversation:
+  // nothing to follow there.
   const conversations = useConversations(status === "signed-in");
   useEffect(() => {
     if (!conversations.data) return;
     const socket = getSocket();
-    for (const c of conversations.data) socket.track(c.id, c.last_seq);
-    if (state === "ready") deliverAll(conversations.data, meId);
-  }, [conversations.data, state, meId]);
+    for (const c of conversations.data) if (c.former) socket.forget(c.id);
+    if (state === "ready") deliverAll(conversations.data);
+  }, [conversations.data, state]);
 
   const setActiveConversation = useCallback((id: string | null) => {
     active.current = id;
   }, []);
   const send = useCallback((frame: ClientFrame) => getSocket().send(frame), []);
+  const retryNow = useCallback(() => getSocket().retryNow(), []);
 
   const value = useMemo(
-    () => ({ state, send, setActiveConversation, lastError }),
-    [state, send, setActiveConversation, lastError],
+    () => ({ state, send, retryNow, setActiveConversation, lastError }),
+    [state, send, retryNow, setActiveConversation, lastError],
   );
   return (
     <RealtimeContext.Provider value={value}>
@@ -123,9 +130,10 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
   );
 }
 
-function deliverAll(list: Conversation[], meId: string | undefined): void {
+function deliverAll(list: Conversation[]): void {
+  // Read implies delivered: nothing to say where everything is read.
   for (const c of list) {
-    if (c.last_message && c.last_message.sender_id !== meId) markDelivered(c.id, c.last_message.seq);
+    if (!c.former && c.last_seq > c.last_read_seq) markDelivered(c.id, c.last_seq);
   }
 }
 

@@ -1,13 +1,17 @@
 import { QueryClient } from "@tanstack/react-query";
 import { describe, expect, it, vi } from "vitest";
 import type { Conversation, Member } from "../api/types";
+import { loadConversationList } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
+import { setNewestOnScreen } from "../features/messages/readTracking";
 import { emptyTimeline, loadLatest, type Timeline } from "../features/messages/timeline";
 import { ALICE, CONV, ME, member, message, newEvent } from "../test/factories";
 import { handleFrame, type FrameContext } from "./handlers";
 import { typingUsers } from "./typingStore";
 
-vi.mock("./connection", () => ({ getSocket: () => ({ send: () => true, track: () => undefined }) }));
+vi.mock("./connection", () => ({
+  getSocket: () => ({ send: () => true, track: () => undefined, forget: () => undefined }),
+}));
 
 function conversation(over: Partial<Conversation> = {}): Conversation {
   return {
@@ -35,7 +39,6 @@ function setup(active: string | null = null) {
   const ctx: FrameContext = {
     meId: ME,
     activeConversation: () => active,
-    onActiveMessage: vi.fn(),
     announce,
     displayName: () => "Alice",
     onSocketError: vi.fn(),
@@ -55,6 +58,28 @@ describe("socket frames into the cache", () => {
     expect(c?.last_seq).toBe(3);
   });
 
+  it("a message the list already had (fetched after it was stored) is not counted twice", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [conversation({ last_seq: 3, last_message: message(3), unread_count: 1 })]);
+    handleFrame(qc, newEvent(3), ctx);
+    expect(list(qc)[0]?.unread_count).toBe(1);
+  });
+
+  it("a message arriving while the first list is still loading fetches the list again", async () => {
+    const { qc, ctx } = setup();
+    qc.removeQueries({ queryKey: keys.conversations });
+    let calls = 0;
+    // The first answer was taken before the message was stored.
+    const loading = loadConversationList(qc, async () => {
+      calls += 1;
+      await new Promise((r) => setTimeout(r, 10));
+      return calls === 1 ? [conversation({ last_seq: 2 })] : [conversation({ last_seq: 3, unread_count: 1 })];
+    });
+    handleFrame(qc, newEvent(3), ctx);
+    expect(await loading).toMatchObject([{ last_seq: 3, unread_count: 1 }]);
+    expect(calls).toBe(2);
+  });
+
   it("a caught-up message is not counted again: the refetched list already counts it", () => {
     const { qc, ctx } = setup();
     handleFrame(qc, newEvent(3, { body: "while away" }), ctx, "catch-up");
@@ -63,12 +88,48 @@ describe("socket frames into the cache", () => {
     expect(c?.last_message?.body).toBe("while away");
   });
 
-  it("a message in the open conversation is read and announced, not counted", () => {
+  it("a message in the open conversation showing its newest is announced, not counted", () => {
     const { qc, ctx, announce } = setup(CONV);
+    setNewestOnScreen(CONV, true);
     handleFrame(qc, newEvent(3, { body: "hello there" }), ctx);
+    setNewestOnScreen(CONV, false);
     expect(list(qc).find((x) => x.id === CONV)?.unread_count).toBe(0);
-    expect(ctx.onActiveMessage).toHaveBeenCalledWith(CONV, 3);
     expect(announce).toHaveBeenCalledWith("Alice: hello there");
+  });
+
+  it("a message in the open conversation scrolled far up counts as unread until seen", () => {
+    const { qc, ctx } = setup(CONV);
+    handleFrame(qc, newEvent(3, { body: "while reading old ones" }), ctx);
+    expect(list(qc).find((x) => x.id === CONV)?.unread_count).toBe(1);
+  });
+
+  it("my read marker moving in another tab clears my unread count here", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [
+      conversation({ last_seq: 4, unread_count: 2, last_read_seq: 2, last_message: message(4) }),
+    ]);
+    handleFrame(qc, { type: "receipt", conversation_id: CONV, user_id: ME, read_seq: 4, delivered_seq: 4 }, ctx);
+    expect(list(qc)[0]).toMatchObject({ unread_count: 0, last_read_seq: 4 });
+  });
+
+  it("a partial read elsewhere recounts from the loaded timeline", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [
+      conversation({ last_seq: 4, unread_count: 3, last_read_seq: 1, last_message: message(4) }),
+    ]);
+    qc.setQueryData(
+      keys.timeline(CONV),
+      loadLatest(emptyTimeline(CONV), [message(1), message(2), message(3), message(4)], 50),
+    );
+    handleFrame(qc, { type: "receipt", conversation_id: CONV, user_id: ME, read_seq: 2, delivered_seq: 2 }, ctx);
+    expect(list(qc)[0]).toMatchObject({ unread_count: 2, last_read_seq: 2 });
+  });
+
+  it("someone else's receipt leaves my unread count alone", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversations, [conversation({ unread_count: 1, last_read_seq: 1 })]);
+    handleFrame(qc, { type: "receipt", conversation_id: CONV, user_id: ALICE, read_seq: 2, delivered_seq: 2 }, ctx);
+    expect(list(qc)[0]?.unread_count).toBe(1);
   });
 
   it("applies events to a loaded timeline", () => {
@@ -161,7 +222,32 @@ describe("socket frames into the cache", () => {
     expect(typingUsers(CONV)).toEqual([]);
   });
 
-  it("forgets a conversation I was removed from", () => {
+  it("keeps a conversation I was removed from, read-only, with its history and who removed me", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData<Member[]>(keys.members(CONV), [member(ME), { ...member(ALICE), role: "owner" }]);
+    qc.setQueryData(keys.timeline(CONV), loadLatest(emptyTimeline(CONV), [message(1), message(2)], 50));
+    handleFrame(
+      qc,
+      {
+        conversation_id: CONV,
+        seq: 3,
+        type: "member.removed",
+        created_at: "2026-01-01T12:00:03Z",
+        actor_id: ALICE,
+        member: { user_id: ME, role: "member" },
+      },
+      ctx,
+    );
+    expect(list(qc).map((c) => c.id)).toEqual([CONV, "other"]);
+    expect(list(qc)[0]?.former).toMatchObject({ left_seq: 3, left_at: "2026-01-01T12:00:03Z" });
+    expect(list(qc)[0]?.former?.removed_by?.id).toBe(ALICE);
+    const tl = qc.getQueryData<Timeline>(keys.timeline(CONV));
+    expect(tl?.messages.map((m) => m.seq)).toEqual([1, 2]);
+    expect(tl?.system.map((e) => e.seq)).toEqual([3]);
+    expect(qc.getQueryData(keys.members(CONV))).toBeUndefined();
+  });
+
+  it("leaving myself: former, removed by nobody", () => {
     const { qc, ctx } = setup();
     handleFrame(
       qc,
@@ -169,13 +255,13 @@ describe("socket frames into the cache", () => {
         conversation_id: CONV,
         seq: 3,
         type: "member.removed",
-        created_at: "",
-        actor_id: ALICE,
+        created_at: "2026-01-01T12:00:03Z",
+        actor_id: ME,
         member: { user_id: ME, role: "member" },
       },
       ctx,
     );
-    expect(list(qc).map((c) => c.id)).toEqual(["other"]);
+    expect(list(qc)[0]?.former).toMatchObject({ left_seq: 3, removed_by: null });
   });
 
   it("renames on conversation.updated", () => {

@@ -6,7 +6,7 @@
  */
 import type { QueryClient } from "@tanstack/react-query";
 import type { ChatEvent, Conversation, Member, User } from "../api/types";
-import { forgetConversation } from "../features/conversations/api";
+import { becomeFormer, noteNewsBeforeList } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import {
   catchUpIfGap,
@@ -15,9 +15,12 @@ import {
   markDelivered,
   markFailed,
   noteLastMessage,
+  noteOwnRead,
   onAcknowledged,
   updateTimeline,
 } from "../features/messages/api";
+import { flushChanges } from "../features/messages/changes";
+import { isNewestOnScreen } from "../features/messages/readTracking";
 import { applyReceipt } from "../features/messages/receipts";
 import { applyEvent, assertNever } from "../features/messages/timeline";
 import { isEventFrame, type ServerFrame } from "./protocol";
@@ -34,8 +37,6 @@ export interface FrameContext {
   meId: string | undefined;
   /** The conversation on screen while the page is visible, if any. */
   activeConversation: () => string | null;
-  /** Read everything in the open conversation up to `seq`. */
-  onActiveMessage: (conversationId: string, seq: number) => void;
   announce: (text: string) => void;
   displayName: (conversationId: string, userId: string) => string | undefined;
   onSocketError: (code: string, detail: string) => void;
@@ -59,9 +60,11 @@ export function handleFrame(
   switch (frame.type) {
     case "ready":
       qc.setQueryData(keys.me, frame.user);
-      // Unread counts and conversations created while away.
+      // Unread counts and conversations created while away; presence heard nothing meanwhile.
       void qc.invalidateQueries({ queryKey: keys.conversations });
+      void qc.invalidateQueries({ queryKey: ["members"] });
       flushOutbox(qc);
+      void flushChanges(qc);
       return;
     case "message.ack":
       onAcknowledged(qc, frame.client_id, frame.message);
@@ -69,11 +72,20 @@ export function handleFrame(
     case "typing":
       if (frame.user_id !== ctx.meId) setTyping(frame.conversation_id, frame.user_id, frame.state === "start");
       return;
-    case "receipt":
+    case "receipt": {
       qc.setQueryData<Member[]>(keys.members(frame.conversation_id), (members) =>
         members ? applyReceipt(members, frame) : members,
       );
+      // My own marker moved (this tab, another tab, another device): so does my unread count.
+      const id = frame.conversation_id;
+      const c = qc.getQueryData<Conversation[]>(keys.conversations)?.find((x) => x.id === id);
+      if (ctx.meId && frame.user_id === ctx.meId) {
+        if (c && frame.read_seq > c.last_read_seq) noteOwnRead(qc, id, frame.read_seq, ctx.meId);
+        // The first list is still on its way: its answer may predate this read.
+        else if (!qc.getQueryData(keys.conversations)) noteNewsBeforeList();
+      }
       return;
+    }
     case "presence": {
       const patchUser = (u: User): User =>
         u.id === frame.user_id ? { ...u, online: frame.online, last_seen_at: frame.last_seen_at } : u;
@@ -124,11 +136,12 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live:
       if (!message) return;
       const mine = message.sender_id === ctx.meId;
       const visible = ctx.activeConversation() === id;
-      noteLastMessage(qc, message, live && !mine && !visible);
+      // Unread until it has been on screen (the message list marks it read then): only a
+      // message arriving at the bottom of a list showing its newest is not counted.
+      noteLastMessage(qc, message, live && !mine && !(visible && isNewestOnScreen(id)));
       if (!mine) {
         if (live) setTyping(id, message.sender_id, false);
         markDelivered(id, event.seq);
-        if (visible) ctx.onActiveMessage(id, event.seq);
         if (visible && live) {
           const who = ctx.displayName(id, message.sender_id) ?? "Someone";
           ctx.announce(`${who}: ${message.deleted ? "message deleted" : message.body || "sent an attachment"}`);
@@ -150,7 +163,9 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live:
     case "member.role_changed": {
       const userId = event.member?.user_id;
       if (event.type === "member.removed" && userId && userId === ctx.meId) {
-        forgetConversation(qc, id);
+        // Removed, or I left: the chat stays, read-only, up to this event.
+        becomeFormer(qc, event, ctx.meId);
+        getSocket().forget(id);
         return;
       }
       if (event.type === "member.added" && userId === ctx.meId) {

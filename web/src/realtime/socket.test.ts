@@ -138,3 +138,112 @@ describe("ChatSocket", () => {
     expect(backoffDelay(20, 500, 30_000, () => 1)).toBe(30_000);
   });
 });
+
+describe("ChatSocket reconnecting after an outage", () => {
+  beforeEach(() => {
+    FakeSocket.all = [];
+    vi.useFakeTimers();
+  });
+  afterEach(() => vi.useRealTimers());
+
+  function outageSocket(now: () => number = Date.now, random = () => 1) {
+    return new ChatSocket({
+      url: "ws://x",
+      getToken: async () => "tok",
+      fetchEvents: async () => [],
+      createSocket: (url) => new FakeSocket(url) as unknown as WebSocket,
+      random,
+      now,
+    });
+  }
+
+  async function connectReady(socket: ChatSocket) {
+    socket.start();
+    const ws = FakeSocket.all.at(-1)!;
+    ws.open();
+    await vi.advanceTimersByTimeAsync(0);
+    ws.receive({ type: "ready", user: user("me"), session_id: "s" });
+    expect(socket.state).toBe("ready");
+  }
+
+  /** Refuse every connection attempt for `ms`, as a stopped server does. */
+  async function refuseFor(ms: number) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      const ws = FakeSocket.all.at(-1)!;
+      if (ws.readyState === 0) ws.drop(1006);
+      await vi.advanceTimersByTimeAsync(50);
+    }
+  }
+
+  it.each([10_000, 30_000])("tries again within a second of the server's return after a %i ms outage", async (ms) => {
+    const socket = outageSocket();
+    await connectReady(socket);
+    FakeSocket.all.at(-1)!.drop(1012);
+    await refuseFor(ms);
+    const attemptsSoFar = FakeSocket.all.length;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(FakeSocket.all.length).toBeGreaterThan(attemptsSoFar);
+    socket.stop();
+  });
+
+  it("caps the backoff low, with jitter, and higher only after a long outage", () => {
+    for (let attempt = 0; attempt < 30; attempt += 1) {
+      expect(backoffDelay(attempt, 250, 1_000, () => 1)).toBeLessThanOrEqual(1_000);
+      expect(backoffDelay(attempt, 250, 1_000, () => 0)).toBeGreaterThanOrEqual(125);
+    }
+    // Jitter: the same attempt spreads over [d/2, d].
+    expect(backoffDelay(5, 250, 1_000, () => 0)).toBe(500);
+    expect(backoffDelay(5, 250, 1_000, () => 0.5)).toBe(750);
+    expect(backoffDelay(5, 250, 1_000, () => 1)).toBe(1_000);
+  });
+
+  it("waits longer between attempts once the outage passes two minutes", async () => {
+    const socket = outageSocket();
+    await connectReady(socket);
+    FakeSocket.all.at(-1)!.drop(1006);
+    await refuseFor(121_000);
+    const before = FakeSocket.all.length;
+    await refuseFor(5_000);
+    // With the 10 s cap (and random() = 1), five seconds see no more than one attempt.
+    expect(FakeSocket.all.length - before).toBeLessThanOrEqual(1);
+    socket.stop();
+  });
+
+  it("retryNow connects at once instead of waiting out the backoff", async () => {
+    const socket = outageSocket();
+    await connectReady(socket);
+    FakeSocket.all.at(-1)!.drop(1006);
+    await refuseFor(3_000);
+    const before = FakeSocket.all.length;
+    socket.retryNow();
+    expect(FakeSocket.all.length).toBe(before + 1);
+    expect(socket.state).toBe("connecting");
+    socket.stop();
+  });
+
+  it("tries at once when the tab becomes visible or the network comes back", async () => {
+    const socket = outageSocket();
+    await connectReady(socket);
+    FakeSocket.all.at(-1)!.drop(1006);
+    await refuseFor(2_000);
+    let before = FakeSocket.all.length;
+    if (FakeSocket.all.at(-1)!.readyState === 0) FakeSocket.all.at(-1)!.drop(1006);
+    document.dispatchEvent(new Event("visibilitychange"));
+    expect(FakeSocket.all.length).toBe(before + 1);
+    FakeSocket.all.at(-1)!.drop(1006);
+    before = FakeSocket.all.length;
+    window.dispatchEvent(new Event("online"));
+    expect(FakeSocket.all.length).toBe(before + 1);
+    socket.stop();
+  });
+
+  it("abandons an attempt that hangs and tries again", async () => {
+    const socket = outageSocket();
+    socket.start();
+    expect(FakeSocket.all).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(8_000 + 1_000);
+    expect(FakeSocket.all.length).toBeGreaterThan(1);
+    socket.stop();
+  });
+});

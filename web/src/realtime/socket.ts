@@ -3,8 +3,12 @@
  *
  * - Sends `{"type":"auth"}` first and counts the connection usable only after `ready`;
  *   re-sends `auth` whenever the access token is refreshed.
- * - Reconnects with exponential backoff and jitter; at once when the browser says
- *   it is back online.
+ * - Reconnects with exponential backoff and jitter, capped low (a second) so a restarted
+ *   server is found again within about a second; after a long outage (two minutes) the
+ *   cap rises, so a fleet of idle tabs does not poll a dead server every second. Tries
+ *   at once when the browser says it is back online, when the tab becomes visible, and
+ *   on `retryNow()` (the banner's "Retry now"). An attempt that has not reached `ready`
+ *   in `connectTimeoutMs` is abandoned and retried.
  * - After each `ready`, catches up every tracked conversation from
  *   GET …/events?after_seq=<watermark>, and hands each event to listeners once
  *   (duplicates by seq are dropped, live or caught up).
@@ -35,7 +39,13 @@ export interface ChatSocketOptions {
   createSocket?: (url: string) => WebSocket;
   random?: () => number;
   baseDelayMs?: number;
+  /** The backoff cap while an outage is young. */
   maxDelayMs?: number;
+  /** After this long without a connection, the cap rises to `slowMaxDelayMs`. */
+  slowAfterMs?: number;
+  slowMaxDelayMs?: number;
+  connectTimeoutMs?: number;
+  now?: () => number;
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
 }
@@ -62,6 +72,9 @@ export class ChatSocket {
   private attempt = 0;
   private stopped = true;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private connectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the connection was last lost (or first tried), while it is not ready. */
+  private downSince: number | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private pongTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly frameListeners = new Set<FrameListener>();
@@ -75,8 +88,12 @@ export class ChatSocket {
       pageSize: 200,
       createSocket: (url) => new WebSocket(url),
       random: Math.random,
-      baseDelayMs: 500,
-      maxDelayMs: 30_000,
+      baseDelayMs: 250,
+      maxDelayMs: 1_000,
+      slowAfterMs: 120_000,
+      slowMaxDelayMs: 10_000,
+      connectTimeoutMs: 8_000,
+      now: Date.now,
       pingIntervalMs: 25_000,
       pongTimeoutMs: 10_000,
       ...options,
@@ -94,6 +111,7 @@ export class ChatSocket {
       window.addEventListener("online", this.handleOnline);
       window.addEventListener("offline", this.handleOffline);
     }
+    if (typeof document !== "undefined") document.addEventListener("visibilitychange", this.handleVisible);
     this.connect();
   }
 
@@ -103,7 +121,9 @@ export class ChatSocket {
       window.removeEventListener("online", this.handleOnline);
       window.removeEventListener("offline", this.handleOffline);
     }
+    if (typeof document !== "undefined") document.removeEventListener("visibilitychange", this.handleVisible);
     this.clearTimers();
+    this.downSince = null;
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -137,7 +157,30 @@ export class ChatSocket {
     }
   }
 
-  /** Start following a conversation from `seq` (events after it are caught up on reconnect). */
+  /**
+   * Try to connect now instead of waiting out the backoff (the user asked, the network
+   * came back, the tab became visible). Does nothing while connected or authenticating.
+   */
+  retryNow(): void {
+    if (this.stopped || this.stateValue === "ready" || this.stateValue === "authenticating") return;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      // A connect that is still pending (a dead link can hang): start a fresh one.
+      detach(ws);
+      ws.close();
+    }
+    this.clearTimers();
+    this.attempt = 0;
+    this.connect(true);
+  }
+
+  /**
+   * Follow a conversation from `seq`: events after it are caught up on reconnect. Only
+   * ever raises the watermark, so give it a seq whose events have all been applied
+   * (a loaded timeline's `lastSeq`), never a count from elsewhere such as the
+   * conversation list: events the client has not applied would then be skipped.
+   */
   track(conversationId: string, seq: number): void {
     this.tracker.track(conversationId, seq);
   }
@@ -165,9 +208,10 @@ export class ChatSocket {
     }
   }
 
-  private connect(): void {
+  private connect(ignoreOnLine = false): void {
     if (this.stopped) return;
-    if (typeof navigator !== "undefined" && navigator.onLine === false) {
+    this.downSince ??= this.opts.now();
+    if (!ignoreOnLine && typeof navigator !== "undefined" && navigator.onLine === false) {
       this.setState("offline");
       return;
     }
@@ -180,6 +224,14 @@ export class ChatSocket {
       return;
     }
     this.ws = ws;
+    this.connectTimer = setTimeout(() => {
+      this.connectTimer = null;
+      if (ws !== this.ws || this.stateValue === "ready") return;
+      this.ws = null;
+      detach(ws);
+      ws.close();
+      this.scheduleReconnect();
+    }, this.opts.connectTimeoutMs);
     ws.onopen = () => {
       void this.authenticate(ws);
     };
@@ -208,6 +260,9 @@ export class ChatSocket {
     if (!frame) return;
     if (frame.type === "ready") {
       this.attempt = 0;
+      this.downSince = null;
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.connectTimer = null;
       this.setState("ready");
       this.startPings();
       this.emit(frame);
@@ -265,7 +320,10 @@ export class ChatSocket {
       return;
     }
     this.setState("reconnecting");
-    const delay = backoffDelay(this.attempt, this.opts.baseDelayMs, this.opts.maxDelayMs, this.opts.random);
+    const now = this.opts.now();
+    this.downSince ??= now;
+    const cap = now - this.downSince >= this.opts.slowAfterMs ? this.opts.slowMaxDelayMs : this.opts.maxDelayMs;
+    const delay = backoffDelay(this.attempt, this.opts.baseDelayMs, cap, this.opts.random);
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
@@ -274,11 +332,12 @@ export class ChatSocket {
   }
 
   private readonly handleOnline = (): void => {
-    if (this.stopped || this.ws) return;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-    this.attempt = 0;
-    this.connect();
+    this.retryNow();
+  };
+
+  private readonly handleVisible = (): void => {
+    if (document.visibilityState === "visible" && (this.stateValue === "reconnecting" || this.stateValue === "offline"))
+      this.retryNow();
   };
 
   private readonly handleOffline = (): void => {
@@ -317,6 +376,8 @@ export class ChatSocket {
 
   private clearTimers(): void {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
     if (this.pingTimer) clearInterval(this.pingTimer);
     if (this.pongTimer) clearTimeout(this.pongTimer);
     this.reconnectTimer = null;

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse
 
+from chatapi import logs
 from chatapi.api.gateway.presence import announce_presence
 from chatapi.api.state import AppState
 from chatapi.domain import TypingChanged, TypingState
@@ -71,6 +72,8 @@ class Gateway:
     # --- life cycle --------------------------------------------------------------------
 
     async def serve(self) -> None:
+        # Every line logged while serving this socket names it (chatapi.logs).
+        logs.session_id.set(self.conn.session_id)
         conn = self.conn
         writer = asyncio.create_task(conn.run_writer(), name="ws-writer")
         reader = asyncio.create_task(self.read_loop(), name="ws-reader")

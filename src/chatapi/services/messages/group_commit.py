@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from chatapi.db import UnitOfWork
 from chatapi.errors import ChatError, Overloaded
 from chatapi.media_urls import MediaSigner
+from chatapi.metrics import SENDS_OVERLOADED
 from chatapi.models import User
 from chatapi.ports import Quota
 from chatapi.services.messages.send import (
@@ -171,6 +172,7 @@ class GroupCommit:
         if self._queued < self._max_queued:
             return
         self.refused += 1
+        SENDS_OVERLOADED.inc()
         now = time.monotonic()
         if now - self._overload_logged >= _OVERLOAD_LOG_EVERY:
             self._overload_logged = now

@@ -1,10 +1,13 @@
-import { useEffect } from "react";
+import { useEffect, useState } from "react";
 import { Dropdown, Navbar, Spinner } from "react-bootstrap";
 import { Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
+import { BrandMark } from "../../components/BrandMark";
 import { useAuth } from "../../features/auth/AuthProvider";
+import { useAuthOptions } from "../../features/auth/sso";
 import { useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
+import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
 
@@ -18,6 +21,11 @@ export function ChatLayout() {
   }, [unread]);
   const { conversationId } = useParams();
   const location = useLocation();
+  // Back from linking a provider (OidcCallbackPage): the dialog opens again to show it.
+  const [signInMethods, setSignInMethods] = useState(
+    () => (location.state as { signInMethods?: boolean } | null)?.signInMethods === true,
+  );
+  const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
 
   if (status === "checking") {
     return (
@@ -30,12 +38,15 @@ export function ChatLayout() {
 
   const open = Boolean(conversationId);
   return (
-    <div className="app-shell d-flex flex-column">
+    <div className={`app-shell d-flex flex-column${open ? " chat-open" : ""}`}>
       <a href="#main" className="visually-hidden-focusable position-absolute p-2 bg-body z-3">
         Skip to conversation
       </a>
-      <Navbar className="border-bottom px-2 py-1 flex-shrink-0 bg-body-tertiary" as="header">
-        <Navbar.Brand className="fw-semibold fs-6 me-auto">chatapi</Navbar.Brand>
+      <Navbar className="app-navbar border-bottom px-2 py-1 flex-shrink-0" as="header">
+        <Navbar.Brand className="brand fw-bold fs-6 me-auto d-flex align-items-center gap-2">
+          <BrandMark />
+          chatapi
+        </Navbar.Brand>
         <div className="d-flex align-items-center gap-2 min-w-0">
           <ThemeToggle />
           <Dropdown align="end">
@@ -54,6 +65,11 @@ export function ChatLayout() {
               <Dropdown.Item as="button" onClick={followSystem} disabled={followsSystem}>
                 {followsSystem ? "Colours follow the system" : "Follow the system's colours"}
               </Dropdown.Item>
+              {hasProviders ? (
+                <Dropdown.Item as="button" onClick={() => setSignInMethods(true)}>
+                  Sign-in methods…
+                </Dropdown.Item>
+              ) : null}
               <Dropdown.Item as="button" onClick={() => void logout()}>
                 Sign out
               </Dropdown.Item>
@@ -61,6 +77,7 @@ export function ChatLayout() {
           </Dropdown>
         </div>
       </Navbar>
+      <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />
       <div className="d-flex flex-grow-1 min-h-0">
         <aside className={`sidebar border-end flex-column ${open ? "d-none d-md-flex" : "d-flex"}`}>

@@ -42,7 +42,7 @@ describe("AuthPage", () => {
     await user.type(screen.getByLabelText("Password"), "wrong password");
     await user.click(screen.getByRole("button", { name: "Sign in" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("Wrong username or password.");
-    const [url, init] = fetchMock.mock.calls[0] ?? [];
+    const [url, init] = fetchMock.mock.calls.find(([u]) => u === "/api/v1/auth/token") ?? [];
     expect(url).toBe("/api/v1/auth/token");
     expect(String(init?.body)).toContain("username=alice");
     expect(new Headers(init?.headers).get("Content-Type")).toBe("application/x-www-form-urlencoded");

@@ -1,8 +1,11 @@
 import { useState, type FormEvent } from "react";
 import { Alert, Button, Card, Form, Spinner } from "react-bootstrap";
 import { Link, Navigate, useLocation, useNavigate } from "react-router";
+import { BrandMark } from "../../components/BrandMark";
 import { useAuth } from "./AuthProvider";
 import { ThemeToggle } from "../settings/ThemeToggle";
+import { ProviderButtons, SingleSignOnPage } from "./SingleSignOn";
+import { safeReturnTo, useAuthOptions } from "./sso";
 
 const USERNAME = /^[a-z0-9_.-]{3,32}$/;
 
@@ -16,11 +19,15 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const isRegister = mode === "register";
+  // Single sign-on: back to the page that sent the person here, after the provider.
+  const options = useAuthOptions();
+  const returnTo = safeReturnTo((location.state as { from?: string } | null)?.from);
 
   if (status === "signed-in") {
     const from = (location.state as { from?: string } | null)?.from ?? "/";
     return <Navigate to={from} replace />;
   }
+  if (options.data?.password_login === false) return <SingleSignOnPage returnTo={returnTo} />;
 
   const usernameProblem =
     isRegister && username && !USERNAME.test(username.trim().toLowerCase())
@@ -46,13 +53,16 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
 
   return (
     <div
-      className="min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
+      className="auth-page min-vh-100 d-flex align-items-center justify-content-center p-3 overflow-auto"
       style={{ height: "100%" }}
     >
       <Card className="w-100 shadow-sm" style={{ maxWidth: 400 }}>
         <Card.Body className="p-4">
           <div className="d-flex justify-content-between align-items-center mb-3">
-            <h1 className="h4 mb-0">{isRegister ? "Create your account" : "Sign in to chatapi"}</h1>
+            <h1 className="h4 mb-0 d-flex align-items-center gap-2">
+              <BrandMark size={28} />
+              {isRegister ? "Create your account" : "Sign in to chatapi"}
+            </h1>
             <ThemeToggle />
           </div>
           {error ? (
@@ -109,6 +119,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
               {isRegister ? "Create account" : "Sign in"}
             </Button>
           </Form>
+          <ProviderButtons returnTo={returnTo} divider />
           <p className="mt-3 mb-0 text-center small">
             {isRegister ? (
               <>

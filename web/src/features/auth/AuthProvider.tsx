@@ -3,9 +3,11 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { api, ApiError, unwrap } from "../../api/client";
 import * as session from "../../api/session";
-import type { User } from "../../api/types";
+import type { TokenPair, User } from "../../api/types";
 import { keys } from "../conversations/keys";
 import { resetMarkers } from "../messages/api";
+import { forgetChanges } from "../messages/changes";
+import { forgetDrafts } from "../messages/drafts";
 import { forgetOutbox } from "../messages/outbox";
 
 type Status = "checking" | "signed-in" | "signed-out";
@@ -15,6 +17,8 @@ interface AuthValue {
   me: User | undefined;
   login: (username: string, password: string) => Promise<void>;
   register: (username: string, password: string, displayName: string) => Promise<void>;
+  /** Sign in with a pair issued another way (single sign-on). */
+  adopt: (pair: TokenPair) => void;
   logout: () => Promise<void>;
 }
 
@@ -77,16 +81,30 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     [login],
   );
 
+  const adopt = useCallback(
+    (pair: TokenPair) => {
+      session.acceptTokens(pair);
+      qc.clear();
+      setStatus("signed-in");
+    },
+    [qc],
+  );
+
   const meId = me.data?.id;
   const logout = useCallback(async () => {
-    // Signing out on purpose drops unsent messages too (they are this person's, on a shared device).
-    if (meId) forgetOutbox(meId);
+    // Signing out on purpose drops unsent messages, queued edits and drafts too (they are
+    // this person's, on a shared device).
+    if (meId) {
+      forgetOutbox(meId);
+      forgetChanges(meId);
+      forgetDrafts(meId);
+    }
     await session.logout();
   }, [meId]);
 
   const value = useMemo<AuthValue>(
-    () => ({ status, me: me.data, login, register, logout }),
-    [status, me.data, login, register, logout],
+    () => ({ status, me: me.data, login, register, adopt, logout }),
+    [status, me.data, login, register, adopt, logout],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

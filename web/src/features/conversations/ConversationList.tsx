@@ -1,12 +1,16 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { Alert, Badge, Button, ListGroup, Spinner } from "react-bootstrap";
-import { NavLink, useNavigate } from "react-router";
+import { NavLink, useNavigate, useParams } from "react-router";
 import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { formatListTime } from "../../lib/format";
+import { usePresenceKnown } from "../../realtime/context";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
+import { useMessageWithChanges } from "../messages/changes";
+import { draftPreview, useDrafts } from "../messages/drafts";
 import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
+import { onListKeyDown, useStartFocus } from "./listKeys";
 import { NewGroupModal } from "./NewGroupModal";
 import { UserPicker } from "./UserPicker";
 
@@ -16,6 +20,12 @@ export function ConversationList() {
   const startDirect = useStartDirect();
   const navigate = useNavigate();
   const [showGroup, setShowGroup] = useState(false);
+  const drafts = useDrafts(me?.id);
+  const { conversationId: openId } = useParams();
+  const listRef = useRef<HTMLUListElement>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useStartFocus(conversations.isSuccess, listRef, searchRef, headingRef);
 
   async function openDirect(user: User) {
     const conversation = await startDirect.mutateAsync(user.id).catch(() => null);
@@ -26,12 +36,16 @@ export function ConversationList() {
     <nav className="d-flex flex-column h-100 min-h-0" aria-label="Conversations">
       <div className="p-2 border-bottom d-flex flex-column gap-2">
         <div className="d-flex align-items-center justify-content-between gap-2">
-          <h1 className="h6 mb-0">Chats</h1>
+          <h1 className="h6 mb-0" ref={headingRef} tabIndex={-1}>
+            Chats
+          </h1>
           <Button size="sm" variant="primary" onClick={() => setShowGroup(true)}>
             New group
           </Button>
         </div>
         <UserPicker
+          inputRef={searchRef}
+          inputId="people-search"
           label="Search people to message"
           exclude={me ? [me.id] : []}
           actionLabel={(u) => `Message ${u.display_name}`}
@@ -57,9 +71,15 @@ export function ConversationList() {
             No conversations yet. Search for someone above to start one.
           </p>
         ) : (
-          <ListGroup variant="flush" as="ul" className="mb-0">
+          <ListGroup variant="flush" as="ul" className="mb-0" ref={listRef} onKeyDown={onListKeyDown}>
             {conversations.data.map((c) => (
-              <ConversationItem key={c.id} conversation={c} peer={directPeer(c, undefined, me?.id)} meId={me?.id} />
+              <ConversationItem
+                key={c.id}
+                conversation={c}
+                peer={directPeer(c, undefined, me?.id)}
+                meId={me?.id}
+                draft={c.id === openId ? "" : (drafts[c.id] ?? "")}
+              />
             ))}
           </ListGroup>
         )}
@@ -73,21 +93,30 @@ function ConversationItem({
   conversation: c,
   peer,
   meId,
+  draft,
 }: {
   conversation: Conversation;
   peer: User | undefined;
   meId: string | undefined;
+  /** unsent text (not shown for the open conversation, whose composer shows it) */
+  draft: string;
 }) {
   const title = conversationTitle(c, peer);
-  const last = c.last_message;
-  const preview = last
-    ? `${last.sender_id === meId ? "You: " : ""}${
-        last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
-      }`
-    : c.kind === "group"
-      ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
-      : "No messages yet";
-  const online = c.kind === "direct" && Boolean(peer?.online);
+  const last = useMessageWithChanges(c.last_message);
+  // A group I left or was removed from: its last event is my departure.
+  const preview = c.former
+    ? c.former.removed_by
+      ? `${c.former.removed_by.display_name} removed you`
+      : "You left"
+    : last
+      ? `${last.sender_id === meId ? "You: " : ""}${
+          last.deleted ? "message deleted" : last.body || (last.attachments?.length ? "Attachment" : "")
+        }`
+      : c.kind === "group"
+        ? `${c.members_count} member${c.members_count === 1 ? "" : "s"}`
+        : "No messages yet";
+  const presenceKnown = usePresenceKnown();
+  const online = c.kind === "direct" && Boolean(peer?.online) && presenceKnown;
   const typing = useTypingUsers(c.id).length > 0;
   return (
     <li className="list-group-item p-0">
@@ -114,7 +143,15 @@ function ConversationItem({
               className={`text-truncate ${typing ? "text-success fst-italic" : "text-body-secondary"}`}
               data-testid="conversation-preview"
             >
-              {typing ? "typing…" : preview}
+              {typing ? (
+                "typing…"
+              ) : draft ? (
+                <>
+                  <span className="text-danger-emphasis">Draft:</span> {draftPreview(draft)}
+                </>
+              ) : (
+                preview
+              )}
             </small>
             {c.unread_count > 0 ? (
               <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">

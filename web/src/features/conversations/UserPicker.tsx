@@ -1,4 +1,4 @@
-import { useId, useState } from "react";
+import { useId, useState, type Ref } from "react";
 import { Form, ListGroup, Spinner } from "react-bootstrap";
 import type { User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
@@ -10,14 +10,20 @@ export function UserPicker({
   onPick,
   exclude = [],
   actionLabel = (u: User) => `Choose ${u.display_name}`,
+  inputRef,
+  inputId,
 }: {
   label: string;
+  inputRef?: Ref<HTMLInputElement>;
+  /** a stable id for the search box, for links and buttons that focus it */
+  inputId?: string;
   onPick: (user: User) => void;
   exclude?: string[];
   actionLabel?: (u: User) => string;
 }) {
   const [q, setQ] = useState("");
-  const id = useId();
+  const generated = useId();
+  const id = inputId ?? generated;
   const search = useUserSearch(q);
   const results = (search.data ?? []).filter((u) => !exclude.includes(u.id));
   return (
@@ -26,6 +32,7 @@ export function UserPicker({
         {label}
       </Form.Label>
       <Form.Control
+        ref={inputRef}
         id={id}
         type="search"
         placeholder={label}

@@ -1,7 +1,9 @@
 /** Conversations, members and user search: queries and mutations over the typed client. */
-import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { replaceEqualDeep, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../../api/client";
-import type { Conversation, Member, Role, User } from "../../api/types";
+import type { ChatEvent, Conversation, Member, Role, User } from "../../api/types";
+import { keepMarkersForward } from "../messages/receipts";
+import { rememberUsers } from "../users/api";
 import { keys } from "./keys";
 
 export { keys };
@@ -9,12 +11,75 @@ export { keys };
 /** The server's page cap: one request covers all but the busiest accounts (older ones need the `before` cursor). */
 const CONVERSATIONS_LIMIT = 500;
 
+/** Groups I left or was removed from are listed too (`former`): their history stays readable. */
 export function fetchConversations(): Promise<Conversation[]> {
-  return unwrap(api.GET("/api/v1/conversations", { params: { query: { limit: CONVERSATIONS_LIMIT } } }));
+  return unwrap(
+    api.GET("/api/v1/conversations", { params: { query: { limit: CONVERSATIONS_LIMIT, include_former: true } } }),
+  );
 }
 
 export function useConversations(enabled = true) {
-  return useQuery({ queryKey: keys.conversations, queryFn: fetchConversations, select: sortConversations, enabled });
+  const qc = useQueryClient();
+  return useQuery({
+    queryKey: keys.conversations,
+    queryFn: () => loadConversationList(qc),
+    select: sortConversations,
+    enabled,
+  });
+}
+
+/** The list for the cache: fetched, then merged with what the cache learnt meanwhile. */
+export async function loadConversationList(
+  qc: QueryClient,
+  fetchList: () => Promise<Conversation[]> = fetchConversations,
+): Promise<Conversation[]> {
+  for (let attempt = 0; ; attempt += 1) {
+    const news = missedNews;
+    const fetched = await fetchList();
+    // What the cache holds now, when the answer is in: not what it held when asking.
+    const current = qc.getQueryData<Conversation[]>(keys.conversations);
+    // The first list has nothing to merge with: if news came meanwhile, ask again.
+    if (current || news === missedNews || attempt >= 2) return mergeFetchedConversations(current, fetched);
+  }
+}
+
+let missedNews = 0;
+
+/**
+ * A message or a read reached this client before its first conversation list did: the
+ * list on its way may predate it, so it is fetched again.
+ */
+export function noteNewsBeforeList(): void {
+  missedNews += 1;
+}
+
+/**
+ * A fetched list against what the cache learnt while it was in flight: a message that
+ * arrived on the socket, or a read, after the server took its snapshot must not be
+ * undone by it (the unread count of a second tab would stick). Per conversation, the
+ * copy that knows the later seq and read marker wins those fields.
+ */
+export function mergeFetchedConversations(
+  current: readonly Conversation[] | undefined,
+  fetched: Conversation[],
+): Conversation[] {
+  if (!current?.length) return fetched;
+  const known = new Map(current.map((c) => [c.id, c]));
+  return fetched.map((f) => {
+    const c = known.get(f.id);
+    if (!c || f.former) return f;
+    const liveMessage = (c.last_message?.seq ?? 0) > (f.last_message?.seq ?? 0);
+    const fetchedNewer = (f.last_message?.seq ?? 0) > (c.last_message?.seq ?? 0);
+    const liveRead = c.last_read_seq > f.last_read_seq;
+    if (!liveMessage && !liveRead && c.last_seq <= f.last_seq) return f;
+    return {
+      ...f,
+      last_seq: Math.max(c.last_seq, f.last_seq),
+      last_read_seq: Math.max(c.last_read_seq, f.last_read_seq),
+      last_message: liveMessage ? c.last_message : f.last_message,
+      unread_count: liveMessage || (liveRead && !fetchedNewer) ? c.unread_count : f.unread_count,
+    };
+  });
 }
 
 export function sortConversations(list: Conversation[]): Conversation[] {
@@ -40,12 +105,24 @@ export function fetchMembers(id: string): Promise<Member[]> {
   );
 }
 
-export function useMembers(id: string | undefined) {
+export function useMembers(id: string | undefined, enabled = true) {
+  const qc = useQueryClient();
   return useQuery({
     queryKey: keys.members(id ?? ""),
-    enabled: Boolean(id),
-    queryFn: () => fetchMembers(id ?? ""),
+    enabled: Boolean(id) && enabled,
+    queryFn: async () => {
+      const members = await fetchMembers(id ?? "");
+      // Their names outlive their membership: old messages keep them after they leave.
+      rememberUsers(
+        qc,
+        members.map((m) => m.user),
+      );
+      return members;
+    },
     staleTime: 60_000,
+    // Refetched on every reconnect (for presence) while receipt frames arrive.
+    structuralSharing: (held: unknown, fetched: unknown) =>
+      replaceEqualDeep(held, keepMarkersForward(held as Member[] | undefined, fetched as Member[])),
   });
 }
 
@@ -159,7 +236,41 @@ export function useRemoveMember(id: string) {
   });
 }
 
-/** Leaving removes the conversation from this client at once. */
+/**
+ * I left or was removed (the `member.removed` event about me): the conversation stays,
+ * read-only, up to that event. The server's copy (GET /conversations/{id}) has the rest.
+ */
+export function becomeFormer(qc: QueryClient, event: ChatEvent, meId: string): void {
+  const id = event.conversation_id;
+  const actorId = event.actor_id;
+  const removedBy =
+    actorId && actorId !== meId
+      ? (qc.getQueryData<Member[]>(keys.members(id))?.find((m) => m.user.id === actorId)?.user ??
+        qc.getQueryData<User>(keys.user(actorId)) ??
+        null)
+      : null;
+  const former = { left_seq: event.seq, left_at: event.created_at, removed_by: removedBy };
+  const patch = (c: Conversation): Conversation => (c.former ? c : { ...c, former });
+  qc.setQueryData<Conversation[]>(keys.conversations, (list) => list?.map((c) => (c.id === id ? patch(c) : c)));
+  qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? patch(c) : c));
+  // The member list is for members only now.
+  qc.removeQueries({ queryKey: keys.members(id) });
+  void qc.invalidateQueries({ queryKey: keys.conversation(id) });
+}
+
+/** Delete a conversation I left or was removed from: it goes from my list, and its history with it. */
+export function useForgetFormer(id: string) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.DELETE("/api/v1/conversations/{conversation_id}/former", { params: { path: { conversation_id: id } } }),
+      ),
+    onSuccess: () => forgetConversation(qc, id),
+  });
+}
+
+/** Takes a conversation off this client at once (deleting a former one). */
 export function forgetConversation(qc: QueryClient, id: string): void {
   qc.setQueryData<Conversation[]>(keys.conversations, (list) => list?.filter((c) => c.id !== id));
   qc.removeQueries({ queryKey: keys.conversation(id) });

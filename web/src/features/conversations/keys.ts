@@ -4,5 +4,6 @@ export const keys = {
   conversation: (id: string) => ["conversation", id] as const,
   members: (id: string) => ["members", id] as const,
   timeline: (id: string) => ["timeline", id] as const,
+  user: (id: string) => ["user", id] as const,
   userSearch: (q: string) => ["users", "search", q] as const,
 };

@@ -63,11 +63,17 @@ export function Attachment({ media }: { media: Media }) {
       rel="noreferrer"
       download={media.filename}
       data-testid="document-chip"
-      className="doc-chip d-inline-flex align-items-center gap-2 border rounded-pill px-3 py-1 my-1 text-decoration-none"
+      className="doc-chip my-1"
     >
-      <Icon name="file" />
-      <span className="text-truncate">{media.filename}</span>
-      <small className="text-body-secondary flex-shrink-0">{formatBytes(media.size)}</small>
+      <span className="doc-chip-icon" aria-hidden="true">
+        <Icon name="file" />
+      </span>
+      <span className="doc-chip-text">
+        <span className="doc-chip-name text-truncate" dir="auto">
+          {media.filename}
+        </span>
+        <small className="doc-chip-size">{formatBytes(media.size)}</small>
+      </span>
     </a>
   );
 }

@@ -1,12 +1,13 @@
-import { act, fireEvent, render, screen } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ClientFrame } from "../../realtime/protocol";
 import { RealtimeContext, type RealtimeValue } from "../../realtime/RealtimeProvider";
 import { CONV } from "../../test/factories";
 import { Composer } from "./Composer";
+import { getDraft } from "./drafts";
 
-function renderComposer(onSend = vi.fn()) {
+function renderComposer(onSend = vi.fn(), conversationId = CONV, meId: string | undefined = undefined) {
   const frames: ClientFrame[] = [];
   const realtime: RealtimeValue = {
     state: "ready",
@@ -14,6 +15,7 @@ function renderComposer(onSend = vi.fn()) {
       frames.push(frame);
       return true;
     },
+    retryNow: () => undefined,
     setActiveConversation: () => undefined,
     lastError: null,
   };
@@ -21,7 +23,8 @@ function renderComposer(onSend = vi.fn()) {
   render(
     <RealtimeContext.Provider value={realtime}>
       <Composer
-        conversationId={CONV}
+        conversationId={conversationId}
+        meId={meId}
         replyTo={null}
         replyName=""
         editing={null}
@@ -78,5 +81,20 @@ describe("Composer", () => {
     const file = new File(["x"], "shot.png", { type: "image/png" });
     fireEvent.paste(input, { clipboardData: { files: [file] } });
     expect(uploads.add).toHaveBeenCalledWith([file]);
+  });
+
+  it("keeps a draft per conversation, cleared once sent", async () => {
+    const first = renderComposer(vi.fn(), "conv-1", "me");
+    await userEvent.type(first.input, "half a thought");
+    cleanup();
+    expect(getDraft("me", "conv-1")).toBe("half a thought");
+    const other = renderComposer(vi.fn(), "conv-2", "me");
+    expect(other.input).toHaveValue("");
+    cleanup();
+    const back = renderComposer(vi.fn(), "conv-1", "me");
+    expect(back.input).toHaveValue("half a thought");
+    await userEvent.keyboard("{Enter}");
+    expect(back.onSend).toHaveBeenCalledWith("half a thought");
+    expect(getDraft("me", "conv-1")).toBe("");
   });
 });

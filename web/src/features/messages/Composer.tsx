@@ -5,12 +5,15 @@ import type { Message } from "../../api/types";
 import { formatBytes } from "../../lib/format";
 import type { useUploads } from "../media/useUploads";
 import { useRealtime } from "../../realtime/RealtimeProvider";
+import { getDraft, setDraft } from "./drafts";
 
 const TYPING_RENEW_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
 
 interface Props {
   conversationId: string;
+  /** The signed-in user: drafts are kept per user (none without one). */
+  meId?: string | undefined;
   replyTo: Message | null;
   replyName: string;
   editing: Message | null;
@@ -23,6 +26,7 @@ interface Props {
 
 export function Composer({
   conversationId,
+  meId,
   replyTo,
   replyName,
   editing,
@@ -59,8 +63,19 @@ export function Composer({
     idleTimer.current = setTimeout(stopTyping, TYPING_IDLE_MS);
   }
 
+  /** The saved draft of this conversation: what the box shows when not editing. */
+  const draft = () => (meId ? getDraft(meId, conversationId) : "");
+  const saveDraft = (text: string) => {
+    if (meId) setDraft(meId, conversationId, text);
+  };
+
   useEffect(() => {
-    setBody("");
+    // The draft shows once who is signed in is known (it may load after the composer).
+    if (meId && !editing) setBody(getDraft(meId, conversationId));
+  }, [meId, conversationId]);
+
+  useEffect(() => {
+    setBody(draft());
     // Opening a conversation puts the cursor where you write (not on touch screens,
     // where it would pop up the keyboard).
     if (!window.matchMedia?.("(pointer: coarse)").matches) textarea.current?.focus({ preventScroll: true });
@@ -103,7 +118,7 @@ export function Composer({
     if (editing) {
       try {
         await onSaveEdit(editing, trimmed);
-        setBody("");
+        setBody(draft());
       } catch (err) {
         setError(err instanceof Error ? err.message : "Saving the edit failed.");
       }
@@ -112,6 +127,7 @@ export function Composer({
     stopTyping();
     onSend(trimmed);
     setBody("");
+    saveDraft("");
     textarea.current?.focus();
   }
 
@@ -122,7 +138,7 @@ export function Composer({
     } else if (e.key === "Escape") {
       if (editing) {
         onCancelEdit();
-        setBody("");
+        setBody(draft());
       } else if (replyTo) onCancelReply();
     }
   }
@@ -157,7 +173,7 @@ export function Composer({
             aria-label="Cancel editing"
             onClick={() => {
               onCancelEdit();
-              setBody("");
+              setBody(draft());
             }}
           />
         </div>
@@ -224,6 +240,7 @@ export function Composer({
           aria-describedby="composer-hint"
           onChange={(e) => {
             setBody(e.target.value);
+            if (!editing) saveDraft(e.target.value);
             if (!editing && e.target.value) noteTyping();
           }}
           onKeyDown={onKeyDown}

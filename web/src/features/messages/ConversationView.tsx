@@ -1,19 +1,21 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { Icon } from "../../components/Icon";
-import { useEffect, useState, type DragEvent } from "react";
+import { useEffect, useMemo, useState, type DragEvent } from "react";
 import { Alert, Button, Spinner } from "react-bootstrap";
-import { Link, useParams } from "react-router";
+import { Link, useNavigate, useParams } from "react-router";
 import type { Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import { EmptyState } from "../../components/EmptyState";
-import { formatLastSeen } from "../../lib/format";
 import { useRealtime } from "../../realtime/RealtimeProvider";
 import { useAuth } from "../auth/AuthProvider";
-import { conversationTitle, directPeer, useConversation, useMembers } from "../conversations/api";
+import { conversationTitle, directPeer, useConversation, useForgetFormer, useMembers } from "../conversations/api";
 import { useUploads } from "../media/useUploads";
+import { useDisplayNames } from "../users/api";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
+import { useTimelineWithChanges } from "./changes";
+import { ChatSubtitle } from "./ChatSubtitle";
 import { Composer } from "./Composer";
 import { MessageList } from "./MessageList";
 import { TypingIndicator } from "./TypingIndicator";
@@ -29,7 +31,9 @@ function ConversationView({ id }: { id: string }) {
   const { me } = useAuth();
   const { setActiveConversation } = useRealtime();
   const conversation = useConversation(id);
-  const members = useMembers(id);
+  // Left or removed: the history up to then, read-only; the member list is for members.
+  const former = conversation.data?.former ?? null;
+  const members = useMembers(id, !former);
   const timeline = useTimeline(id);
   const uploads = useUploads();
   const edit = useEditMessage();
@@ -40,6 +44,9 @@ function ConversationView({ id }: { id: string }) {
   const [showSettings, setShowSettings] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
   const [toDelete, setToDelete] = useState<Message | null>(null);
+  const [confirmForget, setConfirmForget] = useState(false);
+  const forget = useForgetFormer(id);
+  const navigate = useNavigate();
   const meId = me?.id;
 
   useEffect(() => {
@@ -47,18 +54,19 @@ function ConversationView({ id }: { id: string }) {
     return () => setActiveConversation(null);
   }, [id, setActiveConversation]);
 
-  // Reading: whenever the newest message changes while this view is visible.
+  // Where reading stood when the conversation opened: the "new messages" divider goes there.
   const tl = timeline.data;
-  const newestSeq = tl ? Math.max(tl.lastSeq, tl.messages[tl.messages.length - 1]?.seq ?? 0) : 0;
+  const shown = useTimelineWithChanges(tl);
+  const [readSeqAtOpen, setReadSeqAtOpen] = useState<number | undefined>(undefined);
+  const knownReadSeq = conversation.data?.last_read_seq;
   useEffect(() => {
-    if (!meId || !newestSeq) return;
-    const read = () => {
-      if (document.visibilityState === "visible") markRead(qc, id, newestSeq, meId);
-    };
-    read();
-    document.addEventListener("visibilitychange", read);
-    return () => document.removeEventListener("visibilitychange", read);
-  }, [qc, id, newestSeq, meId]);
+    if (knownReadSeq !== undefined) setReadSeqAtOpen((seq) => seq ?? knownReadSeq);
+  }, [knownReadSeq]);
+  const memberNames = useMemo(
+    () => new Map(members.data?.map((m) => [m.user.id, m.user.display_name])),
+    [members.data],
+  );
+  const replyAuthor = useDisplayNames(replyTo && replyTo.sender_id !== meId ? [replyTo.sender_id] : [], memberNames);
 
   if (conversation.error) {
     return (
@@ -75,14 +83,6 @@ function ConversationView({ id }: { id: string }) {
     ? (memberList.find((m) => m.user.id !== meId && c.kind === "direct")?.user ?? directPeer(c, undefined, meId))
     : undefined;
   const title = c ? conversationTitle(c, peer) : "";
-  const subtitle =
-    c?.kind === "group"
-      ? plural(memberList.length || c.members_count, "member")
-      : peer
-        ? peer.online
-          ? "online"
-          : formatLastSeen(peer.last_seen_at)
-        : "";
   const canModerate = c?.my_role === "owner" || c?.my_role === "admin";
 
   function onDrop(e: DragEvent) {
@@ -111,7 +111,7 @@ function ConversationView({ id }: { id: string }) {
       className="d-flex flex-column flex-grow-1 min-h-0 position-relative"
       aria-label={title || "Conversation"}
       onDragOver={(e) => {
-        if (e.dataTransfer.types.includes("Files")) {
+        if (!former && e.dataTransfer.types.includes("Files")) {
           e.preventDefault();
           setDragging(true);
         }
@@ -130,11 +130,9 @@ function ConversationView({ id }: { id: string }) {
           <h2 className="h6 mb-0 text-truncate" data-testid="conversation-title">
             {title || "…"}
           </h2>
-          <div className="small text-body-secondary text-truncate" data-testid="conversation-subtitle">
-            {subtitle}
-          </div>
+          <ChatSubtitle conversation={c} members={memberList} peer={peer} meId={meId} former={Boolean(former)} />
         </div>
-        {c?.kind === "group" ? (
+        {c?.kind === "group" && !former ? (
           <Button
             variant="outline-secondary"
             size="sm"
@@ -161,11 +159,14 @@ function ConversationView({ id }: { id: string }) {
         </div>
       ) : (
         <MessageList
-          timeline={tl}
+          timeline={shown ?? tl}
           members={memberList}
           meId={meId}
           kind={c?.kind ?? "direct"}
           canModerate={canModerate}
+          readOnly={Boolean(former)}
+          readSeq={readSeqAtOpen}
+          onRead={(seq) => markRead(qc, id, seq, meId)}
           onReply={(m) => {
             setEditing(null);
             setReplyTo(m);
@@ -177,32 +178,52 @@ function ConversationView({ id }: { id: string }) {
           onDelete={setToDelete}
         />
       )}
-      <TypingIndicator conversationId={id} members={memberList} />
-      <Composer
-        conversationId={id}
-        replyTo={replyTo}
-        replyName={
-          replyTo
-            ? replyTo.sender_id === meId
-              ? "yourself"
-              : (memberList.find((m) => m.user.id === replyTo.sender_id)?.user.display_name ?? "Unknown")
-            : ""
-        }
-        editing={editing}
-        uploads={uploads}
-        onCancelReply={() => setReplyTo(null)}
-        onCancelEdit={() => setEditing(null)}
-        onSend={onSend}
-        onSaveEdit={async (m, body) => {
-          await edit.mutateAsync({ id: m.id, body });
-          setEditing(null);
-        }}
-      />
+      {former ? (
+        <FormerBanner
+          removedBy={former.removed_by?.display_name ?? null}
+          deleting={forget.isPending}
+          onDelete={() => setConfirmForget(true)}
+        />
+      ) : (
+        <>
+          <TypingIndicator conversationId={id} members={memberList} />
+          <Composer
+            conversationId={id}
+            meId={meId}
+            replyTo={replyTo}
+            replyName={replyTo ? (replyTo.sender_id === meId ? "yourself" : replyAuthor(replyTo.sender_id)) : ""}
+            editing={editing}
+            uploads={uploads}
+            onCancelReply={() => setReplyTo(null)}
+            onCancelEdit={() => setEditing(null)}
+            onSend={onSend}
+            onSaveEdit={async (m, body) => {
+              await edit.mutateAsync({ message: m, body });
+              setEditing(null);
+            }}
+          />
+        </>
+      )}
       {dragging ? (
         <div className="drop-overlay d-flex align-items-center justify-content-center fw-semibold" aria-hidden="true">
           Drop files to attach
         </div>
       ) : null}
+      <ConfirmDialog
+        show={confirmForget}
+        title="Delete chat?"
+        body="It goes from your list, and what was said in it is no longer available to you."
+        confirmLabel="Delete"
+        onCancel={() => setConfirmForget(false)}
+        onConfirm={() => {
+          setConfirmForget(false);
+          setActionError(null);
+          forget.mutate(undefined, {
+            onSuccess: () => navigate("/"),
+            onError: (err) => setActionError(err.message),
+          });
+        }}
+      />
       <ConfirmDialog
         show={toDelete !== null}
         title="Delete message?"
@@ -214,13 +235,38 @@ function ConversationView({ id }: { id: string }) {
           setToDelete(null);
         }}
       />
-      {c?.kind === "group" && meId ? (
+      {c?.kind === "group" && meId && !former ? (
         <GroupSettingsModal show={showSettings} onHide={() => setShowSettings(false)} conversation={c} meId={meId} />
       ) : null}
     </section>
   );
 }
 
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+/** In place of the composer once I left or was removed: why, and a way to delete the chat. */
+function FormerBanner({
+  removedBy,
+  deleting,
+  onDelete,
+}: {
+  removedBy: string | null;
+  deleting: boolean;
+  onDelete: () => void;
+}) {
+  return (
+    <div
+      className="border-top p-3 d-flex flex-wrap align-items-center justify-content-between gap-2"
+      role="status"
+      data-testid="former-banner"
+    >
+      <div className="min-w-0">
+        <div className="fw-semibold">{removedBy ? `You were removed by ${removedBy}` : "You left"}</div>
+        <div className="small text-body-secondary">
+          You can read what was said until then, but no longer send messages here.
+        </div>
+      </div>
+      <Button variant="outline-danger" size="sm" onClick={onDelete} disabled={deleting}>
+        Delete chat
+      </Button>
+    </div>
+  );
 }

@@ -3,9 +3,10 @@ import { fireEvent, render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import type { ReactNode } from "react";
 import { describe, expect, it, vi } from "vitest";
-import { ALICE, CONV, ME, member, message } from "../../test/factories";
+import { ALICE, CONV, ME, member, message, user } from "../../test/factories";
+import { keys } from "../conversations/keys";
 import { MessageList } from "./MessageList";
-import { addPending, applyEvent, emptyTimeline, loadLatest } from "./timeline";
+import { addPending, applyEvent, applyEvents, emptyTimeline, loadLatest } from "./timeline";
 import { newEvent } from "../../test/factories";
 
 function wrap(ui: ReactNode) {
@@ -46,6 +47,8 @@ describe("MessageList", () => {
         meId={ME}
         kind="direct"
         canModerate={false}
+        readSeq={4}
+        onRead={noop}
         onReply={noop}
         onEdit={noop}
         onDelete={noop}
@@ -71,6 +74,8 @@ describe("MessageList", () => {
         meId={ME}
         kind="direct"
         canModerate={false}
+        readSeq={4}
+        onRead={noop}
         onReply={onReply}
         onEdit={onEdit}
         onDelete={noop}
@@ -95,6 +100,8 @@ describe("MessageList", () => {
       meId: ME,
       kind: "direct" as const,
       canModerate: false,
+      readSeq: 4,
+      onRead: noop,
       onReply: noop,
       onEdit: noop,
       onDelete: noop,
@@ -115,9 +122,93 @@ describe("MessageList", () => {
         <MessageList timeline={applyEvent(base, newEvent(5, { body: "meanwhile" }))} {...props} />
       </QueryClientProvider>,
     );
-    const jump = screen.getByRole("button", { name: "New messages ↓" });
-    list.scrollTo = () => undefined;
+    const jump = screen.getByRole("button", { name: "1 new message: jump to the newest" });
+    expect(within(jump).getByTestId("jump-count")).toHaveTextContent("1");
+    list.scrollTo = () => {
+      list.scrollTop = 1600;
+      fireEvent.scroll(list);
+    };
     await userEvent.click(jump);
-    expect(screen.queryByRole("button", { name: "New messages ↓" })).not.toBeInTheDocument();
+    expect(screen.queryByTestId("jump-to-newest")).not.toBeInTheDocument();
+  });
+
+  it("names the senders of old messages and the people system lines mention after they left", () => {
+    const gone = "u0000000-0000-4000-8000-0000000000ff";
+    const qc = new QueryClient();
+    qc.setQueryData(keys.user(gone), { ...user(gone), display_name: "Bob" });
+    const tl = applyEvents(emptyTimeline(CONV), [
+      newEvent(1, { sender_id: gone, body: "before leaving" }),
+      {
+        conversation_id: CONV,
+        seq: 2,
+        type: "member.removed",
+        created_at: "2026-01-01T12:00:02Z",
+        actor_id: ALICE,
+        member: { user_id: gone, role: null },
+      },
+    ]);
+    render(
+      <QueryClientProvider client={qc}>
+        <MessageList
+          timeline={{ ...tl, hasOlder: false, loaded: true }}
+          members={members}
+          meId={ME}
+          kind="group"
+          canModerate={false}
+          readSeq={2}
+          onRead={noop}
+          onReply={noop}
+          onEdit={noop}
+          onDelete={noop}
+        />
+      </QueryClientProvider>,
+    );
+    const row = screen.getByTestId("message");
+    expect(within(row).getByTestId("message-sender")).toHaveTextContent("Bob");
+    expect(row.querySelector(".avatar")).toHaveTextContent("BO");
+    expect(screen.getByTestId("system-line")).toHaveTextContent("Alice removed Bob");
+    expect(screen.getByTestId("system-line").querySelector("time")).toHaveAttribute("datetime", "2026-01-01T12:00:02Z");
+    expect(screen.queryByText("Unknown")).not.toBeInTheDocument();
+  });
+
+  it("opens at the first unread message under an “N new messages” divider", () => {
+    const tl = loadLatest(emptyTimeline(CONV), [message(1), message(2), message(3), message(4)], 50);
+    wrap(
+      <MessageList
+        timeline={tl}
+        members={members}
+        meId={ME}
+        kind="direct"
+        canModerate={false}
+        readSeq={2}
+        onRead={noop}
+        onReply={noop}
+        onEdit={noop}
+        onDelete={noop}
+      />,
+    );
+    const divider = screen.getByTestId("new-messages-divider");
+    expect(divider).toHaveTextContent("2 new messages");
+    const next = divider.nextElementSibling;
+    expect(next).toHaveAttribute("data-seq", "3");
+  });
+
+  it("a read-only list offers no actions", () => {
+    wrap(
+      <MessageList
+        timeline={tl}
+        members={members}
+        meId={ME}
+        kind="direct"
+        canModerate={false}
+        readOnly
+        readSeq={4}
+        onRead={noop}
+        onReply={noop}
+        onEdit={noop}
+        onDelete={noop}
+      />,
+    );
+    expect(screen.queryByRole("button", { name: /Actions for message/ })).not.toBeInTheDocument();
   });
 });

@@ -1,16 +1,26 @@
 import { useQueryClient } from "@tanstack/react-query";
+import { Fragment, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Icon } from "../../components/Icon";
-import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
-import { Button, Dropdown, Spinner } from "react-bootstrap";
-import type { ConversationKind, Member, Message } from "../../api/types";
+import { Button, Spinner } from "react-bootstrap";
+import type { ChatEvent, ConversationKind, Member, Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { dayKey, dayLabel, formatTime } from "../../lib/format";
 import { Attachment } from "../media/Attachment";
+import { useDisplayNames } from "../users/api";
 import { discardPending, loadOlder, retryPending } from "./api";
+import { ChangeNote } from "./ChangeNote";
+import { MessageActions } from "./MessageActions";
+import { newMessagesDivider, setNewestOnScreen, unreadAfter } from "./readTracking";
+import { SenderName } from "./SenderName";
+import { Ticks } from "./Ticks";
 import { messageStatus, seenBy, type TickStatus } from "./receipts";
+import { systemLineText, systemLineUserIds } from "./systemLines";
 import { timelineItems, type PendingMessage, type Timeline, type TimelineItem } from "./timeline";
+import { useSeenRows } from "./useSeenRows";
 
 const GROUP_GAP_MS = 5 * 60_000;
+/** Older pages loaded at most, on opening, to reach the first unread message. */
+const MAX_PAGES_TO_FIRST_UNREAD = 10;
 
 interface Props {
   timeline: Timeline;
@@ -18,6 +28,12 @@ interface Props {
   meId: string;
   kind: ConversationKind;
   canModerate: boolean;
+  /** A former member reads what they may still see: no reply, edit or delete. */
+  readOnly?: boolean;
+  /** My read marker when the conversation opened; undefined until it is known. */
+  readSeq: number | undefined;
+  /** Everything up to `seq` has been on screen while the page was visible. */
+  onRead: (seq: number) => void;
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onDelete: (m: Message) => void;
@@ -25,6 +41,7 @@ interface Props {
 
 interface RowInfo {
   item: TimelineItem;
+  /** "" for a system line: it ends a run of one sender's messages */
   senderId: string;
   createdAt: string;
   key: string;
@@ -36,9 +53,19 @@ function rows(tl: Timeline, meId: string): RowInfo[] {
   const out: RowInfo[] = [];
   let prev: RowInfo | undefined;
   for (const item of timelineItems(tl)) {
-    const senderId = item.kind === "message" ? item.message.sender_id : meId;
-    const createdAt = item.kind === "message" ? item.message.created_at : item.pending.created_at;
-    const key = item.kind === "message" ? `m-${item.message.id}` : `p-${item.pending.client_id}`;
+    const senderId = item.kind === "message" ? item.message.sender_id : item.kind === "pending" ? meId : "";
+    const createdAt =
+      item.kind === "message"
+        ? item.message.created_at
+        : item.kind === "pending"
+          ? item.pending.created_at
+          : item.event.created_at;
+    const key =
+      item.kind === "message"
+        ? `m-${item.message.id}`
+        : item.kind === "pending"
+          ? `p-${item.pending.client_id}`
+          : `s-${item.event.seq}`;
     const newDay = !prev || dayKey(prev.createdAt) !== dayKey(createdAt);
     const firstOfGroup =
       newDay ||
@@ -52,7 +79,28 @@ function rows(tl: Timeline, meId: string): RowInfo[] {
   return out;
 }
 
-export function MessageList({ timeline, members, meId, kind, canModerate, onReply, onEdit, onDelete }: Props) {
+/** Everyone the list names: senders, the people system lines mention, authors of quoted messages. */
+function namedUsers(tl: Timeline, meId: string): string[] {
+  const ids = new Set<string>();
+  for (const m of tl.messages) ids.add(m.sender_id);
+  for (const e of tl.system) for (const id of systemLineUserIds(e)) ids.add(id);
+  ids.delete(meId);
+  return [...ids];
+}
+
+export function MessageList({
+  timeline,
+  members,
+  meId,
+  kind,
+  canModerate,
+  readOnly = false,
+  readSeq,
+  onRead,
+  onReply,
+  onEdit,
+  onDelete,
+}: Props) {
   const qc = useQueryClient();
   const scroller = useRef<HTMLDivElement>(null);
   const atBottom = useRef(true);
@@ -60,7 +108,16 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
   const [loadingOlder, setLoadingOlder] = useState(false);
   const conversationId = timeline.conversationId;
   const byId = new Map(timeline.messages.map((m) => [m.id, m]));
-  const names = new Map(members.map((m) => [m.user.id, m.user.display_name]));
+  // Names come from who sent the message, not from who is a member now.
+  const known = useMemo(() => {
+    const names = new Map<string, string>();
+    for (const e of timeline.system) if (e.member?.user) names.set(e.member.user.id, e.member.user.display_name);
+    for (const m of members) names.set(m.user.id, m.user.display_name);
+    return names;
+  }, [members, timeline.system]);
+  const ids = useMemo(() => namedUsers(timeline, meId), [timeline, meId]);
+  const nameOf = useDisplayNames(ids, known);
+  const replyName = (id: string) => (id === meId ? "You" : nameOf(id));
   const list = rows(timeline, meId);
   const lastOwnSeq = [...timeline.messages].reverse().find((m) => m.sender_id === meId)?.seq;
 
@@ -75,6 +132,64 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
       setLoadingOlder(false);
     }
   }, [qc, conversationId, loadingOlder, timeline.hasOlder]);
+
+  // --- where the list opens: at the first unread message, under a divider -----------------
+  const [divider, setDivider] = useState<{ seq: number; count: number } | null>(null);
+  const placed = useRef(false);
+  const placeDivider = useRef(false);
+  const pagesForUnread = useRef(0);
+  const dividerRef = useRef<HTMLDivElement>(null);
+  const [readUpTo, setReadUpTo] = useState(0);
+  const [inPlace, setInPlace] = useState(false);
+  const [away, setAway] = useState(false);
+
+  const noteBottom = useCallback(
+    (el: HTMLElement) => {
+      atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+      setAway(!atBottom.current);
+      setNewestOnScreen(conversationId, placed.current && atBottom.current);
+    },
+    [conversationId],
+  );
+
+  useLayoutEffect(() => {
+    if (placed.current || !timeline.loaded || readSeq === undefined) return;
+    const oldest = timeline.messages[0]?.seq;
+    if (
+      timeline.hasOlder &&
+      oldest !== undefined &&
+      oldest > readSeq + 1 &&
+      pagesForUnread.current < MAX_PAGES_TO_FIRST_UNREAD
+    ) {
+      // The first unread message is further back than the loaded page.
+      if (!loadingOlder) {
+        pagesForUnread.current += 1;
+        void older();
+      }
+      return;
+    }
+    placed.current = true;
+    setInPlace(true);
+    setReadUpTo(readSeq);
+    const found = newMessagesDivider(timeline.messages, readSeq, meId);
+    setDivider(found);
+    placeDivider.current = found !== null;
+    const el = scroller.current;
+    if (el && !found) {
+      el.scrollTop = el.scrollHeight;
+      noteBottom(el);
+    }
+  }, [timeline.loaded, timeline.messages, timeline.hasOlder, readSeq, meId, loadingOlder, older, noteBottom]);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    const line = dividerRef.current;
+    if (!placeDivider.current || !el || !line) return;
+    placeDivider.current = false;
+    prevHeight.current = null;
+    el.scrollTop = line.getBoundingClientRect().top - el.getBoundingClientRect().top + el.scrollTop - 8;
+    noteBottom(el);
+  }, [divider, noteBottom]);
 
   // Keep the view pinned: to the bottom for new messages (always for my own), in place
   // when history is prepended.
@@ -93,13 +208,11 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
     } else if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     }
-  }, [timeline.messages, timeline.pending]);
+  }, [timeline.messages, timeline.pending, timeline.system]);
 
   useEffect(() => {
-    atBottom.current = true;
     const el = scroller.current;
     if (!el) return;
-    el.scrollTop = el.scrollHeight;
     // Images and videos get their height when they load: stay at the bottom if we were.
     const onLoad = () => {
       if (atBottom.current) el.scrollTop = el.scrollHeight;
@@ -109,6 +222,7 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
     return () => {
       el.removeEventListener("load", onLoad, true);
       el.removeEventListener("loadedmetadata", onLoad, true);
+      setNewestOnScreen(conversationId, false);
     };
   }, [conversationId]);
 
@@ -120,31 +234,25 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
     }
   }, [timeline.hasOlder, timeline.messages.length, loadingOlder, older]);
 
-  // Someone wrote while I was reading further up: offer a way down instead of jumping.
-  const [unseenBelow, setUnseenBelow] = useState(false);
-  const messageCount = useRef(timeline.messages.length);
-  const newestSeqRef = useRef(timeline.messages.at(-1)?.seq ?? 0);
-  useEffect(() => {
-    const newest = timeline.messages.at(-1)?.seq ?? 0;
-    const grewAtEnd = timeline.messages.length > messageCount.current && newest > newestSeqRef.current;
-    messageCount.current = timeline.messages.length;
-    newestSeqRef.current = newest;
-    if (grewAtEnd && !atBottom.current) setUnseenBelow(true);
-  }, [timeline.messages]);
+  // --- reading: what has been on screen while the page is visible --------------------------
+  useSeenRows(scroller, inPlace ? readSeq : undefined, (seq) => {
+    setReadUpTo(seq);
+    onRead(seq);
+  });
+
+  const below = unreadAfter(timeline.messages, readUpTo, meId).length;
 
   function toBottom() {
     const el = scroller.current;
     if (!el) return;
     el.scrollTo({ top: el.scrollHeight, behavior: "smooth" });
     atBottom.current = true;
-    setUnseenBelow(false);
   }
 
   function onScroll() {
     const el = scroller.current;
     if (!el) return;
-    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
-    if (atBottom.current && unseenBelow) setUnseenBelow(false);
+    noteBottom(el);
     if (el.scrollTop < 80) void older();
   }
 
@@ -182,6 +290,17 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
                 </span>
               </div>
             ) : null}
+            {divider && row.item.kind === "message" && row.item.message.seq === divider.seq ? (
+              <div
+                ref={dividerRef}
+                className="new-messages-divider d-flex align-items-center gap-2 my-2 small fw-semibold"
+                role="separator"
+                aria-label={plural(divider.count, "new message")}
+                data-testid="new-messages-divider"
+              >
+                <span>{plural(divider.count, "new message")}</span>
+              </div>
+            ) : null}
             {row.item.kind === "message" ? (
               <MessageRow
                 message={row.item.message}
@@ -189,25 +308,28 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
                 group={kind === "group"}
                 showSender={row.firstOfGroup && kind === "group" && row.senderId !== meId}
                 firstOfGroup={row.firstOfGroup}
-                senderName={names.get(row.senderId) ?? "Unknown"}
+                senderName={nameOf(row.senderId)}
                 replyTo={row.item.message.reply_to_id ? byId.get(row.item.message.reply_to_id) : undefined}
-                replyName={(id) => (id === meId ? "You" : (names.get(id) ?? "Unknown"))}
+                replyName={replyName}
                 status={row.senderId === meId ? messageStatus(row.item.message.seq, members, meId) : undefined}
                 seenBy={
                   kind === "group" && row.senderId === meId && row.item.message.seq === lastOwnSeq
                     ? seenBy(row.item.message.seq, members, meId).map((m) => m.user.display_name)
                     : []
                 }
+                readOnly={readOnly}
                 canDelete={row.senderId === meId || canModerate}
                 onReply={onReply}
                 onEdit={onEdit}
                 onDelete={onDelete}
               />
+            ) : row.item.kind === "system" ? (
+              <SystemLine event={row.item.event} text={systemLineText(row.item.event, nameOf, meId)} />
             ) : (
               <PendingRow
                 pending={row.item.pending}
                 replyTo={row.item.pending.reply_to_id ? byId.get(row.item.pending.reply_to_id) : undefined}
-                replyName={(id) => (id === meId ? "You" : (names.get(id) ?? "Unknown"))}
+                replyName={replyName}
                 onRetry={() => retryPending(qc, (row.item as { pending: PendingMessage }).pending)}
                 onDiscard={() => discardPending(qc, (row.item as { pending: PendingMessage }).pending)}
               />
@@ -215,35 +337,41 @@ export function MessageList({ timeline, members, meId, kind, canModerate, onRepl
           </Fragment>
         ))}
       </div>
-      {unseenBelow ? (
+      {away ? (
         <Button
           size="sm"
-          className="position-absolute bottom-0 end-0 m-3 rounded-pill shadow"
+          className="position-absolute bottom-0 end-0 m-3 rounded-pill shadow d-flex align-items-center gap-1"
           onClick={toBottom}
+          aria-label={below ? `${plural(below, "new message")}: jump to the newest` : "Jump to the newest message"}
           data-testid="jump-to-newest"
         >
-          New messages ↓
+          {below ? (
+            <span className="badge rounded-pill text-bg-light" data-testid="jump-count">
+              {below}
+            </span>
+          ) : null}
+          <Icon name="down" />
         </Button>
       ) : null}
     </div>
   );
 }
 
-const TICKS: Record<TickStatus, { symbol: string; label: string; className: string }> = {
-  pending: { symbol: "◷", label: "Sending", className: "" },
-  failed: { symbol: "!", label: "Not sent", className: "text-danger" },
-  sent: { symbol: "✓", label: "Sent", className: "" },
-  delivered: { symbol: "✓✓", label: "Delivered", className: "" },
-  read: { symbol: "✓✓", label: "Read", className: "tick-read" },
-};
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
 
-function Ticks({ status }: { status: TickStatus }) {
-  const t = TICKS[status];
+/** A membership or settings change, centred among the messages, with its time. */
+function SystemLine({ event, text }: { event: ChatEvent; text: string }) {
   return (
-    <span className={`ms-1 ${t.className}`} title={t.label} data-testid="message-status" data-status={status}>
-      {status === "pending" ? <Icon name="clock" size={12} /> : <span aria-hidden="true">{t.symbol}</span>}
-      <span className="visually-hidden">{t.label}</span>
-    </span>
+    <div className="system-line text-center my-2" data-testid="system-line" data-seq={event.seq}>
+      <span className="system-line-pill small text-body-secondary">
+        <span data-testid="system-line-text">{text}</span>
+        <time className="ms-2" dateTime={event.created_at}>
+          {formatTime(event.created_at)}
+        </time>
+      </span>
+    </div>
   );
 }
 
@@ -289,12 +417,14 @@ function MessageRow(props: {
   replyName: (id: string) => string;
   status: TickStatus | undefined;
   seenBy: string[];
+  readOnly: boolean;
   canDelete: boolean;
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onDelete: (m: Message) => void;
 }) {
   const { message: m, mine } = props;
+  const actions = !m.deleted && !props.readOnly;
   return (
     <div
       className={`message-row align-items-end gap-1 ${mine ? "own" : ""} ${props.firstOfGroup ? "mt-2" : ""}`}
@@ -310,9 +440,9 @@ function MessageRow(props: {
           <span className="avatar-sm flex-shrink-0" style={{ width: "2rem" }} aria-hidden="true" />
         )
       ) : null}
-      {mine && !m.deleted ? <MessageActions {...props} /> : null}
+      {mine && actions ? <MessageActions {...props} /> : null}
       <div className={`bubble ${m.deleted ? "deleted" : ""}`}>
-        {props.showSender ? <div className="small fw-semibold text-primary-emphasis">{props.senderName}</div> : null}
+        {props.showSender ? <SenderName userId={m.sender_id} name={props.senderName} /> : null}
         {m.deleted ? (
           <span>message deleted</span>
         ) : (
@@ -321,7 +451,11 @@ function MessageRow(props: {
             {(m.attachments ?? []).map((a) => (
               <Attachment key={a.id} media={a} />
             ))}
-            {m.body ? <span data-testid="message-body">{m.body}</span> : null}
+            {m.body ? (
+              <span data-testid="message-body" dir="auto">
+                {m.body}
+              </span>
+            ) : null}
           </>
         )}
         <span className="bubble-meta float-end ms-2 mt-1">
@@ -329,52 +463,15 @@ function MessageRow(props: {
           <time dateTime={m.created_at}>{formatTime(m.created_at)}</time>
           {props.status && !m.deleted ? <Ticks status={props.status} /> : null}
         </span>
+        <ChangeNote messageId={m.id} />
         {props.seenBy.length ? (
           <div className="clearfix small text-body-secondary" data-testid="seen-by">
             Seen by {props.seenBy.join(", ")}
           </div>
         ) : null}
       </div>
-      {!mine && !m.deleted ? <MessageActions {...props} /> : null}
+      {!mine && actions ? <MessageActions {...props} /> : null}
     </div>
-  );
-}
-
-function MessageActions(props: {
-  message: Message;
-  mine: boolean;
-  canDelete: boolean;
-  onReply: (m: Message) => void;
-  onEdit: (m: Message) => void;
-  onDelete: (m: Message) => void;
-}) {
-  const { message: m } = props;
-  return (
-    <Dropdown className="message-actions" align={props.mine ? "end" : "start"}>
-      <Dropdown.Toggle
-        variant="link"
-        size="sm"
-        className="text-body-secondary px-1 py-0"
-        aria-label={`Actions for message: ${m.body.slice(0, 40) || "attachment"}`}
-      >
-        <Icon name="dots" />
-      </Dropdown.Toggle>
-      <Dropdown.Menu>
-        <Dropdown.Item as="button" onClick={() => props.onReply(m)}>
-          Reply
-        </Dropdown.Item>
-        {props.mine ? (
-          <Dropdown.Item as="button" onClick={() => props.onEdit(m)}>
-            Edit
-          </Dropdown.Item>
-        ) : null}
-        {props.canDelete ? (
-          <Dropdown.Item as="button" className="text-danger" onClick={() => props.onDelete(m)}>
-            Delete
-          </Dropdown.Item>
-        ) : null}
-      </Dropdown.Menu>
-    </Dropdown>
   );
 }
 
@@ -398,7 +495,11 @@ function PendingRow({
         {p.attachments.map((a) => (
           <Attachment key={a.id} media={a} />
         ))}
-        {p.body ? <span data-testid="message-body">{p.body}</span> : null}
+        {p.body ? (
+          <span data-testid="message-body" dir="auto">
+            {p.body}
+          </span>
+        ) : null}
         <span className="bubble-meta float-end ms-2 mt-1">
           <time dateTime={p.created_at}>{formatTime(p.created_at)}</time>
           <Ticks status={p.status === "failed" ? "failed" : "pending"} />

@@ -6,21 +6,25 @@
 import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { api, ApiError, unwrap } from "../../api/client";
-import type { Conversation, Media, Member, Message } from "../../api/types";
+import type { ChatEvent, Conversation, Media, Member, Message } from "../../api/types";
 import { newClientId } from "../../lib/ids";
 import { getSocket } from "../../realtime/connection";
+import { noteNewsBeforeList } from "../conversations/api";
 import { keys } from "../conversations/keys";
+import { submitChange } from "./changes";
+import { unreadAfter } from "./readTracking";
 import {
   acknowledge,
   addPending,
   applyEvents,
+  applyRangeEvents,
   emptyTimeline,
   hasGap,
   loadLatest,
   oldestSeq,
+  pageSpan,
   prependHistory,
   removePending,
-  replaceMessage,
   setPendingStatus,
   type PendingMessage,
   type Timeline,
@@ -39,13 +43,44 @@ export function updateTimeline(qc: QueryClient, id: string, fn: (tl: Timeline) =
   qc.setQueryData<Timeline>(keys.timeline(id), (tl) => (tl ? fn(tl) : tl));
 }
 
+function fetchEvents(id: string, afterSeq: number, limit: number): Promise<ChatEvent[]> {
+  return unwrap(
+    api.GET("/api/v1/conversations/{conversation_id}/events", {
+      params: { path: { conversation_id: id }, query: { after_seq: afterSeq, limit } },
+    }),
+  );
+}
+
+/** Every event with after < seq <= until (the timeline has one event per seq). */
+async function fetchEventRange(id: string, after: number, until: number): Promise<ChatEvent[]> {
+  const out: ChatEvent[] = [];
+  let from = after;
+  while (from < until) {
+    const want = Math.min(until - from, EVENTS_PAGE);
+    const events = (await fetchEvents(id, from, want)).filter((e) => e.seq <= until);
+    out.push(...events);
+    const last = events.at(-1)?.seq;
+    if (events.length < want || last === undefined) break;
+    from = last;
+  }
+  return out;
+}
+
 async function fetchLatest(qc: QueryClient, id: string): Promise<Timeline> {
   const page = await unwrap(
     api.GET("/api/v1/conversations/{conversation_id}/messages", {
       params: { path: { conversation_id: id }, query: { limit: PAGE_SIZE } },
     }),
   );
-  return loadLatest(getTimeline(qc, id) ?? emptyTimeline(id), page, PAGE_SIZE);
+  // The system lines among these messages; what came after the newest one is the
+  // catch-up's (useTimeline), from the watermark.
+  const hasOlder = loadLatest(emptyTimeline(id), page, PAGE_SIZE).hasOlder;
+  const span = pageSpan(page, hasOlder, page.at(-1)?.seq ?? 0);
+  const events = span ? await fetchEventRange(id, span.after, span.until) : [];
+  // Live events may have reached the cache meanwhile: merge into what is there now.
+  const loaded = applyRangeEvents(loadLatest(getTimeline(qc, id) ?? emptyTimeline(id), page, PAGE_SIZE), events);
+  markDelivered(id, loaded.lastSeq);
+  return loaded;
 }
 
 export function useTimeline(id: string) {
@@ -78,12 +113,14 @@ export function catchUpTimeline(qc: QueryClient, id: string): Promise<void> {
       const tl = getTimeline(qc, id);
       // Not loaded yet: loading the newest page comes first, catching up after it.
       if (!tl?.loaded) return;
-      const events = await unwrap(
-        api.GET("/api/v1/conversations/{conversation_id}/events", {
-          params: { path: { conversation_id: id }, query: { after_seq: tl.lastSeq, limit: EVENTS_PAGE } },
-        }),
-      );
+      const events = await fetchEvents(id, tl.lastSeq, EVENTS_PAGE);
       updateTimeline(qc, id, (t) => applyEvents(t, events));
+      const newest = events.at(-1)?.seq;
+      if (newest !== undefined) markDelivered(id, newest);
+      // The socket now counts these as seen (its watermark follows this timeline), so a
+      // live copy racing this answer is dropped: the list's preview comes from here.
+      const newestMessage = events.findLast((e) => e.type === "message.new" && e.message)?.message;
+      if (newestMessage) noteLastMessage(qc, newestMessage, false);
       if (events.length < EVENTS_PAGE) return;
     }
   })().finally(() => catchingUp.delete(id));
@@ -110,7 +147,10 @@ export async function loadOlder(qc: QueryClient, id: string): Promise<void> {
         params: { path: { conversation_id: id }, query: { before_seq: before, limit: PAGE_SIZE } },
       }),
     );
-    updateTimeline(qc, id, (t) => prependHistory(t, page, PAGE_SIZE));
+    // The page's system lines come with it, in one update: never a moment without them.
+    const span = pageSpan(page, prependHistory(tl, page, PAGE_SIZE).hasOlder, before - 1);
+    const events = span ? await fetchEventRange(id, span.after, span.until) : [];
+    updateTimeline(qc, id, (t) => applyRangeEvents(prependHistory(t, page, PAGE_SIZE), events));
   } finally {
     loadingOlder.delete(id);
   }
@@ -134,15 +174,18 @@ export function noteLastMessage(qc: QueryClient, message: Message, countUnread: 
       if (c.id !== message.conversation_id) return c;
       known = true;
       const newer = !c.last_message || c.last_message.seq <= message.seq;
+      // A list fetched after the message was stored counts it already.
+      const counted = c.last_message !== null && c.last_message !== undefined && c.last_message.seq >= message.seq;
       return {
         ...c,
         last_seq: Math.max(c.last_seq, message.seq),
         last_message: newer ? message : c.last_message,
-        unread_count: countUnread ? c.unread_count + 1 : c.unread_count,
+        unread_count: countUnread && !counted ? c.unread_count + 1 : c.unread_count,
       };
     }),
   );
-  if (!known && qc.getQueryData(keys.conversations)) {
+  if (!qc.getQueryData(keys.conversations)) noteNewsBeforeList();
+  else if (!known) {
     // A conversation we have never seen (someone started it): fetch the list.
     void qc.invalidateQueries({ queryKey: keys.conversations });
   }
@@ -255,38 +298,30 @@ export function markFailed(qc: QueryClient, clientId: string, detail: string): v
   }
 }
 
+/** Edit a sent message; queued (see changes.ts) while the server cannot be reached. */
 export function useEditMessage() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: ({ id, body }: { id: string; body: string }) =>
-      unwrap(api.PATCH("/api/v1/messages/{message_id}", { params: { path: { message_id: id } }, body: { body } })),
-    onSuccess: (message) => updateTimeline(qc, message.conversation_id, (tl) => replaceMessage(tl, message)),
+    mutationFn: ({ message, body }: { message: Message; body: string }) =>
+      submitChange(qc, { kind: "edit", message, body }),
   });
 }
 
+/** Delete a sent message; queued (see changes.ts) while the server cannot be reached. */
 export function useDeleteMessage() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: async (message: Message) => {
-      await unwrap(api.DELETE("/api/v1/messages/{message_id}", { params: { path: { message_id: message.id } } }));
-      return message;
-    },
-    onSuccess: (message) =>
-      updateTimeline(qc, message.conversation_id, (tl) =>
-        replaceMessage(tl, { ...message, body: "", attachments: [], deleted: true }),
-      ),
+    mutationFn: (message: Message) => submitChange(qc, { kind: "delete", message }),
   });
 }
 
 const readSent = new Map<string, number>();
 
-/** Move my read marker to `seq` (socket, else REST) and clear the unread badge. */
+/** Move my read marker to `seq` (socket, else REST); the unread badge follows. */
 export function markRead(qc: QueryClient, id: string, seq: number, meId: string): void {
   if (seq <= 0 || (readSent.get(id) ?? 0) >= seq) return;
   readSent.set(id, seq);
-  qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
-    list?.map((c) => (c.id === id ? { ...c, unread_count: 0 } : c)),
-  );
+  noteOwnRead(qc, id, seq, meId);
   qc.setQueryData<Member[]>(keys.members(id), (members) =>
     members?.map((m) =>
       m.user.id === meId
@@ -307,9 +342,49 @@ export function markRead(qc: QueryClient, id: string, seq: number, meId: string)
   ).catch(() => readSent.delete(id));
 }
 
+/**
+ * My read marker is at `seq` now (moved here, or in another tab or device: a `receipt`
+ * about me): the conversation's unread count follows, counted from the loaded timeline
+ * when it covers what is after `seq`, else asked of the server.
+ */
+export function noteOwnRead(qc: QueryClient, id: string, seq: number, meId: string): void {
+  readSent.set(id, Math.max(readSent.get(id) ?? 0, seq));
+  const tl = getTimeline(qc, id);
+  let unknown = false;
+  qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
+    list?.map((c) => {
+      if (c.id !== id) return c;
+      const unread = unreadCountAfter(c, tl, seq, meId);
+      if (unread === null) unknown = true;
+      return { ...c, last_read_seq: Math.max(c.last_read_seq, seq), unread_count: unread ?? c.unread_count };
+    }),
+  );
+  // The open conversation's own entry too: its marker places the "new messages" divider next time.
+  qc.setQueryData<Conversation>(keys.conversation(id), (c) =>
+    c
+      ? { ...c, last_read_seq: Math.max(c.last_read_seq, seq), unread_count: unreadCountAfter(c, tl, seq, meId) ?? 0 }
+      : c,
+  );
+  if (unknown) void qc.invalidateQueries({ queryKey: keys.conversations });
+}
+
+function unreadCountAfter(c: Conversation, tl: Timeline | undefined, seq: number, meId: string): number | null {
+  if (seq >= Math.max(c.last_message?.seq ?? 0, tl?.lastSeq ?? 0)) return 0;
+  const oldest = tl?.messages[0]?.seq;
+  if (tl?.loaded && (!tl.hasOlder || (oldest !== undefined && oldest <= seq + 1))) {
+    return unreadAfter(tl.messages, seq, meId).length;
+  }
+  return null;
+}
+
 const deliveredSent = new Map<string, number>();
 
-/** Tell senders their message reached this device. */
+/**
+ * Tell senders their messages up to `seq` reached this device: whatever a client has
+ * fetched (history, catch-up, the conversation list) or received counts, whoever sent
+ * the newest of it. Sent once per seq; when the socket is not ready, the next `ready`
+ * (which refetches the list) tries again.
+ */
 export function markDelivered(id: string, seq: number): void {
   if (seq <= 0 || (deliveredSent.get(id) ?? 0) >= seq) return;
   if (getSocket().send({ type: "delivered", conversation_id: id, seq })) deliveredSent.set(id, seq);

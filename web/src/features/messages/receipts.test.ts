@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ALICE, ME, member } from "../../test/factories";
-import { applyReceipt, messageStatus, seenBy } from "./receipts";
+import { applyReceipt, keepMarkersForward, messageStatus, seenBy } from "./receipts";
 
 const BOB = "u0000000-0000-4000-8000-00000000000c";
 
@@ -22,5 +22,21 @@ describe("receipts", () => {
   it("moves markers forward only", () => {
     const members = applyReceipt([member(ALICE, 5, 6)], { user_id: ALICE, read_seq: 3, delivered_seq: 8 });
     expect(members[0]).toMatchObject({ last_read_seq: 5, last_delivered_seq: 8 });
+  });
+});
+
+describe("a refetched member list", () => {
+  it("cannot take back a receipt that arrived while it was on its way", () => {
+    const held = [member(ME, 5, 5), member(ALICE, 7, 7)];
+    const fetched = [member(ME, 5, 5), member(ALICE, 6, 6)];
+    expect(keepMarkersForward(held, fetched)[1]).toMatchObject({ last_read_seq: 7, last_delivered_seq: 7 });
+  });
+
+  it("brings everything else that is newer", () => {
+    const held = [member(ME, 5, 5), member(ALICE, 3, 3)];
+    const fresh = { ...member(ALICE, 4, 6), user: { ...member(ALICE).user, online: true } };
+    const merged = keepMarkersForward(held, [member(ME, 5, 5), fresh]);
+    expect(merged[1]).toBe(fresh);
+    expect(keepMarkersForward(undefined, [fresh])).toEqual([fresh]);
   });
 });

@@ -26,6 +26,24 @@ export function seenBy(seq: number, members: readonly Member[], senderId: string
   return members.filter((m) => m.user.id !== senderId && m.last_read_seq >= seq);
 }
 
+/**
+ * A refetched member list merged with the one held: markers only move forward, so a
+ * response read before a receipt frame arrived cannot take that receipt back.
+ */
+export function keepMarkersForward(held: readonly Member[] | undefined, fetched: Member[]): Member[] {
+  if (!held?.length) return fetched;
+  const before = new Map(held.map((m) => [m.user.id, m]));
+  return fetched.map((m) => {
+    const old = before.get(m.user.id);
+    if (!old || (old.last_read_seq <= m.last_read_seq && old.last_delivered_seq <= m.last_delivered_seq)) return m;
+    return {
+      ...m,
+      last_read_seq: Math.max(old.last_read_seq, m.last_read_seq),
+      last_delivered_seq: Math.max(old.last_delivered_seq, m.last_delivered_seq),
+    };
+  });
+}
+
 /** A `receipt` frame: markers only move forward. */
 export function applyReceipt(members: readonly Member[], receipt: ReceiptUpdate): Member[] {
   return members.map((m) =>

@@ -6,10 +6,12 @@ import {
   addPending,
   applyEvent,
   applyEvents,
+  applyRangeEvents,
   emptyTimeline,
   hasGap,
   loadLatest,
   oldestSeq,
+  pageSpan,
   prependHistory,
   setPendingStatus,
   timelineItems,
@@ -258,5 +260,65 @@ describe("optimistic send and ack by client_id", () => {
     let tl = addPending(emptyTimeline(CONV), pending("c1"));
     tl = loadLatest(tl, [message(1, { sender_id: ME, client_id: "c1" })], 50);
     expect(tl.pending).toEqual([]);
+  });
+});
+
+function systemEvent(seq: number, type: ChatEvent["type"] = "member.added"): ChatEvent {
+  return {
+    conversation_id: CONV,
+    seq,
+    type,
+    created_at: "2026-01-01T12:00:00Z",
+    actor_id: ALICE,
+    member: { user_id: ME, role: "member" },
+  };
+}
+
+const kinds = (tl: ReturnType<typeof emptyTimeline>) =>
+  timelineItems(tl).map((i) => (i.kind === "message" ? i.message.seq : i.kind === "system" ? `s${i.event.seq}` : "p"));
+
+describe("system lines in the timeline", () => {
+  it("keeps membership and settings events and shows them in seq order among the messages", () => {
+    const tl = applyEvents(emptyTimeline(CONV), [
+      newEvent(1),
+      systemEvent(2),
+      newEvent(3),
+      systemEvent(4, "conversation.updated"),
+    ]);
+    expect(tl.lastSeq).toBe(4);
+    expect(tl.system.map((e) => e.seq)).toEqual([2, 4]);
+    expect(kinds(addPending(tl, pending("c1")))).toEqual([1, "s2", 3, "s4", "p"]);
+  });
+
+  it("a page spans from its first message (or the start) to its newest", () => {
+    expect(pageSpan([message(51), message(60)], true, 60)).toEqual({ after: 50, until: 60 });
+    expect(pageSpan([message(3), message(9)], false, 9)).toEqual({ after: 0, until: 9 });
+    expect(pageSpan([], false, 12)).toEqual({ after: 0, until: 12 });
+    expect(pageSpan([], false, 0)).toBeNull();
+  });
+
+  it("the events of a page's span add its system lines without moving the watermark back", () => {
+    let tl = loadLatest(emptyTimeline(CONV), [message(3), message(5)], 2);
+    expect(tl.hasOlder).toBe(true);
+    const edited = { ...newEvent(5, { body: "edited later", edited_at: "2026-01-02T00:00:00Z" }), seq: 5 };
+    tl = applyRangeEvents(tl, [newEvent(3), systemEvent(4, "member.removed"), edited]);
+    expect(kinds(tl)).toEqual([3, "s4", 5]);
+    expect(tl.messages.at(-1)?.body).toBe("edited later");
+    expect(tl.lastSeq).toBe(5);
+    // An older page and the events of its span: the lines before the first message too.
+    tl = prependHistory(tl, [message(1)], 2);
+    tl = applyRangeEvents(tl, [newEvent(1), systemEvent(2, "member.role_changed")]);
+    expect(kinds(tl)).toEqual([1, "s2", 3, "s4", 5]);
+  });
+
+  it("does not show lines older than the oldest loaded message while older history is missing", () => {
+    const tl = { ...loadLatest(emptyTimeline(CONV), [message(10)], 1), system: [systemEvent(4)] };
+    expect(kinds(tl)).toEqual([10]);
+  });
+
+  it("events past the watermark in a span are applied as new", () => {
+    const tl = applyRangeEvents(loadLatest(emptyTimeline(CONV), [message(1)], 50), [systemEvent(2), newEvent(3)]);
+    expect(tl.lastSeq).toBe(3);
+    expect(kinds(tl)).toEqual([1, "s2", 3]);
   });
 });

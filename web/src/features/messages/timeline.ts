@@ -13,6 +13,11 @@
  * reference the message's current state, so applying them early is safe, and
  * `pickNewer` stops an older copy from overwriting a newer one.
  *
+ * Membership and settings events (member.*, conversation.updated) are kept too, as
+ * `system` lines shown among the messages in seq order. The messages endpoint returns
+ * only messages, so every page loaded is paired with the events of the seqs it spans
+ * (`applyRangeEvents`): loaded pages and their system lines cover one gapless range.
+ *
  * No React, no I/O: every function returns a new Timeline and never mutates.
  */
 import type { ChatEvent, Media, Message } from "../../api/types";
@@ -37,6 +42,8 @@ export interface Timeline {
   conversationId: string;
   /** ascending by seq, at most one per seq */
   messages: Message[];
+  /** membership and settings events, ascending by seq, at most one per seq */
+  system: ChatEvent[];
   /** the caller's own messages not yet acknowledged, in the order they were written */
   pending: PendingMessage[];
   lastSeq: number;
@@ -48,7 +55,16 @@ export interface Timeline {
 }
 
 export function emptyTimeline(conversationId: string): Timeline {
-  return { conversationId, messages: [], pending: [], lastSeq: 0, aheadSeqs: [], hasOlder: true, loaded: false };
+  return {
+    conversationId,
+    messages: [],
+    system: [],
+    pending: [],
+    lastSeq: 0,
+    aheadSeqs: [],
+    hasOlder: true,
+    loaded: false,
+  };
 }
 
 /** The newest page (GET …/messages without before_seq) for a fresh or reloaded timeline. */
@@ -77,6 +93,53 @@ export function prependHistory(tl: Timeline, page: Message[], limit: number): Ti
     messages: merged,
     hasOlder: page.length >= limit && first !== undefined && first.seq > 1,
   };
+}
+
+/**
+ * The seqs whose events must be fetched to go with a page of messages: after `after`,
+ * up to and including `until`. A page that reaches the start of the conversation spans
+ * everything before it as well (events before the first message).
+ */
+export function pageSpan(
+  page: readonly Message[],
+  hasOlder: boolean,
+  until: number,
+): { after: number; until: number } | null {
+  const first = page[0]?.seq;
+  const after = hasOlder && first !== undefined ? first - 1 : 0;
+  return until > after ? { after, until } : null;
+}
+
+/**
+ * The events of seqs a loaded page spans (any order, duplicates allowed): system events
+ * join the timeline, message states refresh the copies already loaded, and anything
+ * past the watermark is applied as a new event.
+ */
+export function applyRangeEvents(tl: Timeline, events: readonly ChatEvent[]): Timeline {
+  let next = tl;
+  for (const event of [...events].sort((a, b) => a.seq - b.seq)) {
+    if (event.conversation_id !== tl.conversationId) continue;
+    if (!isDuplicate(next, event.seq)) {
+      next = applyEvent(next, event);
+    } else if (isSystemEvent(event)) {
+      next = { ...next, system: upsertSystem(next.system, event) };
+    } else if (event.message && next.messages.some((m) => m.id === event.message?.id)) {
+      next = { ...next, messages: upsertMessage(next.messages, event.message) };
+    }
+  }
+  return next;
+}
+
+const SYSTEM_TYPES: ReadonlySet<ChatEvent["type"]> = new Set([
+  "member.added",
+  "member.removed",
+  "member.role_changed",
+  "conversation.updated",
+]);
+
+/** Whether an event is shown as a system line (not a message). */
+export function isSystemEvent(event: ChatEvent): boolean {
+  return SYSTEM_TYPES.has(event.type);
 }
 
 /** The seq to ask for older history with, or null when nothing is loaded. */
@@ -119,7 +182,7 @@ export function applyEvent(tl: Timeline, event: ChatEvent): Timeline {
     case "member.removed":
     case "member.role_changed":
     case "conversation.updated":
-      // Not shown in the message list; they still advance the watermark below.
+      next = { ...next, system: upsertSystem(next.system, event) };
       break;
     default:
       assertNever(event.type);
@@ -177,14 +240,30 @@ export function replaceMessage(tl: Timeline, message: Message): Timeline {
   return { ...tl, messages: upsertMessage(tl.messages, message) };
 }
 
-/** Confirmed messages followed by the caller's pending ones: what the list renders. */
-export type TimelineItem = { kind: "message"; message: Message } | { kind: "pending"; pending: PendingMessage };
+/** Confirmed messages and system lines in seq order, then the caller's pending messages: what the list renders. */
+export type TimelineItem =
+  | { kind: "message"; message: Message }
+  | { kind: "system"; event: ChatEvent }
+  | { kind: "pending"; pending: PendingMessage };
 
 export function timelineItems(tl: Timeline): TimelineItem[] {
-  return [
-    ...tl.messages.map((message): TimelineItem => ({ kind: "message", message })),
-    ...tl.pending.map((pending): TimelineItem => ({ kind: "pending", pending })),
-  ];
+  const out: TimelineItem[] = [];
+  // Lines older than the oldest loaded message belong to a page not loaded yet.
+  const from = tl.hasOlder ? (tl.messages[0]?.seq ?? Infinity) : 0;
+  let s = 0;
+  for (const message of tl.messages) {
+    for (; s < tl.system.length && (tl.system[s] as ChatEvent).seq < message.seq; s += 1) {
+      const event = tl.system[s] as ChatEvent;
+      if (event.seq > from) out.push({ kind: "system", event });
+    }
+    out.push({ kind: "message", message });
+  }
+  for (; s < tl.system.length; s += 1) {
+    const event = tl.system[s] as ChatEvent;
+    if (event.seq > from) out.push({ kind: "system", event });
+  }
+  for (const pending of tl.pending) out.push({ kind: "pending", pending });
+  return out;
 }
 
 export function findMessage(tl: Timeline, id: string): Message | undefined {
@@ -231,6 +310,13 @@ function upsertMessage(messages: Message[], incoming: Message): Message[] {
   let at = messages.length;
   while (at > 0 && (messages[at - 1] as Message).seq > incoming.seq) at -= 1;
   return [...messages.slice(0, at), incoming, ...messages.slice(at)];
+}
+
+function upsertSystem(system: ChatEvent[], event: ChatEvent): ChatEvent[] {
+  if (system.some((e) => e.seq === event.seq)) return system;
+  let at = system.length;
+  while (at > 0 && (system[at - 1] as ChatEvent).seq > event.seq) at -= 1;
+  return [...system.slice(0, at), event, ...system.slice(at)];
 }
 
 function mergeMessages(existing: Message[], page: readonly Message[]): Message[] {

@@ -1,12 +1,11 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { Alert, Button, Form, InputGroup, ListGroup, Modal } from "react-bootstrap";
-import { useNavigate } from "react-router";
 import type { Conversation, Role } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
 import {
-  forgetConversation,
+  keys,
   useAddMember,
   useChangeRole,
   useMembers,
@@ -29,7 +28,6 @@ export function GroupSettingsModal({
   meId: string;
 }) {
   const qc = useQueryClient();
-  const navigate = useNavigate();
   const id = conversation.id;
   const members = useMembers(id);
   const rename = useRenameConversation(id);
@@ -66,9 +64,11 @@ export function GroupSettingsModal({
     setConfirmLeave(false);
     await run(async () => {
       await removeMember.mutateAsync(meId);
-      forgetConversation(qc, id);
+      // The chat stays, read-only: the member.removed event about me turns it so on the
+      // socket; the server's copy says so too, should the socket be down.
       onHide();
-      navigate("/");
+      void qc.invalidateQueries({ queryKey: keys.conversation(id) });
+      void qc.invalidateQueries({ queryKey: keys.conversations });
     });
   }
 
@@ -172,7 +172,7 @@ export function GroupSettingsModal({
       <ConfirmDialog
         show={confirmLeave}
         title="Leave group?"
-        body={`You will stop receiving messages from “${conversation.title ?? "this group"}”.`}
+        body={`You will stop receiving messages from “${conversation.title ?? "this group"}”. What was said until then stays readable.`}
         confirmLabel="Leave"
         onCancel={() => setConfirmLeave(false)}
         onConfirm={() => void leave()}
