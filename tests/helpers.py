@@ -8,13 +8,15 @@ conftest.py. Real server processes and WebSocket clients are in servers.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import inspect
 import os
 import re
 import shutil
+import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -104,6 +106,36 @@ async def truncate_postgres(url: str) -> None:
             names = ", ".join(f'"{t}"' for t in tables)
             if names:
                 await conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def sends_blocked(database_url: str, conversation_id: str) -> AsyncIterator[None]:
+    """Hold a real lock that a message send to `conversation_id` waits for, until the block
+    ends: SQLite's write lock (BEGIN IMMEDIATE on a connection of our own), or on
+    PostgreSQL the conversation's row (SELECT … FOR UPDATE), which a send's seq UPDATE
+    needs."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[1]
+        con = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+        try:
+            await asyncio.to_thread(con.execute, "BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                con.execute("ROLLBACK")
+        finally:
+            con.close()
+        return
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn, conn.begin():
+            await conn.execute(
+                text("SELECT id FROM conversations WHERE id = :id FOR UPDATE"),
+                {"id": uuid.UUID(conversation_id)},
+            )
+            yield
     finally:
         await engine.dispose()
 

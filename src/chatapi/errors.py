@@ -9,7 +9,8 @@
     ├── UnsupportedMediaType      415 unsupported_media_type
     ├── Unprocessable             422 validation_error / unknown_users / ...
     ├── RateLimited               429 rate_limited (carries retry_after seconds)
-    └── BadGateway                502 oidc_provider_unavailable / oidc_issuer_mismatch
+    ├── BadGateway                502 oidc_provider_unavailable / oidc_issuer_mismatch
+    └── Overloaded                503 overloaded (carries retry_after seconds)
 
 Services raise these; HTTP renders `{"detail": message, "code": code}` with the status,
 the WebSocket gateway renders `{"type": "error", "code": code, "detail": message}`.
@@ -91,3 +92,19 @@ class BadGateway(ChatError):
 
     status = 502
     default_code = "bad_gateway"
+
+
+class Overloaded(ChatError):
+    """The server has more work queued than it can finish soon (e.g. the send queue is
+    full): nothing was done; try again after `retry_after` seconds."""
+
+    status = 503
+    default_code = "overloaded"
+
+    def __init__(self, detail: str, *, retry_after: int = 1, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}

@@ -33,7 +33,7 @@ from chatapi.api.gateway.revocations import close_revoked_sockets
 from chatapi.api.middleware import HttpMetrics, InternalErrors, RequestIds, SecurityHeaders
 from chatapi.api.openapi_doc import install_openapi
 from chatapi.api.state import AppState
-from chatapi.db import create_engine, make_sessionmaker
+from chatapi.db import create_engine, is_sqlite, make_sessionmaker
 from chatapi.health import MEDIA, WriteHealth
 from chatapi.media_urls import MediaSigner
 from chatapi.oidc import OpenIDProviders
@@ -137,7 +137,15 @@ def _wire_realtime(state: AppState) -> None:
         on_revoked=state.revocations.revoked,
         personalize=state.media_signer.personalize,
     )
-    state.sends = GroupCommit(state.uow, state.media_signer, quota=state.quotas.messages)
+    state.sends = GroupCommit(
+        state.uow,
+        state.media_signer,
+        quota=state.quotas.messages,
+        max_queued=state.settings.send_queue_max,
+        # PostgreSQL: a batch is built while the previous one commits. SQLite has one
+        # writer at a time: a second worker would only wait for its lock.
+        workers=1 if is_sqlite(state.settings.resolved_database_url) else 2,
+    )
     hub = state.hub
     metrics.USERS_ONLINE.set_function(hub.users_online)
 

@@ -75,6 +75,11 @@ COMMIT_SECONDS = Histogram(
     "Time of one group-commit transaction, rules to commit.",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1),
 )
+SENDS_OVERLOADED = Counter(
+    "chatapi_sends_overloaded_total",
+    "Message sends refused because the send queue was full (SEND_QUEUE_MAX): 503 or an "
+    "`error` frame `overloaded`.",
+)
 BROKER_PUBLISH_FAILURES = Counter(
     "chatapi_broker_publish_failures_total",
     "Publishes to Redis that failed (the local hub delivered; other instances catch up).",

@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     ws_typing_ttl_seconds: float = Field(default=6.0, gt=0)
     ws_reorder_timeout_seconds: float = Field(default=0.5, gt=0)
     presence_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # Message sends waiting for the group commit (not counting the batches being
+    # committed); a send beyond it is refused: 503 / an `error` frame `overloaded`. Two
+    # batches' worth: a send waits at most for two commits before its own.
+    send_queue_max: int = Field(default=512, gt=0)
     media_url_ttl_seconds: int = Field(default=3600, gt=0)
     media_orphan_grace_seconds: int = Field(default=24 * 3600, gt=0)
 

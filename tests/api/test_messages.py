@@ -9,17 +9,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import event
 
 # src imports (module paths may move with the code under test)
 from chatapi.realtime.envelope import Envelope
-from helpers import CONV, Account, Signup, group
+from helpers import CONV, Account, Signup, eventually, group, sends_blocked
 
 
 def capture(app: FastAPI) -> list[Envelope]:
     """Every envelope the app's broker carries from now on."""
     seen: list[Envelope] = []
-    app.state.chat.broker.subscribe(lambda data: seen.append(Envelope.decode(data)))
+    app.state.chat.broker.subscribe(seen.append)
     return seen
 
 
@@ -370,6 +371,114 @@ async def test_group_commit_refused_send_undoes_only_itself(
     assert sorted(m.seq for m, _ in stored) == list(range(1, 10))
     events = (await client.get(f"{CONV}/{conv['id']}/events", headers=a.headers)).json()
     assert [e["seq"] for e in events] == list(range(1, 10))
+
+
+async def sender_of(app: FastAPI, who: Account) -> Any:
+    """The User row of an account, as the group commit takes it."""
+    from chatapi.models import User
+
+    async with app.state.chat.uow() as uow:
+        return await uow.session.get(User, uuid.UUID(who.id))
+
+
+# No message quota: with Redis its check is a round trip, and the sends would not all
+# queue before the group commit takes the first batch.
+@pytest.mark.parametrize("settings_overrides", [{"message_rate_limit": ""}])
+async def test_a_retry_among_new_sends_keeps_the_timeline_gapless(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
+) -> None:
+    a, b = await signup(), await signup()
+    conv = await group(client, a, b)
+    sends, sender, cid = app.state.chat.sends, await sender_of(app, a), uuid.UUID(str(conv["id"]))
+    first, created = await sends.send(
+        sender=sender, conversation_id=cid, body="once", client_id="r"
+    )
+    assert created and first.seq == 1
+    # One batch: the retry's row is skipped by the INSERT, the batch is sent again.
+    results = await asyncio.gather(
+        sends.send(sender=sender, conversation_id=cid, body="again", client_id="r"),
+        *(
+            sends.send(sender=sender, conversation_id=cid, body=f"n{i}", client_id=f"n{i}")
+            for i in range(5)
+        ),
+    )
+    assert results[0] == (first, False)
+    assert [(m.seq, m.body, made) for m, made in results[1:]] == [
+        (i + 2, f"n{i}", True) for i in range(5)
+    ]
+    events = (await client.get(f"{CONV}/{conv['id']}/events", headers=a.headers)).json()
+    assert [e["seq"] for e in events] == list(range(1, 7))
+
+
+@pytest.mark.parametrize("settings_overrides", [{"message_rate_limit": ""}])
+async def test_a_batch_of_sends_is_the_same_statements_whatever_its_size(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI
+) -> None:
+    a, b = await signup(), await signup()
+    convs = [uuid.UUID(str((await group(client, a, b, title=f"g{i}"))["id"])) for i in range(20)]
+    sends, sender = app.state.chat.sends, await sender_of(app, a)
+    engine = app.state.chat.engine.sync_engine
+
+    async def statements(count: int) -> list[list[str]]:
+        """The statements of each transaction the sends committed."""
+        done: list[list[str]] = []
+        open_: dict[int, list[str]] = {}  # per connection: two workers commit at once
+
+        def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            open_.setdefault(id(conn), []).append(statement.split()[0].upper())
+
+        def on_commit(conn: Any) -> None:
+            done.append(open_.pop(id(conn), []))
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "commit", on_commit)
+        try:
+            await asyncio.gather(
+                *(
+                    sends.send(sender=sender, conversation_id=c, body="hi", client_id=f"{count}")
+                    for c in convs[:count]
+                )
+            )
+        finally:
+            event.remove(engine, "before_cursor_execute", on_execute)
+            event.remove(engine, "commit", on_commit)
+        return [[s for s in tx if s not in ("BEGIN", "PRAGMA")] for tx in done]
+
+    # Take the seqs, check membership, insert the messages, insert their events. (On
+    # PostgreSQL two workers share the conversations: up to two batches.)
+    batch = ["UPDATE", "SELECT", "INSERT", "INSERT"]
+    assert await statements(1) == [batch]
+    assert await statements(20) in ([batch], [batch, batch])
+
+
+@pytest.mark.parametrize("settings_overrides", [{"send_queue_max": 2}])
+async def test_a_send_beyond_the_full_queue_is_refused_503_and_the_queued_ones_are_kept(
+    client: httpx.AsyncClient, signup: Signup, app: FastAPI, database_url: str
+) -> None:
+    a, b = await signup(), await signup()
+    conv = await group(client, a, b)
+    sends = app.state.chat.sends
+    refused_before = REGISTRY.get_sample_value("chatapi_sends_overloaded_total") or 0.0
+    async with sends_blocked(database_url, str(conv["id"])):
+        first = asyncio.create_task(send(client, a, conv, "m0", client_id="m0"))
+        await eventually(lambda: sends.in_flight == 1, what="the first send waits for the lock")
+        queued = [
+            asyncio.create_task(send(client, a, conv, f"m{i}", client_id=f"m{i}")) for i in (1, 2)
+        ]
+        await eventually(lambda: sends.queued == 2, what="two sends queued")
+        refused = await send(client, b, conv, "one too many", client_id="x")
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "overloaded"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert sends.refused == 1
+        assert REGISTRY.get_sample_value("chatapi_sends_overloaded_total") == refused_before + 1
+    # Nothing the queue took is lost: all stored once the lock is gone, the first first.
+    done = [(await t).json() for t in (first, *queued)]
+    assert done[0]["seq"] == 1 and sorted(m["seq"] for m in done[1:]) == [2, 3]
+    events = (await client.get(f"{CONV}/{conv['id']}/events", headers=a.headers)).json()
+    assert [e["message"]["body"] for e in events] == [
+        m["body"] for m in sorted(done, key=lambda m: m["seq"])
+    ]
 
 
 async def test_concurrent_sends_share_commits(

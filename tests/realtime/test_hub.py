@@ -101,7 +101,7 @@ def publish(hub: Hub, timeline: Timeline, env: Envelope, *, store: bool = True) 
     assert env.conversation_id is not None and env.seq is not None
     if store:
         timeline.stored.setdefault(env.conversation_id, {})[env.seq] = env
-    hub.listener(env.envelope())
+    hub.listener(env)
 
 
 async def test_hub_ready_comes_first_then_events_in_order() -> None:
@@ -180,9 +180,7 @@ async def test_hub_typing_skips_the_typist_and_non_members() -> None:
     await hub.attach(stranger, '{"type":"ready"}')
     frame = json.dumps({"type": "typing", "state": "start"}).encode()
     hub.listener(
-        Envelope(
-            kind="typing", frame=frame, conversation_id=conv, actor_id=typist.user_id
-        ).envelope()
+        Envelope(kind="typing", frame=frame, conversation_id=conv, actor_id=typist.user_id)
     )
     assert [f["type"] for f in other.frames] == ["ready", "typing"]
     assert [f["type"] for f in typist.frames] == ["ready"]

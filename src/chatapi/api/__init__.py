@@ -16,6 +16,7 @@ _DESCRIPTIONS = {
     415: "Unsupported media type",
     429: "Rate limited; see Retry-After",
     502: "An OpenID Provider failed or could not be trusted",
+    503: "Overloaded: nothing was done; try again after Retry-After",
 }
 
 

@@ -20,7 +20,7 @@ router = APIRouter(tags=["messages"], responses=errors(401))
     status_code=status.HTTP_201_CREATED,
     responses={
         200: {"model": MessageRead, "description": "a retry: the first message"},
-        **errors(404, 429),
+        **errors(404, 429, 503),
     },
 )
 async def post_message(
@@ -30,7 +30,9 @@ async def post_message(
     state: StateDep,
     response: Response,
 ) -> MessageRead:
-    """Send a message. A retry with the same `client_id` answers 200 with the first one."""
+    """Send a message. A retry with the same `client_id` answers 200 with the first one.
+    503 `overloaded` (with Retry-After) when the server's send queue is full: not stored,
+    send it again (with the same `client_id`)."""
     # The committed message (sends that arrive together share one commit).
     message, created = await state.sends.send(
         sender=user,

@@ -1,11 +1,14 @@
 """The broker carries committed events (and ephemeral signals) between processes.
 
 Every publish goes through a broker, even with one process, so local and
-cross-instance delivery share one path. Envelopes are opaque bytes to the broker.
+cross-instance delivery share one path. Listeners get the `Envelope` itself: nothing is
+serialized or parsed for this process's own sockets.
 
 `RedisBroker` delivers to this process's listeners first and then publishes on a Redis
-channel for the other instances; an envelope coming back from Redis with this
-instance's `origin` is dropped, so each one reaches each process exactly once. When
+channel for the other instances, serializing each envelope once with this instance as
+its `origin` (a commit's envelopes go out in one pipeline: one round trip); an envelope
+coming back from Redis with this instance's `origin` is dropped, so each one reaches each
+process exactly once. When
 Redis is unreachable, local delivery goes on, `healthy` turns false (`/readyz` shows it)
 and the subscriber reconnects with backoff; what other instances missed meanwhile is
 filled from the database by the hub and by clients' catch-up.
@@ -15,11 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -31,7 +33,7 @@ from chatapi.realtime.envelope import Envelope
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[bytes], None]
+Listener = Callable[[Envelope], None]
 
 
 class Broker(Protocol):
@@ -42,7 +44,11 @@ class Broker(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def publish(self, envelope: bytes) -> None: ...
+    async def publish(self, envelope: Envelope) -> None: ...
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        """Publish in order (what one commit announces)."""
+        ...
 
     def subscribe(self, listener: Listener) -> None:
         """`listener` is called for every envelope, on the event loop; it must not block."""
@@ -65,14 +71,18 @@ class MemoryBroker:
     async def stop(self) -> None:
         return None
 
-    async def publish(self, envelope: bytes) -> None:
+    async def publish(self, envelope: Envelope) -> None:
         _deliver(self._listeners, envelope)
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            _deliver(self._listeners, envelope)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
 
-def _deliver(listeners: list[Listener], envelope: bytes) -> None:
+def _deliver(listeners: list[Listener], envelope: Envelope) -> None:
     for listener in listeners:
         try:
             listener(envelope)
@@ -152,16 +162,26 @@ class RedisBroker:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    async def publish(self, envelope: bytes) -> None:
+    async def publish(self, envelope: Envelope) -> None:
+        await self.publish_many((envelope,))
+
+    async def publish_many(self, envelopes: Sequence[Envelope]) -> None:
         # Local sockets never wait for (or depend on) Redis.
-        _deliver(self._listeners, envelope)
+        for envelope in envelopes:
+            _deliver(self._listeners, envelope)
         now = time.monotonic()
         failed = self._publish_failed_at
-        if failed is not None and now - failed < self.RETRY_PUBLISH_AFTER:
+        if not envelopes or (failed is not None and now - failed < self.RETRY_PUBLISH_AFTER):
             return
-        stamped = dataclasses.replace(Envelope.decode(envelope), origin=self.instance_id)
+        own = self.instance_id
         try:
-            await self._publisher.publish(self.channel, stamped.envelope())
+            if len(envelopes) == 1:
+                await self._publisher.publish(self.channel, envelopes[0].envelope(own))
+            else:
+                async with self._publisher.pipeline(transaction=False) as pipe:
+                    for envelope in envelopes:
+                        pipe.publish(self.channel, envelope.envelope(own))
+                    await pipe.execute()
         except (RedisError, OSError) as exc:
             self._publish_failed_at = now
             self._report_down(exc)
@@ -213,12 +233,12 @@ class RedisBroker:
                         continue
                     try:
                         envelope = Envelope.decode(data)
-                    except (ValueError, KeyError):
+                    except (ValueError, KeyError, TypeError):
                         log.warning("redis broker: dropped a malformed envelope")
                         continue
                     if envelope.origin == own:
                         continue  # delivered locally when it was published
-                    _deliver(self._listeners, data)
+                    _deliver(self._listeners, envelope)
             except (RedisError, OSError, TimeoutError) as exc:
                 self._subscribed_ok = False
                 self._report_down(exc)

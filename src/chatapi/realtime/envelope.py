@@ -1,7 +1,9 @@
 """What travels through the broker: a small routing header and the frame, serialized once.
 
-Wire form: `<header JSON>\n<frame JSON>`. The hub reads the header to route and writes the
-frame bytes unchanged to every local socket that should get them.
+Within a process an `Envelope` is handed over as it is; between processes (Redis) its wire
+form is `<header JSON>\n<frame JSON>`, stamped with the publishing instance as it is
+serialized. The hub reads the header to route and writes the frame bytes unchanged to
+every local socket that should get them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class Envelope:
     personal: bool = False
     origin: str = field(default="", compare=False)
 
-    def envelope(self) -> bytes:
+    def envelope(self, origin: str | None = None) -> bytes:
+        """The wire form, from instance `origin` (default: the envelope's own)."""
         header = {
             "k": self.kind,
             "c": str(self.conversation_id) if self.conversation_id else None,
@@ -53,7 +56,7 @@ class Envelope:
             "u": [str(u) for u in self.user_ids],
             "m": self.membership,
             "a": str(self.actor_id) if self.actor_id else None,
-            "o": self.origin,
+            "o": self.origin if origin is None else origin,
         }
         if self.personal:
             header["p"] = 1

@@ -214,13 +214,8 @@ class Hub:
 
     # --- routing --------------------------------------------------------------------------
 
-    def listener(self, data: bytes) -> None:
+    def listener(self, env: Envelope) -> None:
         """The broker listener: route one envelope. Runs on the loop, never blocks."""
-        try:
-            env = Envelope.decode(data)
-        except (ValueError, KeyError, TypeError):
-            log.warning("hub: dropped a malformed envelope")
-            return
         if env.kind == "event":
             self._on_event(env)
         elif env.kind == "revoke":

@@ -8,6 +8,7 @@ the gateway publish domain events through.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from chatapi.domain import (
     ConversationCreated,
@@ -117,4 +118,8 @@ class EventPublisher:
         self._broker = broker
 
     async def publish(self, event: DomainEvent) -> None:
-        await self._broker.publish(envelope_for(event).envelope())
+        await self._broker.publish(envelope_for(event))
+
+    async def publish_many(self, events: Sequence[DomainEvent]) -> None:
+        """What one commit announces, in order, in one go (one Redis round trip)."""
+        await self._broker.publish_many([envelope_for(event) for event in events])

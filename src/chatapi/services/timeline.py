@@ -6,13 +6,77 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, update
+import orjson
+from sqlalchemy import Integer, String, Table, Update, Uuid, bindparam, func, update
+from sqlalchemy.dialects import postgresql
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.domain import TimelineAppended
 from chatapi.models import Conversation, Event, EventType
 from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead
+
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[attr-defined]
+_C = _CONVERSATIONS.c
+# One conversation's seqs (every batch of one), built once: Core, no ORM bookkeeping.
+_TAKE_SEQS_ONE = (
+    update(_CONVERSATIONS)
+    .where(_C.id == bindparam("conversation"))
+    .values(
+        last_seq=_C.last_seq + bindparam("step", type_=Integer),
+        last_activity_at=bindparam("activity", type_=_C.last_activity_at.type),
+    )
+    .returning(_C.id, _C.last_seq)
+)
+
+
+def _take_seqs_many(dialect: str) -> Update:
+    """Several conversations' seqs, each its own count, in one statement of a fixed shape
+    (built and compiled once, whatever the number of conversations): the counts travel
+    as one parameter, two arrays unnested on PostgreSQL, a JSON object on SQLite (keyed
+    by the id as SQLite stores it: 32 hex digits)."""
+    if dialect == "postgresql":
+        steps = (
+            func.unnest(
+                bindparam("ids", type_=postgresql.ARRAY(Uuid())),
+                bindparam("counts", type_=postgresql.ARRAY(Integer())),
+            )
+            .table_valued("id", "n")
+            .render_derived(name="steps")
+        )
+        step_id, step = steps.c.id, steps.c.n
+    else:
+        steps = (
+            func.json_each(bindparam("counts", type_=String()))
+            .table_valued("key", "value")
+            .alias("steps")
+        )
+        step_id, step = steps.c.key, steps.c.value
+    return (
+        update(_CONVERSATIONS)
+        .where(_C.id == step_id)
+        .values(
+            last_seq=_C.last_seq + step,
+            last_activity_at=bindparam("activity", type_=_C.last_activity_at.type),
+        )
+        .returning(_C.id, _C.last_seq)
+    )
+
+
+_TAKE_SEQS_MANY = {name: _take_seqs_many(name) for name in ("postgresql", "sqlite")}
+
+
+def _counts_params(dialect: str, counts: dict[uuid.UUID, int]) -> dict[str, Any]:
+    if dialect == "postgresql":
+        return {"ids": list(counts), "counts": list(counts.values())}
+    return {"counts": orjson.dumps({c.hex: n for c, n in counts.items()}).decode()}
+
+
+_GIVE_BACK_SEQS = (
+    update(_CONVERSATIONS)
+    .where(_C.id == bindparam("conversation"))
+    .values(last_seq=_C.last_seq - bindparam("step", type_=Integer))
+)
 
 
 async def next_seq(
@@ -36,42 +100,32 @@ async def next_seq(
     return int(result.scalar_one())
 
 
-async def take_seqs(
-    uow: UnitOfWork, counts: dict[uuid.UUID, int], *, activity: bool = False
-) -> dict[uuid.UUID, int]:
+async def take_seqs(uow: UnitOfWork, counts: dict[uuid.UUID, int]) -> dict[uuid.UUID, int]:
     """`next_seq` for several conversations at once, in one UPDATE: conversation c takes
-    `counts[c]` seqs; returns the last seq taken in each (a conversation that does not
-    exist is left out). The rows stay locked until the transaction ends."""
+    `counts[c]` seqs (and its `last_activity_at` moves to now); returns the last seq taken
+    in each (a conversation that does not exist is left out). The rows stay locked until
+    the transaction ends."""
     if not counts:
         return {}
+    conn = await uow.session.connection()
+    now = datetime.now(UTC)
     if len(counts) == 1:
-        step: Any = next(iter(counts.values()))
+        ((conversation_id, count),) = counts.items()
+        params = {"conversation": conversation_id, "step": count, "activity": now}
+        result = await conn.execute(_TAKE_SEQS_ONE, params)
     else:
-        step = case(counts, value=col(Conversation.id))
-    values: dict[str, Any] = {"last_seq": col(Conversation.last_seq) + step}
-    if activity:
-        values["last_activity_at"] = datetime.now(UTC)
-    result = await uow.session.execute(
-        update(Conversation)
-        .where(col(Conversation.id).in_(list(counts)))
-        .values(**values)
-        .returning(col(Conversation.id), col(Conversation.last_seq))
-        .execution_options(synchronize_session=False)
-    )
-    return dict(result.tuples().all())
+        params = {**_counts_params(uow.dialect, counts), "activity": now}
+        result = await conn.execute(_TAKE_SEQS_MANY[uow.dialect], params)
+    return {row[0]: row[1] for row in result}
 
 
 async def give_back_seqs(uow: UnitOfWork, counts: dict[uuid.UUID, int]) -> None:
     """Return the last `counts[c]` seqs taken in this transaction (still holding the
     rows' locks, so nobody took one after them): the timeline stays gapless."""
-    for conversation_id, count in counts.items():
-        if count:
-            await uow.session.execute(
-                update(Conversation)
-                .where(col(Conversation.id) == conversation_id)
-                .values(last_seq=col(Conversation.last_seq) - count)
-                .execution_options(synchronize_session=False)
-            )
+    given = [{"conversation": c, "step": n} for c, n in counts.items() if n]
+    if given:
+        conn = await uow.session.connection()
+        await conn.execute(_GIVE_BACK_SEQS, given)
 
 
 async def record(

@@ -405,6 +405,8 @@ export interface paths {
         /**
          * Post Message
          * @description Send a message. A retry with the same `client_id` answers 200 with the first one.
+         *     503 `overloaded` (with Retry-After) when the server's send queue is full: not stored,
+         *     send it again (with the same `client_id`).
          */
         post: operations["post_message_api_v1_conversations__conversation_id__messages_post"];
         delete?: never;
@@ -2799,6 +2801,15 @@ export interface operations {
             };
             /** @description Rate limited; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Overloaded: nothing was done; try again after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -23,4 +23,4 @@ async def close_revoked_sockets(state: AppState) -> None:
     async with state.read_uow() as uow:
         revoked = await sessions.revoked_among(uow, owners)
     for sid in revoked:
-        state.hub.listener(envelope_for(SessionsRevoked(owners[sid], sid)).envelope())
+        state.hub.listener(envelope_for(SessionsRevoked(owners[sid], sid)))

@@ -29,6 +29,7 @@ from chatapi.security import TokenClaims
 from chatapi.services import auth as auth_service
 from chatapi.services import membership, receipts, sessions
 from chatapi.services.media import attachments
+from chatapi.services.messages.send import SendResult
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ CLOSE_WAIT_SECONDS = 5.0
 SLOW_CLOSE_WAIT_SECONDS = 30.0
 DRAIN_WAIT_SECONDS = 2.0
 BUSY_WAIT_SECONDS = 10.0
+# Sends of one socket in the group commit at once; beyond it the socket reads no further
+# frame until one is answered.
+MAX_SENDING = 32
 
 
 @functools.cache
@@ -65,6 +69,7 @@ class Gateway:
         "counted_online",
         "deadline",
         "penalty",
+        "sending",
         "settings",
         "state",
         "typing",
@@ -89,6 +94,8 @@ class Gateway:
         loop = asyncio.get_running_loop()
         self.deadline = loop.time() + state.settings.ws_auth_timeout_seconds
         self.busy = False
+        # Sends queued for the group commit and not answered yet (created on first use).
+        self.sending: set[asyncio.Future[SendResult]] | None = None
         # conversation -> the timer that announces `stop`, and when `start` was last sent
         # (made with the first `typing` frame: most sockets never send one).
         self.typing: dict[uuid.UUID, asyncio.TimerHandle] | None = None
@@ -113,12 +120,16 @@ class Gateway:
         metrics.SOCKETS_OPEN.inc()
         try:
             await self._read()
+            if self.sending:  # the sends in the group commit: their acks belong to them
+                await asyncio.wait(self.sending, timeout=BUSY_WAIT_SECONDS)
             if conn.close_code is not None and conn.drain_before_close and not conn.peer_gone:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(DRAIN_WAIT_SECONDS):
                         await conn.drained()
         finally:
             metrics.SOCKETS_OPEN.dec()
+            for sent in list(self.sending or ()):
+                sent.cancel()  # not taken by a batch yet: not sent (the client resends)
             conn.on_close = None
             for timer in (self._deadline_timer, self._busy_timer):
                 if timer is not None:
@@ -378,9 +389,18 @@ class Gateway:
             self.conn.close(p.CLOSE_NOT_AUTHENTICATED, p.SESSION_REVOKED_REASON)
 
     async def on_message_send(self, user: User, frame: p.MessageSend) -> None:
+        # Queued for the group commit (sends arriving together share one transaction); the
+        # socket reads on meanwhile, so a full send queue refuses sends (`overloaded`)
+        # instead of letting them wait unseen in the kernel's buffers. The ack is written
+        # when the commit answers (`_sent`); sends to one conversation keep their order.
+        if self.sending is None:
+            self.sending = set()
+        sending = self.sending
+        if len(sending) >= MAX_SENDING:
+            await asyncio.wait(sending, return_when=asyncio.FIRST_COMPLETED)
+        typing = self.typing.get(frame.conversation_id) if self.typing else None
         received = time.perf_counter()
-        # Committed (group commit: sends arriving together share one transaction).
-        message, _created = await self.state.sends.send(
+        sent = await self.state.sends.submit(
             sender=user,
             conversation_id=frame.conversation_id,
             body=frame.body,
@@ -388,13 +408,45 @@ class Gateway:
             attachment_ids=frame.attachment_ids,
             reply_to_id=frame.reply_to_id,
         )
+        sending.add(sent)
+        sent.add_done_callback(functools.partial(self._sent, user, frame, typing, received))
+
+    def _sent(
+        self,
+        user: User,
+        frame: p.MessageSend,
+        typing: asyncio.TimerHandle | None,
+        received: float,
+        sent: asyncio.Future[SendResult],
+    ) -> None:
+        if self.sending is not None:
+            self.sending.discard(sent)
+        if sent.cancelled():
+            return
+        exc = sent.exception()
+        if isinstance(exc, ChatError):
+            self.conn.send(p.error_text(exc.code, exc.detail, frame.client_id))
+            return
+        if exc is not None:
+            log.error("ws: send failed in session %s", self.conn.session_id, exc_info=exc)
+            self.conn.send(
+                p.error_text(
+                    "internal_error", "The server could not store it; try again.", frame.client_id
+                )
+            )
+            return
+        message, _created = sent.result()
         message = attachments.for_viewer(message, self.state.media_signer.for_viewer(user.id))
         self.conn.send(p.MessageAck(client_id=frame.client_id, message=message).text())
         metrics.SEND_ACK_SECONDS.observe(time.perf_counter() - received)
         metrics.FRAMES_OUT.labels("reply").inc()
-        if self.typing and frame.conversation_id in self.typing:
-            self.typing.pop(frame.conversation_id).cancel()
-            await self._publish_typing(frame.conversation_id, "stop")
+        # The message ends the typing it followed (not a `start` that came after it).
+        conversation_id = frame.conversation_id
+        if typing is not None and self.typing and self.typing.get(conversation_id) is typing:
+            self.typing.pop(conversation_id).cancel()
+            self.state.hub.tasks.spawn(
+                self._publish_typing(conversation_id, "stop"), name="typing-sent"
+            )
 
     async def on_marker(self, user: User, frame: p.Read | p.Delivered) -> None:
         mark = receipts.mark_read if isinstance(frame, p.Read) else receipts.mark_delivered

@@ -2,6 +2,10 @@
 
 `send_messages` is the one way a message is stored, for REST and WebSocket alike; it is
 called by the group commit (`group_commit.py`), which owns the transaction.
+
+The send path is SQLAlchemy Core on the unit of work's connection, with statements built
+once: a batch costs one statement per rule, whatever its size, and no ORM object is made
+or reloaded (the rows are written from the requests and the answers built from them).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import Insert, Table, bindparam, insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
@@ -25,6 +30,42 @@ from chatapi.services.messages.reads import to_reads
 
 # (conversation, sender, client_id): the idempotency key of a send.
 RetryKey = tuple[uuid.UUID, uuid.UUID, str]
+
+_MESSAGES: Table = Message.__table__  # type: ignore[attr-defined]
+_EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+_MEMBERS: Table = Member.__table__  # type: ignore[attr-defined]
+_RETRY_KEY = ("conversation_id", "sender_id", "client_id")
+
+# Which of these (conversation, user) pairs are members (one expanding IN).
+_MEMBERSHIPS = select(_MEMBERS.c.conversation_id, _MEMBERS.c.user_id).where(
+    tuple_(_MEMBERS.c.conversation_id, _MEMBERS.c.user_id).in_(bindparam("pairs", expanding=True))
+)
+_INSERT_EVENTS = insert(_EVENTS)
+
+
+def _insert_messages(dialect: str) -> Insert:
+    """The messages' INSERT: a row whose client_id key is stored already (a retry that
+    came after its message was committed) is skipped, and RETURNING names the rows that
+    went in, so retries are found without a query of their own."""
+    stmt: Insert
+    match dialect:
+        case "postgresql":
+            stmt = postgresql.insert(_MESSAGES).on_conflict_do_nothing(index_elements=_RETRY_KEY)
+        case "sqlite":
+            stmt = sqlite.insert(_MESSAGES).on_conflict_do_nothing(index_elements=_RETRY_KEY)
+        case _:
+            raise RuntimeError(f"no send path for the {dialect} dialect")
+    return stmt.returning(_MESSAGES.c.id)
+
+
+_INSERT_MESSAGES = {name: _insert_messages(name) for name in ("postgresql", "sqlite")}
+
+
+class RetriesFound(Exception):
+    """Some sends of the batch repeat a client_id whose message was committed after the
+    batch began (or on another instance): their rows were skipped, but their seqs were
+    taken. The caller rolls the transaction back and sends the batch again with
+    `check_retries=True`, which looks them up first."""
 
 
 def clean_body(body: str, *, has_attachments: bool) -> str:
@@ -83,18 +124,25 @@ class _Batch:
 
 
 async def send_messages(
-    uow: UnitOfWork, requests: Sequence[SendRequest], *, signer: MediaSigner
+    uow: UnitOfWork,
+    requests: Sequence[SendRequest],
+    *,
+    signer: MediaSigner,
+    check_retries: bool = False,
 ) -> list[Outcome]:
     """Store many messages in one transaction; one outcome per request, in order.
 
-    The rules are checked for all requests with one query each (membership, retries by
-    client_id, reply targets); a refused request gets its error and writes nothing. The
-    accepted ones take their seqs with one row-level increment per conversation and are
-    written with one multi-row INSERT for the messages and one for their events. Each
-    request's `message.new` is announced after the commit.
+    The rules are checked for all requests with one statement each (reply targets when
+    there are any, seqs, membership); a refused request gets its error and writes
+    nothing. The accepted ones take their seqs with one row-level increment per
+    conversation and are written with one multi-row INSERT for the messages and one for
+    their events. Each request's `message.new` is announced after the commit.
 
-    Raises (and writes nothing usable) only when the transaction itself fails, e.g. an
-    IntegrityError from a concurrent retry on another connection.
+    Retries (a client_id stored already) are found by the messages' INSERT itself, which
+    skips them: then `RetriesFound` is raised and the caller sends the batch again in a
+    new transaction with `check_retries=True`, which looks the client_ids up first (one
+    query) and answers retries with their stored message. Raises (and writes nothing
+    usable) also when the transaction itself fails.
     """
     batch = _Batch(requests, [None] * len(requests))
     for i, req in enumerate(requests):
@@ -104,7 +152,8 @@ async def send_messages(
             batch.outcomes[i] = exc
             batch.invalid.add(i)
     await _check_replies(uow, batch)
-    _sort_retries(batch, await _find_retries(uow, batch, signer=signer))
+    retried = await _find_retries(uow, batch, signer=signer) if check_retries else {}
+    _sort_retries(batch, retried)
     seqs = await _take_seqs(uow, batch)
     now = datetime.now(UTC)
     ids = await _insert(uow, batch, seqs, now=now)
@@ -178,9 +227,7 @@ async def _take_seqs(uow: UnitOfWork, batch: _Batch) -> dict[int, int]:
     back (rare), so the timeline stays gapless, at no extra round trip when none is.
     """
     taken = _per_conversation(batch)
-    lasts = await timeline.take_seqs(
-        uow, {c: len(indexes) for c, indexes in taken.items()}, activity=True
-    )
+    lasts = await timeline.take_seqs(uow, {c: len(indexes) for c, indexes in taken.items()})
     await _check_membership(uow, batch)
     kept = _per_conversation(batch)
     await timeline.give_back_seqs(
@@ -198,7 +245,8 @@ async def _insert(
     uow: UnitOfWork, batch: _Batch, seqs: dict[int, int], *, now: datetime
 ) -> dict[int, uuid.UUID]:
     """The message and event rows of the accepted requests, one multi-row INSERT each
-    (no per-object ORM bookkeeping); returns the new message ids."""
+    (Core: no per-object ORM bookkeeping); returns the new message ids. Raises
+    RetriesFound when a message's client_id key is stored already."""
     ids = {i: uuid.uuid4() for i in batch.accepted}
     if not ids:
         return ids
@@ -228,8 +276,11 @@ async def _insert(
                 "message_id": ids[i],
             }
         )
-    await uow.session.execute(insert(Message), rows)
-    await uow.session.execute(insert(Event), event_rows)
+    conn = await uow.session.connection()
+    inserted = (await conn.execute(_INSERT_MESSAGES[uow.dialect], rows)).scalars().all()
+    if len(inserted) != len(rows):
+        raise RetriesFound
+    await conn.execute(_INSERT_EVENTS, event_rows)
     return ids
 
 
@@ -241,10 +292,8 @@ async def _check_membership(uow: UnitOfWork, batch: _Batch) -> None:
     pairs = {(r.conversation_id, r.sender_id) for _, r in checked}
     if not pairs:
         return
-    stmt = select(col(Member.conversation_id), col(Member.user_id)).where(
-        tuple_(col(Member.conversation_id), col(Member.user_id)).in_(list(pairs))
-    )
-    found = set((await uow.session.execute(stmt)).tuples())
+    conn = await uow.session.connection()
+    found = {(c, u) for c, u in await conn.execute(_MEMBERSHIPS, {"pairs": list(pairs)})}
     refused = {i for i, r in checked if (r.conversation_id, r.sender_id) not in found}
     if not refused:
         return
