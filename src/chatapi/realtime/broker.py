@@ -29,6 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from chatapi import metrics
 from chatapi.realtime.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -183,6 +184,7 @@ class RedisBroker:
                         pipe.publish(self.channel, envelope.envelope(own))
                     await pipe.execute()
         except (RedisError, OSError) as exc:
+            metrics.BROKER_PUBLISH_FAILURES.inc()
             self._publish_failed_at = now
             self._report_down(exc)
         else:
@@ -212,6 +214,7 @@ class RedisBroker:
                 backoff = self.BACKOFF_MIN
                 if was_connected or self._reported_down:
                     log.info("redis broker: subscribed again; catching up")
+                    metrics.BROKER_RECONNECTS.inc()
                     self._reported_down = False
                     if self.on_reconnect is not None:
                         await self.on_reconnect()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
 
+from chatapi import metrics
 from chatapi.db import UnitOfWork
 from chatapi.errors import ChatError, Overloaded
 from chatapi.media_urls import MediaSigner
@@ -210,10 +211,13 @@ class GroupCommit:
                 if not batch:
                     continue
                 self._in_flight += len(batch)
+                started = time.perf_counter()
                 try:
                     await self._commit_batch(batch)
                 finally:
                     self._in_flight -= len(batch)
+                    metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+                    metrics.COMMIT_BATCH.observe(len(batch))
 
     async def _commit_batch(self, batch: list[_Send], *, check_retries: bool = False) -> None:
         if len(batch) == 1:
