@@ -79,6 +79,10 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
   }
 
   const message = (page, text) => page.getByTestId("message").filter({ hasText: text });
+  // A message whose body is exactly `text` ("history 7" at 08:50 reads "history 708:50 PM",
+  // which a substring match of "history 70" also finds).
+  const exactMessage = (page, text) =>
+    page.getByTestId("message").filter({ has: page.getByTestId("message-body").getByText(text, { exact: true }) });
 
   async function send(page, text) {
     const input = page.getByTestId("composer-input");
@@ -316,7 +320,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
       await postMessage(server.baseURL, bobToken, conversationId, `history ${i}`);
     }
     await alice.page.reload();
-    await message(alice.page, "history 70").waitFor();
+    await exactMessage(alice.page, "history 70").waitFor();
     const list = alice.page.getByTestId("message-list");
     for (
       let i = 0;
@@ -399,7 +403,7 @@ describe("chat in the browser", { skip: Boolean(missing), timeout: 240_000 }, ()
     await phone.page.getByRole("heading", { name: "Chats" }).waitFor();
     await noHorizontalOverflow(phone.page);
     await phone.page.getByTestId("conversation-item").filter({ hasText: "Alice" }).click();
-    await message(phone.page, "history 70").waitFor();
+    await exactMessage(phone.page, "history 70").waitFor();
     assert.equal(await phone.page.getByRole("heading", { name: "Chats" }).isVisible(), false);
     await noHorizontalOverflow(phone.page);
     await phone.page.screenshot({ path: join(screenshotDir, "phone.png") });
