@@ -91,6 +91,24 @@ class RefreshToken(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class LoginSession(SQLModel, table=True):
+    """One sign-in on a device, as its owner's list of sessions shows it. Its id is the
+    refresh-token family's (the `sid` of its access tokens); it is signed in while that
+    family has an unspent, unrevoked, unexpired token."""
+
+    __tablename__ = "login_sessions"
+
+    id: uuid.UUID = Field(primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The sign-in, then each token refresh: the device was in use then.
+    last_used_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    user_agent: str = Field(default="", max_length=512)
+    address: str = Field(default="", max_length=64)
+    # "password", or the OpenID Provider's name.
+    method: str = Field(default="password", max_length=32)
+
+
 class Conversation(SQLModel, table=True):
     __tablename__ = "conversations"
 

@@ -109,6 +109,28 @@ class UserUpdate(BaseModel):
     ]
 
 
+class PasswordChange(BaseModel):
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024), Clean]
+    new_password: Password = Field(examples=["a longer passphrase"])
+
+
+class SessionRead(Schema):
+    """A session signed in to your account: one sign-in on one device."""
+
+    id: uuid.UUID = Field(description="the session's id (the `sid` of its access tokens)")
+    created_at: datetime = Field(description="when it signed in")
+    last_used_at: datetime = Field(
+        description="its last sign-in or token refresh: in use within the access-token "
+        "lifetime (ACCESS_TOKEN_TTL_SECONDS) of it"
+    )
+    browser: str | None = Field(description='from its User-Agent, e.g. "Firefox 133"')
+    os: str | None = Field(description='from its User-Agent, e.g. "Windows"')
+    user_agent: str = Field(description="its User-Agent as sent ('' when not known)")
+    address: str = Field(description="the address it last refreshed from ('' when not known)")
+    method: str = Field(description='how it signed in: "password" or the provider\'s name')
+    current: bool = Field(description="the session of the token that asks")
+
+
 class TokenPair(Schema):
     access_token: str
     refresh_token: str

@@ -164,6 +164,38 @@ async def test_logout_ends_that_session_and_no_other(servers: list[Server]) -> N
         await api.aclose()
 
 
+@pytest.mark.slow
+async def test_a_password_change_closes_every_other_sessions_sockets(
+    servers: list[Server],
+) -> None:
+    first, last = servers[0], servers[-1]
+    api = Api(first.base_url)
+    try:
+        alice = await api.signup()
+        here = await _login(api.http, alice.username)
+        stolen = await _login(api.http, alice.username)
+        gone = [
+            await Client.open(first.ws_url, stolen.access),
+            await Client.open(last.ws_url, stolen.access),
+        ]
+        kept = await Client.open(last.ws_url, here.access)
+        r = await api.http.post(
+            "/api/v1/users/me/password",
+            json={"current_password": PASSWORD, "new_password": "a new long passphrase"},
+            headers=here.headers,
+        )
+        assert r.status_code == 204, r.text
+        await asyncio.gather(*(_closes_in_time(s) for s in gone))
+        for server in servers:
+            assert await _status(server, stolen) == (401, "invalid_token")
+            assert await _status(server, here) == (200, None)
+        await kept.send({"type": "ping"})
+        await kept.expect("pong")
+        await kept.aclose()
+    finally:
+        await api.aclose()
+
+
 # --- in process: the check costs no query once the session is known ---------------------
 
 

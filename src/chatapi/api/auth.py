@@ -10,7 +10,7 @@ from chatapi.api import errors
 from chatapi.api.deps import StateDep, UowDep
 from chatapi.errors import Forbidden, NotAuthenticated
 from chatapi.schemas import RefreshRequest, TokenPair, UserCreate, UserRead, clean_text
-from chatapi.services import auth, users
+from chatapi.services import auth, sessions, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -54,6 +54,13 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def device_of(request: Request) -> sessions.Device:
+    """The device a sign-in or a refresh comes from, for the sessions list."""
+    return sessions.Device(
+        user_agent=request.headers.get("user-agent", ""), address=client_address(request)
+    )
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
@@ -90,6 +97,7 @@ async def token(
         client=client_address(request),
         limiter=state.login_limiter,
         policy=state.token_policy,
+        device=device_of(request),
     )
     await uow.commit()
     return pair
@@ -97,11 +105,13 @@ async def token(
 
 @router.post("/refresh", responses=errors(401))
 async def refresh(
-    payload: RefreshRequest, uow: UowDep, state: StateDep, response: Response
+    request: Request, payload: RefreshRequest, uow: UowDep, state: StateDep, response: Response
 ) -> TokenPair:
     """Spend a refresh token for a new pair. Reusing a spent one signs out its whole family."""
     _no_store(response)
-    outcome = await auth.refresh(uow, token=payload.refresh_token, policy=state.token_policy)
+    outcome = await auth.refresh(
+        uow, token=payload.refresh_token, policy=state.token_policy, device=device_of(request)
+    )
     await uow.commit()  # a refusal too: it revoked the token's family
     if isinstance(outcome, NotAuthenticated):
         raise outcome

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -60,6 +62,27 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """The token's user and its session (`sid`; None for tokens issued without one)."""
+
+    user: User
+    session_id: uuid.UUID | None
+
+
+async def get_current_session(
+    state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Signed:
+    async with state.read_uow() as uow:
+        user, claims = await auth.authenticate_with_claims(
+            uow, token=_bearer(token), key=state.token_policy.key, revocations=state.revocations
+        )
+    return Signed(user=user, session_id=claims.sid)
+
+
+CurrentSession = Annotated[Signed, Depends(get_current_session)]
 
 
 async def get_current_reader(

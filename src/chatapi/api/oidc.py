@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from chatapi.api import errors
-from chatapi.api.auth import NO_STORE, client_address
+from chatapi.api.auth import NO_STORE, client_address, device_of
 from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.api.state import AppState
 from chatapi.errors import ChatError
@@ -207,6 +207,7 @@ async def oidc_exchange(
         browser=_browser(request) or "",
         providers=state.oidc,
         policy=state.token_policy,
+        device=device_of(request),
     )
     await uow.commit()
     if isinstance(outcome, identities.SignedIn):
@@ -241,6 +242,7 @@ async def oidc_signup(
         display_name=payload.display_name,
         providers=state.oidc,
         policy=state.token_policy,
+        device=device_of(request),
     )
     await uow.commit()
     return signed.tokens
@@ -263,6 +265,7 @@ async def oidc_link_account(
         limiter=state.login_limiter,
         providers=state.oidc,
         policy=state.token_policy,
+        device=device_of(request),
     )
     await uow.commit()
     return signed.tokens

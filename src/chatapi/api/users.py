@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from chatapi.api import errors
-from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
-from chatapi.schemas import Clean, UserRead, UserUpdate
-from chatapi.services import accounts, users
+from chatapi.api.auth import client_address
+from chatapi.api.deps import CurrentSession, CurrentUser, ReadUowDep, StateDep, UowDep
+from chatapi.schemas import Clean, PasswordChange, SessionRead, UserRead, UserUpdate
+from chatapi.services import accounts, auth, sessions, users
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors(401))
 
@@ -35,6 +36,67 @@ async def delete_me(user: CurrentUser, uow: UowDep) -> Response:
     longer log in, and it leaves its groups (handing ownership on where it was the last
     owner)."""
     await accounts.delete_account(uow, user=user)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/sessions")
+async def list_sessions(signed: CurrentSession, uow: ReadUowDep) -> list[SessionRead]:
+    """The sessions signed in to your account (one per sign-in on a device), the most
+    recently used first, yours marked `current`."""
+    return [
+        SessionRead(
+            id=view.session.id,
+            created_at=view.session.created_at,
+            last_used_at=view.session.last_used_at,
+            browser=view.browser,
+            os=view.os,
+            user_agent=view.session.user_agent,
+            address=view.session.address,
+            method=view.session.method,
+            current=view.session.id == signed.session_id,
+        )
+        for view in await sessions.signed_in(uow, user_id=signed.user.id)
+    ]
+
+
+@router.delete(
+    "/me/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(404)
+)
+async def sign_out_session(session_id: uuid.UUID, signed: CurrentSession, uow: UowDep) -> Response:
+    """Sign out one session (a device): its tokens stop working and its sockets close at
+    once. 404 `session_not_found` when it is not yours or already signed out."""
+    await sessions.sign_out(uow, user_id=signed.user.id, session_id=session_id)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/me/sessions", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out_others(signed: CurrentSession, uow: UowDep) -> Response:
+    """Sign out everywhere else: every session but the one asking."""
+    await sessions.revoke_all(uow, user_id=signed.user.id, keep_session_id=signed.session_id)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 409, 429)
+)
+async def change_password(
+    request: Request, payload: PasswordChange, signed: CurrentSession, uow: UowDep, state: StateDep
+) -> Response:
+    """Change your password, given the current one (403 `wrong_password`; tries count like
+    failed logins, 429 past the limit). Every other session is signed out; this one stays.
+    409 `password_not_set` for an account that signs in with single sign-on only."""
+    await auth.change_password(
+        uow,
+        user=signed.user,
+        current=payload.current_password,
+        new=payload.new_password,
+        session_id=signed.session_id,
+        client=client_address(request),
+        limiter=state.login_limiter,
+    )
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from chatapi import security
 from chatapi.db import UnitOfWork
-from chatapi.errors import Conflict, NotAuthenticated
+from chatapi.errors import Conflict, Forbidden, NotAuthenticated
 from chatapi.models import RefreshToken, User
 from chatapi.ports import LoginAttempts, Quota
 from chatapi.schemas import TokenPair, UserCreate
@@ -80,6 +80,7 @@ async def login(
     client: str,
     limiter: LoginAttempts,
     policy: TokenPolicy,
+    device: sessions.Device | None = None,
 ) -> TokenPair:
     """Check credentials and issue a new token pair (a new refresh-token family).
 
@@ -89,7 +90,7 @@ async def login(
     user = await check_password(
         uow, username=username, password=password, client=client, limiter=limiter
     )
-    return await start_session(uow, user_id=user.id, policy=policy)
+    return await start_session(uow, user_id=user.id, policy=policy, device=device)
 
 
 async def check_password(
@@ -121,14 +122,26 @@ async def check_password(
     return user
 
 
-async def start_session(uow: UnitOfWork, *, user_id: uuid.UUID, policy: TokenPolicy) -> TokenPair:
-    """A new login session for the user: a new refresh-token family and its first pair.
-    Every way in (a password, an OpenID Provider) ends here."""
-    return await _issue_pair(uow, user_id=user_id, family=uuid.uuid4(), policy=policy)
+async def start_session(
+    uow: UnitOfWork,
+    *,
+    user_id: uuid.UUID,
+    policy: TokenPolicy,
+    device: sessions.Device | None = None,
+    method: str = "password",
+) -> TokenPair:
+    """A new login session for the user: a new refresh-token family and its first pair,
+    listed among the user's sessions with the device it came from. Every way in (a
+    password, an OpenID Provider: `method` is its name) ends here."""
+    family = uuid.uuid4()
+    await sessions.record_sign_in(
+        uow, user_id=user_id, session_id=family, device=device, method=method
+    )
+    return await _issue_pair(uow, user_id=user_id, family=family, policy=policy)
 
 
 async def refresh(
-    uow: UnitOfWork, *, token: str, policy: TokenPolicy
+    uow: UnitOfWork, *, token: str, policy: TokenPolicy, device: sessions.Device | None = None
 ) -> TokenPair | NotAuthenticated:
     """Spend a refresh token for a new pair. A spent token presented again revokes its family.
 
@@ -158,7 +171,37 @@ async def refresh(
     user = await uow.session.get(User, stored.user_id)
     if user is None or user.deleted_at is not None:
         raise NotAuthenticated("This account no longer exists.", code="invalid_token")
+    await sessions.note_use(uow, session_id=stored.family_id, device=device)
     return await _issue_pair(uow, user_id=stored.user_id, family=stored.family_id, policy=policy)
+
+
+async def change_password(
+    uow: UnitOfWork,
+    *,
+    user: User,
+    current: str,
+    new: str,
+    session_id: uuid.UUID | None,
+    client: str,
+    limiter: LoginAttempts,
+) -> None:
+    """Set a new password, given the current one, and sign out every other session
+    (`session_id`, the one asking, stays signed in). Wrong guesses count against the
+    login limits like failed logins (429 `rate_limited` past them)."""
+    if not user.password_hash:
+        raise Conflict(
+            "This account has no password: it signs in with single sign-on.",
+            code="password_not_set",
+        )
+    await limiter.reserve(username=user.username, client=client)
+    if not await asyncio.to_thread(security.verify_password, current, user.password_hash):
+        raise Forbidden("The current password is not right. Type it again.", code="wrong_password")
+    await limiter.succeeded(username=user.username, client=client)
+    password_hash = await asyncio.to_thread(security.hash_password, new)
+    await uow.session.execute(
+        update(User).where(col(User.id) == user.id).values(password_hash=password_hash)
+    )
+    await sessions.revoke_all(uow, user_id=user.id, keep_session_id=session_id)
 
 
 async def logout(uow: UnitOfWork, *, token: str, policy: TokenPolicy) -> None:

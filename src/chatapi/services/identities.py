@@ -42,7 +42,7 @@ from chatapi.models import OidcIdentity, OidcLogin, OidcLoginStage, User
 from chatapi.oidc import OpenIDProvider, OpenIDProviders, VerifiedSignIn
 from chatapi.ports import LoginAttempts
 from chatapi.schemas import TokenPair
-from chatapi.services import auth
+from chatapi.services import auth, sessions
 
 # How long each step may take: at the provider, until the web client picks up the
 # outcome, and while a new person chooses a username.
@@ -390,6 +390,7 @@ async def exchange(
     browser: str,
     providers: OpenIDProviders,
     policy: auth.TokenPolicy,
+    device: sessions.Device | None = None,
 ) -> Outcome:
     """The web client's one-time code for what the sign-in came to: a session (its
     tokens), a linked identity, or a signup ticket for a new person. A refused sign-in
@@ -399,7 +400,9 @@ async def exchange(
         user = await uow.session.get(User, login.user_id)
         if user is None or user.deleted_at is not None:
             raise NotAuthenticated("This account no longer exists.", code="invalid_token")
-        tokens = await auth.start_session(uow, user_id=user.id, policy=policy)
+        tokens = await auth.start_session(
+            uow, user_id=user.id, policy=policy, device=device, method=login.provider
+        )
         return SignedIn(tokens=tokens, return_to=login.return_to)
     if login.outcome == "linked":
         return Linked(provider=login.provider, return_to=login.return_to)
@@ -491,6 +494,7 @@ async def sign_up(
     display_name: str | None,
     providers: OpenIDProviders,
     policy: auth.TokenPolicy,
+    device: sessions.Device | None = None,
 ) -> SignedIn:
     """Create the new person's account — no password: it signs in through this provider —
     link the identity and sign in. A taken username is 409 `username_taken`, and the
@@ -506,7 +510,9 @@ async def sign_up(
     )
     signed = VerifiedSignIn(issuer=provider.issuer, subject=login.subject or "", profile=profile)
     await _link(uow, user_id=user.id, provider=provider, signed=signed)
-    tokens = await auth.start_session(uow, user_id=user.id, policy=policy)
+    tokens = await auth.start_session(
+        uow, user_id=user.id, policy=policy, device=device, method=provider.name
+    )
     return SignedIn(tokens=tokens, return_to=login.return_to)
 
 
@@ -521,6 +527,7 @@ async def link_with_password(
     limiter: LoginAttempts,
     providers: OpenIDProviders,
     policy: auth.TokenPolicy,
+    device: sessions.Device | None = None,
 ) -> SignedIn:
     """Link the new identity to an account the person already has, proven by its
     password (counted like a login), and sign in to it."""
@@ -541,7 +548,9 @@ async def link_with_password(
     profile = {k: v for k, v in (login.detail or {}).items() if isinstance(v, str)}
     signed = VerifiedSignIn(issuer=provider.issuer, subject=login.subject or "", profile=profile)
     await _link(uow, user_id=user.id, provider=provider, signed=signed)
-    tokens = await auth.start_session(uow, user_id=user.id, policy=policy)
+    tokens = await auth.start_session(
+        uow, user_id=user.id, policy=policy, device=device, method=provider.name
+    )
     return SignedIn(tokens=tokens, return_to=login.return_to)
 
 

@@ -20,10 +20,13 @@ every revocation bumps a generation, and a load started under an older one is dr
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import ua_parser
 from sqlalchemy import Exists, exists, select, update
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col
@@ -31,8 +34,8 @@ from sqlmodel import col
 from chatapi import security
 from chatapi.db import UnitOfWork
 from chatapi.domain import SessionsRevoked
-from chatapi.errors import NotAuthenticated
-from chatapi.models import RefreshToken
+from chatapi.errors import NotAuthenticated, NotFound
+from chatapi.models import LoginSession, RefreshToken
 
 
 class RevocationCache:
@@ -182,3 +185,114 @@ async def revoke_all(
         update(RefreshToken).where(*where).values(revoked_at=datetime.now(UTC))
     )
     uow.emit(SessionsRevoked(user_id=user_id, keep_session_id=keep_session_id))
+
+
+# --- the sessions list: the devices a person is signed in on --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """Where a sign-in or a token refresh comes from: its User-Agent and address."""
+
+    user_agent: str = ""
+    address: str = ""
+
+    def clipped(self) -> Device:
+        return Device(self.user_agent[:USER_AGENT_MAX], self.address[:ADDRESS_MAX])
+
+
+USER_AGENT_MAX = 512
+ADDRESS_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """A signed-in session as its owner sees it (`SessionRead`)."""
+
+    session: LoginSession
+    browser: str | None
+    os: str | None
+
+
+async def record_sign_in(
+    uow: UnitOfWork,
+    *,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    device: Device | None,
+    method: str,
+) -> None:
+    """A new session (a sign-in), listed from now on with its device and address."""
+    seen = device.clipped() if device is not None else Device()
+    uow.session.add(
+        LoginSession(
+            id=session_id,
+            user_id=user_id,
+            user_agent=seen.user_agent,
+            address=seen.address,
+            method=method[:32],
+        )
+    )
+
+
+async def note_use(uow: UnitOfWork, *, session_id: uuid.UUID, device: Device | None) -> None:
+    """The session refreshed its tokens: in use now, from this device and address."""
+    values: dict[str, object] = {"last_used_at": datetime.now(UTC)}
+    if device is not None:
+        seen = device.clipped()
+        values.update(user_agent=seen.user_agent, address=seen.address)
+    await uow.session.execute(
+        update(LoginSession).where(col(LoginSession.id) == session_id).values(**values)
+    )
+
+
+def _signed_in(now: datetime) -> Exists:
+    """The session's refresh-token family still has a token that can be spent."""
+    return exists().where(
+        col(RefreshToken.family_id) == col(LoginSession.id),
+        col(RefreshToken.revoked_at).is_(None),
+        col(RefreshToken.used_at).is_(None),
+        col(RefreshToken.expires_at) > now,
+    )
+
+
+async def signed_in(uow: UnitOfWork, *, user_id: uuid.UUID) -> list[SessionView]:
+    """The user's sessions that are still signed in, the most recently used first."""
+    found = await uow.session.scalars(
+        select(LoginSession)
+        .where(col(LoginSession.user_id) == user_id, _signed_in(datetime.now(UTC)))
+        .order_by(col(LoginSession.last_used_at).desc(), col(LoginSession.id))
+    )
+    return [SessionView(s, *describe(s.user_agent)) for s in found]
+
+
+async def sign_out(uow: UnitOfWork, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """End one of the user's own sessions (a device they no longer use); 404 when it is not
+    theirs or no longer signed in."""
+    found = await uow.session.scalar(
+        select(col(LoginSession.id)).where(
+            col(LoginSession.id) == session_id,
+            col(LoginSession.user_id) == user_id,
+            _signed_in(datetime.now(UTC)),
+        )
+    )
+    if found is None:
+        raise NotFound("No such signed-in session.", code="session_not_found")
+    await revoke_session(uow, user_id=user_id, session_id=session_id)
+
+
+@functools.lru_cache(maxsize=1024)
+def describe(user_agent: str) -> tuple[str | None, str | None]:
+    """The browser (with its major version) and the operating system a User-Agent names,
+    e.g. ("Firefox 133", "Windows"); None where it does not say (curl names no OS)."""
+    if not user_agent:
+        return None, None
+    parsed = ua_parser.parse(user_agent)
+    browser = None
+    if parsed.user_agent is not None and parsed.user_agent.family != "Other":
+        major = parsed.user_agent.major
+        browser = f"{parsed.user_agent.family} {major}" if major else parsed.user_agent.family
+    system = None
+    if parsed.os is not None and parsed.os.family != "Other":
+        system = parsed.os.family
+    return browser, system
