@@ -4,7 +4,15 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { inCI, launchBrowser, missingPrerequisite, registerViaApi, screenshotDir, startServer } from "./harness.mjs";
+import {
+  accessibilityProblems,
+  inCI,
+  launchBrowser,
+  missingPrerequisite,
+  registerViaApi,
+  screenshotDir,
+  startServer,
+} from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
 const missing = missingPrerequisite();
@@ -14,7 +22,7 @@ if (missing && inCI) {
   it("e2e prerequisites are installed", () => assert.fail(`e2e prerequisites missing: ${missing}`));
 }
 
-describe("sign-in limits in the browser", { skip: Boolean(missing), timeout: 120_000 }, () => {
+describe("signing in, and the account's security, in the browser", { skip: Boolean(missing), timeout: 120_000 }, () => {
   let server;
   let browser;
 
@@ -70,4 +78,67 @@ describe("sign-in limits in the browser", { skip: Boolean(missing), timeout: 120
       await olga.close();
     }
   });
+
+  it(
+    "15: a password change from the laptop signs the phone out; the phone is listed, then gone",
+    { skip },
+    async () => {
+      await registerViaApi(server.baseURL, "sam", PASSWORD, "Sam Secure");
+      const laptop = await browser.newContext({
+        baseURL: server.baseURL,
+        userAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+      });
+      const phone = await browser.newContext({
+        baseURL: server.baseURL,
+        userAgent:
+          "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+        viewport: { width: 390, height: 844 },
+      });
+      try {
+        const phonePage = await phone.newPage();
+        phonePage.setDefaultTimeout(15_000);
+        await phonePage.goto("/login");
+        await signIn(phonePage, "sam", PASSWORD);
+        await phonePage.getByRole("heading", { name: "Chats" }).waitFor();
+
+        const page = await laptop.newPage();
+        page.setDefaultTimeout(15_000);
+        await page.goto("/login");
+        await signIn(page, "sam", PASSWORD);
+        await page.getByRole("heading", { name: "Chats" }).waitFor();
+        await page.getByRole("button", { name: /account menu/ }).click();
+        await page.getByRole("button", { name: "Security…" }).click();
+        const dialog = page.getByRole("dialog", { name: "Security" });
+        const rows = dialog.getByTestId("session-row");
+        await rows.filter({ hasText: "Mobile Safari 17 on iOS" }).waitFor();
+        await rows.filter({ hasText: "Firefox 133 on Windows" }).filter({ hasText: "This device" }).waitFor();
+        assert.deepEqual(await accessibilityProblems(page), []);
+
+        await dialog.getByLabel("Current password").fill(PASSWORD);
+        await dialog.getByLabel("New password", { exact: true }).fill("an even better passphrase");
+        await dialog.getByLabel("New password again").fill("an even better passphrase");
+        await dialog.getByRole("button", { name: "Change password" }).click();
+        await dialog.getByTestId("password-changed").waitFor();
+        // The phone is signed out at once (its socket closes 4401, its refresh is refused)...
+        await phonePage.getByRole("button", { name: "Sign in" }).waitFor();
+        assert.match(phonePage.url(), /\/login/);
+        // ...and leaves the laptop's list; the laptop stays signed in.
+        await rows.filter({ hasText: "Mobile Safari" }).waitFor({ state: "detached" });
+        assert.equal(await rows.count(), 1);
+        await page.screenshot({ path: join(screenshotDir, "15-security-password-changed.png") });
+        await phonePage.screenshot({ path: join(screenshotDir, "15-phone-signed-out.png") });
+        // The old password no longer signs in; the new one does.
+        await signIn(phonePage, "sam", PASSWORD);
+        await phonePage.getByTestId("auth-error").waitFor();
+        await signIn(phonePage, "sam", "an even better passphrase");
+        await phonePage.getByRole("heading", { name: "Chats" }).waitFor();
+      } catch (error) {
+        console.error(`--- server log (tail) ---\n${server.log().slice(-4000)}`);
+        throw error;
+      } finally {
+        await laptop.close();
+        await phone.close();
+      }
+    },
+  );
 });

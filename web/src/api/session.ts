@@ -123,6 +123,15 @@ function scheduleRefresh(ttlMs: number): void {
   }, delay);
 }
 
+let endedByServer = false;
+
+/** Whether the last session was ended by the server, not by this tab; asked once. */
+export function takeEndedByServer(): boolean {
+  const ended = endedByServer;
+  endedByServer = false;
+  return ended;
+}
+
 export function clearSession(): void {
   state.accessToken = null;
   state.expiresAt = 0;
@@ -174,6 +183,9 @@ async function doRefresh(): Promise<string | null> {
     throw new AuthError("The server cannot be reached.", 0, "network");
   }
   if (response.status === 401 || response.status === 403) {
+    // The server ended this session (signed out from another device, a password change,
+    // the account closed): the sign-in page says so.
+    endedByServer = true;
     clearSession();
     return null;
   }

@@ -20,6 +20,7 @@ export type TokenPair = Schemas["TokenPair"];
 export type AuthOptions = Schemas["AuthOptions"];
 export type SignInProvider = Schemas["ProviderRead"];
 export type SignInMethods = Schemas["SignInMethods"];
+export type SignedInSession = Schemas["SessionRead"];
 export type OidcOutcome = Schemas["OidcSignedIn"] | Schemas["OidcLinked"] | Schemas["OidcSignupNeeded"];
 export type OidcSignupNeeded = Schemas["OidcSignupNeeded"];
 export type Role = Member["role"];

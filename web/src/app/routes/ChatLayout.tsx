@@ -7,6 +7,7 @@ import { useAuth } from "../../features/auth/AuthProvider";
 import { useAuthOptions } from "../../features/auth/sso";
 import { useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
+import { SecurityModal } from "../../features/settings/SecurityModal";
 import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
@@ -25,6 +26,7 @@ export function ChatLayout() {
   const [signInMethods, setSignInMethods] = useState(
     () => (location.state as { signInMethods?: boolean } | null)?.signInMethods === true,
   );
+  const [security, setSecurity] = useState(false);
   const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
 
   if (status === "checking") {
@@ -65,6 +67,9 @@ export function ChatLayout() {
               <Dropdown.Item as="button" onClick={followSystem} disabled={followsSystem}>
                 {followsSystem ? "Colours follow the system" : "Follow the system's colours"}
               </Dropdown.Item>
+              <Dropdown.Item as="button" onClick={() => setSecurity(true)}>
+                Security…
+              </Dropdown.Item>
               {hasProviders ? (
                 <Dropdown.Item as="button" onClick={() => setSignInMethods(true)}>
                   Sign-in methods…
@@ -77,6 +82,7 @@ export function ChatLayout() {
           </Dropdown>
         </div>
       </Navbar>
+      <SecurityModal show={security} onHide={() => setSecurity(false)} />
       <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />
       <div className="d-flex flex-grow-1 min-h-0">

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Alert, Button, Card, Form, Spinner } from "react-bootstrap";
 import { Link, Navigate, useLocation, useNavigate } from "react-router";
 import { BrandMark } from "../../components/BrandMark";
+import { takeEndedByServer } from "../../api/session";
 import { useAuth } from "./AuthProvider";
 import { ThemeToggle } from "../settings/ThemeToggle";
 import { ProviderButtons, SingleSignOnPage } from "./SingleSignOn";
@@ -18,6 +19,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
   const [displayName, setDisplayName] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [endedElsewhere] = useState(() => mode === "login" && takeEndedByServer());
   const isRegister = mode === "register";
   // Single sign-on: back to the page that sent the person here, after the provider.
   const options = useAuthOptions();
@@ -65,6 +67,12 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
             </h1>
             <ThemeToggle />
           </div>
+          {endedElsewhere && !error ? (
+            <Alert variant="info" role="status" data-testid="session-ended">
+              Your session on this device has ended: signed out from another device, a password change, or it expired.
+              Sign in again.
+            </Alert>
+          ) : null}
           {error ? (
             <Alert variant="danger" role="alert" data-testid="auth-error">
               {error}
