@@ -17,9 +17,7 @@ ME = "/api/v1/users/me"
 SESSIONS = "/api/v1/users/me/sessions"
 PASSWORD_URL = "/api/v1/users/me/password"
 
-FIREFOX_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
-)
+FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
 SAFARI_IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
@@ -97,9 +95,7 @@ async def test_signing_out_a_device_ends_its_tokens_and_no_other(
 ) -> None:
     alice = await signup()
     lost_phone = await _login(client, alice.username, agent=SAFARI_IPHONE)
-    phone_id = next(
-        s["id"] for s in await _sessions(client, alice.access_token) if s["browser"]
-    )
+    phone_id = next(s["id"] for s in await _sessions(client, alice.access_token) if s["browser"])
     r = await client.delete(f"{SESSIONS}/{phone_id}", headers=alice.headers)
     assert r.status_code == 204
     r = await client.get(ME, headers=_bearer(lost_phone["access_token"]))
