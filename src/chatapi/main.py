@@ -35,6 +35,7 @@ from chatapi.api.openapi_doc import install_openapi
 from chatapi.api.state import AppState
 from chatapi.db import create_engine, is_sqlite, make_sessionmaker
 from chatapi.health import MEDIA, WriteHealth
+from chatapi.mail import Mailer
 from chatapi.media_urls import MediaSigner
 from chatapi.oidc import OpenIDProviders
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
@@ -108,6 +109,11 @@ def build_state(settings: Settings) -> AppState:
         ),
         instance_id=instance_id,
         write_health=write_health,
+        mailer=(
+            Mailer(settings.smtp_url.get_secret_value(), settings.mail_from or "")
+            if settings.password_reset and settings.smtp_url is not None
+            else None
+        ),
     )
     _wire_realtime(state)
     return state

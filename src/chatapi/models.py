@@ -74,6 +74,8 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Optional, stored lower-case; where a password-reset link goes (never shown to others).
+    email: str | None = Field(default=None, max_length=254, unique=True)
 
 
 class RefreshToken(SQLModel, table=True):
@@ -89,6 +91,20 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A password-reset link sent by e-mail: single use, valid 30 minutes. Only the
+    SHA-256 of its secret is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class LoginSession(SQLModel, table=True):

@@ -248,6 +248,8 @@ class Quotas:
     messages: Quota
     member_adds: Quota
     upload_bytes: Quota
+    reset_asks: Quota
+    reset_mails: Quota
 
     @classmethod
     def from_settings(cls, settings: Settings, counters: Counters) -> Quotas:
@@ -281,5 +283,19 @@ class Quotas:
                 code="upload_quota_exceeded",
                 message="You have uploaded too much in the last day.",
                 unit="bytes",
+            ),
+            reset_asks=Quota(
+                counters,
+                _rate(settings.password_reset_rate_limit),
+                scope="reset-addr",
+                code="rate_limited",
+                message="Too many password resets were asked for from your address.",
+            ),
+            reset_mails=Quota(
+                counters,
+                _rate(settings.password_reset_rate_limit),
+                scope="reset-user",
+                code="rate_limited",
+                message="Too many reset mails for this account.",
             ),
         )

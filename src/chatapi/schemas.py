@@ -12,6 +12,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    EmailStr,
     Field,
     StringConstraints,
 )
@@ -92,6 +93,9 @@ class UserCreate(BaseModel):
     username: Username
     password: Password = Field(examples=["correct horse battery"])
     display_name: DisplayName | None = None
+    email: EmailStr | None = Field(
+        default=None, description="optional: where a password-reset link can be sent"
+    )
 
 
 class UserRead(Schema):
@@ -101,12 +105,34 @@ class UserRead(Schema):
     created_at: datetime
     online: bool = False
     last_seen_at: datetime | None = None
+    email: str | None = Field(
+        default=None, description="your own e-mail address: only in answers about yourself"
+    )
 
 
 class UserUpdate(BaseModel):
-    display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Clean
-    ]
+    """What to change; a field left out stays as it is (`email: null` removes it)."""
+
+    display_name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), Clean]
+        | None
+    ) = None
+    email: EmailStr | None = None
+
+
+class Accepted(Schema):
+    detail: str
+
+
+class PasswordResetRequest(BaseModel):
+    login: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254), Clean
+    ] = Field(description="your username or e-mail address")
+
+
+class PasswordResetConfirm(BaseModel):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=128), Clean]
+    new_password: Password
 
 
 class PasswordChange(BaseModel):
@@ -155,6 +181,9 @@ class AuthOptions(Schema):
 
     password_login: bool = Field(description="false when OIDC_ONLY: no password sign-in")
     registration: bool = Field(description="false when OIDC_ONLY: no registration form")
+    password_reset: bool = Field(
+        default=False, description="password reset by e-mail is offered (SMTP is set up)"
+    )
     providers: list[ProviderRead]
 
 

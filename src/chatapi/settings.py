@@ -212,9 +212,18 @@ class Settings(BaseSettings):
     oidc_only: bool = False
     # How far the providers' clocks may differ from ours when checking ID token times.
     oidc_clock_skew_seconds: int = Field(default=60, ge=0, le=600)
-    # The service's public URL (https://chat.example.com): the OIDC redirect URIs are built
-    # on it. Unset: taken from each request (Host, and the scheme uvicorn trusts).
+    # The service's public URL (https://chat.example.com): the OIDC redirect URIs and the
+    # password-reset links are built on it. Unset: taken from each request (Host, and the
+    # scheme uvicorn trusts).
     public_url: str | None = None
+
+    # --- E-mail: password reset (README "Password reset by e-mail") ----------------------
+    # smtp://user:password@host:587 (STARTTLS when offered) or smtps://...:465 (TLS).
+    # Unset: no password reset; the sign-in page does not offer it.
+    smtp_url: SecretStr | None = None
+    mail_from: str | None = None  # the From address, e.g. "chatapi <chat@example.com>"
+    # Reset requests per client address, and reset mails per account.
+    password_reset_rate_limit: str = "5/hour"
 
     @classmethod
     def settings_customise_sources(
@@ -263,9 +272,25 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _mail_needs_a_sender(self) -> Settings:
+        if self.smtp_url is not None and self.smtp_url.get_secret_value():
+            parts = urlsplit(self.smtp_url.get_secret_value())
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ValueError("SMTP_URL must be like smtp://user:password@host:587")
+            if not self.mail_from:
+                raise ValueError("SMTP_URL needs MAIL_FROM (the address mails come from)")
+        return self
+
+    @property
+    def password_reset(self) -> bool:
+        """Password reset by e-mail is offered (SMTP is configured, passwords allowed)."""
+        return bool(self.smtp_url and self.smtp_url.get_secret_value()) and not self.oidc_only
+
     @field_validator(
         "login_rate_limit",
         "login_address_rate_limit",
+        "password_reset_rate_limit",
         "register_rate_limit",
         "message_rate_limit",
         "member_add_rate_limit",

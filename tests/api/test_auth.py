@@ -38,7 +38,15 @@ async def test_register_returns_user_without_password_hash(client: httpx.AsyncCl
     body = r.json()
     assert body["username"] == "alice"
     assert body["display_name"] == "Alice A."
-    assert set(body) == {"id", "username", "display_name", "created_at", "online", "last_seen_at"}
+    assert set(body) == {
+        "id",
+        "username",
+        "display_name",
+        "created_at",
+        "online",
+        "last_seen_at",
+        "email",
+    }
     assert "hash" not in r.text and "argon2" not in r.text
 
 

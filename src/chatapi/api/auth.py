@@ -9,8 +9,18 @@ from fastapi.security import OAuth2PasswordRequestForm
 from chatapi.api import errors
 from chatapi.api.deps import StateDep, UowDep
 from chatapi.errors import Forbidden, NotAuthenticated
-from chatapi.schemas import RefreshRequest, TokenPair, UserCreate, UserRead, clean_text
-from chatapi.services import auth, sessions, users
+from chatapi.mail import Mailer
+from chatapi.schemas import (
+    Accepted,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserRead,
+    clean_text,
+)
+from chatapi.services import auth, password_reset, sessions, users
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -76,7 +86,7 @@ async def register(
         uow, data=payload, client=client_address(request), quota=state.quotas.registrations
     )
     await uow.commit()
-    return (await users.to_read(state.presence, [user]))[0]
+    return await users.read_self(state.presence, user)
 
 
 @router.post("/token", responses=errors(401, 403, 429), dependencies=[PasswordsAllowed])
@@ -122,5 +132,69 @@ async def refresh(
 async def logout(payload: RefreshRequest, uow: UowDep, state: StateDep) -> Response:
     """Revoke the refresh token and every token rotated from the same login."""
     await auth.logout(uow, token=payload.refresh_token, policy=state.token_policy)
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- password reset by e-mail (README "Password reset by e-mail") ------------------------
+
+
+def _reset_offered(state: StateDep) -> Mailer:
+    if state.mailer is None:
+        raise Forbidden(
+            "Password reset by e-mail is not set up on this server: ask its operator.",
+            code="password_reset_unavailable",
+        )
+    return state.mailer
+
+
+ResetMailer = Annotated[Mailer, Depends(_reset_offered)]
+
+
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, responses=errors(403, 429))
+async def ask_password_reset(
+    request: Request,
+    payload: PasswordResetRequest,
+    mailer: ResetMailer,
+    uow: UowDep,
+    state: StateDep,
+) -> Accepted:
+    """Mail a single-use link (valid 30 minutes) to the e-mail address of the account
+    with this username or address. The answer is the same whether or not one matches.
+    403 `password_reset_unavailable` without SMTP; 429 past PASSWORD_RESET_RATE_LIMIT."""
+    mail = await password_reset.request_reset(
+        uow,
+        login=payload.login,
+        client=client_address(request),
+        per_address=state.quotas.reset_asks,
+        per_account=state.quotas.reset_mails,
+    )
+    await uow.commit()
+    if mail is not None:
+        base = state.settings.public_url or str(request.base_url).rstrip("/")
+        subject, text = password_reset.mail_text(
+            mail, link=f"{base}/reset-password#token={mail.token}"
+        )
+        # Sent after answering: how long the answer takes says nothing about the account.
+        state.hub.tasks.spawn(
+            mailer.send_quietly(to=mail.to, subject=subject, text=text), name="reset-mail"
+        )
+    return Accepted(
+        detail="If an account with that username or address has an e-mail address, a "
+        "link to choose a new password is on its way to it."
+    )
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 403),
+)
+async def confirm_password_reset(
+    payload: PasswordResetConfirm, _mailer: ResetMailer, uow: UowDep
+) -> Response:
+    """Choose a new password with the link's token: it works once, for 30 minutes (else
+    400 `invalid_reset_token`). Every session of the account is signed out."""
+    await password_reset.reset_password(uow, token=payload.token, new_password=payload.new_password)
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -96,6 +96,7 @@ async def auth_options(state: StateDep) -> AuthOptions:
     return AuthOptions(
         password_login=not state.settings.oidc_only,
         registration=not state.settings.oidc_only,
+        password_reset=state.mailer is not None,
         providers=[ProviderRead(name=p.name, label=p.label) for p in state.oidc.values()],
     )
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatapi.db import UnitOfWork
 from chatapi.health import WriteHealth
+from chatapi.mail import Mailer
 from chatapi.media_urls import MediaSigner
 from chatapi.oidc import OpenIDProviders
 from chatapi.ratelimit import Counters, LoginLimiter, Quotas
@@ -55,6 +56,8 @@ class AppState:
     revocations: RevocationCache = field(default_factory=RevocationCache)
     # Stores whose writes fail now (a full disk): /readyz answers 503 meanwhile.
     write_health: WriteHealth = field(default_factory=WriteHealth)
+    # Outgoing mail (SMTP_URL): password-reset links; None without SMTP.
+    mailer: Mailer | None = None
 
     def uow(self) -> UnitOfWork:
         """A unit of work that writes; its events are published after it commits."""

@@ -16,18 +16,22 @@ router = APIRouter(prefix="/users", tags=["users"], responses=errors(401))
 
 @router.get("/me")
 async def read_me(user: CurrentUser, state: StateDep) -> UserRead:
-    """The authenticated user."""
-    return (await users.to_read(state.presence, [user]))[0]
+    """The authenticated user (with your e-mail address, which nobody else sees)."""
+    return await users.read_self(state.presence, user)
 
 
-@router.patch("/me")
+@router.patch("/me", responses=errors(409))
 async def update_me(
     payload: UserUpdate, user: CurrentUser, uow: UowDep, state: StateDep
 ) -> UserRead:
-    """Change your display name."""
-    updated = await users.update_profile(uow, user=user, display_name=payload.display_name)
+    """Change your display name and/or your e-mail address (`"email": null` removes it;
+    409 `email_taken` when another account has it)."""
+    changes = {"email": payload.email} if "email" in payload.model_fields_set else {}
+    updated = await users.update_profile(
+        uow, user=user, display_name=payload.display_name, **changes
+    )
     await uow.commit()
-    return (await users.to_read(state.presence, [updated]))[0]
+    return await users.read_self(state.presence, updated)
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)

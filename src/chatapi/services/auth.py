@@ -19,7 +19,7 @@ from chatapi.errors import Conflict, Forbidden, NotAuthenticated
 from chatapi.models import RefreshToken, User
 from chatapi.ports import LoginAttempts, Quota
 from chatapi.schemas import TokenPair, UserCreate
-from chatapi.services import membership, sessions
+from chatapi.services import membership, sessions, users
 
 BAD_CREDENTIALS = "Incorrect username or password."
 
@@ -44,6 +44,7 @@ async def register(uow: UnitOfWork, *, data: UserCreate, client: str, quota: Quo
             username=data.username,
             display_name=data.display_name or data.username,
             password=data.password,
+            email=data.email,
         )
     except Conflict:
         await quota.give_back(client)
@@ -51,17 +52,28 @@ async def register(uow: UnitOfWork, *, data: UserCreate, client: str, quota: Quo
 
 
 async def create_account(
-    uow: UnitOfWork, *, username: str, display_name: str, password: str | None
+    uow: UnitOfWork,
+    *,
+    username: str,
+    display_name: str,
+    password: str | None,
+    email: str | None = None,
 ) -> User:
-    """Add an account; a username taken in any case is a conflict (409 `username_taken`).
-    Without a password, the account signs in only through its OpenID identities."""
+    """Add an account; a username taken in any case is a conflict (409 `username_taken`),
+    so is an e-mail address another account has (409 `email_taken`). Without a password,
+    the account signs in only through its OpenID identities."""
     taken = await uow.session.scalar(select(col(User.id)).where(col(User.username) == username))
     if taken is not None:
         raise Conflict("That username is taken. Choose another one.", code="username_taken")
+    email = email.lower() if email else None
+    if email is not None and await users.email_in_use(uow, email):
+        raise users.email_taken()
     password_hash = (
         await asyncio.to_thread(security.hash_password, password) if password is not None else ""
     )
-    user = User(username=username, display_name=display_name, password_hash=password_hash)
+    user = User(
+        username=username, display_name=display_name, password_hash=password_hash, email=email
+    )
     uow.session.add(user)
     try:
         await uow.session.flush()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
-from chatapi.errors import NotFound
+from chatapi.errors import Conflict, NotFound
 from chatapi.models import User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import UserRead
@@ -47,10 +48,38 @@ async def search_users(uow: UnitOfWork, *, prefix: str, limit: int = 20) -> Sequ
     return (await uow.session.scalars(stmt)).all()
 
 
-async def update_profile(uow: UnitOfWork, *, user: User, display_name: str) -> User:
+_KEEP: Any = object()
+
+
+async def update_profile(
+    uow: UnitOfWork, *, user: User, display_name: str | None = None, email: Any = _KEEP
+) -> User:
+    """Change the display name and/or the e-mail address (`None` removes it; left out, it
+    stays). An address another account has is a conflict (409 `email_taken`)."""
     user = await uow.session.merge(user)
-    user.display_name = display_name
+    if display_name is not None:
+        user.display_name = display_name
+    if email is not _KEEP:
+        address = email.lower() if email else None
+        if address is not None and await _email_taken(uow, address, other_than=user.id):
+            raise email_taken()
+        user.email = address
     return user
+
+
+def email_taken() -> Conflict:
+    return Conflict("Another account has that e-mail address. Use another one.", code="email_taken")
+
+
+async def _email_taken(uow: UnitOfWork, address: str, *, other_than: uuid.UUID | None) -> bool:
+    stmt = select(col(User.id)).where(col(User.email) == address)
+    if other_than is not None:
+        stmt = stmt.where(col(User.id) != other_than)
+    return (await uow.session.scalar(stmt.limit(1))) is not None
+
+
+async def email_in_use(uow: UnitOfWork, address: str) -> bool:
+    return await _email_taken(uow, address.lower(), other_than=None)
 
 
 async def record_last_seen(
@@ -76,6 +105,12 @@ async def to_read(presence: OnlineUsers, users: Sequence[User]) -> list[UserRead
         )
         for u in users
     ]
+
+
+async def read_self(presence: OnlineUsers, user: User) -> UserRead:
+    """`to_read` of yourself: with your e-mail address."""
+    read = (await to_read(presence, [user]))[0]
+    return read.model_copy(update={"email": user.email})
 
 
 async def to_read_for(

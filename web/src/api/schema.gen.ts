@@ -151,6 +151,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask Password Reset
+         * @description Mail a single-use link (valid 30 minutes) to the e-mail address of the account
+         *     with this username or address. The answer is the same whether or not one matches.
+         *     403 `password_reset_unavailable` without SMTP; 429 past PASSWORD_RESET_RATE_LIMIT.
+         */
+        post: operations["ask_password_reset_api_v1_auth_password_reset_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm Password Reset
+         * @description Choose a new password with the link's token: it works once, for 30 minutes (else
+         *     400 `invalid_reset_token`). Every session of the account is signed out.
+         */
+        post: operations["confirm_password_reset_api_v1_auth_password_reset_confirm_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/providers": {
         parameters: {
             query?: never;
@@ -556,7 +599,7 @@ export interface paths {
         };
         /**
          * Read Me
-         * @description The authenticated user.
+         * @description The authenticated user (with your e-mail address, which nobody else sees).
          */
         get: operations["read_me_api_v1_users_me_get"];
         put?: never;
@@ -572,7 +615,8 @@ export interface paths {
         head?: never;
         /**
          * Update Me
-         * @description Change your display name.
+         * @description Change your display name and/or your e-mail address (`"email": null` removes it;
+         *     409 `email_taken` when another account has it).
          */
         patch: operations["update_me_api_v1_users_me_patch"];
         trace?: never;
@@ -751,6 +795,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Accepted */
+        Accepted: {
+            /** Detail */
+            detail: string;
+        };
         /**
          * AuthOptions
          * @description How people sign in here.
@@ -761,6 +810,12 @@ export interface components {
              * @description false when OIDC_ONLY: no password sign-in
              */
             password_login: boolean;
+            /**
+             * Password Reset
+             * @description password reset by e-mail is offered (SMTP is set up)
+             * @default false
+             */
+            password_reset: boolean;
             /** Providers */
             providers: components["schemas"]["ProviderRead"][];
             /**
@@ -1190,6 +1245,21 @@ export interface components {
              */
             new_password: string;
         };
+        /** PasswordResetConfirm */
+        PasswordResetConfirm: {
+            /** New Password */
+            new_password: string;
+            /** Token */
+            token: string;
+        };
+        /** PasswordResetRequest */
+        PasswordResetRequest: {
+            /**
+             * Login
+             * @description your username or e-mail address
+             */
+            login: string;
+        };
         /** ProviderRead */
         ProviderRead: {
             /**
@@ -1307,6 +1377,11 @@ export interface components {
             /** Display Name */
             display_name?: string | null;
             /**
+             * Email
+             * @description optional: where a password-reset link can be sent
+             */
+            email?: string | null;
+            /**
              * Password
              * @example correct horse battery
              */
@@ -1328,6 +1403,11 @@ export interface components {
             /** Display Name */
             display_name: string;
             /**
+             * Email
+             * @description your own e-mail address: only in answers about yourself
+             */
+            email: string | null;
+            /**
              * Id
              * Format: uuid
              */
@@ -1342,10 +1422,15 @@ export interface components {
             /** Username */
             username: string;
         };
-        /** UserUpdate */
+        /**
+         * UserUpdate
+         * @description What to change; a field left out stays as it is (`email: null` removes it).
+         */
         UserUpdate: {
             /** Display Name */
-            display_name: string;
+            display_name?: string | null;
+            /** Email */
+            email?: string | null;
         };
         /** ValidationError */
         ValidationError: {
@@ -1832,6 +1917,133 @@ export interface operations {
             };
             /** @description Not found, or not visible to you */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    ask_password_reset_api_v1_auth_password_reset_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirm_password_reset_api_v1_auth_password_reset_confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3501,6 +3713,15 @@ export interface operations {
             };
             /** @description Missing, invalid or expired token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
