@@ -32,7 +32,9 @@ class Mailer:
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
-        message.set_content(text)
+        # Plain 7-bit lines where the text allows (links stay whole and clickable for
+        # every mail reader), quoted-printable otherwise.
+        message.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
         await aiosmtplib.send(
             message,
             hostname=self._host,

@@ -49,7 +49,7 @@ export function missingPrerequisite() {
   return null;
 }
 
-async function freePort() {
+export async function freePort() {
   return new Promise((resolvePort, reject) => {
     const srv = createServer();
     srv.unref();

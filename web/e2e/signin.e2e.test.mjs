@@ -4,15 +4,35 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { spawn } from "node:child_process";
 import {
   accessibilityProblems,
+  freePort,
   inCI,
   launchBrowser,
   missingPrerequisite,
   registerViaApi,
+  repoDir,
   screenshotDir,
   startServer,
 } from "./harness.mjs";
+
+/**
+ * A real SMTP server on loopback (aiosmtpd's debugging handler, from the project's venv):
+ * every mail it receives is printed, and `mails()` is all it printed so far.
+ */
+async function startSmtp() {
+  const port = await freePort();
+  let out = "";
+  const child = spawn(
+    join(repoDir, ".venv", "bin", "python"),
+    ["-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l", `127.0.0.1:${port}`],
+    { env: { ...process.env, PYTHONUNBUFFERED: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout.on("data", (chunk) => (out += chunk));
+  child.stderr.on("data", (chunk) => (out += chunk));
+  return { url: `smtp://127.0.0.1:${port}`, mails: () => out, stop: () => child.kill() };
+}
 
 const PASSWORD = "correct horse battery";
 const missing = missingPrerequisite();
@@ -25,17 +45,25 @@ if (missing && inCI) {
 describe("signing in, and the account's security, in the browser", { skip: Boolean(missing), timeout: 120_000 }, () => {
   let server;
   let browser;
+  let smtp;
 
   before(async () => {
     await mkdir(screenshotDir, { recursive: true });
     // The defaults an operator gets: 10 failures per account, 100 per address, per minute.
-    server = await startServer({ LOGIN_RATE_LIMIT: "10/minute", LOGIN_ADDRESS_RATE_LIMIT: "100/minute" });
+    smtp = await startSmtp();
+    server = await startServer({
+      LOGIN_RATE_LIMIT: "10/minute",
+      LOGIN_ADDRESS_RATE_LIMIT: "100/minute",
+      SMTP_URL: smtp.url,
+      MAIL_FROM: "chatapi <chat@example.com>",
+    });
     browser = await launchBrowser();
   });
 
   after(async () => {
     await browser?.close();
     await server?.stop();
+    smtp?.stop();
   });
 
   async function signIn(page, username, password) {
@@ -141,4 +169,57 @@ describe("signing in, and the account's security, in the browser", { skip: Boole
       }
     },
   );
+
+  it("15: forgot password: the mailed link sets a new one, once", { skip }, async () => {
+    const context = await browser.newContext({ baseURL: server.baseURL });
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+      await page.goto("/register");
+      await page.getByLabel("Username").fill("forgetful");
+      await page.getByLabel(/E-mail address/).fill("forgetful@example.com");
+      await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByRole("heading", { name: "Chats" }).waitFor();
+      await page.getByRole("button", { name: /account menu/ }).click();
+      await page.getByRole("button", { name: "Sign out" }).click();
+
+      await page.getByRole("link", { name: "Forgot your password?" }).click();
+      await page.getByLabel("Username or e-mail address").fill("forgetful@example.com");
+      await page.getByRole("button", { name: "Send the link" }).click();
+      await page.getByTestId("reset-sent").waitFor();
+      assert.deepEqual(await accessibilityProblems(page), []);
+      await page.screenshot({ path: join(screenshotDir, "15-reset-link-sent.png") });
+      let link = null;
+      for (let i = 0; i < 100 && !link; i += 1) {
+        link = /http:\/\/127\.0\.0\.1:\d+\/reset-password#token=[\w-]+/.exec(smtp.mails())?.[0] ?? null;
+        if (!link) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(link, `no reset mail arrived:\n${smtp.mails()}`);
+      assert.match(smtp.mails(), /To: forgetful@example\.com/);
+
+      await page.goto(link);
+      await page.getByLabel("New password", { exact: true }).fill("my new passphrase");
+      assert.doesNotMatch(page.url(), /token=/); // the secret leaves the address bar
+      await page.getByLabel("New password again").fill("my new passphrase");
+      await page.getByRole("button", { name: "Set the new password" }).click();
+      await page.getByTestId("reset-done").waitFor();
+      await page.screenshot({ path: join(screenshotDir, "15-reset-done.png") });
+      await page.getByRole("link", { name: "Sign in" }).click();
+      await signIn(page, "forgetful", "my new passphrase");
+      await page.getByRole("heading", { name: "Chats" }).waitFor();
+      // The link works once.
+      const again = await context.newPage();
+      await again.goto(link);
+      await again.getByLabel("New password", { exact: true }).fill("another passphrase");
+      await again.getByLabel("New password again").fill("another passphrase");
+      await again.getByRole("button", { name: "Set the new password" }).click();
+      await again.getByTestId("reset-error").filter({ hasText: "not valid" }).waitFor();
+    } catch (error) {
+      console.error(`--- server log (tail) ---\n${server.log().slice(-4000)}\n--- smtp ---\n${smtp.mails()}`);
+      throw error;
+    } finally {
+      await context.close();
+    }
+  });
 });

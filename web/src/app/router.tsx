@@ -3,6 +3,7 @@ import { ChatIllustration, EmptyState } from "../components/EmptyState";
 import { StartChatButton } from "../features/conversations/StartChatButton";
 import { AuthPage } from "../features/auth/AuthPage";
 import { OidcCallbackPage } from "../features/auth/OidcCallbackPage";
+import { ForgotPasswordPage, ResetPasswordPage } from "../features/auth/PasswordResetPages";
 import { ConversationRoute } from "../features/messages/ConversationView";
 import { ChatLayout } from "./routes/ChatLayout";
 
@@ -10,6 +11,8 @@ export const router = createBrowserRouter([
   { path: "/login", element: <AuthPage mode="login" /> },
   { path: "/register", element: <AuthPage mode="register" /> },
   { path: "/oidc/callback", element: <OidcCallbackPage /> },
+  { path: "/forgot-password", element: <ForgotPasswordPage /> },
+  { path: "/reset-password", element: <ResetPasswordPage /> },
   {
     path: "/",
     element: <ChatLayout />,

@@ -448,6 +448,12 @@ export interface components {
       /** Display Name */
       display_name: string;
       /**
+       * Email
+       * @description your own e-mail address: only in answers about yourself
+       * @default null
+       */
+      email: string | null;
+      /**
        * Id
        * Format: uuid
        */

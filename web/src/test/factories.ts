@@ -12,6 +12,7 @@ export function user(id: string, name = id.slice(-1)): User {
     created_at: "2026-01-01T00:00:00Z",
     online: false,
     last_seen_at: null,
+    email: null,
   };
 }
 

@@ -17,6 +17,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
   const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [displayName, setDisplayName] = useState("");
+  const [email, setEmail] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [endedElsewhere] = useState(() => mode === "login" && takeEndedByServer());
@@ -43,7 +44,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
     setBusy(true);
     setError(null);
     try {
-      if (isRegister) await register(username, password, displayName);
+      if (isRegister) await register(username, password, displayName, email);
       else await login(username, password);
       navigate("/", { replace: true });
     } catch (err) {
@@ -107,6 +108,21 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
                 />
               </Form.Group>
             ) : null}
+            {isRegister && options.data?.password_reset ? (
+              <Form.Group className="mb-3" controlId="auth-email">
+                <Form.Label>
+                  E-mail address <span className="text-body-secondary small">(optional: to reset your password)</span>
+                </Form.Label>
+                <Form.Control
+                  type="email"
+                  name="email"
+                  autoComplete="email"
+                  maxLength={254}
+                  value={email}
+                  onChange={(e) => setEmail(e.target.value)}
+                />
+              </Form.Group>
+            ) : null}
             <Form.Group className="mb-3" controlId="auth-password">
               <Form.Label>Password</Form.Label>
               <Form.Control
@@ -119,6 +135,13 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
                 onChange={(e) => setPassword(e.target.value)}
               />
               <Form.Control.Feedback type="invalid">{passwordProblem}</Form.Control.Feedback>
+              {!isRegister && options.data?.password_reset ? (
+                <div className="text-end mt-1">
+                  <Link to="/forgot-password" className="small">
+                    Forgot your password?
+                  </Link>
+                </div>
+              ) : null}
             </Form.Group>
             <Button type="submit" className="w-100" disabled={busy || !username || !password}>
               {busy ? (

@@ -16,7 +16,7 @@ interface AuthValue {
   status: Status;
   me: User | undefined;
   login: (username: string, password: string) => Promise<void>;
-  register: (username: string, password: string, displayName: string) => Promise<void>;
+  register: (username: string, password: string, displayName: string, email?: string) => Promise<void>;
   /** Sign in with a pair issued another way (single sign-on). */
   adopt: (pair: TokenPair) => void;
   logout: () => Promise<void>;
@@ -64,13 +64,19 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const register = useCallback(
-    async (username: string, password: string, displayName: string) => {
+    async (username: string, password: string, displayName: string, email = "") => {
       const name = username.trim().toLowerCase();
       await unwrap(
         api.POST("/api/v1/auth/register", {
-          body: { username: name, password, ...(displayName.trim() ? { display_name: displayName.trim() } : {}) },
+          body: {
+            username: name,
+            password,
+            ...(displayName.trim() ? { display_name: displayName.trim() } : {}),
+            ...(email.trim() ? { email: email.trim() } : {}),
+          },
         }),
       ).catch((error: unknown) => {
+        if (error instanceof ApiError && error.code === "email_taken") throw error;
         if (error instanceof ApiError && error.status === 409) {
           throw new ApiError(`The username “${name}” is taken. Choose another.`, 409, error.code);
         }

@@ -3,7 +3,8 @@ import { Alert, Badge, Button, Form, ListGroup, Modal, Spinner } from "react-boo
 import type { SignedInSession } from "../../api/types";
 import { dayLabel, formatTime } from "../../lib/format";
 import { useAuthOptions, useSignInMethods } from "../auth/sso";
-import { deviceName, useChangePassword, useSessions, useSignOutSessions } from "./security";
+import { useAuth } from "../auth/AuthProvider";
+import { deviceName, useChangeEmail, useChangePassword, useSessions, useSignOutSessions } from "./security";
 
 const MIN_PASSWORD = 8;
 
@@ -29,6 +30,7 @@ export function SecurityModal({ show, onHide }: { show: boolean; onHide: () => v
       </Modal.Header>
       <Modal.Body className="d-flex flex-column gap-4">
         {hasPassword ? <PasswordForm /> : null}
+        {hasPassword && options.data?.password_reset ? <EmailForm /> : null}
         <SessionList enabled={show} />
       </Modal.Body>
     </Modal>
@@ -122,6 +124,60 @@ function PasswordForm() {
             {change.isPending ? "Changing…" : "Change password"}
           </Button>
         </div>
+      </Form>
+    </section>
+  );
+}
+
+function EmailForm() {
+  const { me } = useAuth();
+  const change = useChangeEmail();
+  const ids = useId();
+  const [email, setEmail] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
+  const value = email ?? me?.email ?? "";
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setSaved(false);
+    try {
+      await change.mutateAsync(value.trim() || null);
+      setEmail(null);
+      setSaved(true);
+    } catch {
+      // Shown from the mutation's state.
+    }
+  }
+
+  return (
+    <section aria-labelledby={`${ids}-title`}>
+      <h3 id={`${ids}-title`} className="h6">
+        E-mail for password resets
+      </h3>
+      {saved ? (
+        <Alert variant="success" role="status">
+          {me?.email ? `Reset links go to ${me.email}.` : "No e-mail address: you cannot reset your password by mail."}
+        </Alert>
+      ) : null}
+      {change.isError ? (
+        <Alert variant="danger" role="alert">
+          {change.error instanceof Error ? change.error.message : "The address was not saved."}
+        </Alert>
+      ) : null}
+      <Form noValidate onSubmit={(e) => void submit(e)} className="d-flex gap-2 align-items-end">
+        <Form.Group controlId={`${ids}-email`} className="flex-grow-1">
+          <Form.Label>E-mail address (only you see it)</Form.Label>
+          <Form.Control
+            type="email"
+            autoComplete="email"
+            maxLength={254}
+            value={value}
+            onChange={(e) => setEmail(e.target.value)}
+          />
+        </Form.Group>
+        <Button type="submit" variant="outline-primary" disabled={change.isPending || email === null}>
+          Save
+        </Button>
       </Form>
     </section>
   );

@@ -1,6 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../../api/client";
-import type { SignedInSession } from "../../api/types";
+import type { SignedInSession, User } from "../../api/types";
+import { keys } from "../conversations/keys";
 
 export const securityKeys = { sessions: ["me", "sessions"] as const };
 
@@ -39,4 +40,13 @@ export function useChangePassword() {
 export function deviceName(session: Pick<SignedInSession, "browser" | "os">): string {
   if (session.browser && session.os) return `${session.browser} on ${session.os}`;
   return session.browser ?? session.os ?? "Unknown device";
+}
+
+/** Set (or with null, remove) the account's e-mail address, where reset links go. */
+export function useChangeEmail() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (email: string | null): Promise<User> => unwrap(api.PATCH("/api/v1/users/me", { body: { email } })),
+    onSuccess: (me) => qc.setQueryData(keys.me, me),
+  });
 }
