@@ -135,6 +135,12 @@ class PasswordResetConfirm(BaseModel):
     new_password: Password
 
 
+class AccountClosing(BaseModel):
+    password: Annotated[str, StringConstraints(max_length=1024), Clean] | None = Field(
+        default=None, description="your password (accounts with one must give it)"
+    )
+
+
 class PasswordChange(BaseModel):
     current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024), Clean]
     new_password: Password = Field(examples=["a longer passphrase"])

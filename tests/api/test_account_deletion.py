@@ -4,11 +4,13 @@ its direct conversations."""
 
 from __future__ import annotations
 
+import io
+import uuid
 from typing import Any
 
 import httpx
 
-from helpers import Account, Signup
+from helpers import PASSWORD, Account, Signup
 
 CONV = "/api/v1/conversations"
 
@@ -67,7 +69,9 @@ async def test_a_deleted_last_owner_hands_each_group_on(
     before = {c: len(await _events(client, c, m)) for c, m in
               ((with_admin, bob), (members_only, dave), (co_owned, frank))}  # fmt: skip
 
-    r = await client.delete("/api/v1/users/me", headers=alice.headers)
+    r = await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=alice.headers
+    )
     assert r.status_code == 204
 
     assert await _roles(client, with_admin, bob) == {bob.id: "owner", carol.id: "member"}
@@ -86,3 +90,84 @@ async def test_a_deleted_last_owner_hands_each_group_on(
     # The direct conversation keeps both, and its history.
     r = await client.get(f"{CONV}/{direct.json()['id']}", headers=bob.headers)
     assert r.status_code == 200 and r.json()["members_count"] == 2
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def _close(client: httpx.AsyncClient, who: Account, password: str | None) -> httpx.Response:
+    body = {"password": password} if password is not None else None
+    return await client.request("DELETE", "/api/v1/users/me", json=body, headers=who.headers)
+
+
+async def test_closing_an_account_needs_its_password(
+    client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice = await signup()
+    for password, code in ((None, "password_required"), ("not my password", "wrong_password")):
+        r = await _close(client, alice, password)
+        assert (r.status_code, r.json()["code"]) == (403, code)
+    assert (await client.get("/api/v1/users/me", headers=alice.headers)).status_code == 200
+    assert (await _close(client, alice, PASSWORD)).status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=alice.headers)).status_code == 401
+
+
+async def test_a_closed_accounts_text_stays_its_files_go_and_its_profile_is_cleared(
+    app: Any, client: httpx.AsyncClient, signup: Signup
+) -> None:
+    alice, bob = await signup(), await signup()
+    r = await client.patch(
+        "/api/v1/users/me", json={"email": "alice@example.com"}, headers=alice.headers
+    )
+    assert r.status_code == 200
+    conv = await _group(client, alice, bob)
+    r = await client.post(f"{CONV}/{conv}/messages", headers=alice.headers, json={"body": "hi"})
+    text_id = r.json()["id"]
+    upload = await client.post(
+        "/api/v1/media", headers=alice.headers, files={"file": ("p.png", _png(), "image/png")}
+    )
+    r = await client.post(
+        f"{CONV}/{conv}/messages",
+        headers=alice.headers,
+        json={"body": "look", "attachment_ids": [upload.json()["id"]]},
+    )
+    with_file = r.json()
+    link = with_file["attachments"][0]["url"]
+    spare = await client.post(  # uploaded, never sent
+        "/api/v1/media", headers=alice.headers, files={"file": ("q.png", _png(), "image/png")}
+    )
+    media_dir = app.state.chat.settings.resolved_media_dir
+    stored_before = sum(1 for p in media_dir.rglob("*") if p.is_file())
+    assert spare.status_code == 201 and stored_before >= 2
+    seen_until = len(await _events(client, conv, bob))
+
+    assert (await _close(client, alice, PASSWORD)).status_code == 204
+
+    messages = {
+        m["id"]: m
+        for m in (await client.get(f"{CONV}/{conv}/messages", headers=bob.headers)).json()
+    }
+    assert messages[text_id]["body"] == "hi" and not messages[text_id]["deleted"]
+    assert messages[with_file["id"]]["deleted"] and messages[with_file["id"]]["attachments"] == []
+    new = [(e["type"], (e.get("message") or {}).get("id")) for e in
+           (await _events(client, conv, bob))[seen_until:]]  # fmt: skip
+    assert new[0] == ("message.deleted", with_file["id"])
+    assert (await client.get(link)).status_code == 404
+    assert not any(p.is_file() for p in media_dir.rglob("*") if "tmp" not in p.parts)
+    # The profile is cleared: the name others see, the e-mail address (free again).
+    async with app.state.chat.uow() as uow:
+        from chatapi.models import User
+
+        row = await uow.session.get(User, uuid.UUID(alice.id))
+        assert row is not None
+        assert (row.display_name, row.email) == ("Deleted account", None)
+    carol = await signup()
+    r = await client.patch(
+        "/api/v1/users/me", json={"email": "alice@example.com"}, headers=carol.headers
+    )
+    assert r.status_code == 200

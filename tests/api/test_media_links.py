@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from PIL import Image
 
-from helpers import Account, Signup, fresh_database_url
+from helpers import PASSWORD, Account, Signup, fresh_database_url
 from servers import Api, Client, Server, User, server_env
 
 CONV = "/api/v1/conversations"
@@ -114,12 +114,14 @@ async def test_a_closed_accounts_links_stop_at_once(
     bobs = await _media_of(client, bob, conv)
     for link in (mine["url"], bobs["url"]):
         assert (await client.get(link)).status_code == 200
-    r = await client.delete("/api/v1/users/me", headers=alice.headers)
+    r = await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=alice.headers
+    )
     assert r.status_code == 204
-    # Alice stays in the direct chat (history), but her own links, even to her own upload,
-    # open nothing any more; bob's still do.
+    # Alice's links open nothing any more; her files are deleted with the account, so
+    # bob's links to them stop too.
     assert (await client.get(mine["url"])).status_code == 404
-    assert (await client.get(bobs["url"])).status_code == 200
+    assert (await client.get(bobs["url"])).status_code == 404
 
 
 # --- live frames, against a real server ---------------------------------------------------

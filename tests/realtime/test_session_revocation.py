@@ -118,7 +118,9 @@ async def test_deleting_an_account_closes_its_sockets_and_refuses_its_tokens(
             await Client.open(last.ws_url, one.access),
             await Client.open(last.ws_url, two.access),
         ]
-        r = await api.http.delete("/api/v1/users/me", headers=one.headers)
+        r = await api.http.request(
+            "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=one.headers
+        )
         assert r.status_code == 204, r.text
         await asyncio.gather(*(_closes_in_time(s) for s in sockets))
         await api.post(bob, conv, "after")  # nobody of alice's hears it: all are closed

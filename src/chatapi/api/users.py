@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from chatapi.api import errors
 from chatapi.api.auth import client_address
 from chatapi.api.deps import CurrentSession, CurrentUser, ReadUowDep, StateDep, UowDep
-from chatapi.schemas import Clean, PasswordChange, SessionRead, UserRead, UserUpdate
+from chatapi.schemas import AccountClosing, Clean, PasswordChange, SessionRead, UserRead, UserUpdate
 from chatapi.services import accounts, auth, sessions, users
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors(401))
@@ -34,12 +34,29 @@ async def update_me(
     return await users.read_self(state.presence, updated)
 
 
-@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(user: CurrentUser, uow: UowDep) -> Response:
-    """Close your account: its tokens stop working and its sockets close at once, it can no
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT, responses=errors(403, 429))
+async def delete_me(
+    request: Request,
+    user: CurrentUser,
+    uow: UowDep,
+    state: StateDep,
+    payload: AccountClosing | None = None,
+) -> Response:
+    """Close your account, confirmed with your password (`{"password": ...}`; 403
+    `password_required` / `wrong_password`; accounts that sign in with single sign-on
+    only need none): its tokens stop working and its sockets close at once, it can no
     longer log in, and it leaves its groups (handing ownership on where it was the last
-    owner)."""
-    await accounts.delete_account(uow, user=user)
+    owner). Its text messages stay, from "Deleted account"; its files are deleted, and
+    the messages that carried them."""
+    await accounts.delete_account(
+        uow,
+        state.storage,
+        user=user,
+        password=payload.password if payload else None,
+        client=client_address(request),
+        limiter=state.login_limiter,
+        signer=state.media_signer,
+    )
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -8,13 +8,36 @@ from sqlalchemy import select, update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
+from chatapi.media_urls import MediaSigner
 from chatapi.models import Conversation, ConversationKind, Member, User
-from chatapi.services import conversations, identities, sessions
+from chatapi.ports import LoginAttempts
+from chatapi.services import auth, conversations, identities, sessions
+from chatapi.services.media import files as media_files
+from chatapi.services.messages import edit
+from chatapi.storage import MediaStorage
+
+DELETED_NAME = "Deleted account"
 
 
-async def delete_account(uow: UnitOfWork, *, user: User) -> None:
-    """Close an account: it leaves its groups, it can no longer log in, and every session
-    of it ends at once (tokens refused, sockets closed on every instance).
+async def delete_account(
+    uow: UnitOfWork,
+    storage: MediaStorage,
+    *,
+    user: User,
+    password: str | None,
+    client: str,
+    limiter: LoginAttempts,
+    signer: MediaSigner,
+) -> None:
+    """Close an account, confirmed with its password (accounts that sign in with single
+    sign-on only need none): it leaves its groups, it can no longer log in, and every
+    session of it ends at once (tokens refused, sockets closed on every instance).
+
+    What it wrote: its text messages stay as they were sent (the conversations stay
+    whole for the others), from "Deleted account"; every file it uploaded is deleted,
+    and each message carrying files is deleted with them (`message.deleted`). Its
+    profile is cleared (display name "Deleted account", no e-mail address); the username
+    stays taken, so nobody can pose as the person under it.
 
     It leaves each group as a member leaving would (`conversations.remove_member`): where
     it was the last owner, the longest-standing admin, else member, becomes owner first
@@ -22,6 +45,10 @@ async def delete_account(uow: UnitOfWork, *, user: User) -> None:
     direct chat is its pair, and its history stays whole for the other person. Its
     OpenID identities are unlinked, so the person may sign up afresh with them.
     """
+    if user.password_hash:
+        await auth.confirm_password(user, password, client=client, limiter=limiter)
+    await edit.delete_with_files(uow, storage, user=user, signer=signer)
+    await media_files.delete_uploads_of(uow, storage, user_id=user.id)
     stmt = (
         select(col(Member.conversation_id))
         .join(Conversation, col(Conversation.id) == col(Member.conversation_id))
@@ -37,7 +64,9 @@ async def delete_account(uow: UnitOfWork, *, user: User) -> None:
     await uow.session.execute(
         update(User)
         .where(col(User.id) == user.id)
-        .values(deleted_at=datetime.now(UTC), password_hash="")
+        .values(
+            deleted_at=datetime.now(UTC), password_hash="", display_name=DELETED_NAME, email=None
+        )
     )
     await identities.forget_identities(uow, user_id=user.id)
     await sessions.revoke_all(uow, user_id=user.id)

@@ -187,6 +187,20 @@ async def refresh(
     return await _issue_pair(uow, user_id=stored.user_id, family=stored.family_id, policy=policy)
 
 
+async def confirm_password(
+    user: User, password: str | None, *, client: str, limiter: LoginAttempts
+) -> None:
+    """The person at the keyboard proves the account is theirs before a grave change
+    (a new password, closing the account): 403 `password_required` / `wrong_password`.
+    Wrong guesses count against the login limits like failed logins."""
+    if not password:
+        raise Forbidden("Type your password to confirm.", code="password_required")
+    await limiter.reserve(username=user.username, client=client)
+    if not await asyncio.to_thread(security.verify_password, password, user.password_hash):
+        raise Forbidden("The password is not right. Type it again.", code="wrong_password")
+    await limiter.succeeded(username=user.username, client=client)
+
+
 async def change_password(
     uow: UnitOfWork,
     *,

@@ -606,9 +606,12 @@ export interface paths {
         post?: never;
         /**
          * Delete Me
-         * @description Close your account: its tokens stop working and its sockets close at once, it can no
+         * @description Close your account, confirmed with your password (`{"password": ...}`; 403
+         *     `password_required` / `wrong_password`; accounts that sign in with single sign-on
+         *     only need none): its tokens stop working and its sockets close at once, it can no
          *     longer log in, and it leaves its groups (handing ownership on where it was the last
-         *     owner).
+         *     owner). Its text messages stay, from "Deleted account"; its files are deleted, and
+         *     the messages that carried them.
          */
         delete: operations["delete_me_api_v1_users_me_delete"];
         options?: never;
@@ -799,6 +802,14 @@ export interface components {
         Accepted: {
             /** Detail */
             detail: string;
+        };
+        /** AccountClosing */
+        AccountClosing: {
+            /**
+             * Password
+             * @description your password (accounts with one must give it)
+             */
+            password?: string | null;
         };
         /**
          * AuthOptions
@@ -3660,7 +3671,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AccountClosing"] | null;
+            };
+        };
         responses: {
             /** @description Successful Response */
             204: {
@@ -3669,8 +3684,53 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Missing, invalid or expired token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,13 +8,14 @@ the file is attached to. Everyone else gets 404, as if the file did not exist.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
@@ -257,3 +258,18 @@ async def open_download(
         filename=filename,
         inline=file_type is not None and file_type.inline,
     )
+
+
+async def delete_uploads_of(uow: UnitOfWork, storage: MediaStorage, *, user_id: uuid.UUID) -> None:
+    """Every file a user uploaded (a closing account): the rows now, the bytes once the
+    unit of work commits. Attached ones are gone from their messages (the caller deletes
+    those messages first)."""
+    result = await uow.session.execute(
+        delete(Media)
+        .where(col(Media.uploader_id) == user_id)
+        .returning(col(Media.storage_key), col(Media.thumbnail_key))
+        .execution_options(synchronize_session=False)
+    )
+    keys = [key for row in result.all() for key in row if key]
+    if keys:
+        uow.after_commit(functools.partial(storage.delete, *keys))

@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import exists, select
+from sqlmodel import col
+
 from chatapi.db import UnitOfWork
 from chatapi.errors import Forbidden, NotFound, Unprocessable
 from chatapi.media_urls import MediaSigner
-from chatapi.models import ConversationKind, EventType, Member, Message, User
+from chatapi.models import ConversationKind, EventType, Media, Member, Message, User
 from chatapi.schemas import MessageRead
 from chatapi.services import timeline
 from chatapi.services.media import attachments
@@ -80,6 +83,33 @@ async def delete_message(
     message.body = ""
     await attachments.detach_for_deleted_message(uow, storage, message_id=message.id)
     await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
+
+
+async def delete_with_files(
+    uow: UnitOfWork, storage: MediaStorage, *, user: User, signer: MediaSigner
+) -> int:
+    """A closing account's files go: each message of it with attachments is deleted as
+    its sender would delete it (`message.deleted`, body too), in every conversation,
+    whether or not the person is still in it. Returns how many."""
+    with_files = (
+        await uow.session.scalars(
+            select(Message)
+            .where(
+                col(Message.sender_id) == user.id,
+                col(Message.deleted_at).is_(None),
+                exists().where(col(Media.message_id) == col(Message.id)),
+            )
+            .order_by(col(Message.conversation_id), col(Message.seq))
+        )
+    ).all()
+    for message in with_files:
+        message.deleted_at = datetime.now(UTC)
+        message.body = ""
+        await attachments.detach_for_deleted_message(uow, storage, message_id=message.id)
+        await _record_change(
+            uow, message, EventType.message_deleted, actor_id=user.id, signer=signer
+        )
+    return len(with_files)
 
 
 async def _record_change(
