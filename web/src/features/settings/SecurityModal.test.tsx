@@ -3,6 +3,7 @@ import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { api, publicApi } from "../../api/client";
+import { AuthProvider } from "../auth/AuthProvider";
 import { deviceName } from "./security";
 import { SecurityModal } from "./SecurityModal";
 
@@ -66,7 +67,9 @@ function server(routes: Record<string, (body: unknown) => Response>) {
 function renderModal() {
   render(
     <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
-      <SecurityModal show onHide={() => {}} />
+      <AuthProvider>
+        <SecurityModal show onHide={() => {}} />
+      </AuthProvider>
     </QueryClientProvider>,
   );
 }
@@ -128,13 +131,41 @@ describe("the Security dialog", () => {
       current_password: "old password",
       new_password: "a long new one",
     });
-  });
+  }, 20_000);
 
   it("offers no password change to an account that signs in with single sign-on only", async () => {
     server({ ...BASE, "GET /api/v1/users/me/sign-in-methods": () => answer(200, { password: false, identities: [] }) });
     renderModal();
     await screen.findAllByTestId("session-row");
     expect(screen.queryByLabelText("Current password")).toBeNull();
+  });
+});
+
+describe("closing the account", () => {
+  it("asks for the password, then for a confirmation, and sends the password", async () => {
+    const sent = server({ ...BASE, "DELETE /api/v1/users/me": () => answer(204) });
+    renderModal();
+    const button = await screen.findByRole("button", { name: "Close account…" });
+    expect((button as HTMLButtonElement).disabled).toBe(true);
+    await userEvent.type(screen.getByLabelText("Your password"), "my password");
+    await userEvent.click(button);
+    await userEvent.click(await screen.findByRole("button", { name: "Close my account" }));
+    await waitFor(() =>
+      expect(sent.find((s) => s.route === "DELETE /api/v1/users/me")?.body).toEqual({ password: "my password" }),
+    );
+  });
+
+  it("shows the server's refusal of a wrong password", async () => {
+    server({
+      ...BASE,
+      "DELETE /api/v1/users/me": () =>
+        answer(403, { detail: "The password is not right. Type it again.", code: "wrong_password" }),
+    });
+    renderModal();
+    await userEvent.type(await screen.findByLabelText("Your password"), "guess");
+    await userEvent.click(screen.getByRole("button", { name: "Close account…" }));
+    await userEvent.click(await screen.findByRole("button", { name: "Close my account" }));
+    expect((await screen.findByTestId("close-error")).textContent).toContain("not right");
   });
 });
 

@@ -4,7 +4,15 @@ import type { SignedInSession } from "../../api/types";
 import { dayLabel, formatTime } from "../../lib/format";
 import { useAuthOptions, useSignInMethods } from "../auth/sso";
 import { useAuth } from "../auth/AuthProvider";
-import { deviceName, useChangeEmail, useChangePassword, useSessions, useSignOutSessions } from "./security";
+import { ConfirmDialog } from "../../components/ConfirmDialog";
+import {
+  deviceName,
+  useChangeEmail,
+  useCloseAccount,
+  useChangePassword,
+  useSessions,
+  useSignOutSessions,
+} from "./security";
 
 const MIN_PASSWORD = 8;
 
@@ -32,6 +40,7 @@ export function SecurityModal({ show, onHide }: { show: boolean; onHide: () => v
         {hasPassword ? <PasswordForm /> : null}
         {hasPassword && options.data?.password_reset ? <EmailForm /> : null}
         <SessionList enabled={show} />
+        {methods.data ? <CloseAccount hasPassword={methods.data.password} /> : null}
       </Modal.Body>
     </Modal>
   );
@@ -179,6 +188,72 @@ function EmailForm() {
           Save
         </Button>
       </Form>
+    </section>
+  );
+}
+
+function CloseAccount({ hasPassword }: { hasPassword: boolean }) {
+  const { logout } = useAuth();
+  const close = useCloseAccount();
+  const ids = useId();
+  const [password, setPassword] = useState("");
+  const [asking, setAsking] = useState(false);
+
+  async function confirm() {
+    setAsking(false);
+    try {
+      await close.mutateAsync(hasPassword ? password : null);
+      await logout();
+    } catch {
+      // Shown from the mutation's state.
+    }
+  }
+
+  return (
+    <section aria-labelledby={`${ids}-title`} className="border border-danger-subtle rounded p-3">
+      <h3 id={`${ids}-title`} className="h6 text-danger-emphasis">
+        Close account
+      </h3>
+      <p className="small text-body-secondary mb-2">
+        You leave your groups and are signed out everywhere. Your files are deleted, with the messages that carried
+        them; your text messages stay, shown as from “Deleted account”. This cannot be undone.
+      </p>
+      {close.isError ? (
+        <Alert variant="danger" role="alert" data-testid="close-error">
+          {close.error instanceof Error ? close.error.message : "The account was not closed."}
+        </Alert>
+      ) : null}
+      <Form
+        noValidate
+        className="d-flex gap-2 align-items-end"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setAsking(true);
+        }}
+      >
+        {hasPassword ? (
+          <Form.Group controlId={`${ids}-password`} className="flex-grow-1">
+            <Form.Label>Your password</Form.Label>
+            <Form.Control
+              type="password"
+              autoComplete="current-password"
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          </Form.Group>
+        ) : null}
+        <Button type="submit" variant="outline-danger" disabled={close.isPending || (hasPassword && !password)}>
+          Close account…
+        </Button>
+      </Form>
+      <ConfirmDialog
+        show={asking}
+        title="Close your account?"
+        body="Your files are deleted and you are signed out everywhere. This cannot be undone."
+        confirmLabel="Close my account"
+        onConfirm={() => void confirm()}
+        onCancel={() => setAsking(false)}
+      />
     </section>
   );
 }

@@ -50,3 +50,11 @@ export function useChangeEmail() {
     onSuccess: (me) => qc.setQueryData(keys.me, me),
   });
 }
+
+/** Close the account (with its password, when it has one). */
+export function useCloseAccount() {
+  return useMutation({
+    mutationFn: (password: string | null) =>
+      unwrap(api.DELETE("/api/v1/users/me", { body: password === null ? {} : { password } })),
+  });
+}
