@@ -151,6 +151,8 @@ class Member(SQLModel, table=True):
     joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_read_seq: int = Field(default=0)
     last_delivered_seq: int = Field(default=0)
+    # Notifications muted until then (MUTED_FOREVER: until unmuted); None: not muted.
+    muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class FormerMember(SQLModel, table=True):

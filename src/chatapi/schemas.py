@@ -315,6 +315,17 @@ class ConversationUpdate(BaseModel):
     title: Title
 
 
+class ConversationSettingsUpdate(BaseModel):
+    mute: Literal["off", "1h", "8h", "1w", "always"] = Field(
+        description="mute notifications for an hour, 8 hours, a week, until unmuted, or not"
+    )
+
+
+class ConversationSettings(Schema):
+    muted: bool
+    muted_until: datetime | None = Field(description="null when not muted or muted until unmuted")
+
+
 class MemberAdd(BaseModel):
     user_id: uuid.UUID
     role: Literal["admin", "member"] = "member"
@@ -386,6 +397,12 @@ class ConversationRead(Schema):
     former: FormerMembership | None = Field(
         default=None,
         description="set when the caller is no longer a member (read-only history)",
+    )
+    muted: bool = Field(
+        default=False, description="you muted it: it notifies only when you are mentioned"
+    )
+    muted_until: datetime | None = Field(
+        default=None, description="when your mute ends; null when muted until you unmute"
     )
 
 

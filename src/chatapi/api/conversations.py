@@ -10,6 +10,8 @@ from chatapi.api.deps import CurrentUser, ReadUowDep, StateDep, UowDep
 from chatapi.schemas import (
     ConversationCreate,
     ConversationRead,
+    ConversationSettings,
+    ConversationSettingsUpdate,
     ConversationUpdate,
     MemberAdd,
     MemberRead,
@@ -17,7 +19,7 @@ from chatapi.schemas import (
     ReadMarker,
     UtcDatetime,
 )
-from chatapi.services import conversation_list, conversations, receipts
+from chatapi.services import conversation_list, conversations, mute, receipts
 
 router = APIRouter(prefix="/conversations", tags=["conversations"], responses=errors(401))
 
@@ -113,6 +115,20 @@ async def update_conversation(
     )
     await uow.commit()
     return await _read_one(uow, state, user, conversation_id)
+
+
+@router.patch("/{conversation_id}/settings", responses=errors(404))
+async def update_settings(
+    conversation_id: uuid.UUID, payload: ConversationSettingsUpdate, user: CurrentUser, uow: UowDep
+) -> ConversationSettings:
+    """Your own settings for a conversation, on every device of yours: mute it for an hour,
+    8 hours, a week or until unmuted (`"always"`), or unmute it (`"off"`). A muted
+    conversation notifies you only when a message mentions you."""
+    settings = await mute.set_mute(
+        uow, user_id=user.id, conversation_id=conversation_id, choice=payload.mute
+    )
+    await uow.commit()
+    return settings
 
 
 @router.get("/{conversation_id}/members", responses=errors(404))

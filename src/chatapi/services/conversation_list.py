@@ -5,7 +5,7 @@ number of queries, however many conversations there are."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, func, or_, select
 from sqlmodel import col
@@ -15,7 +15,7 @@ from chatapi.media_urls import MediaSigner
 from chatapi.models import Conversation, ConversationKind, FormerMember, Member, Message, User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import ConversationRead, FormerMembership, MessageRead, UserRead
-from chatapi.services import users
+from chatapi.services import mute, users
 from chatapi.services.membership import not_found
 from chatapi.services.messages.reads import to_reads
 
@@ -77,6 +77,7 @@ async def _current_reads(
     last = await _last_messages(uow, ids, signer=signer)
     direct_ids = [c.id for c, _ in rows if c.kind == ConversationKind.direct]
     others = await _other_people(uow, direct_ids, user_id=user.id, presence=presence)
+    now = datetime.now(UTC)
     return [
         ConversationRead(
             id=c.id,
@@ -91,6 +92,8 @@ async def _current_reads(
             last_read_seq=m.last_read_seq,
             last_message=last.get(c.id),
             other_user=others.get(c.id),
+            muted=mute.is_muted(m.muted_until, now=now),
+            muted_until=mute.shown_until(m.muted_until, now=now),
         )
         for c, m in rows
     ]

@@ -478,6 +478,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Settings
+         * @description Your own settings for a conversation, on every device of yours: mute it for an hour,
+         *     8 hours, a week or until unmuted (`"always"`), or unmute it (`"off"`). A muted
+         *     conversation notifies you only when a message mentions you.
+         */
+        patch: operations["update_settings_api_v1_conversations__conversation_id__settings_patch"];
+        trace?: never;
+    };
     "/api/v1/media": {
         parameters: {
             query?: never;
@@ -903,6 +925,17 @@ export interface components {
             /** Members Count */
             members_count: number;
             /**
+             * Muted
+             * @description you muted it: it notifies only when you are mentioned
+             * @default false
+             */
+            muted: boolean;
+            /**
+             * Muted Until
+             * @description when your mute ends; null when muted until you unmute
+             */
+            muted_until: string | null;
+            /**
              * My Role
              * @enum {string}
              */
@@ -913,6 +946,25 @@ export interface components {
             title: string | null;
             /** Unread Count */
             unread_count: number;
+        };
+        /** ConversationSettings */
+        ConversationSettings: {
+            /** Muted */
+            muted: boolean;
+            /**
+             * Muted Until
+             * @description null when not muted or muted until unmuted
+             */
+            muted_until: string | null;
+        };
+        /** ConversationSettingsUpdate */
+        ConversationSettingsUpdate: {
+            /**
+             * Mute
+             * @description mute notifications for an hour, 8 hours, a week, until unmuted, or not
+             * @enum {string}
+             */
+            mute: "off" | "1h" | "8h" | "1w" | "always";
         };
         /** ConversationUpdate */
         ConversationUpdate: {
@@ -3195,6 +3247,77 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    update_settings_api_v1_conversations__conversation_id__settings_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConversationSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationSettings"];
+                };
             };
             /** @description Malformed request (a body that cannot be read) */
             400: {

@@ -26,6 +26,8 @@ function conversation(over: Partial<Conversation> = {}): Conversation {
     members_count: 2,
     my_role: "member",
     unread_count: 0,
+    muted: false,
+    muted_until: null,
     last_read_seq: 2,
     last_message: message(2),
     ...over,

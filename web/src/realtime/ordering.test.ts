@@ -60,6 +60,8 @@ function listWith(lastSeq: number): Conversation[] {
       last_read_seq: 2,
       last_message: message(lastSeq),
       former: null,
+      muted: false,
+      muted_until: null,
     },
   ];
 }

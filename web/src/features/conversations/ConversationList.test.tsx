@@ -23,6 +23,8 @@ function conv(over: Partial<Conversation>): Conversation {
     unread_count: 0,
     last_read_seq: 0,
     last_message: null,
+    muted: false,
+    muted_until: null,
     ...over,
   };
 }

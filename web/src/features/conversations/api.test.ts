@@ -16,6 +16,8 @@ function conv(over: Partial<Conversation>): Conversation {
     members_count: 2,
     my_role: "member",
     unread_count: 0,
+    muted: false,
+    muted_until: null,
     last_read_seq: 0,
     last_message: message(1),
     ...over,

@@ -20,6 +20,8 @@ function conversation(kind: "direct" | "group"): Conversation {
     members_count: 3,
     my_role: "member",
     unread_count: 0,
+    muted: false,
+    muted_until: null,
     last_read_seq: 0,
     last_message: null,
     former: null,
