@@ -26,6 +26,7 @@ function conversation(over: Partial<Conversation> = {}): Conversation {
     members_count: 2,
     my_role: "member",
     unread_count: 0,
+    unread_mentions: 0,
     last_read_seq: 2,
     last_message: message(2),
     ...over,

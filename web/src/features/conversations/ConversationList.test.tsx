@@ -21,6 +21,7 @@ function conv(over: Partial<Conversation>): Conversation {
     members_count: 2,
     my_role: "member",
     unread_count: 0,
+    unread_mentions: 0,
     last_read_seq: 0,
     last_message: null,
     ...over,

@@ -20,6 +20,7 @@ function conversation(kind: "direct" | "group"): Conversation {
     members_count: 3,
     my_role: "member",
     unread_count: 0,
+    unread_mentions: 0,
     last_read_seq: 0,
     last_message: null,
     former: null,
