@@ -117,7 +117,8 @@ purifier.addHook("afterSanitizeAttributes", (node) => {
 
 /** The body as sanitized HTML, ready for the message bubble. */
 export function renderMarkdown(body: string, mentions: MentionNames = NO_MENTIONS): string {
-  const html = md.render(body, { mentions });
+  // No whitespace between the blocks: it would show in the bubble and in its text.
+  const html = md.render(body, { mentions }).trim().replace(/>\n+</g, "><");
   return purifier.sanitize(html, {
     ALLOWED_TAGS,
     ALLOWED_ATTR,
