@@ -192,6 +192,23 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Who the body mentions (member user ids, as strings, in order of first mention; null
+    # when none) and whether it mentions @all: parsed once on send and on edit
+    # (services/messages/mentions.py), so readers need not parse. `MessageMention` rows
+    # index the same per user, for the unread-mentions count.
+    mentions: list[str] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True))
+    mentions_all: bool = Field(default=False)
+
+
+class MessageMention(SQLModel, table=True):
+    """One member mentioned by name in one message: the index behind each member's
+    `unread_mentions` (a key lookup per unread message). Rewritten when the message is
+    edited, dropped when it is deleted."""
+
+    __tablename__ = "message_mentions"
+
+    message_id: uuid.UUID = Field(foreign_key="messages.id", primary_key=True, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True)
 
 
 class Event(SQLModel, table=True):

@@ -366,6 +366,13 @@ class MessageRead(Schema):
     created_at: datetime
     edited_at: datetime | None
     deleted: bool
+    mentions: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="members the body mentions by @username (in order of first mention)",
+    )
+    mentions_all: bool = Field(
+        default=False, description="the body mentions everyone (@all, where allowed)"
+    )
 
 
 class FormerMembership(Schema):
@@ -389,6 +396,11 @@ class ConversationRead(Schema):
     members_count: int
     my_role: Role
     unread_count: int
+    unread_mentions: int = Field(
+        default=0,
+        description="unread messages of others (after my read marker, not deleted) that"
+        " mention me or @all",
+    )
     last_read_seq: int = 0
     last_message: MessageRead | None = None
     other_user: UserRead | None = Field(

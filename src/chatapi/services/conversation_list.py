@@ -7,12 +7,20 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
-from chatapi.models import Conversation, ConversationKind, FormerMember, Member, Message, User
+from chatapi.models import (
+    Conversation,
+    ConversationKind,
+    FormerMember,
+    Member,
+    Message,
+    MessageMention,
+    User,
+)
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import ConversationRead, FormerMembership, MessageRead, UserRead
 from chatapi.services import mute, users
@@ -73,7 +81,7 @@ async def _current_reads(
         return []
     ids = [c.id for c, _ in rows]
     counts = await _member_counts(uow, ids)
-    unread = await _unread_counts(uow, ids, user_id=user.id)
+    unread, unread_mentions = await _unread_counts(uow, ids, user_id=user.id)
     last = await _last_messages(uow, ids, signer=signer)
     direct_ids = [c.id for c, _ in rows if c.kind == ConversationKind.direct]
     others = await _other_people(uow, direct_ids, user_id=user.id, presence=presence)
@@ -89,6 +97,7 @@ async def _current_reads(
             members_count=counts.get(c.id, 0),
             my_role=m.role,
             unread_count=unread.get(c.id, 0),
+            unread_mentions=unread_mentions.get(c.id, 0),
             last_read_seq=m.last_read_seq,
             last_message=last.get(c.id),
             other_user=others.get(c.id),
@@ -234,15 +243,25 @@ async def _member_counts(uow: UnitOfWork, ids: list[uuid.UUID]) -> dict[uuid.UUI
 
 async def _unread_counts(
     uow: UnitOfWork, ids: list[uuid.UUID], *, user_id: uuid.UUID
-) -> dict[uuid.UUID, int]:
-    """Messages of others after my read marker, not deleted."""
+) -> tuple[dict[uuid.UUID, int], dict[uuid.UUID, int]]:
+    """Messages of others after my read marker, not deleted; and how many of them mention
+    me (a key lookup in `message_mentions` per unread message) or @all. One query."""
     me = (
         select(col(Member.conversation_id), col(Member.last_read_seq))
         .where(col(Member.user_id) == user_id)
         .subquery()
     )
+    named = (
+        select(col(MessageMention.message_id))
+        .where(
+            col(MessageMention.message_id) == col(Message.id),
+            col(MessageMention.user_id) == user_id,
+        )
+        .exists()
+    )
+    mentioned = func.sum(case((or_(col(Message.mentions_all), named), 1), else_=0))
     stmt = (
-        select(col(Message.conversation_id), func.count())
+        select(col(Message.conversation_id), func.count(), mentioned)
         .join(me, me.c.conversation_id == col(Message.conversation_id))
         .where(
             col(Message.conversation_id).in_(ids),
@@ -252,7 +271,8 @@ async def _unread_counts(
         )
         .group_by(col(Message.conversation_id))
     )
-    return dict((await uow.session.execute(stmt)).tuples().all())
+    rows = (await uow.session.execute(stmt)).tuples().all()
+    return {c: n for c, n, _ in rows}, {c: int(m or 0) for c, _, m in rows}
 
 
 async def _last_messages(

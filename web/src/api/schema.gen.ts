@@ -946,6 +946,12 @@ export interface components {
             title: string | null;
             /** Unread Count */
             unread_count: number;
+            /**
+             * Unread Mentions
+             * @description unread messages of others (after my read marker, not deleted) that mention me or @all
+             * @default 0
+             */
+            unread_mentions: number;
         };
         /** ConversationSettings */
         ConversationSettings: {
@@ -1182,6 +1188,17 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Mentions
+             * @description members the body mentions by @username (in order of first mention)
+             */
+            mentions: string[];
+            /**
+             * Mentions All
+             * @description the body mentions everyone (@all, where allowed)
+             * @default false
+             */
+            mentions_all: boolean;
             /** Reply To Id */
             reply_to_id: string | null;
             /**

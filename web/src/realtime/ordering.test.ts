@@ -57,6 +57,7 @@ function listWith(lastSeq: number): Conversation[] {
       members_count: 2,
       my_role: "member",
       unread_count: 1,
+      unread_mentions: 0,
       last_read_seq: 2,
       last_message: message(lastSeq),
       former: null,

@@ -246,6 +246,17 @@ export interface components {
        * Format: uuid
        */
       id: string;
+      /**
+       * Mentions
+       * @description members the body mentions by @username (in order of first mention)
+       */
+      mentions: string[];
+      /**
+       * Mentions All
+       * @description the body mentions everyone (@all, where allowed)
+       * @default false
+       */
+      mentions_all: boolean;
       /** Reply To Id */
       reply_to_id: string | null;
       /**

@@ -22,6 +22,7 @@ from chatapi.services.membership import (
     lock_conversation,
     require_member,
 )
+from chatapi.services.messages import mentions
 from chatapi.services.messages.reads import to_reads
 from chatapi.services.messages.send import clean_body
 from chatapi.storage import MediaStorage
@@ -57,6 +58,14 @@ async def edit_message(
     attached = await attachments.attachments_for(uow, message_ids=[message.id])
     message.body = clean_body(body, has_attachments=bool(attached.get(message.id)))
     message.edited_at = datetime.now(UTC)
+    found = (
+        await mentions.resolve(
+            uow, [mentions.Draft(message.conversation_id, message.sender_id, message.body)]
+        )
+    )[0]
+    message.mentions = found.stored()
+    message.mentions_all = found.all
+    await mentions.replace(uow, message_id=message.id, mentions=found)
     return await _record_change(
         uow, message, EventType.message_edited, actor_id=user.id, signer=signer
     )
@@ -81,6 +90,9 @@ async def delete_message(
         return
     message.deleted_at = datetime.now(UTC)
     message.body = ""
+    message.mentions = None
+    message.mentions_all = False
+    await mentions.replace(uow, message_id=message.id, mentions=mentions.NONE)
     await attachments.detach_for_deleted_message(uow, storage, message_id=message.id)
     await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
 

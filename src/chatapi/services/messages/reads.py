@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from chatapi.db import UnitOfWork
@@ -35,4 +36,6 @@ def _read(message: Message, files: Sequence[Media], *, signer: MediaSigner) -> M
         created_at=message.created_at,
         edited_at=message.edited_at,
         deleted=deleted,
+        mentions=[] if deleted else [uuid.UUID(u) for u in message.mentions or ()],
+        mentions_all=not deleted and message.mentions_all,
     )

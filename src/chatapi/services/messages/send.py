@@ -26,6 +26,7 @@ from chatapi.models import Event, EventType, Member, Message
 from chatapi.schemas import MAX_BODY_CHARS, EventRead, MessageRead
 from chatapi.services import timeline
 from chatapi.services.media import attachments
+from chatapi.services.messages import mentions
 from chatapi.services.messages.reads import to_reads
 
 # (conversation, sender, client_id): the idempotency key of a send.
@@ -111,6 +112,8 @@ class _Batch:
     requests: Sequence[SendRequest]
     outcomes: list[Outcome | None]
     texts: dict[int, str] = field(default_factory=dict)
+    # Accepted requests that mention someone (indexes into `requests`).
+    mentioned: dict[int, mentions.Mentions] = field(default_factory=dict)
     # Accepted requests, to be stored (indexes into `requests`).
     accepted: list[int] = field(default_factory=list)
     # A repeat of a client_id within the batch -> the first request with it.
@@ -155,10 +158,12 @@ async def send_messages(
     retried = await _find_retries(uow, batch, signer=signer) if check_retries else {}
     _sort_retries(batch, retried)
     seqs = await _take_seqs(uow, batch)
+    await _find_mentions(uow, batch)
     now = datetime.now(UTC)
     ids = await _insert(uow, batch, seqs, now=now)
     for i in batch.accepted:
         req = requests[i]
+        found = batch.mentioned.get(i, mentions.NONE)
         attached = await attachments.attach(
             uow, owner_id=req.sender_id, message_id=ids[i], attachment_ids=list(req.attachment_ids)
         )
@@ -174,6 +179,8 @@ async def send_messages(
             created_at=now,
             edited_at=None,
             deleted=False,
+            mentions=list(found.user_ids),
+            mentions_all=found.all,
         )
         batch.outcomes[i] = (read, True)
         timeline.announce_read(
@@ -208,6 +215,23 @@ def _sort_retries(batch: _Batch, retried: dict[RetryKey, MessageRead]) -> None:
                 continue
             first_in_batch[key] = i
         batch.accepted.append(i)
+
+
+async def _find_mentions(uow: UnitOfWork, batch: _Batch) -> None:
+    """The mentions of the accepted requests that write an `@` (one query for the batch,
+    none when no body has one); run after membership is settled, under the same locks."""
+    asking = [i for i in batch.accepted if "@" in batch.texts[i]]
+    if not asking:
+        return
+    drafts = [
+        mentions.Draft(
+            batch.requests[i].conversation_id, batch.requests[i].sender_id, batch.texts[i]
+        )
+        for i in asking
+    ]
+    for i, found in zip(asking, await mentions.resolve(uow, drafts), strict=True):
+        if found is not mentions.NONE:
+            batch.mentioned[i] = found
 
 
 def _per_conversation(batch: _Batch) -> dict[uuid.UUID, list[int]]:
@@ -254,6 +278,7 @@ async def _insert(
     event_rows: list[dict[str, object]] = []
     for i in batch.accepted:
         req = batch.requests[i]
+        found = batch.mentioned.get(i, mentions.NONE)
         rows.append(
             {
                 "id": ids[i],
@@ -264,6 +289,8 @@ async def _insert(
                 "client_id": req.client_id,
                 "reply_to_id": req.reply_to_id,
                 "created_at": now,
+                "mentions": found.stored(),
+                "mentions_all": found.all,
             }
         )
         event_rows.append(
@@ -281,6 +308,7 @@ async def _insert(
     if len(inserted) != len(rows):
         raise RetriesFound
     await conn.execute(_INSERT_EVENTS, event_rows)
+    await mentions.store(uow, {ids[i]: found for i, found in batch.mentioned.items()})
     return ids
 
 

@@ -21,6 +21,7 @@ function conv(over: Partial<Conversation>): Conversation {
     members_count: 2,
     my_role: "member",
     unread_count: 0,
+    unread_mentions: 0,
     last_read_seq: 0,
     last_message: null,
     muted: false,
@@ -68,6 +69,19 @@ describe("ConversationList", () => {
     expect(within(items[0] as HTMLElement).getByTestId("online-dot")).toBeInTheDocument();
     expect(within(items[1] as HTMLElement).queryByTestId("online-dot")).not.toBeInTheDocument();
     expect(within(items[1] as HTMLElement).getByTestId("conversation-preview")).toHaveTextContent("see you");
+  });
+
+  it("shows an @ badge where someone mentioned me in what I have not read", () => {
+    renderList([
+      conv({ id: "quiet", title: "Quiet", kind: "group", unread_count: 2 }),
+      conv({ id: "loud", title: "Loud", kind: "group", unread_count: 4, unread_mentions: 2 }),
+    ]);
+    const items = screen.getAllByTestId("conversation-item");
+    const loud = items.find((i) => i.textContent?.includes("Loud"));
+    const quiet = items.find((i) => i.textContent?.includes("Quiet"));
+    expect(within(loud!).getByTestId("mention-badge")).toHaveTextContent("@ 2 unread mentions");
+    expect(loud).toHaveAccessibleName(/2 unread mentions/);
+    expect(within(quiet!).queryByTestId("mention-badge")).not.toBeInTheDocument();
   });
 
   it("says how to start when there is nothing yet", () => {

@@ -153,6 +153,7 @@ function ConversationItem({
                 preview
               )}
             </small>
+            {(c.unread_mentions ?? 0) > 0 ? <MentionBadge count={c.unread_mentions} /> : null}
             {c.unread_count > 0 ? (
               <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">
                 {c.unread_count}
@@ -163,5 +164,14 @@ function ConversationItem({
         </div>
       </NavLink>
     </li>
+  );
+}
+
+/** Someone mentioned me (or @all) in messages I have not read. */
+function MentionBadge({ count }: { count: number }) {
+  return (
+    <Badge pill bg="warning" text="dark" className="flex-shrink-0" data-testid="mention-badge">
+      @<span className="visually-hidden"> {count === 1 ? "1 unread mention" : `${count} unread mentions`}</span>
+    </Badge>
   );
 }

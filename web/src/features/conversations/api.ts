@@ -78,6 +78,7 @@ export function mergeFetchedConversations(
       last_read_seq: Math.max(c.last_read_seq, f.last_read_seq),
       last_message: liveMessage ? c.last_message : f.last_message,
       unread_count: liveMessage || (liveRead && !fetchedNewer) ? c.unread_count : f.unread_count,
+      unread_mentions: liveRead && !fetchedNewer ? c.unread_mentions : f.unread_mentions,
     };
   });
 }

@@ -1,11 +1,22 @@
-import { useEffect, useRef, useState, type ClipboardEvent, type FormEvent, type KeyboardEvent } from "react";
+import {
+  useEffect,
+  useId,
+  useLayoutEffect,
+  useRef,
+  useState,
+  type ClipboardEvent,
+  type FormEvent,
+  type KeyboardEvent,
+} from "react";
 import { Icon } from "../../components/Icon";
 import { Alert, Button, CloseButton, Form, ProgressBar } from "react-bootstrap";
-import type { Message } from "../../api/types";
+import type { Member, Message } from "../../api/types";
 import { formatBytes } from "../../lib/format";
 import type { useUploads } from "../media/useUploads";
 import { useRealtime } from "../../realtime/RealtimeProvider";
 import { getDraft, setDraft } from "./drafts";
+import { activeMention, applyMention, suggestions } from "./mentionAutocomplete";
+import { MentionSuggestions, mentionOptionId } from "./MentionSuggestions";
 
 const TYPING_RENEW_MS = 3_000;
 const TYPING_IDLE_MS = 4_000;
@@ -14,6 +25,9 @@ interface Props {
   conversationId: string;
   /** The signed-in user: drafts are kept per user (none without one). */
   meId?: string | undefined;
+  /** Who can be mentioned with `@` (the conversation's members). */
+  members?: readonly Member[] | undefined;
+  group?: boolean | undefined;
   replyTo: Message | null;
   replyName: string;
   editing: Message | null;
@@ -27,6 +41,8 @@ interface Props {
 export function Composer({
   conversationId,
   meId,
+  members = [],
+  group = false,
   replyTo,
   replyName,
   editing,
@@ -42,6 +58,33 @@ export function Composer({
   const fileInput = useRef<HTMLInputElement>(null);
   const { send } = useRealtime();
   const typingSentAt = useRef(0);
+  const [caret, setCaret] = useState(0);
+  const [activeOption, setActiveOption] = useState(0);
+  // The `@` whose suggestions were closed with Esc: they stay closed until another `@`.
+  const [dismissedAt, setDismissedAt] = useState<number | null>(null);
+  const nextCaret = useRef<number | null>(null);
+  const listId = useId();
+  const mention = activeMention(body, caret);
+  const options = mention && mention.start !== dismissedAt ? suggestions(members, mention.query, meId, group) : [];
+  const suggesting = options.length > 0;
+  const active = Math.min(activeOption, Math.max(options.length - 1, 0));
+
+  useLayoutEffect(() => {
+    if (nextCaret.current === null || !textarea.current) return;
+    textarea.current.setSelectionRange(nextCaret.current, nextCaret.current);
+    setCaret(nextCaret.current);
+    nextCaret.current = null;
+  }, [body]);
+
+  function pickMention(index: number) {
+    const option = options[index];
+    if (!mention || !option) return;
+    const next = applyMention(body, mention, caret, option.username);
+    nextCaret.current = next.caret;
+    setBody(next.text);
+    if (!editing) saveDraft(next.text);
+    setActiveOption(0);
+  }
   const idleTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
 
   const stopTyping = () => {
@@ -132,6 +175,24 @@ export function Composer({
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (suggesting && !e.nativeEvent.isComposing) {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        const step = e.key === "ArrowDown" ? 1 : -1;
+        setActiveOption((active + step + options.length) % options.length);
+        return;
+      }
+      if ((e.key === "Enter" && !e.shiftKey) || e.key === "Tab") {
+        e.preventDefault();
+        pickMention(active);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setDismissedAt(mention?.start ?? null);
+        return;
+      }
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       void submit();
@@ -208,7 +269,8 @@ export function Composer({
           ))}
         </ul>
       ) : null}
-      <div className="d-flex align-items-end gap-2">
+      <div className="d-flex align-items-end gap-2 position-relative">
+        {suggesting ? <MentionSuggestions id={listId} options={options} active={active} onPick={pickMention} /> : null}
         <input
           ref={fileInput}
           type="file"
@@ -238,7 +300,18 @@ export function Composer({
           placeholder="Message"
           aria-label="Message"
           aria-describedby="composer-hint"
+          aria-autocomplete="list"
+          aria-controls={suggesting ? listId : undefined}
+          aria-activedescendant={suggesting ? mentionOptionId(listId, active) : undefined}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart ?? 0)}
           onChange={(e) => {
+            setCaret(e.target.selectionStart ?? 0);
+            if (
+              dismissedAt !== null &&
+              activeMention(e.target.value, e.target.selectionStart ?? 0)?.start !== dismissedAt
+            ) {
+              setDismissedAt(null);
+            }
             setBody(e.target.value);
             if (!editing) saveDraft(e.target.value);
             if (!editing && e.target.value) noteTyping();
@@ -253,7 +326,8 @@ export function Composer({
         </Button>
       </div>
       <div id="composer-hint" className="visually-hidden">
-        Enter sends, Shift+Enter starts a new line.
+        Enter sends, Shift+Enter starts a new line. Type @ to mention someone: arrows choose, Enter or Tab picks, Esc
+        closes.
       </div>
     </Form>
   );

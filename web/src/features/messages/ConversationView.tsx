@@ -190,6 +190,8 @@ function ConversationView({ id }: { id: string }) {
           <Composer
             conversationId={id}
             meId={meId}
+            members={memberList}
+            group={c?.kind === "group"}
             replyTo={replyTo}
             replyName={replyTo ? (replyTo.sender_id === meId ? "yourself" : replyAuthor(replyTo.sender_id)) : ""}
             editing={editing}

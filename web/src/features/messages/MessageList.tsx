@@ -10,6 +10,7 @@ import { useDisplayNames } from "../users/api";
 import { discardPending, loadOlder, retryPending } from "./api";
 import { ChangeNote } from "./ChangeNote";
 import { MessageActions } from "./MessageActions";
+import { MessageBody } from "./MessageBody";
 import { newMessagesDivider, setNewestOnScreen, unreadAfter } from "./readTracking";
 import { SenderName } from "./SenderName";
 import { Ticks } from "./Ticks";
@@ -116,6 +117,7 @@ export function MessageList({
     return names;
   }, [members, timeline.system]);
   const ids = useMemo(() => namedUsers(timeline, meId), [timeline, meId]);
+  const usernames = useMemo(() => new Map(members.map((m) => [m.user.id, m.user.username])), [members]);
   const nameOf = useDisplayNames(ids, known);
   const replyName = (id: string) => (id === meId ? "You" : nameOf(id));
   const list = rows(timeline, meId);
@@ -318,6 +320,8 @@ export function MessageList({
                     : []
                 }
                 readOnly={readOnly}
+                usernames={usernames}
+                meId={meId}
                 canDelete={row.senderId === meId || canModerate}
                 onReply={onReply}
                 onEdit={onEdit}
@@ -418,6 +422,8 @@ function MessageRow(props: {
   status: TickStatus | undefined;
   seenBy: string[];
   readOnly: boolean;
+  usernames: ReadonlyMap<string, string>;
+  meId: string;
   canDelete: boolean;
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
@@ -451,11 +457,7 @@ function MessageRow(props: {
             {(m.attachments ?? []).map((a) => (
               <Attachment key={a.id} media={a} />
             ))}
-            {m.body ? (
-              <span data-testid="message-body" dir="auto">
-                {m.body}
-              </span>
-            ) : null}
+            {m.body ? <MessageBody body={m.body} mentions={m} usernames={props.usernames} meId={props.meId} /> : null}
           </>
         )}
         <span className="bubble-meta float-end ms-2 mt-1">
@@ -495,11 +497,7 @@ function PendingRow({
         {p.attachments.map((a) => (
           <Attachment key={a.id} media={a} />
         ))}
-        {p.body ? (
-          <span data-testid="message-body" dir="auto">
-            {p.body}
-          </span>
-        ) : null}
+        {p.body ? <MessageBody body={p.body} /> : null}
         <span className="bubble-meta float-end ms-2 mt-1">
           <time dateTime={p.created_at}>{formatTime(p.created_at)}</time>
           <Ticks status={p.status === "failed" ? "failed" : "pending"} />

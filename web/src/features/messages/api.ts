@@ -185,10 +185,15 @@ export function noteLastMessage(qc: QueryClient, message: Message, countUnread: 
     }),
   );
   if (!qc.getQueryData(keys.conversations)) noteNewsBeforeList();
-  else if (!known) {
+  else if (!known || (countUnread && mentionsSomeone(message))) {
+    // Whom a mention is for is the server's to count (unread_mentions): ask for the list.
     // A conversation we have never seen (someone started it): fetch the list.
     void qc.invalidateQueries({ queryKey: keys.conversations });
   }
+}
+
+function mentionsSomeone(message: Message): boolean {
+  return message.mentions_all || message.mentions.length > 0;
 }
 
 export interface SendInput {
@@ -356,7 +361,12 @@ export function noteOwnRead(qc: QueryClient, id: string, seq: number, meId: stri
       if (c.id !== id) return c;
       const unread = unreadCountAfter(c, tl, seq, meId);
       if (unread === null) unknown = true;
-      return { ...c, last_read_seq: Math.max(c.last_read_seq, seq), unread_count: unread ?? c.unread_count };
+      return {
+        ...c,
+        last_read_seq: Math.max(c.last_read_seq, seq),
+        unread_count: unread ?? c.unread_count,
+        unread_mentions: unread === 0 ? 0 : (unreadMentionsAfter(tl, seq, meId, unread) ?? c.unread_mentions),
+      };
     }),
   );
   // The open conversation's own entry too: its marker places the "new messages" divider next time.
@@ -366,6 +376,17 @@ export function noteOwnRead(qc: QueryClient, id: string, seq: number, meId: stri
       : c,
   );
   if (unknown) void qc.invalidateQueries({ queryKey: keys.conversations });
+}
+
+/** Unread messages that mention me or @all, counted from the timeline when it covers them. */
+function unreadMentionsAfter(
+  tl: Timeline | undefined,
+  seq: number,
+  meId: string,
+  unread: number | null,
+): number | null {
+  if (unread === null || !tl) return null;
+  return unreadAfter(tl.messages, seq, meId).filter((m) => m.mentions_all || m.mentions.includes(meId)).length;
 }
 
 function unreadCountAfter(c: Conversation, tl: Timeline | undefined, seq: number, meId: string): number | null {
