@@ -14,6 +14,8 @@ const PATHS = {
   chat: "M2 3.5h12v8H6l-3 2.5v-2.5H2Z",
   retry: "M13 8a5 5 0 1 1-1.5-3.6M13 2.5v2.5h-2.5",
   down: "M8 2.5v11M3.5 9 8 13.5 12.5 9",
+  bellOff: "M6.5 13.5a1.5 1.5 0 0 0 3 0M4 6.5a4 4 0 0 1 6.9-2.8M12 7v2.5l1.5 2H3.5L4 10.8M2 2l12 12",
+  bell: "M6.5 13.5a1.5 1.5 0 0 0 3 0M4 6.5a4 4 0 0 1 8 0v3l1.5 2h-11L4 9.5Z",
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -5,7 +5,7 @@ import { ConnectionBanner } from "../../components/ConnectionBanner";
 import { BrandMark } from "../../components/BrandMark";
 import { useAuth } from "../../features/auth/AuthProvider";
 import { useAuthOptions } from "../../features/auth/sso";
-import { useConversations } from "../../features/conversations/api";
+import { isMuted, useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
 import { SecurityModal } from "../../features/settings/SecurityModal";
 import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
@@ -16,7 +16,11 @@ export function ChatLayout() {
   const { status, me, logout } = useAuth();
   const { followsSystem, followSystem } = useTheme();
   const conversations = useConversations(status === "signed-in");
-  const unread = (conversations.data ?? []).reduce((n, c) => n + c.unread_count, 0);
+  // Muted conversations count only where they mention me.
+  const unread = (conversations.data ?? []).reduce(
+    (n, c) => n + (isMuted(c) ? (c.unread_mentions ?? 0) : c.unread_count),
+    0,
+  );
   useEffect(() => {
     document.title = unread ? `(${unread}) chatapi` : "chatapi";
   }, [unread]);

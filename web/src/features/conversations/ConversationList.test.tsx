@@ -84,6 +84,21 @@ describe("ConversationList", () => {
     expect(within(quiet!).queryByTestId("mention-badge")).not.toBeInTheDocument();
   });
 
+  it("marks a muted conversation, its unread count in grey", () => {
+    renderList([
+      conv({ id: "muted", title: "Muted", kind: "group", unread_count: 5, muted: true, muted_until: null }),
+      conv({ id: "open", title: "Open", kind: "group", unread_count: 1 }),
+    ]);
+    const items = screen.getAllByTestId("conversation-item");
+    const muted = items.find((i) => i.textContent?.includes("Muted"));
+    const open = items.find((i) => i.textContent?.includes("Open"));
+    expect(within(muted!).getByTestId("muted-icon")).toBeInTheDocument();
+    expect(muted).toHaveAccessibleName(/muted/);
+    expect(within(muted!).getByTestId("unread-badge")).toHaveClass("bg-secondary");
+    expect(within(open!).queryByTestId("muted-icon")).not.toBeInTheDocument();
+    expect(within(open!).getByTestId("unread-badge")).toHaveClass("bg-primary");
+  });
+
   it("says how to start when there is nothing yet", () => {
     renderList([]);
     expect(screen.getByText(/No conversations yet/)).toBeInTheDocument();

@@ -3,13 +3,14 @@ import { Alert, Badge, Button, ListGroup, Spinner } from "react-bootstrap";
 import { NavLink, useNavigate, useParams } from "react-router";
 import type { Conversation, User } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
+import { Icon } from "../../components/Icon";
 import { formatListTime } from "../../lib/format";
 import { usePresenceKnown } from "../../realtime/context";
 import { useTypingUsers } from "../../realtime/typingStore";
 import { useAuth } from "../auth/AuthProvider";
 import { useMessageWithChanges } from "../messages/changes";
 import { draftPreview, useDrafts } from "../messages/drafts";
-import { conversationTitle, directPeer, useConversations, useStartDirect } from "./api";
+import { conversationTitle, directPeer, isMuted, useConversations, useStartDirect } from "./api";
 import { onListKeyDown, useStartFocus } from "./listKeys";
 import { NewGroupModal } from "./NewGroupModal";
 import { UserPicker } from "./UserPicker";
@@ -133,6 +134,12 @@ function ConversationItem({
             <span className={`text-truncate ${c.unread_count ? "fw-bold" : "fw-medium"}`}>
               {title}
               {online ? <span className="visually-hidden">, online</span> : null}
+              {isMuted(c) ? (
+                <span className="ms-1 text-body-secondary" title="Muted" data-testid="muted-icon">
+                  <Icon name="bellOff" size={12} />
+                  <span className="visually-hidden">, muted</span>
+                </span>
+              ) : null}
             </span>
             <small className="text-body-secondary flex-shrink-0">
               {formatListTime(last?.created_at ?? c.created_at)}
@@ -155,7 +162,12 @@ function ConversationItem({
             </small>
             {(c.unread_mentions ?? 0) > 0 ? <MentionBadge count={c.unread_mentions} /> : null}
             {c.unread_count > 0 ? (
-              <Badge pill bg="primary" className="flex-shrink-0" data-testid="unread-badge">
+              <Badge
+                pill
+                bg={isMuted(c) ? "secondary" : "primary"}
+                className="flex-shrink-0"
+                data-testid="unread-badge"
+              >
                 {c.unread_count}
                 <span className="visually-hidden"> unread</span>
               </Badge>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Conversation } from "../../api/types";
 import { CONV, message } from "../../test/factories";
-import { mergeFetchedConversations } from "./api";
+import { isMuted, mergeFetchedConversations } from "./api";
 
 function conv(over: Partial<Conversation>): Conversation {
   return {
@@ -48,5 +48,16 @@ describe("a fetched conversation list against what arrived meanwhile", () => {
     const fetched = [conv({ last_seq: 4, last_message: message(4), unread_count: 3 })];
     expect(mergeFetchedConversations(live, fetched)).toEqual(fetched);
     expect(mergeFetchedConversations(undefined, fetched)).toBe(fetched);
+  });
+});
+
+describe("whether a conversation is muted now", () => {
+  const NOW = Date.parse("2026-11-29T12:00:00Z");
+  it("follows the mute's end, and 'until unmuted' has none", () => {
+    expect(isMuted({ muted: false, muted_until: null }, NOW)).toBe(false);
+    expect(isMuted({ muted: true, muted_until: null }, NOW)).toBe(true);
+    expect(isMuted({ muted: true, muted_until: "2026-11-29T13:00:00Z" }, NOW)).toBe(true);
+    // Muted for an hour, read back later: over by itself.
+    expect(isMuted({ muted: true, muted_until: "2026-11-29T11:59:00Z" }, NOW)).toBe(false);
   });
 });

@@ -196,6 +196,33 @@ export function useRenameConversation(id: string) {
   });
 }
 
+export type MuteChoice = "off" | "1h" | "8h" | "1w" | "always";
+
+/** Mute or unmute a conversation for me (kept on the server: every device follows it). */
+export function useMuteConversation(id: string) {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (mute: MuteChoice) =>
+      unwrap(
+        api.PATCH("/api/v1/conversations/{conversation_id}/settings", {
+          params: { path: { conversation_id: id } },
+          body: { mute },
+        }),
+      ),
+    onSuccess: (settings) => {
+      qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
+        list?.map((c) => (c.id === id ? { ...c, ...settings } : c)),
+      );
+      qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? { ...c, ...settings } : c));
+    },
+  });
+}
+
+/** Muted now (a mute with an end that has passed is over). */
+export function isMuted(c: Pick<Conversation, "muted" | "muted_until">, now = Date.now()): boolean {
+  return c.muted && (c.muted_until === null || Date.parse(c.muted_until) > now);
+}
+
 export function useAddMember(id: string) {
   const qc = useQueryClient();
   return useMutation({

@@ -12,6 +12,7 @@ import { useAuth } from "../auth/AuthProvider";
 import { conversationTitle, directPeer, useConversation, useForgetFormer, useMembers } from "../conversations/api";
 import { useUploads } from "../media/useUploads";
 import { useDisplayNames } from "../users/api";
+import { MuteMenu } from "../conversations/MuteMenu";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
 import { useTimelineWithChanges } from "./changes";
@@ -132,6 +133,7 @@ function ConversationView({ id }: { id: string }) {
           </h2>
           <ChatSubtitle conversation={c} members={memberList} peer={peer} meId={meId} former={Boolean(former)} />
         </div>
+        {c && !former ? <MuteMenu conversation={c} /> : null}
         {c?.kind === "group" && !former ? (
           <Button
             variant="outline-secondary"
