@@ -14,6 +14,7 @@ const PATHS = {
   chat: "M2 3.5h12v8H6l-3 2.5v-2.5H2Z",
   retry: "M13 8a5 5 0 1 1-1.5-3.6M13 2.5v2.5h-2.5",
   down: "M8 2.5v11M3.5 9 8 13.5 12.5 9",
+  search: "M7 2a5 5 0 1 0 0 10A5 5 0 0 0 7 2Zm3.6 8.6L14 14",
 } as const;
 
 export type IconName = keyof typeof PATHS;
