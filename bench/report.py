@@ -271,10 +271,10 @@ def _search_rows(s: dict[str, Any]) -> list[Row]:
     for key, label, target in (
         ("rare", "rare word (1 match)", 50.0),
         ("common", "common words (every message matches)", 50.0),
-        ("prefix", "prefix of a common word", 50.0),
         ("next_page", "next page of common words", 50.0),
         ("in_conversation", "rare word in one conversation", 50.0),
         ("outsider", "common words, none readable (worst case)", None),
+        ("floor", "GET /users/me, the floor in the same run", None),
     ):
         l50, l99 = _get(lite, key, "p50_ms"), _get(lite, key, "p99_ms")
         p50, p99 = _get(pg, key, "p50_ms"), _get(pg, key, "p99_ms")

@@ -8,12 +8,12 @@ at a time over a keep-alive connection, as the conversation's member:
 
 - rare word:    `q=<a random message number>` (one match among a million)
 - common words: `q=little text` (every message matches: the newest page)
-- prefix:       `q=histo` (the last word as a prefix: every message matches)
 - next page:    `q=little text&before=<next_before of a deep page>`
 - in the conversation: `q=<random number>&conversation_id=…`
 
-and, as someone who may read none of those messages (a member of another, empty
-conversation), `q=little text`: every match is looked at and refused — the worst case.
+and, to read them against, the floor: `GET /api/v1/users/me` the same way. Last, as
+someone who may read none of those messages (a member of another, empty conversation),
+`q=little text`: every match is looked at and refused — the worst case.
 """
 
 from __future__ import annotations
@@ -74,7 +74,6 @@ async def run_one(label: str, database_url: str, rows: int) -> dict[str, Any]:
                 "common": await history.timed_gets(
                     http, [f"{path}?q=little+text"] * REQUESTS, member
                 ),
-                "prefix": await history.timed_gets(http, [f"{path}?q=histo"] * REQUESTS, member),
                 "next_page": await history.timed_gets(
                     http, [f"{path}?q=little+text&before={deep}"] * REQUESTS, member
                 ),
@@ -83,6 +82,8 @@ async def run_one(label: str, database_url: str, rows: int) -> dict[str, Any]:
                 ),
             }
             cpu = window.read()
+            # The floor under the same load: the cheapest authenticated request.
+            out["floor"] = await history.timed_gets(http, ["/api/v1/users/me"] * REQUESTS, member)
             out["outsider"] = await history.timed_gets(
                 http, [f"{path}?q=little+text"] * OUTSIDER_REQUESTS, outsider
             )

@@ -51,9 +51,10 @@ async def test_search_finds_messages_newest_first_with_a_marked_snippet(
         {"text": "!", "match": False},
     ]
     assert found["next_before"] is None
-    # Every word must match; the last one also as a prefix ("fli" finds "flights").
-    assert await _bodies(client, alice, "lisbon fli") == ["Booked the flights to lisbon!"]
+    # Every word must match, whole.
+    assert await _bodies(client, alice, "lisbon flights") == ["Booked the flights to lisbon!"]
     assert await _bodies(client, alice, "lisbon june") == []
+    assert await _bodies(client, alice, "lisb") == []
 
 
 async def test_search_finds_only_the_callers_conversations(

@@ -3,9 +3,9 @@
 The query is never handed to the database's query language: it is cut into words (runs
 of letters and digits, as the index cuts bodies: see the `message_search` migration),
 and each word is quoted, so `"`, `*`, `NEAR`, `:`, `AND`, `-` or parentheses are plain
-text. Every word must match (case-insensitive); the last one also matches as a prefix
-when it has at least `PREFIX_MIN_CHARS` characters ("hel" finds "hello"), so results
-come while someone types.
+text. Every word must match, whole and case-insensitively. (No prefix matching: a
+common prefix expands to every word it begins, and merging their lists costs hundreds of
+milliseconds over a million messages on either database — see bench/PERFORMANCE.md.)
 
 Who finds what follows the read rule (`membership.require_reader`): a member finds the
 conversation's messages, a former member those up to their departure (`left_seq`), and
@@ -42,7 +42,6 @@ from chatapi.services.messages.reads import to_reads
 
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 16
-PREFIX_MIN_CHARS = 3
 SEARCH_LIMIT_MAX = 50
 SNIPPET_CHARS = 160
 SNIPPET_LEAD = 50  # characters shown before the first match
@@ -53,10 +52,9 @@ WORD = re.compile(r"[^\W_]+")
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    """The words searched for; the last one is a prefix when `prefix`."""
+    """The words searched for, lower-cased, each once, in order."""
 
     terms: tuple[str, ...]
-    prefix: bool
 
 
 def parse_query(q: str) -> Query:
@@ -72,23 +70,17 @@ def parse_query(q: str) -> Query:
             "The search query has no words to look for (letters or digits).",
             code="search_query_empty",
         )
-    return Query(terms=terms, prefix=len(terms[-1]) >= PREFIX_MIN_CHARS)
+    return Query(terms=terms)
 
 
 def fts5_match(query: Query) -> str:
     """An FTS5 MATCH expression: each word a quoted string (FTS5 syntax inside is text)."""
-    quoted = [f'"{t}"' for t in query.terms]  # words hold no `"`; quoting is the escape
-    if query.prefix:
-        quoted[-1] += "*"
-    return " ".join(quoted)
+    return " ".join(f'"{t}"' for t in query.terms)  # words hold no `"`: quoting escapes
 
 
 def pg_tsquery(query: Query) -> str:
     """A `to_tsquery` expression: each word a quoted lexeme, all required (`&`)."""
-    lexemes = [f"'{t}'" for t in query.terms]  # words hold no `'`
-    if query.prefix:
-        lexemes[-1] += ":*"
-    return " & ".join(lexemes)
+    return " & ".join(f"'{t}'" for t in query.terms)  # words hold no `'`
 
 
 # The read rule, for one message row `m` of user `:uid` (both backends).
@@ -192,15 +184,8 @@ def _cursor_for(dialect: str, key: object, message_id: uuid.UUID) -> str:
 def snippet(body: str, query: Query) -> list[SnippetPart]:
     """About `SNIPPET_CHARS` characters of `body` from a little before its first matching
     word, in pieces, the matching words marked (`…` where the body was cut)."""
-    last = len(query.terms) - 1
-    words = set(query.terms[:last] if query.prefix else query.terms)
-    stem = query.terms[last] if query.prefix else None
-
-    def matches(word: str) -> bool:
-        w = word.lower()
-        return w in words or (stem is not None and w.startswith(stem))
-
-    found = [(m.start(), m.end()) for m in WORD.finditer(body) if matches(m.group())]
+    words = set(query.terms)
+    found = [(m.start(), m.end()) for m in WORD.finditer(body) if m.group().lower() in words]
     first = found[0][0] if found else 0
     start = 0 if first <= SNIPPET_LEAD else first - SNIPPET_LEAD
     if start:  # begin at a word, not inside one
