@@ -539,8 +539,8 @@ export interface paths {
          * @description Full-text search over the messages you may read, newest first (the order messages
          *     were stored): those of your conversations, and of conversations you left or were
          *     removed from up to your departure (until you delete them from your list). Every word
-         *     of `q` must match, whole and case-insensitively; the last word also matches as a
-         *     prefix when it has 3 or more characters. Words are runs of letters and digits; any
+         *     of `q` must match, whole and case-insensitively (no prefixes). Words are runs of
+         *     letters and digits; any
          *     other character (quotes, `*`, `:`, `-`, parentheses, `AND`/`OR`/`NEAR` as words) is
          *     plain text, never query syntax. At most 16 words count.
          *     Deleted messages never match; edited ones match by their current text. Each hit has
