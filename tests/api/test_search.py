@@ -10,6 +10,7 @@ import pytest
 from alembic import command
 
 from chatapi.cli import alembic_config
+from chatapi.services import search
 from chatapi.settings import Settings
 from helpers import CONV, Account, Signup, group
 
@@ -236,3 +237,27 @@ async def test_the_migration_indexes_messages_stored_before_it(
     await asyncio.to_thread(command.downgrade, config, "f1ead4686879")  # type: ignore[arg-type]
     await asyncio.to_thread(command.upgrade, config, "head")  # type: ignore[arg-type]
     assert await _bodies(client, alice, "existed") == ["written before search existed"]
+
+
+async def test_a_search_looks_at_a_bounded_number_of_matches_and_goes_on_with_the_cursor(
+    client: httpx.AsyncClient, signup: Signup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob = await signup(), await signup()
+    bobs = str((await group(client, bob))["id"])
+    alices = str((await group(client, alice))["id"])
+    await _send(client, bob, bobs, "apple pie recipe")
+    for i in range(6):
+        await _send(client, alice, alices, f"apple {i}")
+    monkeypatch.setattr(search, "SCAN_MAX", 3)
+
+    pages: list[list[str]] = []
+    before = None
+    while True:
+        params: dict[str, Any] = {"q": "apple"} | ({"before": before} if before else {})
+        page = await _search(client, bob, **params)
+        pages.append([h["message"]["body"] for h in page["hits"]])
+        before = page["next_before"]
+        if before is None:
+            break
+    # Alice's six newest matches are looked at three a request, none of them shown.
+    assert pages == [[], [], ["apple pie recipe"]]

@@ -48,7 +48,10 @@ async def search_messages(
     plain text, never query syntax. At most 16 words count.
     Deleted messages never match; edited ones match by their current text. Each hit has
     the message, its conversation and seq, and a plain-text `snippet` in pieces, the
-    matched words marked `match: true`."""
+    matched words marked `match: true`.
+    A request looks at no more than the 5,000 newest matches from the cursor on: a page may
+    hold fewer than `limit` hits, even none, while `next_before` is not null — page on
+    until it is."""
     return await search.search_messages(
         uow,
         user=user,

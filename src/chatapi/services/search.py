@@ -43,6 +43,9 @@ from chatapi.services.messages.reads import to_reads
 MAX_QUERY_CHARS = 200
 MAX_TERMS = 16
 SEARCH_LIMIT_MAX = 50
+# Matches looked at per request, at most: a page holds fewer hits (even none) when few of
+# them may be read by the caller, and `next_before` goes on from there.
+SCAN_MAX = 5000
 SNIPPET_CHARS = 160
 SNIPPET_LEAD = 50  # characters shown before the first match
 
@@ -93,7 +96,7 @@ _READABLE = (
 )
 
 
-def _sqlite_statement(*, in_conversation: bool, after_cursor: bool) -> TextualSelect:
+def _sqlite_statement(*, in_conversation: bool, after_cursor: bool, floored: bool) -> TextualSelect:
     # FTS5 yields rowids in descending order without sorting, so a page of the newest hits
     # reads only as many matches as it needs (rowids grow as messages are stored). CROSS
     # JOIN keeps SQLite from starting anywhere else.
@@ -102,6 +105,7 @@ def _sqlite_statement(*, in_conversation: bool, after_cursor: bool) -> TextualSe
         " CROSS JOIN messages m ON m.rowid = f.rowid"
         " WHERE messages_fts MATCH :match AND m.deleted_at IS NULL"
         + (" AND f.rowid < :before_key" if after_cursor else "")
+        + (" AND f.rowid >= :floor_key" if floored else "")
         + (" AND m.conversation_id = :cid" if in_conversation else "")
         + f" AND {_READABLE} ORDER BY f.rowid DESC LIMIT :n"
     )
@@ -110,11 +114,12 @@ def _sqlite_statement(*, in_conversation: bool, after_cursor: bool) -> TextualSe
         bindparam("match", type_=String()),
     ]
     binds += [bindparam("before_key", type_=Integer())] if after_cursor else []
+    binds += [bindparam("floor_key", type_=Integer())] if floored else []
     binds += [bindparam("cid", type_=Uuid())] if in_conversation else []
     return text(sql).bindparams(*binds).columns(column("k", Integer), column("id", Uuid))
 
 
-def _pg_statement(*, in_conversation: bool, after_cursor: bool) -> TextualSelect:
+def _pg_statement(*, in_conversation: bool, after_cursor: bool, floored: bool) -> TextualSelect:
     # Newest first by (created_at, id): PostgreSQL walks ix_messages_search_created_at
     # backwards and checks the GIN-indexed vector when a word is common, or takes the few
     # GIN matches and sorts them when it is rare.
@@ -122,6 +127,7 @@ def _pg_statement(*, in_conversation: bool, after_cursor: bool) -> TextualSelect
         "SELECT m.created_at AS k, m.id AS id FROM messages m"
         " WHERE m.search_vector @@ to_tsquery('simple', :tsquery) AND m.deleted_at IS NULL"
         + (" AND (m.created_at, m.id) < (:before_at, :before_id)" if after_cursor else "")
+        + (" AND (m.created_at, m.id) >= (:floor_at, :floor_id)" if floored else "")
         + (" AND m.conversation_id = :cid" if in_conversation else "")
         + f" AND {_READABLE} ORDER BY m.created_at DESC, m.id DESC LIMIT :n"
     )
@@ -131,17 +137,50 @@ def _pg_statement(*, in_conversation: bool, after_cursor: bool) -> TextualSelect
     ]
     if after_cursor:
         binds += [bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Uuid())]
+    if floored:
+        binds += [bindparam("floor_at", type_=UTCDateTime()), bindparam("floor_id", type_=Uuid())]
     binds += [bindparam("cid", type_=Uuid())] if in_conversation else []
     return text(sql).bindparams(*binds).columns(column("k", UTCDateTime()), column("id", Uuid))
 
 
-_STATEMENTS = {
-    (dialect, in_conversation, after_cursor): build(
-        in_conversation=in_conversation, after_cursor=after_cursor
+def _sqlite_floor(*, in_conversation: bool, after_cursor: bool) -> TextualSelect:
+    # Only the FTS5 index is read here (no message rows): the SCAN_MAX-th newest match.
+    sql = (
+        "SELECT f.rowid AS k, NULL AS id FROM messages_fts f WHERE messages_fts MATCH :match"
+        + (" AND f.rowid < :before_key" if after_cursor else "")
+        + " ORDER BY f.rowid DESC LIMIT 1 OFFSET :skip"
     )
+    binds: list[BindParameter[Any]] = [bindparam("match", type_=String())]
+    binds += [bindparam("before_key", type_=Integer())] if after_cursor else []
+    return text(sql).bindparams(*binds).columns(column("k", Integer), column("id", Uuid))
+
+
+def _pg_floor(*, in_conversation: bool, after_cursor: bool) -> TextualSelect:
+    sql = (
+        "SELECT m.created_at AS k, m.id AS id FROM messages m"
+        " WHERE m.search_vector @@ to_tsquery('simple', :tsquery) AND m.deleted_at IS NULL"
+        + (" AND (m.created_at, m.id) < (:before_at, :before_id)" if after_cursor else "")
+        + (" AND m.conversation_id = :cid" if in_conversation else "")
+        + " ORDER BY m.created_at DESC, m.id DESC LIMIT 1 OFFSET :skip"
+    )
+    binds: list[BindParameter[Any]] = [bindparam("tsquery", type_=String())]
+    if after_cursor:
+        binds += [bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Uuid())]
+    binds += [bindparam("cid", type_=Uuid())] if in_conversation else []
+    return text(sql).bindparams(*binds).columns(column("k", UTCDateTime()), column("id", Uuid))
+
+
+_FLAGS = [(c, a) for c in (False, True) for a in (False, True)]
+_STATEMENTS = {
+    (dialect, c, a, f): build(in_conversation=c, after_cursor=a, floored=f)
     for dialect, build in (("sqlite", _sqlite_statement), ("postgresql", _pg_statement))
-    for in_conversation in (False, True)
-    for after_cursor in (False, True)
+    for c, a in _FLAGS
+    for f in (False, True)
+}
+_FLOORS = {
+    (dialect, c, a): build(in_conversation=c, after_cursor=a)
+    for dialect, build in (("sqlite", _sqlite_floor), ("postgresql", _pg_floor))
+    for c, a in _FLAGS
 }
 
 
@@ -174,7 +213,7 @@ def decode_cursor(cursor: str, dialect: str) -> dict[str, object]:
     raise _invalid_cursor()
 
 
-def _cursor_for(dialect: str, key: object, message_id: uuid.UUID) -> str:
+def _cursor_for(dialect: str, key: object, message_id: uuid.UUID | None) -> str:
     if dialect == "sqlite":
         return encode_cursor(f"r:{key}")
     assert isinstance(key, datetime)
@@ -228,7 +267,8 @@ async def search_messages(
     it). `before` is the previous page's `next_before`."""
     query = parse_query(q)
     dialect = uow.dialect
-    params: dict[str, object] = {"uid": user.id, "n": min(max(limit, 1), SEARCH_LIMIT_MAX)}
+    page = min(max(limit, 1), SEARCH_LIMIT_MAX)
+    params: dict[str, object] = {"uid": user.id, "n": page}
     if before is not None:
         params.update(decode_cursor(before, dialect))
     if conversation_id is not None:
@@ -238,10 +278,29 @@ async def search_messages(
         params["match"] = fts5_match(query)
     else:
         params["tsquery"] = pg_tsquery(query)
-    stmt = _STATEMENTS[(dialect, conversation_id is not None, before is not None)]
+    shape = (dialect, conversation_id is not None, before is not None)
+    # The work is bounded: at most SCAN_MAX matches are looked at. Below the floor (the
+    # SCAN_MAX-th newest match) the next page goes on.
+    floor_params = {k: v for k, v in params.items() if k not in ("uid", "n")}
+    if dialect == "sqlite":
+        floor_params.pop("cid", None)
+    floor_row = (
+        await uow.session.execute(_FLOORS[shape], {**floor_params, "skip": SCAN_MAX - 1})
+    ).first()
+    if floor_row is not None:
+        if dialect == "sqlite":
+            params["floor_key"] = floor_row.k
+        else:
+            params.update(floor_at=floor_row.k, floor_id=floor_row.id)
+    stmt = _STATEMENTS[(*shape, floor_row is not None)]
     found = (await uow.session.execute(stmt, params)).all()
+    if len(found) < page:
+        # The page is short: the matches ran out, or the floor was reached.
+        after = floor_row and _cursor_for(dialect, floor_row.k, floor_row.id)
+    else:
+        after = _cursor_for(dialect, found[-1].k, found[-1].id)
     if not found:
-        return SearchResults(hits=[], next_before=None)
+        return SearchResults(hits=[], next_before=after)
     ids = [row.id for row in found]
     by_id = {
         m.id: m
@@ -258,8 +317,4 @@ async def search_messages(
         )
         for m, read in zip(messages, reads, strict=True)
     ]
-    last = found[-1]
-    full = len(found) == params["n"]
-    return SearchResults(
-        hits=hits, next_before=_cursor_for(dialect, last.k, last.id) if full else None
-    )
+    return SearchResults(hits=hits, next_before=after)

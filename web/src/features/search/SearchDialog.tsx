@@ -81,7 +81,11 @@ export function SearchDialog({ show, onHide, meId }: { show: boolean; onHide: ()
           {results.isFetching && !results.isFetchingNextPage ? (
             <Spinner animation="border" size="sm" role="status" aria-label="Searching" />
           ) : null}
-          {ready && hits.length === 0 ? <p className="text-body-secondary mb-0">No messages found.</p> : null}
+          {ready && hits.length === 0 ? (
+            <p className="text-body-secondary mb-0">
+              {results.hasNextPage ? "Nothing among the newest messages." : "No messages found."}
+            </p>
+          ) : null}
           {ready && hits.length > 0 ? (
             <p className="visually-hidden">
               {hits.length} {hits.length === 1 ? "message" : "messages"} found
@@ -125,7 +129,7 @@ export function SearchDialog({ show, onHide, meId }: { show: boolean; onHide: ()
             disabled={results.isFetchingNextPage}
             onClick={() => void results.fetchNextPage()}
           >
-            More results
+            {hits.length ? "More results" : "Search older messages"}
           </Button>
         ) : null}
       </Modal.Body>
