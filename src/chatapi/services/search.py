@@ -45,7 +45,7 @@ MAX_TERMS = 16
 SEARCH_LIMIT_MAX = 50
 # Matches looked at per request, at most: a page holds fewer hits (even none) when few of
 # them may be read by the caller, and `next_before` goes on from there.
-SCAN_MAX = 5000
+SCAN_MAX = 2000
 SNIPPET_CHARS = 160
 SNIPPET_LEAD = 50  # characters shown before the first match
 

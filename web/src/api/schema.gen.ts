@@ -546,7 +546,7 @@ export interface paths {
          *     Deleted messages never match; edited ones match by their current text. Each hit has
          *     the message, its conversation and seq, and a plain-text `snippet` in pieces, the
          *     matched words marked `match: true`.
-         *     A request looks at no more than the 5,000 newest matches from the cursor on: a page may
+         *     A request looks at no more than the 2,000 newest matches from the cursor on: a page may
          *     hold fewer than `limit` hits, even none, while `next_before` is not null — page on
          *     until it is.
          */
