@@ -47,12 +47,20 @@ async def run_one(label: str, database_url: str, rows: int) -> dict[str, Any]:
         await history.seed_pg(database_url, conv, user, rows)
     seed_s = time.monotonic() - t0
     c.log(f"{label}: seeded and indexed {rows:,} messages in {seed_s:.1f} s")
+    result = await measure(label, database_url, work, conv, scene.tokens, rows)
+    return {"seed_s": round(seed_s, 1), **result}
+
+
+async def measure(
+    label: str, database_url: str, work: Any, conv: str, tokens: list[str], rows: int
+) -> dict[str, Any]:
+    """The requests, against a server on a seeded database (`tokens`: member, outsider)."""
     rng = random.Random(14)
     server = c.chatapi_server(
         work, c.chatapi_env(work, database_url), name=f"search-{label}"
     ).start()
-    member = {"Authorization": f"Bearer {scene.tokens[0]}"}
-    outsider = {"Authorization": f"Bearer {scene.tokens[1]}"}
+    member = {"Authorization": f"Bearer {tokens[0]}"}
+    outsider = {"Authorization": f"Bearer {tokens[1]}"}
     path = "/api/v1/search/messages"
     try:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=60) as http:
@@ -91,7 +99,6 @@ async def run_one(label: str, database_url: str, rows: int) -> dict[str, Any]:
         server.stop()
     result: dict[str, Any] = {
         "rows": rows,
-        "seed_s": round(seed_s, 1),
         **{k: history.summary(v) for k, v in out.items()},
         **cpu,
     }

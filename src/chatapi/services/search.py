@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Uuid, bindparam, column, select, text
+from sqlalchemy import Integer, Row, String, Uuid, bindparam, column, select, text
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlmodel import col
@@ -119,27 +119,37 @@ def _sqlite_statement(*, in_conversation: bool, after_cursor: bool, floored: boo
     return text(sql).bindparams(*binds).columns(column("k", Integer), column("id", Uuid))
 
 
-def _pg_statement(*, in_conversation: bool, after_cursor: bool, floored: bool) -> TextualSelect:
-    # Newest first by (created_at, id): PostgreSQL walks ix_messages_search_created_at
-    # backwards and checks the GIN-indexed vector when a word is common, or takes the few
-    # GIN matches and sorts them when it is rare.
-    sql = (
-        "SELECT m.created_at AS k, m.id AS id FROM messages m"
+def _pg_scan(*, in_conversation: bool, after_cursor: bool) -> str:
+    # The SCAN_MAX newest matches, whoever may read them. The LIMIT is what makes the plan:
+    # for a common word PostgreSQL walks ix_messages_search_created_at backwards and stops
+    # after SCAN_MAX matches; for a rare one it takes the GIN matches and sorts them (with
+    # LIMIT 20 it would walk the index for a word it guesses common — seconds for a rare one).
+    return (
+        "SELECT m.created_at AS k, m.id AS id, m.conversation_id, m.seq FROM messages m"
         " WHERE m.search_vector @@ to_tsquery('simple', :tsquery) AND m.deleted_at IS NULL"
         + (" AND (m.created_at, m.id) < (:before_at, :before_id)" if after_cursor else "")
-        + (" AND (m.created_at, m.id) >= (:floor_at, :floor_id)" if floored else "")
         + (" AND m.conversation_id = :cid" if in_conversation else "")
-        + f" AND {_READABLE} ORDER BY m.created_at DESC, m.id DESC LIMIT :n"
+        + " ORDER BY m.created_at DESC, m.id DESC LIMIT :scan"
     )
-    binds: list[BindParameter[Any]] = [
-        bindparam("uid", type_=Uuid()),
-        bindparam("tsquery", type_=String()),
-    ]
+
+
+def _pg_binds(*, in_conversation: bool, after_cursor: bool) -> list[BindParameter[Any]]:
+    binds: list[BindParameter[Any]] = [bindparam("tsquery", type_=String())]
     if after_cursor:
         binds += [bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Uuid())]
-    if floored:
-        binds += [bindparam("floor_at", type_=UTCDateTime()), bindparam("floor_id", type_=Uuid())]
     binds += [bindparam("cid", type_=Uuid())] if in_conversation else []
+    return binds
+
+
+def _pg_statement(*, in_conversation: bool, after_cursor: bool, floored: bool) -> TextualSelect:
+    del floored  # the scan bounds itself (LIMIT :scan)
+    scan = _pg_scan(in_conversation=in_conversation, after_cursor=after_cursor)
+    sql = (
+        f"SELECT m.k AS k, m.id AS id FROM ({scan}) m"
+        f" WHERE {_READABLE} ORDER BY m.k DESC, m.id DESC LIMIT :n"
+    )
+    binds = _pg_binds(in_conversation=in_conversation, after_cursor=after_cursor)
+    binds.append(bindparam("uid", type_=Uuid()))
     return text(sql).bindparams(*binds).columns(column("k", UTCDateTime()), column("id", Uuid))
 
 
@@ -156,18 +166,18 @@ def _sqlite_floor(*, in_conversation: bool, after_cursor: bool) -> TextualSelect
 
 
 def _pg_floor(*, in_conversation: bool, after_cursor: bool) -> TextualSelect:
+    # The oldest of the scanned matches, and how many there were (SCAN_MAX: there may be more).
+    scan = _pg_scan(in_conversation=in_conversation, after_cursor=after_cursor)
     sql = (
-        "SELECT m.created_at AS k, m.id AS id FROM messages m"
-        " WHERE m.search_vector @@ to_tsquery('simple', :tsquery) AND m.deleted_at IS NULL"
-        + (" AND (m.created_at, m.id) < (:before_at, :before_id)" if after_cursor else "")
-        + (" AND m.conversation_id = :cid" if in_conversation else "")
-        + " ORDER BY m.created_at DESC, m.id DESC LIMIT 1 OFFSET :skip"
+        f"SELECT s.k AS k, s.id AS id, count(*) OVER () AS c FROM ({scan}) s"
+        " ORDER BY s.k, s.id LIMIT 1"
     )
-    binds: list[BindParameter[Any]] = [bindparam("tsquery", type_=String())]
-    if after_cursor:
-        binds += [bindparam("before_at", type_=UTCDateTime()), bindparam("before_id", type_=Uuid())]
-    binds += [bindparam("cid", type_=Uuid())] if in_conversation else []
-    return text(sql).bindparams(*binds).columns(column("k", UTCDateTime()), column("id", Uuid))
+    binds = _pg_binds(in_conversation=in_conversation, after_cursor=after_cursor)
+    return (
+        text(sql)
+        .bindparams(*binds)
+        .columns(column("k", UTCDateTime()), column("id", Uuid), column("c", Integer))
+    )
 
 
 _FLAGS = [(c, a) for c in (False, True) for a in (False, True)]
@@ -176,6 +186,7 @@ _STATEMENTS = {
     for dialect, build in (("sqlite", _sqlite_statement), ("postgresql", _pg_statement))
     for c, a in _FLAGS
     for f in (False, True)
+    if dialect == "sqlite" or not f
 }
 _FLOORS = {
     (dialect, c, a): build(in_conversation=c, after_cursor=a)
@@ -252,6 +263,66 @@ def snippet(body: str, query: Query) -> list[SnippetPart]:
     return parts
 
 
+Shape = tuple[str, bool, bool]
+Rows = list[Row[Any]]
+
+
+async def _sqlite_page(
+    uow: UnitOfWork, shape: Shape, params: dict[str, object], page: int
+) -> tuple[Rows, str | None]:
+    """A page of hits and the next cursor. The work is bounded: at most SCAN_MAX matches
+    are looked at, those from the floor (the SCAN_MAX-th newest match, read off the FTS5
+    index alone) up; below it the next page goes on."""
+    floor_params: dict[str, object] = {k: params[k] for k in ("match", "before_key") if k in params}
+    floor_params["skip"] = SCAN_MAX - 1
+    floor_row = (await uow.session.execute(_FLOORS[shape], floor_params)).first()
+    if floor_row is not None:
+        params["floor_key"] = floor_row.k
+    found = list(
+        (await uow.session.execute(_STATEMENTS[(*shape, floor_row is not None)], params)).all()
+    )
+    if len(found) == page:
+        return found, _cursor_for("sqlite", found[-1].k, None)
+    return found, None if floor_row is None else _cursor_for("sqlite", floor_row.k, None)
+
+
+_COMMON_WORDS = text(
+    "SELECT most_common_elems::text::text[] FROM pg_stats WHERE schemaname = current_schema()"
+    " AND tablename = 'messages' AND attname = 'search_vector'"
+)
+
+
+async def _pg_page(
+    uow: UnitOfWork, shape: Shape, params: dict[str, object], page: int, query: Query
+) -> tuple[Rows, str | None]:
+    """A page of hits and the next cursor, from the SCAN_MAX newest matches at most (a
+    short page asks where that scan ended, to go on below it).
+
+    The plan is chosen here, not left to PostgreSQL's guess of how many messages match:
+    unless every word is among the column's most common ones (`pg_stats`), the query
+    runs with index scans off, so the matches come from the GIN index and are sorted
+    (few: a word outside the most common ones). A guess of "0.5 % match" for a word not in
+    the statistics made it walk the (created_at, id) index through every message for a
+    word found once: seconds over a million messages."""
+    common = (await uow.session.execute(_COMMON_WORDS)).scalar()
+    gin = not common or not set(query.terms) <= set(common)
+    if gin:
+        await uow.session.execute(text("SET LOCAL enable_indexscan = off"))
+    try:
+        params["scan"] = SCAN_MAX
+        found = list((await uow.session.execute(_STATEMENTS[(*shape, False)], params)).all())
+        if len(found) == page:
+            return found, _cursor_for("postgresql", found[-1].k, found[-1].id)
+        floor_params = {k: v for k, v in params.items() if k not in ("uid", "n")}
+        floor_row = (await uow.session.execute(_FLOORS[shape], floor_params)).first()
+    finally:
+        if gin:
+            await uow.session.execute(text("SET LOCAL enable_indexscan = on"))
+    if floor_row is None or floor_row.c < SCAN_MAX:
+        return found, None
+    return found, _cursor_for("postgresql", floor_row.k, floor_row.id)
+
+
 async def search_messages(
     uow: UnitOfWork,
     *,
@@ -279,26 +350,10 @@ async def search_messages(
     else:
         params["tsquery"] = pg_tsquery(query)
     shape = (dialect, conversation_id is not None, before is not None)
-    # The work is bounded: at most SCAN_MAX matches are looked at. Below the floor (the
-    # SCAN_MAX-th newest match) the next page goes on.
-    floor_params = {k: v for k, v in params.items() if k not in ("uid", "n")}
     if dialect == "sqlite":
-        floor_params.pop("cid", None)
-    floor_row = (
-        await uow.session.execute(_FLOORS[shape], {**floor_params, "skip": SCAN_MAX - 1})
-    ).first()
-    if floor_row is not None:
-        if dialect == "sqlite":
-            params["floor_key"] = floor_row.k
-        else:
-            params.update(floor_at=floor_row.k, floor_id=floor_row.id)
-    stmt = _STATEMENTS[(*shape, floor_row is not None)]
-    found = (await uow.session.execute(stmt, params)).all()
-    if len(found) < page:
-        # The page is short: the matches ran out, or the floor was reached.
-        after = floor_row and _cursor_for(dialect, floor_row.k, floor_row.id)
+        found, after = await _sqlite_page(uow, shape, params, page)
     else:
-        after = _cursor_for(dialect, found[-1].k, found[-1].id)
+        found, after = await _pg_page(uow, shape, params, page, query)
     if not found:
         return SearchResults(hits=[], next_before=after)
     ids = [row.id for row in found]
