@@ -1,7 +1,7 @@
 """`python -m bench [SCENARIO ...]`: run the benchmark suite (or some scenarios) and
 print a table of chatapi figures next to the bare baseline measured in the same run.
 
-Scenarios: fanout idle persist history twoinst upload stalled (default: all). See
+Scenarios: fanout idle persist history twoinst upload stalled search (default: all). See
 bench/README.md.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 from bench import common as c
 from bench import report
 
-SCENARIOS = ("fanout", "idle", "persist", "history", "twoinst", "upload", "stalled")
+SCENARIOS = ("fanout", "idle", "persist", "history", "twoinst", "upload", "stalled", "search")
 # bench/upload.py is the stand-alone upload script; bench/uploads.py wraps it as a scenario.
 MODULES = {name: name for name in SCENARIOS} | {"upload": "uploads"}
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -264,6 +264,36 @@ def _history_rows(s: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _search_rows(s: dict[str, Any]) -> list[Row]:
+    lite, pg = s.get("chatapi-sqlite", {}), s.get("chatapi-postgres", {})
+    rows: list[Row] = []
+    rows_n = _get(lite, "rows") or _get(pg, "rows")
+    for key, label, target in (
+        ("rare", "rare word (1 match)", 50.0),
+        ("common", "common words (every message matches)", 50.0),
+        ("next_page", "next page of common words", 50.0),
+        ("in_conversation", "rare word in one conversation", 50.0),
+        ("outsider", "common words, none readable (worst case)", None),
+        ("floor", "GET /users/me, the floor in the same run", None),
+    ):
+        l50, l99 = _get(lite, key, "p50_ms"), _get(lite, key, "p99_ms")
+        p50, p99 = _get(pg, key, "p50_ms"), _get(pg, key, "p99_ms")
+        worst = max((v for v in (l99, p99) if v is not None), default=None)
+        rows.append(
+            (
+                "8 search",
+                f"{label}, p50 / p99 ms, {_n(rows_n)} msgs",
+                f"{_n(l50, 2)} / {_n(l99, 2)}",
+                f"{_n(p50, 2)} / {_n(p99, 2)}",
+                "",
+                "",
+                "p99 < 50 ms" if target else "(measured)",
+                _mark(None if worst is None or target is None else worst < target),
+            )
+        )
+    return rows
+
+
 def _twoinst_rows(s: dict[str, Any]) -> list[Row]:
     one, two = s.get("one", {}), s.get("two", {})
     if not one and not two:
@@ -379,6 +409,7 @@ BUILDERS = {
     "twoinst": _twoinst_rows,
     "upload": _upload_rows,
     "stalled": _stalled_rows,
+    "search": _search_rows,
 }
 
 

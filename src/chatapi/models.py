@@ -308,3 +308,14 @@ class OidcLogin(SQLModel, table=True):
     detail: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+# The full-text search index, made by hand in its migration (message_search) because it is
+# not portable SQL: SQLite's FTS5 table `messages_fts` (and its shadow tables), PostgreSQL's
+# generated column `messages.search_vector` and its indexes. No ORM code maps them.
+SEARCH_INDEX_OBJECTS = ("messages_fts", "search_vector", "ix_messages_search")
+
+
+def is_search_index(name: str | None) -> bool:
+    """Whether a schema object is part of the search index (Alembic's comparison skips it)."""
+    return name is not None and name.startswith(SEARCH_INDEX_OBJECTS)

@@ -456,3 +456,29 @@ class EventRead(BaseModel):
     message: MessageRead | None = None
     member: EventMember | None = None
     conversation: EventConversation | None = None
+
+
+class SnippetPart(Schema):
+    """A piece of a search hit's snippet: plain text, never markup. The pieces in order
+    are the snippet; `match` marks the words that matched the query (to highlight)."""
+
+    text: str
+    match: bool
+
+
+class SearchHit(Schema):
+    """A message that matched a search, with the part of its text around the match."""
+
+    conversation_id: uuid.UUID
+    seq: int
+    message: MessageRead
+    snippet: list[SnippetPart]
+
+
+class SearchResults(Schema):
+    """A page of search hits, newest first, and the cursor of the next page (`before`)."""
+
+    hits: list[SearchHit]
+    next_before: str | None = Field(
+        description="pass as `before` for the next (older) page; null on the last page"
+    )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from chatapi.api import errors
 from chatapi.api.deps import CurrentReader, CurrentUser, ReadUowDep, StateDep, UowDep
+from chatapi.errors import Unprocessable
 from chatapi.schemas import MAX_SEQ, EventRead, MessageCreate, MessageRead, MessageUpdate
 from chatapi.services import events
 from chatapi.services.media import attachments
@@ -47,7 +48,13 @@ async def post_message(
     return attachments.for_viewer(message, state.media_signer.for_viewer(user.id))
 
 
-@router.get("/conversations/{conversation_id}/messages", responses=errors(404))
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    responses={
+        **errors(404),
+        422: {"description": "`before_seq` and `around_seq` together, or a validation error"},
+    },
+)
 async def list_messages(
     conversation_id: uuid.UUID,
     user: CurrentReader,
@@ -56,14 +63,25 @@ async def list_messages(
     before_seq: Annotated[
         int | None, Query(ge=1, le=MAX_SEQ, description="only messages before this seq")
     ] = None,
+    around_seq: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_SEQ, description="messages around this seq (not with before_seq)"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=history.HISTORY_LIMIT_MAX)] = 50,
 ) -> list[MessageRead]:
-    """History, ascending by seq: the newest `limit` messages before `before_seq`."""
+    """History, ascending by seq: the newest `limit` messages before `before_seq`; or,
+    with `around_seq`, up to `limit` messages around it (`limit // 2` before it, the rest
+    from it on) — to open a conversation at one message, e.g. a search hit."""
+    if before_seq is not None and around_seq is not None:
+        raise Unprocessable(
+            "Give `before_seq` or `around_seq`, not both.", code="conflicting_cursors"
+        )
     return await history.history(
         uow,
         user=user,
         conversation_id=conversation_id,
         before_seq=before_seq,
+        around_seq=around_seq,
         limit=limit,
         signer=state.media_signer.for_viewer(user.id),
     )

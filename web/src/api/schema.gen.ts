@@ -441,7 +441,9 @@ export interface paths {
         };
         /**
          * List Messages
-         * @description History, ascending by seq: the newest `limit` messages before `before_seq`.
+         * @description History, ascending by seq: the newest `limit` messages before `before_seq`; or,
+         *     with `around_seq`, up to `limit` messages around it (`limit // 2` before it, the rest
+         *     from it on) — to open a conversation at one message, e.g. a search hit.
          */
         get: operations["list_messages_api_v1_conversations__conversation_id__messages_get"];
         put?: never;
@@ -588,6 +590,38 @@ export interface paths {
          * @description Edit the text of your own message.
          */
         patch: operations["edit_message_api_v1_messages__message_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search Messages
+         * @description Full-text search over the messages you may read, newest first (the order messages
+         *     were stored): those of your conversations, and of conversations you left or were
+         *     removed from up to your departure (until you delete them from your list). Every word
+         *     of `q` must match, whole and case-insensitively (no prefixes). Words are runs of
+         *     letters and digits; any
+         *     other character (quotes, `*`, `:`, `-`, parentheses, `AND`/`OR`/`NEAR` as words) is
+         *     plain text, never query syntax. At most 16 words count.
+         *     Deleted messages never match; edited ones match by their current text. Each hit has
+         *     the message, its conversation and seq, and a plain-text `snippet` in pieces, the
+         *     matched words marked `match: true`.
+         *     A request looks at no more than the 2,000 newest matches from the cursor on: a page may
+         *     hold fewer than `limit` hits, even none, while `next_before` is not null — page on
+         *     until it is.
+         */
+        get: operations["search_messages_api_v1_search_messages_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/users": {
@@ -1364,6 +1398,35 @@ export interface components {
             refresh_token: string;
         };
         /**
+         * SearchHit
+         * @description A message that matched a search, with the part of its text around the match.
+         */
+        SearchHit: {
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            message: components["schemas"]["MessageRead"];
+            /** Seq */
+            seq: number;
+            /** Snippet */
+            snippet: components["schemas"]["SnippetPart"][];
+        };
+        /**
+         * SearchResults
+         * @description A page of search hits, newest first, and the cursor of the next page (`before`).
+         */
+        SearchResults: {
+            /** Hits */
+            hits: components["schemas"]["SearchHit"][];
+            /**
+             * Next Before
+             * @description pass as `before` for the next (older) page; null on the last page
+             */
+            next_before: string | null;
+        };
+        /**
          * SessionRead
          * @description A session signed in to your account: one sign-in on one device.
          */
@@ -1426,6 +1489,17 @@ export interface components {
             identities: components["schemas"]["IdentityRead"][];
             /** Password */
             password: boolean;
+        };
+        /**
+         * SnippetPart
+         * @description A piece of a search hit's snippet: plain text, never markup. The pieces in order
+         *     are the snippet; `match` marks the words that matched the query (to highlight).
+         */
+        SnippetPart: {
+            /** Match */
+            match: boolean;
+            /** Text */
+            text: string;
         };
         /** TokenPair */
         TokenPair: {
@@ -3097,6 +3171,8 @@ export interface operations {
             query?: {
                 /** @description only messages before this seq */
                 before_seq?: number | null;
+                /** @description messages around this seq (not with before_seq) */
+                around_seq?: number | null;
                 limit?: number;
             };
             header?: never;
@@ -3134,7 +3210,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description `before_seq` and `around_seq` together, or a validation error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3723,6 +3799,61 @@ export interface operations {
                 };
             };
             /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    search_messages_api_v1_search_messages_get: {
+        parameters: {
+            query: {
+                /** @description the words to find (plain text, not a query language) */
+                q: string;
+                /** @description only in this conversation (404 if you cannot read it) */
+                conversation_id?: string | null;
+                /** @description `next_before` of the previous page */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `search_query_empty` (no letters or digits in `q`), `search_query_too_long` (more than 200 characters), `invalid_cursor`, or a validation error */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -26,3 +26,6 @@ export type OidcSignupNeeded = Schemas["OidcSignupNeeded"];
 export type Role = Member["role"];
 export type ConversationKind = Conversation["kind"];
 export type EventType = ChatEvent["type"];
+export type SearchHit = Schemas["SearchHit"];
+export type SearchResults = Schemas["SearchResults"];
+export type SnippetPart = Schemas["SnippetPart"];

@@ -16,6 +16,7 @@ const PATHS = {
   down: "M8 2.5v11M3.5 9 8 13.5 12.5 9",
   bellOff: "M6.5 13.5a1.5 1.5 0 0 0 3 0M4 6.5a4 4 0 0 1 6.9-2.8M12 7v2.5l1.5 2H3.5L4 10.8M2 2l12 12",
   bell: "M6.5 13.5a1.5 1.5 0 0 0 3 0M4 6.5a4 4 0 0 1 8 0v3l1.5 2h-11L4 9.5Z",
+  search: "M7 2a5 5 0 1 0 0 10A5 5 0 0 0 7 2Zm3.6 8.6L14 14",
 } as const;
 
 export type IconName = keyof typeof PATHS;

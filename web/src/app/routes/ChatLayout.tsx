@@ -1,7 +1,10 @@
-import { useEffect, useState } from "react";
-import { Dropdown, Navbar, Spinner } from "react-bootstrap";
+import { useCallback, useEffect, useState } from "react";
+import { Button, Dropdown, Navbar, Spinner } from "react-bootstrap";
 import { Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
+import { Icon } from "../../components/Icon";
+import { SearchDialog } from "../../features/search/SearchDialog";
+import { useSearchShortcut } from "../../features/search/useSearchShortcut";
 import { BrandMark } from "../../components/BrandMark";
 import { useAuth } from "../../features/auth/AuthProvider";
 import { useAuthOptions } from "../../features/auth/sso";
@@ -32,6 +35,8 @@ export function ChatLayout() {
   );
   const [security, setSecurity] = useState(false);
   const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
+  const [searching, setSearching] = useState(false);
+  useSearchShortcut(useCallback(() => setSearching(status === "signed-in"), [status]));
 
   if (status === "checking") {
     return (
@@ -54,6 +59,17 @@ export function ChatLayout() {
           chatapi
         </Navbar.Brand>
         <div className="d-flex align-items-center gap-2 min-w-0">
+          <Button
+            variant="outline-secondary"
+            size="sm"
+            className="text-body border"
+            onClick={() => setSearching(true)}
+            aria-keyshortcuts="Control+K /"
+            title="Search messages (Ctrl+K or /)"
+          >
+            <Icon name="search" /> <span className="d-none d-sm-inline">Search</span>
+            <span className="visually-hidden d-sm-none">Search messages</span>
+          </Button>
           <ThemeToggle />
           <Dropdown align="end">
             <Dropdown.Toggle
@@ -87,6 +103,7 @@ export function ChatLayout() {
         </div>
       </Navbar>
       <SecurityModal show={security} onHide={() => setSecurity(false)} />
+      <SearchDialog show={searching} onHide={() => setSearching(false)} meId={me?.id} />
       <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />
       <div className="d-flex flex-grow-1 min-h-0">

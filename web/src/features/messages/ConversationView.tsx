@@ -2,7 +2,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { Icon } from "../../components/Icon";
 import { useEffect, useMemo, useState, type DragEvent } from "react";
 import { Alert, Button, Spinner } from "react-bootstrap";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
 import { ConfirmDialog } from "../../components/ConfirmDialog";
@@ -49,6 +49,9 @@ function ConversationView({ id }: { id: string }) {
   const forget = useForgetFormer(id);
   const navigate = useNavigate();
   const meId = me?.id;
+  // `?at=<seq>`: opened at a message (a search hit).
+  const at = Number(useSearchParams()[0].get("at"));
+  const focusSeq = Number.isInteger(at) && at > 0 ? at : undefined;
 
   useEffect(() => {
     setActiveConversation(id);
@@ -161,6 +164,8 @@ function ConversationView({ id }: { id: string }) {
         </div>
       ) : (
         <MessageList
+          key={focusSeq ?? "latest"}
+          focusSeq={focusSeq}
           timeline={shown ?? tl}
           members={memberList}
           meId={meId}

@@ -22,6 +22,10 @@ import { useSeenRows } from "./useSeenRows";
 const GROUP_GAP_MS = 5 * 60_000;
 /** Older pages loaded at most, on opening, to reach the first unread message. */
 const MAX_PAGES_TO_FIRST_UNREAD = 10;
+/** Opened at a message (a search hit): older pages loaded at most to reach it, and the
+ * messages wanted above it. */
+const MAX_PAGES_TO_FOCUS = 40;
+const FOCUS_CONTEXT = 10;
 
 interface Props {
   timeline: Timeline;
@@ -38,6 +42,8 @@ interface Props {
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onDelete: (m: Message) => void;
+  /** Open at this message (a search hit): loaded with context, centred and highlighted. */
+  focusSeq?: number;
 }
 
 interface RowInfo {
@@ -101,6 +107,7 @@ export function MessageList({
   onReply,
   onEdit,
   onDelete,
+  focusSeq,
 }: Props) {
   const qc = useQueryClient();
   const scroller = useRef<HTMLDivElement>(null);
@@ -144,6 +151,7 @@ export function MessageList({
   const [readUpTo, setReadUpTo] = useState(0);
   const [inPlace, setInPlace] = useState(false);
   const [away, setAway] = useState(false);
+  const [focused, setFocused] = useState<number | null>(null);
 
   const noteBottom = useCallback(
     (el: HTMLElement) => {
@@ -157,6 +165,25 @@ export function MessageList({
   useLayoutEffect(() => {
     if (placed.current || !timeline.loaded || readSeq === undefined) return;
     const oldest = timeline.messages[0]?.seq;
+    if (focusSeq !== undefined) {
+      if (
+        timeline.hasOlder &&
+        oldest !== undefined &&
+        oldest > focusSeq - FOCUS_CONTEXT &&
+        pagesForUnread.current < MAX_PAGES_TO_FOCUS
+      ) {
+        if (!loadingOlder) {
+          pagesForUnread.current += 1;
+          void older();
+        }
+        return;
+      }
+      placed.current = true;
+      setInPlace(true);
+      setReadUpTo(readSeq);
+      setFocused(focusSeq);
+      return;
+    }
     if (
       timeline.hasOlder &&
       oldest !== undefined &&
@@ -181,7 +208,17 @@ export function MessageList({
       el.scrollTop = el.scrollHeight;
       noteBottom(el);
     }
-  }, [timeline.loaded, timeline.messages, timeline.hasOlder, readSeq, meId, loadingOlder, older, noteBottom]);
+  }, [timeline.loaded, timeline.messages, timeline.hasOlder, readSeq, meId, loadingOlder, older, noteBottom, focusSeq]);
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    const row = el?.querySelector<HTMLElement>(`[data-testid="message"][data-seq="${focused}"]`);
+    if (focused === null || !el || !row) return;
+    prevHeight.current = null;
+    const top = row.getBoundingClientRect().top - el.getBoundingClientRect().top + el.scrollTop;
+    el.scrollTop = top - el.clientHeight / 2 + row.offsetHeight / 2;
+    noteBottom(el);
+  }, [focused, noteBottom]);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -306,6 +343,7 @@ export function MessageList({
             {row.item.kind === "message" ? (
               <MessageRow
                 message={row.item.message}
+                found={focused === row.item.message.seq}
                 mine={row.senderId === meId}
                 group={kind === "group"}
                 showSender={row.firstOfGroup && kind === "group" && row.senderId !== meId}
@@ -412,6 +450,7 @@ function revealMessage(id: string): void {
 
 function MessageRow(props: {
   message: Message;
+  found?: boolean;
   mine: boolean;
   group: boolean;
   showSender: boolean;
@@ -433,7 +472,8 @@ function MessageRow(props: {
   const actions = !m.deleted && !props.readOnly;
   return (
     <div
-      className={`message-row align-items-end gap-1 ${mine ? "own" : ""} ${props.firstOfGroup ? "mt-2" : ""}`}
+      className={`message-row align-items-end gap-1 ${mine ? "own" : ""} ${props.firstOfGroup ? "mt-2" : ""}${props.found ? " message-found" : ""}`}
+      aria-current={props.found ? "true" : undefined}
       data-testid="message"
       data-seq={m.seq}
       data-message-id={m.id}
