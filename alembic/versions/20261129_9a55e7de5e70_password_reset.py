@@ -20,11 +20,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A column and a unique index: SQLite adds both in place. (A unique *constraint* would
+    # make batch mode copy the users table, and dropping the old copy deletes, or fails
+    # on, every row that references a user.)
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True)
         )
-        batch_op.create_unique_constraint(batch_op.f("uq_users_email"), ["email"])
+        batch_op.create_index(batch_op.f("ix_users_email"), ["email"], unique=True)
     op.create_table(
         "password_resets",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -51,5 +54,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_password_resets_user_id"))
     op.drop_table("password_resets")
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_users_email"), type_="unique")
+        batch_op.drop_index(batch_op.f("ix_users_email"))
         batch_op.drop_column("email")

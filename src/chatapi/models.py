@@ -75,7 +75,7 @@ class User(SQLModel, table=True):
     last_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Optional, stored lower-case; where a password-reset link goes (never shown to others).
-    email: str | None = Field(default=None, max_length=254, unique=True)
+    email: str | None = Field(default=None, max_length=254, unique=True, index=True)
 
 
 class RefreshToken(SQLModel, table=True):

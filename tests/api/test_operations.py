@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,76 @@ def test_chatapi_migrate_creates_the_sqlite_database(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "chatapi.db").is_file()
+
+
+def test_upgrading_a_sqlite_database_with_data_keeps_every_row(tmp_path: Path) -> None:
+    """A migration that copies a table (Alembic's batch mode on SQLite) must not take the
+    rows that reference it along: 9a55e7de5e70 once copied `users`, and dropping the old
+    copy with foreign keys on deleted every refresh token (ON DELETE CASCADE)."""
+    import sqlite3
+
+    env = dict(os.environ, VAR_DIR=str(tmp_path), DATABASE_URL="", SECRET_KEY="x")
+    db = tmp_path / "chatapi.db"
+
+    def alembic(*args: str) -> None:
+        result = subprocess.run(
+            [sys.executable, "-m", "alembic", *args],
+            env=env | {"DATABASE_URL": f"sqlite+aiosqlite:///{db}"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+
+    alembic("upgrade", "f1ead4686879")
+    at = "2026-01-01 00:00:00.000000"
+    alice, bob, conv = (uuid.uuid4().hex for _ in range(3))
+    with sqlite3.connect(db) as c:
+        for user, name in ((alice, "alice"), (bob, "bob")):
+            c.execute(
+                "INSERT INTO users (id, username, display_name, password_hash, created_at)"
+                " VALUES (?, ?, ?, 'x', ?)",
+                (user, name, name, at),
+            )
+        c.execute(
+            "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, created_at,"
+            " expires_at) VALUES (?, ?, ?, ?, ?, '2099-01-01 00:00:00.000000')",
+            (uuid.uuid4().hex, alice, uuid.uuid4().hex, "h" * 64, at),
+        )
+        c.execute(
+            "INSERT INTO conversations (id, kind, title, created_by, created_at,"
+            " last_activity_at, last_seq) VALUES (?, 'group', 'g', ?, ?, ?, 1)",
+            (conv, alice, at, at),
+        )
+        for user in (alice, bob):
+            c.execute(
+                "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at,"
+                " last_read_seq, last_delivered_seq) VALUES (?, ?, 'member', ?, 0, 0)",
+                (conv, user, at),
+            )
+        c.execute(
+            "INSERT INTO messages (id, conversation_id, seq, sender_id, body, created_at)"
+            " VALUES (?, ?, 1, ?, 'hello', ?)",
+            (uuid.uuid4().hex, conv, alice, at),
+        )
+    tables = ("users", "refresh_tokens", "conversations", "conversation_members", "messages")
+    with sqlite3.connect(db) as c:
+        before = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    alembic("upgrade", "head")
+    with sqlite3.connect(db) as c:
+        after = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    assert (
+        after
+        == before
+        == {
+            "users": 2,
+            "refresh_tokens": 1,
+            "conversations": 1,
+            "conversation_members": 2,
+            "messages": 1,
+        }
+    )
 
 
 async def test_web_client_routes_fall_back_to_index(tmp_path: Path, settings: Settings) -> None:
