@@ -206,6 +206,54 @@ async def test_a_conversation_joined_mid_stream_is_in_and_a_removed_member_gets_
     assert events[-1].json()["reason"] == "member_removed"
 
 
+async def test_resume_after_being_removed_and_added_elsewhere_while_away(
+    server: Server, api: Api, streams: Streams
+) -> None:
+    alice, bob = await api.signup(), await api.signup()
+    left = await api.group(alice, [bob], "left")
+    stream = await streams.open(server, bob)
+    await api.post(alice, left, "seen")
+    (seen,) = await stream.events(1)
+    await stream.aclose()
+    # While bob is away: removed from one conversation, added to an older one, and a
+    # member of a new one.
+    await api.post(alice, left, "before removal")
+    r = await api.http.delete(
+        f"/api/v1/conversations/{left}/members/{bob.id}", headers=alice.headers
+    )
+    assert r.status_code == 204, r.text
+    await api.post(alice, left, "after removal")
+    older = await api.group(alice, [], "older")
+    await api.post(alice, older, "before bob joined")
+    r = await api.http.post(
+        f"/api/v1/conversations/{older}/members", headers=alice.headers, json={"user_id": bob.id}
+    )
+    assert r.status_code == 201, r.text
+    await api.post(alice, older, "bob is in")
+    new = await api.group(alice, [bob], "new")
+    await api.post(alice, new, "hello new")
+    resumed = await streams.open(server, bob, last_event_id=seen.id)
+    events = await resumed.events(2 + 2 + 1)
+    got: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for event in events:
+        conversation, seq = _seq(event)
+        got[conversation].append((seq, event.event))
+    assert got == {
+        # Up to his removal, nothing after it.
+        left: [(2, "message.new"), (3, "member.removed")],
+        # From the event that added him.
+        older: [(2, "member.added"), (3, "message.new")],
+        # A founding member: from its start.
+        new: [(1, "message.new")],
+    }
+    # Resuming from the last cursor: quiet in the conversation he left, on in the others.
+    again = await streams.open(server, bob, last_event_id=events[-1].id)
+    await api.post(alice, left, "still not for bob")
+    await api.post(alice, older, "for bob")
+    (event,) = await again.events(1)
+    assert _seq(event) == (older, 4)
+
+
 async def test_a_revoked_session_ends_the_stream(
     server: Server, api: Api, streams: Streams
 ) -> None:
