@@ -75,7 +75,7 @@ class _StreamResponse(EventSourceResponse):
         **errors(400, 401, 404),
     },
 )
-async def event_stream_endpoint(
+async def stream_events(
     state: StateDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     conversation_id: Annotated[
