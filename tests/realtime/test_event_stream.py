@@ -18,7 +18,16 @@ from typing import Any
 import httpx
 import pytest
 
-from helpers import BACKENDS, PASSWORD, PG_URL, REDIS_URL, fresh_database_url, prepare_postgres
+from chatapi import security
+from helpers import (
+    BACKENDS,
+    PASSWORD,
+    PG_URL,
+    REDIS_URL,
+    SECRET,
+    fresh_database_url,
+    prepare_postgres,
+)
 from servers import Api, Server, SseEvent, SseStream, User, server_env
 
 pytestmark = pytest.mark.slow
@@ -274,6 +283,27 @@ async def test_a_revoked_session_ends_the_stream(
     with pytest.raises(httpx.HTTPStatusError) as refused:
         await SseStream.open(server.base_url, me.token)
     assert refused.value.response.status_code == 401
+
+
+async def test_the_stream_ends_when_its_token_expires_and_resumes_with_a_fresh_one(
+    server: Server, api: Api, streams: Streams
+) -> None:
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    short, _ = security.issue_token(
+        key=SECRET, subject=uuid.UUID(bob.id), token_type="access", ttl_seconds=2
+    )
+    stream = await streams.open(server, User(bob.id, bob.username, short), conversation_id=conv)
+    await api.post(alice, conv, "in time")
+    (seen,) = await stream.events(1)
+    end = await stream.next(timeout=8)
+    assert end is not None and end.event == "stream.end"
+    assert end.json()["reason"] == "token_expired"
+    assert await stream.next() is None
+    await api.post(alice, conv, "after expiry")
+    resumed = await streams.open(server, bob, last_event_id=seen.id)
+    (event,) = await resumed.events(1)
+    assert _seq(event) == (conv, 2)
 
 
 async def test_keep_alive_comments_arrive_while_nothing_happens(
