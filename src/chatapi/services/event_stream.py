@@ -48,16 +48,17 @@ async def start_one(
     resuming before their departure gets the rest up to it; otherwise 404."""
     reader = await require_reader(uow, user_id=user_id, conversation_id=conversation_id)
     until = readable_until(reader)
-    if after_seq is None:
-        if until is not None:  # not a member any more: nothing will come live
+    if until is not None:  # a former member: what is left up to their departure, if any
+        if after_seq is None or after_seq >= until:
             raise not_found()
-        last = await uow.session.scalar(
-            select(col(Conversation.last_seq)).where(col(Conversation.id) == conversation_id)
-        )
-        return Start(after_seq=int(last or 0))
-    if until is not None and after_seq >= until:
-        raise not_found()
-    return Start(after_seq=after_seq, until_seq=until)
+        return Start(after_seq=after_seq, until_seq=until)
+    last = await uow.session.scalar(
+        select(col(Conversation.last_seq)).where(col(Conversation.id) == conversation_id)
+    )
+    last = int(last or 0)
+    # A seq past the end (a cursor from a database restored to an older backup) resumes
+    # from the end: what is committed from now on is not skipped.
+    return Start(after_seq=last if after_seq is None else min(after_seq, last))
 
 
 async def start_all(
@@ -87,7 +88,7 @@ async def start_all(
     joined = [c for c, _ in members if c not in cursor]
     added = await _added_at(uow, user_id=user_id, conversation_ids=joined)
     for conversation_id, last in members:
-        if conversation_id in cursor:
+        if conversation_id in cursor:  # (a seq past the end resumes from the end)
             starts[conversation_id] = Start(after_seq=min(cursor[conversation_id], last))
         else:
             starts[conversation_id] = Start(after_seq=added.get(conversation_id, 1) - 1)
