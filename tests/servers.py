@@ -557,3 +557,103 @@ class OpenIDProviderProcess:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+# --- Server-Sent Events: GET /api/v1/events/stream ----------------------------------------
+
+
+@dataclass
+class SseEvent:
+    """One event of a stream (`event` "comment" for a `:` line, e.g. a keep-alive)."""
+
+    event: str
+    data: str = ""
+    id: str | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class SseStream:
+    """A reader of `GET /api/v1/events/stream` on a real server: `await SseStream.open(...)`
+    (raises on a non-200 answer), `next()` for each event, `aclose()` to hang up."""
+
+    def __init__(self, client: httpx.AsyncClient, response: httpx.Response) -> None:
+        self.client = client
+        self.response = response
+        self._lines = response.aiter_lines()
+        self.ended = False
+
+    @classmethod
+    async def open(
+        cls,
+        base_url: str,
+        token: str,
+        *,
+        conversation_id: str | None = None,
+        after: int | None = None,
+        last_event_id: str | None = None,
+    ) -> SseStream:
+        client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10, read=None))
+        headers = {"Authorization": f"Bearer {token}"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        params: dict[str, Any] = {}
+        if conversation_id is not None:
+            params["conversation_id"] = conversation_id
+        if after is not None:
+            params["after"] = after
+        try:
+            request = client.build_request(
+                "GET", "/api/v1/events/stream", headers=headers, params=params
+            )
+            response = await client.send(request, stream=True)
+        except BaseException:
+            await client.aclose()
+            raise
+        if response.status_code != 200:
+            await response.aread()
+            await response.aclose()
+            await client.aclose()
+            raise httpx.HTTPStatusError(response.text, request=request, response=response)
+        assert response.headers["content-type"].startswith("text/event-stream")
+        return cls(client, response)
+
+    async def next(self, timeout: float = 5.0, *, comments: bool = False) -> SseEvent | None:
+        """The next event (comments skipped unless `comments`); None when the stream ended."""
+        async with asyncio.timeout(timeout):
+            fields: dict[str, str] = {}
+            data: list[str] = []
+            async for line in self._lines:
+                if line == "":
+                    if data or "event" in fields or "id" in fields:
+                        return SseEvent(
+                            fields.get("event", "message"), "\n".join(data), fields.get("id")
+                        )
+                    continue
+                if line.startswith(":"):
+                    if comments:
+                        return SseEvent("comment", line[1:].strip())
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "data":
+                    data.append(value)
+                else:
+                    fields[name] = value
+            self.ended = True
+            return None
+
+    async def events(self, count: int, timeout: float = 10.0) -> list[SseEvent]:
+        """The next `count` events (fails if the stream ends first)."""
+        got: list[SseEvent] = []
+        while len(got) < count:
+            event = await self.next(timeout)
+            assert event is not None, f"the stream ended after {got}"
+            got.append(event)
+        return got
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(httpx.HTTPError):
+            await self.response.aclose()
+        await self.client.aclose()

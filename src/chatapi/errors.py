@@ -35,6 +35,11 @@ class ChatError(Exception):
         return None
 
 
+class BadRequest(ChatError):
+    status = 400
+    default_code = "bad_request"
+
+
 class NotAuthenticated(ChatError):
     status = 401
     default_code = "not_authenticated"

@@ -25,6 +25,7 @@ from chatapi.api import messages as messages_api
 from chatapi.api import metrics as metrics_api
 from chatapi.api import oidc as oidc_api
 from chatapi.api import search as search_api
+from chatapi.api import stream as stream_api
 from chatapi.api import users as users_api
 from chatapi.api.body_limit import BodyLimitMiddleware
 from chatapi.api.error_handlers import install_error_handlers
@@ -271,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(messages_api.router, prefix=API_PREFIX)
     app.include_router(search_api.router, prefix=API_PREFIX)
     app.include_router(media_api.router, prefix=API_PREFIX)
+    app.include_router(stream_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 

@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     ws_typing_ttl_seconds: float = Field(default=6.0, gt=0)
     ws_reorder_timeout_seconds: float = Field(default=0.5, gt=0)
     presence_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # GET /api/v1/events/stream: a keep-alive comment after this long without an event.
+    # Its buffer for a slow reader is bounded like a socket's (WS_OUTBOX_SIZE/_BYTES).
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)
     # Message sends waiting for the group commit (not counting the batches being
     # committed); a send beyond it is refused: 503 / an `error` frame `overloaded`. Two
     # batches' worth: a send waits at most for two commits before its own.

@@ -118,7 +118,11 @@ class Hub:
     # --- sockets --------------------------------------------------------------------------
 
     async def attach(
-        self, sink: Sink, first_frame: str, *, loaded: dict[uuid.UUID, int] | None = None
+        self,
+        sink: Sink,
+        first_frame: str | None,
+        *,
+        loaded: dict[uuid.UUID, int] | None = None,
     ) -> None:
         """Route this user's frames to `sink` from now on, `first_frame` (`ready`) first.
 
@@ -138,7 +142,8 @@ class Hub:
                 continue
             await self._load(uid)
         self._sinks.setdefault(uid, set()).add(sink)
-        sink.send(first_frame)
+        if first_frame is not None:  # an event stream has none
+            sink.send(first_frame)
 
     def start_loading(self, user_id: uuid.UUID) -> bool:
         """True: the caller is to load the user's conversations (nobody here has them or is

@@ -502,6 +502,31 @@ export interface paths {
         patch: operations["update_settings_api_v1_conversations__conversation_id__settings_patch"];
         trace?: never;
     };
+    "/api/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream Events
+         * @description Follow your timeline events live as Server-Sent Events (`text/event-stream`): every
+         *     conversation of yours, or `conversation_id`'s. Each event's `id` is a cursor: send it
+         *     back as `Last-Event-ID` to resume with nothing lost and nothing repeated (or
+         *     `?after=<seq>` with `conversation_id`). The stream ends when your session is revoked,
+         *     your token expires, you are removed from the conversation you follow, or you read too
+         *     slowly; resume from the last `id`.
+         */
+        get: operations["stream_events_api_v1_events_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/media": {
         parameters: {
             query?: never;
@@ -3441,6 +3466,77 @@ export interface operations {
             };
             /** @description The request body is larger than the server accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    stream_events_api_v1_events_stream_get: {
+        parameters: {
+            query?: {
+                /** @description follow this conversation only (default: every one of yours) */
+                conversation_id?: string | null;
+                /** @description with `conversation_id`: start after this seq (default: from now) */
+                after?: number | null;
+            };
+            header?: {
+                /** @description resume after this cursor: the `id` of the last event you got */
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events: `id: <cursor>`, `event: <event type>`, `data: <Event JSON>` per timeline event; `: keep-alive` comments; a last `event: stream.end` (`data: {reason, detail}`) when the server ends it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example id: 01b1…:7
+                     *     event: message.new
+                     *     data: {"conversation_id":"01b1…","seq":7,"type":"message.new",…}
+                     *
+                     *     : keep-alive
+                     */
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
