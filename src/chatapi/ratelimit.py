@@ -248,6 +248,7 @@ class Quotas:
     messages: Quota
     member_adds: Quota
     upload_bytes: Quota
+    reactions: Quota
 
     @classmethod
     def from_settings(cls, settings: Settings, counters: Counters) -> Quotas:
@@ -281,5 +282,12 @@ class Quotas:
                 code="upload_quota_exceeded",
                 message="You have uploaded too much in the last day.",
                 unit="bytes",
+            ),
+            reactions=Quota(
+                counters,
+                _rate(settings.reaction_rate_limit),
+                scope="react-user",
+                code="reaction_rate_limited",
+                message="You are reacting or pinning too fast.",
             ),
         )

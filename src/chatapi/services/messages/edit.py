@@ -6,10 +6,13 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import delete
+from sqlmodel import col
+
 from chatapi.db import UnitOfWork
 from chatapi.errors import Forbidden, NotFound, Unprocessable
 from chatapi.media_urls import MediaSigner
-from chatapi.models import ConversationKind, EventType, Member, Message, User
+from chatapi.models import ConversationKind, EventType, Member, Message, Pin, Reaction, User
 from chatapi.schemas import MessageRead
 from chatapi.services import timeline
 from chatapi.services.media import attachments
@@ -24,7 +27,7 @@ from chatapi.services.messages.send import clean_body
 from chatapi.storage import MediaStorage
 
 
-async def _visible_message(
+async def visible_message(
     uow: UnitOfWork, *, user: User, message_id: uuid.UUID
 ) -> tuple[Message, Member]:
     """The message, read again under its conversation's lock (`lock_conversation`), so an
@@ -46,7 +49,7 @@ async def edit_message(
     uow: UnitOfWork, *, user: User, message_id: uuid.UUID, body: str, signer: MediaSigner
 ) -> MessageRead:
     """Change the text of your own message."""
-    message, _ = await _visible_message(uow, user=user, message_id=message_id)
+    message, _ = await visible_message(uow, user=user, message_id=message_id)
     if message.sender_id != user.id:
         raise Forbidden("You can only edit your own messages.", code="not_sender")
     if message.deleted_at is not None:
@@ -69,7 +72,7 @@ async def delete_message(
 ) -> None:
     """Delete a message (its sender, or a group owner/admin): body and files go, the
     timeline keeps it as deleted."""
-    message, me = await _visible_message(uow, user=user, message_id=message_id)
+    message, me = await visible_message(uow, user=user, message_id=message_id)
     if message.sender_id != user.id:
         conversation = await get_conversation(uow, message.conversation_id)
         if conversation.kind != ConversationKind.group or me.role not in MANAGERS:
@@ -78,6 +81,10 @@ async def delete_message(
         return
     message.deleted_at = datetime.now(UTC)
     message.body = ""
+    # A deleted message loses its pin and its reactions (its `message.deleted` says
+    # `pinned: false` and no reactions).
+    await uow.session.execute(delete(Pin).where(col(Pin.message_id) == message.id))
+    await uow.session.execute(delete(Reaction).where(col(Reaction.message_id) == message.id))
     await attachments.detach_for_deleted_message(uow, storage, message_id=message.id)
     await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
 

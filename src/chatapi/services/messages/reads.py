@@ -1,27 +1,80 @@
-"""Messages as clients read them: `MessageRead` with attachments and signed links."""
+"""Messages as clients read them: `MessageRead` with attachments, signed links, reactions
+and whether they are pinned."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
-from chatapi.models import Media, Message
-from chatapi.schemas import MessageRead
+from chatapi.models import Media, Message, Pin, Reaction
+from chatapi.schemas import MessageRead, ReactionRead
 from chatapi.services.media import attachments
 
 
 async def to_reads(
     uow: UnitOfWork, messages: Sequence[Message], *, signer: MediaSigner
 ) -> list[MessageRead]:
-    """MessageRead models with attachments, in one attachment query for all of them."""
+    """MessageRead models with attachments, reactions and pins, in one query each for all
+    of them. `me` in a reaction is for the signer's viewer (nobody for a broadcast frame:
+    the hub sets it per recipient, `realtime/personal.py`)."""
     if not messages:
         return []
-    attached = await attachments.attachments_for(uow, message_ids=[m.id for m in messages])
-    return [_read(m, attached.get(m.id, []), signer=signer) for m in messages]
+    ids = [m.id for m in messages]
+    attached = await attachments.attachments_for(uow, message_ids=ids)
+    reactions = await reactions_for(uow, message_ids=ids, viewer=signer.viewer)
+    pinned = await pinned_among(uow, message_ids=ids)
+    return [
+        _read(
+            m,
+            attached.get(m.id, []),
+            reactions.get(m.id, []),
+            pinned=m.id in pinned,
+            signer=signer,
+        )
+        for m in messages
+    ]
 
 
-def _read(message: Message, files: Sequence[Media], *, signer: MediaSigner) -> MessageRead:
+async def reactions_for(
+    uow: UnitOfWork, *, message_ids: Sequence[uuid.UUID], viewer: uuid.UUID | None
+) -> dict[uuid.UUID, list[ReactionRead]]:
+    """Each message's reactions, by emoji in the order first used, reactors earliest first."""
+    stmt = (
+        select(col(Reaction.message_id), col(Reaction.emoji), col(Reaction.user_id))
+        .where(col(Reaction.message_id).in_(message_ids))
+        .order_by(col(Reaction.created_at), col(Reaction.user_id))
+    )
+    grouped: dict[uuid.UUID, dict[str, list[uuid.UUID]]] = {}
+    for message_id, emoji, user_id in await uow.session.execute(stmt):
+        grouped.setdefault(message_id, {}).setdefault(emoji, []).append(user_id)
+    return {
+        message_id: [
+            ReactionRead(emoji=e, count=len(users), user_ids=users, me=viewer in users)
+            for e, users in by_emoji.items()
+        ]
+        for message_id, by_emoji in grouped.items()
+    }
+
+
+async def pinned_among(uow: UnitOfWork, *, message_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these messages are pinned."""
+    stmt = select(col(Pin.message_id)).where(col(Pin.message_id).in_(message_ids))
+    return set((await uow.session.scalars(stmt)).all())
+
+
+def _read(
+    message: Message,
+    files: Sequence[Media],
+    reactions: list[ReactionRead],
+    *,
+    pinned: bool,
+    signer: MediaSigner,
+) -> MessageRead:
     deleted = message.deleted_at is not None
     return MessageRead(
         id=message.id,
@@ -35,4 +88,6 @@ def _read(message: Message, files: Sequence[Media], *, signer: MediaSigner) -> M
         created_at=message.created_at,
         edited_at=message.edited_at,
         deleted=deleted,
+        reactions=[] if deleted else reactions,
+        pinned=pinned and not deleted,
     )
