@@ -14,6 +14,9 @@ const PATHS = {
   chat: "M2 3.5h12v8H6l-3 2.5v-2.5H2Z",
   retry: "M13 8a5 5 0 1 1-1.5-3.6M13 2.5v2.5h-2.5",
   down: "M8 2.5v11M3.5 9 8 13.5 12.5 9",
+  smile:
+    "M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13ZM5.5 6.5h.01M10.5 6.5h.01M5 9.5c.7 1.2 1.8 1.8 3 1.8s2.3-.6 3-1.8",
+  pin: "M6 1.5h4M7 1.5v4L4.5 8.5h7L9 5.5v-4M8 8.5v6",
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -13,11 +13,13 @@ import { conversationTitle, directPeer, useConversation, useForgetFormer, useMem
 import { useUploads } from "../media/useUploads";
 import { useDisplayNames } from "../users/api";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
-import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
+import { PinnedBar } from "../reactions/PinnedBar";
+import { usePins, useTogglePin, useToggleReaction } from "../reactions/api";
+import { getTimeline, loadOlder, markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
 import { useTimelineWithChanges } from "./changes";
 import { ChatSubtitle } from "./ChatSubtitle";
 import { Composer } from "./Composer";
-import { MessageList } from "./MessageList";
+import { MessageList, revealMessage } from "./MessageList";
 import { TypingIndicator } from "./TypingIndicator";
 
 export function ConversationRoute() {
@@ -46,6 +48,9 @@ function ConversationView({ id }: { id: string }) {
   const [toDelete, setToDelete] = useState<Message | null>(null);
   const [confirmForget, setConfirmForget] = useState(false);
   const forget = useForgetFormer(id);
+  const pins = usePins(id, !former);
+  const togglePin = useTogglePin();
+  const react = useToggleReaction(me?.id ?? "");
   const navigate = useNavigate();
   const meId = me?.id;
 
@@ -84,6 +89,22 @@ function ConversationView({ id }: { id: string }) {
     : undefined;
   const title = c ? conversationTitle(c, peer) : "";
   const canModerate = c?.my_role === "owner" || c?.my_role === "admin";
+  const canPin = !former && (c?.kind === "direct" || canModerate);
+
+  /** Show a pinned message in the list: load older pages until it is there, then scroll to it. */
+  async function jumpTo(messageId: string, seq: number) {
+    for (let pages = 0; pages < 40; pages += 1) {
+      const loaded = getTimeline(qc, id);
+      if (!loaded || loaded.messages.some((m) => m.id === messageId) || !loaded.hasOlder) break;
+      if ((loaded.messages[0]?.seq ?? 0) <= seq) break;
+      await loadOlder(qc, id);
+    }
+    requestAnimationFrame(() => revealMessage(messageId));
+  }
+
+  function report(err: unknown, what: string) {
+    setActionError(err instanceof Error ? err.message : what);
+  }
 
   function onDrop(e: DragEvent) {
     e.preventDefault();
@@ -149,6 +170,9 @@ function ConversationView({ id }: { id: string }) {
           {actionError}
         </Alert>
       ) : null}
+      {!former && pins.data?.length ? (
+        <PinnedBar pins={pins.data} onJump={(pin) => void jumpTo(pin.message.id, pin.message.seq)} />
+      ) : null}
       {timeline.error ? (
         <Alert variant="danger" className="m-2">
           {timeline.error.message}
@@ -164,6 +188,7 @@ function ConversationView({ id }: { id: string }) {
           meId={meId}
           kind={c?.kind ?? "direct"}
           canModerate={canModerate}
+          canPin={canPin}
           readOnly={Boolean(former)}
           readSeq={readSeqAtOpen}
           onRead={(seq) => markRead(qc, id, seq, meId)}
@@ -176,6 +201,10 @@ function ConversationView({ id }: { id: string }) {
             setEditing(m);
           }}
           onDelete={setToDelete}
+          onTogglePin={(m) => togglePin.mutate(m, { onError: (err) => report(err, "Pin failed") })}
+          onReact={(m, emoji) =>
+            react.mutate({ message: m, emoji }, { onError: (err) => report(err, "Reaction failed") })
+          }
         />
       )}
       {former ? (
