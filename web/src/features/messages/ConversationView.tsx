@@ -93,13 +93,21 @@ function ConversationView({ id }: { id: string }) {
 
   /** Show a pinned message in the list: load older pages until it is there, then scroll to it. */
   async function jumpTo(messageId: string, seq: number) {
-    for (let pages = 0; pages < 40; pages += 1) {
+    for (let pages = 0; pages < 100; pages += 1) {
       const loaded = getTimeline(qc, id);
-      if (!loaded || loaded.messages.some((m) => m.id === messageId) || !loaded.hasOlder) break;
-      if ((loaded.messages[0]?.seq ?? 0) <= seq) break;
+      if (!loaded || loaded.messages.some((m) => m.id === messageId)) break;
+      if (!loaded.hasOlder || (loaded.messages[0]?.seq ?? 0) <= seq) return;
       await loadOlder(qc, id);
+      await shortly();
     }
-    requestAnimationFrame(() => revealMessage(messageId));
+    // The list renders the loaded page on its next commit.
+    for (
+      let waits = 0;
+      waits < 60 && !document.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`);
+      waits += 1
+    )
+      await shortly();
+    revealMessage(messageId);
   }
 
   function report(err: unknown, what: string) {
@@ -269,6 +277,10 @@ function ConversationView({ id }: { id: string }) {
       ) : null}
     </section>
   );
+}
+
+function shortly(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 16));
 }
 
 /** In place of the composer once I left or was removed: why, and a way to delete the chat. */

@@ -223,6 +223,17 @@ export function MessageList({
   }, [timeline.messages, timeline.pending, timeline.system]);
 
   useEffect(() => {
+    // The list itself gets shorter (a pinned bar appears above it): stay at the bottom if we were.
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  useEffect(() => {
     const el = scroller.current;
     if (!el) return;
     // Images and videos get their height when they load: stay at the bottom if we were.

@@ -16,9 +16,6 @@ export function EmojiPicker(props: { label: string; align: "start" | "end"; onPi
       align={props.align}
       show={show}
       onToggle={(next) => setShow(next)}
-      onSelect={(emoji) => {
-        if (emoji) props.onPick(emoji);
-      }}
     >
       <Dropdown.Toggle variant="link" size="sm" className="message-actions-toggle" aria-label={props.label}>
         <Icon name="smile" />
@@ -29,10 +26,13 @@ export function EmojiPicker(props: { label: string; align: "start" | "end"; onPi
               <Dropdown.Item
                 key={e.emoji}
                 as="button"
-                eventKey={e.emoji}
                 className="emoji-picker-item"
                 aria-label={e.name}
                 title={e.name}
+                onClick={() => {
+                  setShow(false);
+                  props.onPick(e.emoji);
+                }}
               >
                 {e.emoji}
               </Dropdown.Item>

@@ -26,9 +26,9 @@ export function PinnedBar(props: { pins: Pin[]; onJump: (pin: Pin) => void }) {
       <button
         type="button"
         className="pinned-text btn btn-link btn-sm d-flex align-items-center gap-2 w-100 text-start text-decoration-none p-0"
-        aria-label={`Pinned message${position}: ${preview(pin)}. Show it in the conversation`}
+        aria-describedby="pinned-bar-hint"
         data-testid="pinned-jump"
-        data-message-id={pin.message.id}
+        data-pinned-message-id={pin.message.id}
         onClick={() => {
           props.onJump(pin);
           setIndex((i) => (pins.length ? (i + 1) % pins.length : 0));
@@ -40,6 +40,9 @@ export function PinnedBar(props: { pins: Pin[]; onJump: (pin: Pin) => void }) {
           <span className="d-block small text-truncate" data-testid="pinned-text">
             {preview(pin)}
           </span>
+        </span>
+        <span id="pinned-bar-hint" className="visually-hidden">
+          Shows it in the conversation
         </span>
       </button>
     </div>
