@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import String, Uuid, cast, null, select, union_all
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
@@ -19,15 +19,14 @@ from chatapi.services.media import attachments
 async def to_reads(
     uow: UnitOfWork, messages: Sequence[Message], *, signer: MediaSigner
 ) -> list[MessageRead]:
-    """MessageRead models with attachments, reactions and pins, in one query each for all
-    of them. `me` in a reaction is for the signer's viewer (nobody for a broadcast frame:
-    the hub sets it per recipient, `realtime/personal.py`)."""
+    """MessageRead models with attachments, reactions and pins, in two queries for all of
+    them. `me` in a reaction is for the signer's viewer (nobody for a broadcast frame: the
+    hub sets it per recipient, `realtime/personal.py`)."""
     if not messages:
         return []
     ids = [m.id for m in messages]
     attached = await attachments.attachments_for(uow, message_ids=ids)
-    reactions = await reactions_for(uow, message_ids=ids, viewer=signer.viewer)
-    pinned = await pinned_among(uow, message_ids=ids)
+    reactions, pinned = await marks_for(uow, message_ids=ids, viewer=signer.viewer)
     return [
         _read(
             m,
@@ -40,31 +39,44 @@ async def to_reads(
     ]
 
 
-async def reactions_for(
+async def marks_for(
     uow: UnitOfWork, *, message_ids: Sequence[uuid.UUID], viewer: uuid.UUID | None
-) -> dict[uuid.UUID, list[ReactionRead]]:
-    """Each message's reactions, by emoji in the order first used, reactors earliest first."""
-    stmt = (
-        select(col(Reaction.message_id), col(Reaction.emoji), col(Reaction.user_id))
-        .where(col(Reaction.message_id).in_(message_ids))
-        .order_by(col(Reaction.created_at), col(Reaction.user_id))
+) -> tuple[dict[uuid.UUID, list[ReactionRead]], set[uuid.UUID]]:
+    """Each message's reactions (by emoji in the order first used, reactors earliest
+    first), and which of the messages are pinned: one query (a pin is a row without an
+    emoji), so a page of messages costs no more statements with them than without."""
+    marks = union_all(
+        select(
+            col(Reaction.message_id).label("message_id"),
+            col(Reaction.emoji).label("emoji"),
+            col(Reaction.user_id).label("user_id"),
+            col(Reaction.created_at).label("at"),
+        ).where(col(Reaction.message_id).in_(message_ids)),
+        select(
+            col(Pin.message_id),
+            cast(null(), String(64)).label("emoji"),
+            cast(null(), Uuid()).label("user_id"),
+            col(Pin.pinned_at).label("at"),
+        ).where(col(Pin.message_id).in_(message_ids)),
+    ).subquery()
+    stmt = select(marks.c.message_id, marks.c.emoji, marks.c.user_id).order_by(
+        marks.c.at, marks.c.user_id
     )
     grouped: dict[uuid.UUID, dict[str, list[uuid.UUID]]] = {}
+    pinned: set[uuid.UUID] = set()
     for message_id, emoji, user_id in await uow.session.execute(stmt):
-        grouped.setdefault(message_id, {}).setdefault(emoji, []).append(user_id)
-    return {
+        if emoji is None:
+            pinned.add(message_id)
+        else:
+            grouped.setdefault(message_id, {}).setdefault(emoji, []).append(user_id)
+    by_message = {
         message_id: [
             ReactionRead(emoji=e, count=len(users), user_ids=users, me=viewer in users)
             for e, users in by_emoji.items()
         ]
         for message_id, by_emoji in grouped.items()
     }
-
-
-async def pinned_among(uow: UnitOfWork, *, message_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these messages are pinned."""
-    stmt = select(col(Pin.message_id)).where(col(Pin.message_id).in_(message_ids))
-    return set((await uow.session.scalars(stmt)).all())
+    return by_message, pinned
 
 
 def _read(
