@@ -45,6 +45,7 @@ GENEROUS_QUOTAS: dict[str, Any] = {
     "register_rate_limit": "100000/hour",
     "message_rate_limit": "100000/second",
     "member_add_rate_limit": "100000/hour",
+    "reaction_rate_limit": "100000/second",
     "ws_max_sockets_per_user": 10000,
 }
 

@@ -404,6 +404,7 @@ class Receiver:
         self.servers, self.user, self.conv = servers, user, conversation_id
         self.last = 0
         self.bodies: list[str] = []
+        self.events: list[dict[str, Any]] = []  # every event taken, once, in seq order
         self.out_of_order: list[tuple[int, int]] = []  # (previous, seq) on one socket
         self.interruptions = 0  # connections lost or refused, catch-ups failed
         self._turn = 0
@@ -412,6 +413,7 @@ class Receiver:
         if event["seq"] != self.last + 1:
             return
         self.last = event["seq"]
+        self.events.append(event)
         if event["type"] == "message.new":
             self.bodies.append(event["message"]["body"])
 

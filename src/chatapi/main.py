@@ -24,6 +24,7 @@ from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
 from chatapi.api import metrics as metrics_api
 from chatapi.api import oidc as oidc_api
+from chatapi.api import reactions as reactions_api
 from chatapi.api import search as search_api
 from chatapi.api import stream as stream_api
 from chatapi.api import users as users_api
@@ -44,6 +45,7 @@ from chatapi.ratelimit import Counters, LoginLimiter, Quotas
 from chatapi.realtime.broker import Broker, MemoryBroker, RedisBroker
 from chatapi.realtime.hub import Hub
 from chatapi.realtime.outbound import EventPublisher
+from chatapi.realtime.personal import personalizer
 from chatapi.realtime.presence import LocalPresence, OfflineBatch, Presence, RedisPresence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media.cleanup import OrphanCleanup
@@ -143,7 +145,7 @@ def _wire_realtime(state: AppState) -> None:
         directory=ServiceDirectory(state),
         reorder_timeout=state.settings.ws_reorder_timeout_seconds,
         on_revoked=state.revocations.revoked,
-        personalize=state.media_signer.personalize,
+        personalize=personalizer(state.media_signer),
     )
     state.sends = GroupCommit(
         state.uow,
@@ -273,6 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search_api.router, prefix=API_PREFIX)
     app.include_router(media_api.router, prefix=API_PREFIX)
     app.include_router(stream_api.router, prefix=API_PREFIX)
+    app.include_router(reactions_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 

@@ -62,6 +62,9 @@ class EventType(StrEnum):
     member_removed = "member.removed"
     member_role_changed = "member.role_changed"
     conversation_updated = "conversation.updated"
+    message_reaction = "message.reaction"
+    message_pinned = "message.pinned"
+    message_unpinned = "message.unpinned"
 
 
 class User(SQLModel, table=True):
@@ -230,6 +233,30 @@ class Event(SQLModel, table=True):
     message_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id")
     subject_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     data: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class Reaction(SQLModel, table=True):
+    """One person's emoji on a message: at most one row per (message, user, emoji)."""
+
+    __tablename__ = "message_reactions"
+
+    message_id: uuid.UUID = Field(foreign_key="messages.id", primary_key=True, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
+    emoji: str = Field(max_length=64, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Pin(SQLModel, table=True):
+    """A message pinned in its conversation (at most once); gone when the message is deleted."""
+
+    __tablename__ = "message_pins"
+
+    message_id: uuid.UUID = Field(foreign_key="messages.id", primary_key=True, ondelete="CASCADE")
+    conversation_id: uuid.UUID = Field(
+        foreign_key="conversations.id", index=True, ondelete="CASCADE"
+    )
+    pinned_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    pinned_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Media(SQLModel, table=True):

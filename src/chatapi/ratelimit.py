@@ -250,6 +250,7 @@ class Quotas:
     upload_bytes: Quota
     reset_asks: Quota
     reset_mails: Quota
+    reactions: Quota
 
     @classmethod
     def from_settings(cls, settings: Settings, counters: Counters) -> Quotas:
@@ -297,5 +298,12 @@ class Quotas:
                 scope="reset-user",
                 code="rate_limited",
                 message="Too many reset mails for this account.",
+            ),
+            reactions=Quota(
+                counters,
+                _rate(settings.reaction_rate_limit),
+                scope="react-user",
+                code="reaction_rate_limited",
+                message="You are reacting or pinning too fast.",
             ),
         )

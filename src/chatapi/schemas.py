@@ -354,6 +354,15 @@ class MessageUpdate(BaseModel):
     body: MessageBody
 
 
+class ReactionRead(Schema):
+    """One emoji's reactions on a message."""
+
+    emoji: str
+    count: int
+    user_ids: list[uuid.UUID] = Field(description="who reacted, earliest first")
+    me: bool = Field(description="whether you reacted with this emoji")
+
+
 class MessageRead(Schema):
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -373,6 +382,10 @@ class MessageRead(Schema):
     mentions_all: bool = Field(
         default=False, description="the body mentions everyone (@all, where allowed)"
     )
+    reactions: list[ReactionRead] = Field(
+        default_factory=list, description="by emoji, in the order first used"
+    )
+    pinned: bool = False
 
 
 class FormerMembership(Schema):
@@ -430,6 +443,9 @@ EventTypeName = Literal[
     "member.removed",
     "member.role_changed",
     "conversation.updated",
+    "message.reaction",
+    "message.pinned",
+    "message.unpinned",
 ]
 
 
@@ -444,6 +460,23 @@ class EventConversation(BaseModel):
     title: str | None
 
 
+class EventReaction(BaseModel):
+    """What a `message.reaction` event changed: `user_id` added or removed `emoji`."""
+
+    message_id: uuid.UUID
+    emoji: str
+    user_id: uuid.UUID
+    added: bool
+
+
+class PinRead(Schema):
+    """A pinned message of a conversation."""
+
+    message: MessageRead
+    pinned_by: uuid.UUID | None
+    pinned_at: datetime
+
+
 class EventRead(BaseModel):
     """A numbered change in a conversation's timeline, as `GET …/events` returns it and the
     WebSocket pushes it to every member."""
@@ -456,6 +489,7 @@ class EventRead(BaseModel):
     message: MessageRead | None = None
     member: EventMember | None = None
     conversation: EventConversation | None = None
+    reaction: EventReaction | None = None
 
 
 class SnippetPart(Schema):

@@ -204,6 +204,7 @@ class Settings(BaseSettings):
     register_rate_limit: str = "5/hour"  # accounts created per client address
     message_rate_limit: str = "120/minute"  # messages sent per user, REST + WebSocket
     member_add_rate_limit: str = "100/hour"  # members a user adds to groups
+    reaction_rate_limit: str = "120/minute"  # reactions and pins changed per user
     upload_bytes_per_day: int = Field(default=1024**3, ge=0)  # bytes uploaded per user
     max_unattached_uploads: int = Field(default=50, ge=0)  # uploads kept, not yet attached
     ws_max_sockets_per_user: int = Field(default=20, ge=0)  # open sockets, all instances
@@ -297,6 +298,7 @@ class Settings(BaseSettings):
         "register_rate_limit",
         "message_rate_limit",
         "member_add_rate_limit",
+        "reaction_rate_limit",
         "ws_rate_limit",
     )
     @classmethod

@@ -330,3 +330,26 @@ async def test_ws_instance_killed_mid_stream_clients_move_and_miss_nothing(
     assert acked == list(range(1, total + 1))
     assert receiver.bodies == [f"m{i}" for i in range(total)]
     assert receiver.out_of_order == []
+
+
+async def test_ws_reaction_and_pin_reach_the_other_instance(
+    sockets: Sockets, cluster: list[Server], api: Api
+) -> None:
+    _one, two = cluster
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    b = await sockets.open(two.ws_url, bob.token)
+    msg = await api.post(alice, conv, "react to me")
+    await b.expect("message.new", seq=1)
+    # Both changes are made through instance one; bob's socket is on instance two.
+    r = await api.http.put(
+        f"/api/v1/messages/{msg['id']}/reactions/%F0%9F%91%8D", headers=bob.headers
+    )
+    assert r.status_code == 200, r.text
+    reacted = await b.expect("message.reaction", seq=2)
+    assert reacted["message"]["reactions"] == [
+        {"emoji": "👍", "count": 1, "user_ids": [bob.id], "me": True}
+    ]
+    r = await api.http.put(f"/api/v1/conversations/{conv}/pins/{msg['id']}", headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert (await b.expect("message.pinned", seq=3))["message"]["pinned"] is True

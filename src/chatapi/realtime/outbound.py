@@ -106,8 +106,9 @@ def _timeline_envelope(read: EventRead) -> Envelope:
         user_ids=user_ids,
         membership=membership,
         actor_id=read.actor_id,
-        # Media links are signed for each recipient by the hub (media_urls.personalize).
-        personal=bool(read.message and read.message.attachments),
+        # Media links are signed, and reactions' `me` set, for each recipient by the hub
+        # (realtime/personal.py).
+        personal=bool(read.message and (read.message.attachments or read.message.reactions)),
     )
 
 

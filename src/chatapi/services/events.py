@@ -12,7 +12,14 @@ from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
 from chatapi.models import Event, EventType, Message, User
 from chatapi.ports import OnlineUsers
-from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead, UserRead
+from chatapi.schemas import (
+    EventConversation,
+    EventMember,
+    EventReaction,
+    EventRead,
+    MessageRead,
+    UserRead,
+)
 from chatapi.services import users
 from chatapi.services.membership import readable_until, require_reader
 from chatapi.services.messages.reads import to_reads
@@ -98,12 +105,25 @@ def _read(
             # Like the live frame: only member.added carries the user's profile.
             user=added.get(e.subject_user_id) if e.type == EventType.member_added else None,
         )
-        if e.subject_user_id is not None
+        # A reaction's user is in `reaction`, not a member change.
+        if e.subject_user_id is not None and e.type != EventType.message_reaction
         else None
     )
     conversation = (
         EventConversation(id=e.conversation_id, title=data.get("title"))
         if e.type == EventType.conversation_updated
+        else None
+    )
+    reaction = (
+        EventReaction(
+            message_id=e.message_id,
+            emoji=data["emoji"],
+            user_id=e.subject_user_id,
+            added=bool(data.get("added")),
+        )
+        if e.type == EventType.message_reaction
+        and e.message_id is not None
+        and e.subject_user_id is not None
         else None
     )
     return EventRead(
@@ -115,4 +135,5 @@ def _read(
         message=messages.get(e.message_id) if e.message_id else None,
         member=member,
         conversation=conversation,
+        reaction=reaction,
     )

@@ -14,7 +14,13 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.domain import TimelineAppended
 from chatapi.models import Conversation, Event, EventType
-from chatapi.schemas import EventConversation, EventMember, EventRead, MessageRead
+from chatapi.schemas import (
+    EventConversation,
+    EventMember,
+    EventReaction,
+    EventRead,
+    MessageRead,
+)
 
 _CONVERSATIONS: Table = Conversation.__table__  # type: ignore[attr-defined]
 _C = _CONVERSATIONS.c
@@ -185,6 +191,7 @@ def announce(
     message: MessageRead | None = None,
     member: EventMember | None = None,
     conversation: EventConversation | None = None,
+    reaction: EventReaction | None = None,
 ) -> EventRead:
     """Publish a recorded event after commit, as the frame every member gets."""
     read = EventRead(
@@ -196,6 +203,7 @@ def announce(
         message=message,
         member=member,
         conversation=conversation,
+        reaction=reaction,
     )
     announce_read(uow, read)
     return read

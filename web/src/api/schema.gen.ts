@@ -460,6 +460,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/pins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Pins
+         * @description The conversation's pinned messages, newest pin first (at most 200).
+         */
+        get: operations["list_pins_api_v1_conversations__conversation_id__pins_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/pins/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Pin Message
+         * @description Pin a message (idempotent): a group's owners and admins, either person in a direct
+         *     chat. 403 `not_allowed` for a plain member of a group, 422 `message_deleted`.
+         */
+        put: operations["pin_message_api_v1_conversations__conversation_id__pins__message_id__put"];
+        post?: never;
+        /**
+         * Unpin Message
+         * @description Unpin a message (idempotent); same rights as pinning.
+         */
+        delete: operations["unpin_message_api_v1_conversations__conversation_id__pins__message_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/read": {
         parameters: {
             query?: never;
@@ -615,6 +660,32 @@ export interface paths {
          * @description Edit the text of your own message.
          */
         patch: operations["edit_message_api_v1_messages__message_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/messages/{message_id}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Add Reaction
+         * @description React to a message with an emoji (idempotent: once per person and emoji). 422
+         *     `invalid_emoji` for anything but one emoji, 422 `message_deleted` for a deleted
+         *     message; 404 `message_not_found` when you are not in its conversation.
+         */
+        put: operations["add_reaction_api_v1_messages__message_id__reactions__emoji__put"];
+        post?: never;
+        /**
+         * Remove Reaction
+         * @description Take your emoji reaction back (idempotent). Answers the message as it now stands.
+         */
+        delete: operations["remove_reaction_api_v1_messages__message_id__reactions__emoji__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/search/messages": {
@@ -1065,6 +1136,26 @@ export interface components {
             user_id: string;
         };
         /**
+         * EventReaction
+         * @description What a `message.reaction` event changed: `user_id` added or removed `emoji`.
+         */
+        EventReaction: {
+            /** Added */
+            added: boolean;
+            /** Emoji */
+            emoji: string;
+            /**
+             * Message Id
+             * Format: uuid
+             */
+            message_id: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+        };
+        /**
          * EventRead
          * @description A numbered change in a conversation's timeline, as `GET …/events` returns it and the
          *     WebSocket pushes it to every member.
@@ -1085,13 +1176,14 @@ export interface components {
             created_at: string;
             member?: components["schemas"]["EventMember"] | null;
             message?: components["schemas"]["MessageRead"] | null;
+            reaction?: components["schemas"]["EventReaction"] | null;
             /** Seq */
             seq: number;
             /**
              * Type
              * @enum {string}
              */
-            type: "message.new" | "message.edited" | "message.deleted" | "member.added" | "member.removed" | "member.role_changed" | "conversation.updated";
+            type: "message.new" | "message.edited" | "message.deleted" | "member.added" | "member.removed" | "member.role_changed" | "conversation.updated" | "message.reaction" | "message.pinned" | "message.unpinned";
         };
         /**
          * FormerMembership
@@ -1258,6 +1350,16 @@ export interface components {
              * @default false
              */
             mentions_all: boolean;
+            /**
+             * Pinned
+             * @default false
+             */
+            pinned: boolean;
+            /**
+             * Reactions
+             * @description by emoji, in the order first used
+             */
+            reactions: components["schemas"]["ReactionRead"][];
             /** Reply To Id */
             reply_to_id: string | null;
             /**
@@ -1399,6 +1501,20 @@ export interface components {
              */
             login: string;
         };
+        /**
+         * PinRead
+         * @description A pinned message of a conversation.
+         */
+        PinRead: {
+            message: components["schemas"]["MessageRead"];
+            /**
+             * Pinned At
+             * Format: date-time
+             */
+            pinned_at: string;
+            /** Pinned By */
+            pinned_by: string | null;
+        };
         /** ProviderRead */
         ProviderRead: {
             /**
@@ -1411,6 +1527,26 @@ export interface components {
              * @description in the provider's URLs: /api/v1/auth/oidc/{name}/login
              */
             name: string;
+        };
+        /**
+         * ReactionRead
+         * @description One emoji's reactions on a message.
+         */
+        ReactionRead: {
+            /** Count */
+            count: number;
+            /** Emoji */
+            emoji: string;
+            /**
+             * Me
+             * @description whether you reacted with this emoji
+             */
+            me: boolean;
+            /**
+             * User Ids
+             * @description who reacted, earliest first
+             */
+            user_ids: string[];
         };
         /** ReadMarker */
         ReadMarker: {
@@ -3344,6 +3480,189 @@ export interface operations {
             };
         };
     };
+    list_pins_api_v1_conversations__conversation_id__pins_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PinRead"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    pin_message_api_v1_conversations__conversation_id__pins__message_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PinRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unpin_message_api_v1_conversations__conversation_id__pins__message_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     mark_read_api_v1_conversations__conversation_id__read_post: {
         parameters: {
             query?: never;
@@ -3901,6 +4220,126 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    add_reaction_api_v1_messages__message_id__reactions__emoji__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+                /** @description one emoji, URL-encoded (👍 is %F0%9F%91%8D), or a :shortcode: such as :thumbsup:; anything else is 422 `invalid_emoji` */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_reaction_api_v1_messages__message_id__reactions__emoji__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                message_id: string;
+                /** @description one emoji, URL-encoded (👍 is %F0%9F%91%8D), or a :shortcode: such as :thumbsup:; anything else is 422 `invalid_emoji` */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -17,6 +17,9 @@ const PATHS = {
   bellOff: "M6.5 13.5a1.5 1.5 0 0 0 3 0M4 6.5a4 4 0 0 1 6.9-2.8M12 7v2.5l1.5 2H3.5L4 10.8M2 2l12 12",
   bell: "M6.5 13.5a1.5 1.5 0 0 0 3 0M4 6.5a4 4 0 0 1 8 0v3l1.5 2h-11L4 9.5Z",
   search: "M7 2a5 5 0 1 0 0 10A5 5 0 0 0 7 2Zm3.6 8.6L14 14",
+  smile:
+    "M8 1.5a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13ZM5.5 6.5h.01M10.5 6.5h.01M5 9.5c.7 1.2 1.8 1.8 3 1.8s2.3-.6 3-1.8",
+  pin: "M6 1.5h4M7 1.5v4L4.5 8.5h7L9 5.5v-4M8 8.5v6",
 } as const;
 
 export type IconName = keyof typeof PATHS;

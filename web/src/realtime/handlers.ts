@@ -150,9 +150,16 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live:
       return;
     }
     case "message.edited":
-    case "message.deleted": {
+    case "message.deleted":
+    case "message.reaction":
+    case "message.pinned":
+    case "message.unpinned": {
       const message = event.message;
       if (!message) return;
+      // A deleted message loses its pin: the pinned bar follows both.
+      if (event.type !== "message.edited" && event.type !== "message.reaction") {
+        void qc.invalidateQueries({ queryKey: keys.pins(id) });
+      }
       qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
         list?.map((c) => (c.id === id && c.last_message?.id === message.id ? { ...c, last_message: message } : c)),
       );

@@ -127,6 +127,26 @@ export interface components {
       user_id: string;
     };
     /**
+     * EventReaction
+     * @description What a `message.reaction` event changed: `user_id` added or removed `emoji`.
+     */
+    EventReaction: {
+      /** Added */
+      added: boolean;
+      /** Emoji */
+      emoji: string;
+      /**
+       * Message Id
+       * Format: uuid
+       */
+      message_id: string;
+      /**
+       * User Id
+       * Format: uuid
+       */
+      user_id: string;
+    };
+    /**
      * EventRead
      * @description A numbered change in a conversation's timeline, as `GET …/events` returns it and the
      *     WebSocket pushes it to every member.
@@ -150,6 +170,8 @@ export interface components {
       member?: components["schemas"]["EventMember"] | null;
       /** @default null */
       message?: components["schemas"]["MessageRead"] | null;
+      /** @default null */
+      reaction?: components["schemas"]["EventReaction"] | null;
       /** Seq */
       seq: number;
       /**
@@ -163,7 +185,10 @@ export interface components {
         | "member.added"
         | "member.removed"
         | "member.role_changed"
-        | "conversation.updated";
+        | "conversation.updated"
+        | "message.reaction"
+        | "message.pinned"
+        | "message.unpinned";
     };
     /** MediaRead */
     MediaRead: {
@@ -257,6 +282,16 @@ export interface components {
        * @default false
        */
       mentions_all: boolean;
+      /**
+       * Pinned
+       * @default false
+       */
+      pinned: boolean;
+      /**
+       * Reactions
+       * @description by emoji, in the order first used
+       */
+      reactions: components["schemas"]["ReactionRead"][];
       /** Reply To Id */
       reply_to_id: string | null;
       /**
@@ -340,6 +375,26 @@ export interface components {
        * Format: uuid
        */
       user_id: string;
+    };
+    /**
+     * ReactionRead
+     * @description One emoji's reactions on a message.
+     */
+    ReactionRead: {
+      /** Count */
+      count: number;
+      /** Emoji */
+      emoji: string;
+      /**
+       * Me
+       * @description whether you reacted with this emoji
+       */
+      me: boolean;
+      /**
+       * User Ids
+       * @description who reacted, earliest first
+       */
+      user_ids: string[];
     };
     /**
      * Read
@@ -564,6 +619,9 @@ export const SERVER_FRAME_TYPES = [
   "member.removed",
   "member.role_changed",
   "conversation.updated",
+  "message.reaction",
+  "message.pinned",
+  "message.unpinned",
   "typing",
   "receipt",
   "presence",
@@ -582,5 +640,8 @@ export const TIMELINE_EVENT_TYPES = [
   "member.removed",
   "member.role_changed",
   "conversation.updated",
+  "message.reaction",
+  "message.pinned",
+  "message.unpinned",
 ] as const satisfies readonly ServerFrameType[];
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];

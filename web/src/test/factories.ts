@@ -31,6 +31,8 @@ export function message(seq: number, over: Partial<Message> = {}): Message {
     deleted: false,
     mentions: [],
     mentions_all: false,
+    reactions: [],
+    pinned: false,
     ...over,
   };
 }

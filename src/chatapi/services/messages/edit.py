@@ -6,13 +6,22 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import Forbidden, NotFound, Unprocessable
 from chatapi.media_urls import MediaSigner
-from chatapi.models import ConversationKind, EventType, Media, Member, Message, User
+from chatapi.models import (
+    ConversationKind,
+    EventType,
+    Media,
+    Member,
+    Message,
+    Pin,
+    Reaction,
+    User,
+)
 from chatapi.schemas import MessageRead
 from chatapi.services import timeline
 from chatapi.services.media import attachments
@@ -28,7 +37,7 @@ from chatapi.services.messages.send import clean_body
 from chatapi.storage import MediaStorage
 
 
-async def _visible_message(
+async def visible_message(
     uow: UnitOfWork, *, user: User, message_id: uuid.UUID
 ) -> tuple[Message, Member]:
     """The message, read again under its conversation's lock (`lock_conversation`), so an
@@ -50,7 +59,7 @@ async def edit_message(
     uow: UnitOfWork, *, user: User, message_id: uuid.UUID, body: str, signer: MediaSigner
 ) -> MessageRead:
     """Change the text of your own message."""
-    message, _ = await _visible_message(uow, user=user, message_id=message_id)
+    message, _ = await visible_message(uow, user=user, message_id=message_id)
     if message.sender_id != user.id:
         raise Forbidden("You can only edit your own messages.", code="not_sender")
     if message.deleted_at is not None:
@@ -81,20 +90,28 @@ async def delete_message(
 ) -> None:
     """Delete a message (its sender, or a group owner/admin): body and files go, the
     timeline keeps it as deleted."""
-    message, me = await _visible_message(uow, user=user, message_id=message_id)
+    message, me = await visible_message(uow, user=user, message_id=message_id)
     if message.sender_id != user.id:
         conversation = await get_conversation(uow, message.conversation_id)
         if conversation.kind != ConversationKind.group or me.role not in MANAGERS:
             raise Forbidden("You can only delete your own messages.", code="not_allowed")
     if message.deleted_at is not None:
         return
+    await _erase(uow, storage, message)
+    await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
+
+
+async def _erase(uow: UnitOfWork, storage: MediaStorage, message: Message) -> None:
+    """What deleting a message takes away: its body, mentions, files, pin and reactions
+    (its `message.deleted` says `pinned: false` and no reactions)."""
     message.deleted_at = datetime.now(UTC)
     message.body = ""
     message.mentions = None
     message.mentions_all = False
     await mentions.replace(uow, message_id=message.id, mentions=mentions.NONE)
+    await uow.session.execute(delete(Pin).where(col(Pin.message_id) == message.id))
+    await uow.session.execute(delete(Reaction).where(col(Reaction.message_id) == message.id))
     await attachments.detach_for_deleted_message(uow, storage, message_id=message.id)
-    await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
 
 
 async def delete_with_files(
@@ -115,9 +132,7 @@ async def delete_with_files(
         )
     ).all()
     for message in with_files:
-        message.deleted_at = datetime.now(UTC)
-        message.body = ""
-        await attachments.detach_for_deleted_message(uow, storage, message_id=message.id)
+        await _erase(uow, storage, message)
         await _record_change(
             uow, message, EventType.message_deleted, actor_id=user.id, signer=signer
         )

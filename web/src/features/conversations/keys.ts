@@ -4,6 +4,7 @@ export const keys = {
   conversation: (id: string) => ["conversation", id] as const,
   members: (id: string) => ["members", id] as const,
   timeline: (id: string) => ["timeline", id] as const,
+  pins: (id: string) => ["pins", id] as const,
   user: (id: string) => ["user", id] as const,
   userSearch: (q: string) => ["users", "search", q] as const,
 };

@@ -14,11 +14,13 @@ import { useUploads } from "../media/useUploads";
 import { useDisplayNames } from "../users/api";
 import { MuteMenu } from "../conversations/MuteMenu";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
-import { markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
+import { PinnedBar } from "../reactions/PinnedBar";
+import { usePins, useTogglePin, useToggleReaction } from "../reactions/api";
+import { getTimeline, loadOlder, markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
 import { useTimelineWithChanges } from "./changes";
 import { ChatSubtitle } from "./ChatSubtitle";
 import { Composer } from "./Composer";
-import { MessageList } from "./MessageList";
+import { MessageList, revealMessage } from "./MessageList";
 import { TypingIndicator } from "./TypingIndicator";
 
 export function ConversationRoute() {
@@ -47,6 +49,9 @@ function ConversationView({ id }: { id: string }) {
   const [toDelete, setToDelete] = useState<Message | null>(null);
   const [confirmForget, setConfirmForget] = useState(false);
   const forget = useForgetFormer(id);
+  const pins = usePins(id, !former);
+  const togglePin = useTogglePin();
+  const react = useToggleReaction(me?.id ?? "");
   const navigate = useNavigate();
   const meId = me?.id;
   // `?at=<seq>`: opened at a message (a search hit).
@@ -88,6 +93,30 @@ function ConversationView({ id }: { id: string }) {
     : undefined;
   const title = c ? conversationTitle(c, peer) : "";
   const canModerate = c?.my_role === "owner" || c?.my_role === "admin";
+  const canPin = !former && (c?.kind === "direct" || canModerate);
+
+  /** Show a pinned message in the list: load older pages until it is there, then scroll to it. */
+  async function jumpTo(messageId: string, seq: number) {
+    for (let pages = 0; pages < 100; pages += 1) {
+      const loaded = getTimeline(qc, id);
+      if (!loaded || loaded.messages.some((m) => m.id === messageId)) break;
+      if (!loaded.hasOlder || (loaded.messages[0]?.seq ?? 0) <= seq) return;
+      await loadOlder(qc, id);
+      await shortly();
+    }
+    // The list renders the loaded page on its next commit.
+    for (
+      let waits = 0;
+      waits < 60 && !document.querySelector(`[data-message-id="${CSS.escape(messageId)}"]`);
+      waits += 1
+    )
+      await shortly();
+    revealMessage(messageId);
+  }
+
+  function report(err: unknown, what: string) {
+    setActionError(err instanceof Error ? err.message : what);
+  }
 
   function onDrop(e: DragEvent) {
     e.preventDefault();
@@ -154,6 +183,9 @@ function ConversationView({ id }: { id: string }) {
           {actionError}
         </Alert>
       ) : null}
+      {!former && pins.data?.length ? (
+        <PinnedBar pins={pins.data} onJump={(pin) => void jumpTo(pin.message.id, pin.message.seq)} />
+      ) : null}
       {timeline.error ? (
         <Alert variant="danger" className="m-2">
           {timeline.error.message}
@@ -171,6 +203,7 @@ function ConversationView({ id }: { id: string }) {
           meId={meId}
           kind={c?.kind ?? "direct"}
           canModerate={canModerate}
+          canPin={canPin}
           readOnly={Boolean(former)}
           readSeq={readSeqAtOpen}
           onRead={(seq) => markRead(qc, id, seq, meId)}
@@ -183,6 +216,10 @@ function ConversationView({ id }: { id: string }) {
             setEditing(m);
           }}
           onDelete={setToDelete}
+          onTogglePin={(m) => togglePin.mutate(m, { onError: (err) => report(err, "Pin failed") })}
+          onReact={(m, emoji) =>
+            react.mutate({ message: m, emoji }, { onError: (err) => report(err, "Reaction failed") })
+          }
         />
       )}
       {former ? (
@@ -249,6 +286,10 @@ function ConversationView({ id }: { id: string }) {
       ) : null}
     </section>
   );
+}
+
+function shortly(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 16));
 }
 
 /** In place of the composer once I left or was removed: why, and a way to delete the chat. */

@@ -9,7 +9,7 @@ export const LONG_PRESS_MS = 500;
 const MOVE_TOLERANCE = 10;
 
 /**
- * The "⋯" menu of a message (Reply, Copy, Edit, Delete): a 32 px round button, shown on
+ * The "⋯" menu of a message (Reply, Copy, Pin, Edit, Delete): a 32 px round button, shown on
  * hover or focus where there is a pointer that hovers and always on touch screens, where
  * pressing and holding the message opens it too.
  */
@@ -17,9 +17,11 @@ export function MessageActions(props: {
   message: Message;
   mine: boolean;
   canDelete: boolean;
+  canPin: boolean;
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onDelete: (m: Message) => void;
+  onTogglePin: (m: Message) => void;
 }) {
   const { message: m } = props;
   const [show, setShow] = useState(false);
@@ -57,6 +59,11 @@ export function MessageActions(props: {
         {canCopy ? (
           <Dropdown.Item as="button" onClick={() => void navigator.clipboard.writeText(m.body).catch(() => undefined)}>
             Copy text
+          </Dropdown.Item>
+        ) : null}
+        {props.canPin ? (
+          <Dropdown.Item as="button" onClick={() => props.onTogglePin(m)}>
+            {m.pinned ? "Unpin" : "Pin"}
           </Dropdown.Item>
         ) : null}
         {props.mine ? (

@@ -6,6 +6,8 @@ import type { ChatEvent, ConversationKind, Member, Message } from "../../api/typ
 import { Avatar } from "../../components/Avatar";
 import { dayKey, dayLabel, formatTime } from "../../lib/format";
 import { Attachment } from "../media/Attachment";
+import { EmojiPicker } from "../reactions/EmojiPicker";
+import { ReactionBar } from "../reactions/ReactionBar";
 import { useDisplayNames } from "../users/api";
 import { discardPending, loadOlder, retryPending } from "./api";
 import { ChangeNote } from "./ChangeNote";
@@ -33,6 +35,8 @@ interface Props {
   meId: string;
   kind: ConversationKind;
   canModerate: boolean;
+  /** Pinning: a group's owners and admins, either person in a direct chat. */
+  canPin?: boolean;
   /** A former member reads what they may still see: no reply, edit or delete. */
   readOnly?: boolean;
   /** My read marker when the conversation opened; undefined until it is known. */
@@ -44,6 +48,8 @@ interface Props {
   onDelete: (m: Message) => void;
   /** Open at this message (a search hit): loaded with context, centred and highlighted. */
   focusSeq?: number;
+  onTogglePin?: (m: Message) => void;
+  onReact?: (m: Message, emoji: string) => void;
 }
 
 interface RowInfo {
@@ -86,10 +92,13 @@ function rows(tl: Timeline, meId: string): RowInfo[] {
   return out;
 }
 
-/** Everyone the list names: senders, the people system lines mention, authors of quoted messages. */
+/** Everyone the list names: senders, the people system lines mention, authors of quoted messages, who reacted. */
 function namedUsers(tl: Timeline, meId: string): string[] {
   const ids = new Set<string>();
-  for (const m of tl.messages) ids.add(m.sender_id);
+  for (const m of tl.messages) {
+    ids.add(m.sender_id);
+    for (const r of m.reactions ?? []) for (const id of r.user_ids) ids.add(id);
+  }
   for (const e of tl.system) for (const id of systemLineUserIds(e)) ids.add(id);
   ids.delete(meId);
   return [...ids];
@@ -101,6 +110,7 @@ export function MessageList({
   meId,
   kind,
   canModerate,
+  canPin = false,
   readOnly = false,
   readSeq,
   onRead,
@@ -108,6 +118,8 @@ export function MessageList({
   onEdit,
   onDelete,
   focusSeq,
+  onTogglePin = () => undefined,
+  onReact = () => undefined,
 }: Props) {
   const qc = useQueryClient();
   const scroller = useRef<HTMLDivElement>(null);
@@ -250,6 +262,17 @@ export function MessageList({
   }, [timeline.messages, timeline.pending, timeline.system]);
 
   useEffect(() => {
+    // The list itself gets shorter (a pinned bar appears above it): stay at the bottom if we were.
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const observer = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  useEffect(() => {
     const el = scroller.current;
     if (!el) return;
     // Images and videos get their height when they load: stay at the bottom if we were.
@@ -361,9 +384,13 @@ export function MessageList({
                 usernames={usernames}
                 meId={meId}
                 canDelete={row.senderId === meId || canModerate}
+                canPin={canPin}
+                nameOf={nameOf}
                 onReply={onReply}
                 onEdit={onEdit}
                 onDelete={onDelete}
+                onTogglePin={onTogglePin}
+                onReact={onReact}
               />
             ) : row.item.kind === "system" ? (
               <SystemLine event={row.item.event} text={systemLineText(row.item.event, nameOf, meId)} />
@@ -439,8 +466,8 @@ function ReplyQuote({ message, name }: { message: Message | undefined; name: (id
   );
 }
 
-/** Scroll a loaded message into view and flash it, for reply quotes. */
-function revealMessage(id: string): void {
+/** Scroll a loaded message into view and flash it, for reply quotes and pins. */
+export function revealMessage(id: string): void {
   const row = document.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(id)}"]`);
   if (!row) return;
   row.scrollIntoView({ block: "center", behavior: "smooth" });
@@ -464,12 +491,23 @@ function MessageRow(props: {
   usernames: ReadonlyMap<string, string>;
   meId: string;
   canDelete: boolean;
+  canPin: boolean;
+  nameOf: (id: string) => string;
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onDelete: (m: Message) => void;
+  onTogglePin: (m: Message) => void;
+  onReact: (m: Message, emoji: string) => void;
 }) {
   const { message: m, mine } = props;
   const actions = !m.deleted && !props.readOnly;
+  const picker = actions ? (
+    <EmojiPicker
+      label={`Add a reaction to: ${m.body.slice(0, 40) || "attachment"}`}
+      align={mine ? "end" : "start"}
+      onPick={(emoji) => props.onReact(m, emoji)}
+    />
+  ) : null;
   return (
     <div
       className={`message-row align-items-end gap-1 ${mine ? "own" : ""} ${props.firstOfGroup ? "mt-2" : ""}${props.found ? " message-found" : ""}`}
@@ -487,6 +525,7 @@ function MessageRow(props: {
         )
       ) : null}
       {mine && actions ? <MessageActions {...props} /> : null}
+      {mine ? picker : null}
       <div className={`bubble ${m.deleted ? "deleted" : ""}`}>
         {props.showSender ? <SenderName userId={m.sender_id} name={props.senderName} /> : null}
         {m.deleted ? (
@@ -505,13 +544,28 @@ function MessageRow(props: {
           <time dateTime={m.created_at}>{formatTime(m.created_at)}</time>
           {props.status && !m.deleted ? <Ticks status={props.status} /> : null}
         </span>
+        {m.pinned && !m.deleted ? (
+          <span className="visually-hidden" data-testid="pinned-mark">
+            Pinned.
+          </span>
+        ) : null}
         <ChangeNote messageId={m.id} />
+        {!m.deleted ? (
+          <ReactionBar
+            message={m}
+            meId={props.meId}
+            nameOf={(id) => (id === props.meId ? "You" : props.nameOf(id))}
+            readOnly={props.readOnly}
+            onToggle={(emoji) => props.onReact(m, emoji)}
+          />
+        ) : null}
         {props.seenBy.length ? (
           <div className="clearfix small text-body-secondary" data-testid="seen-by">
             Seen by {props.seenBy.join(", ")}
           </div>
         ) : null}
       </div>
+      {!mine ? picker : null}
       {!mine && actions ? <MessageActions {...props} /> : null}
     </div>
   );

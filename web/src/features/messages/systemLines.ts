@@ -40,6 +40,9 @@ export function systemLineText(event: ChatEvent, nameOf: NameOf, meId: string): 
     case "message.new":
     case "message.edited":
     case "message.deleted":
+    case "message.reaction":
+    case "message.pinned":
+    case "message.unpinned":
       return "";
   }
 }

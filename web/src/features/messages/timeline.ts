@@ -174,6 +174,10 @@ export function applyEvent(tl: Timeline, event: ChatEvent): Timeline {
       break;
     case "message.edited":
     case "message.deleted":
+    case "message.reaction":
+    case "message.pinned":
+    case "message.unpinned":
+      // The message as it now stands (its reactions, whether it is pinned).
       if (message && next.messages.some((m) => m.id === message.id || m.seq === message.seq)) {
         next = { ...next, messages: upsertMessage(next.messages, message) };
       }
@@ -270,7 +274,8 @@ export function findMessage(tl: Timeline, id: string): Message | undefined {
   return tl.messages.find((m) => m.id === id);
 }
 
-/** Of two copies of the same message, the one reflecting the later state. */
+/** Of two copies of the same message, the one reflecting the later state (on a tie, the
+ * incoming one: a reaction or pin changes neither `deleted` nor `edited_at`). */
 export function pickNewer(a: Message, b: Message): Message {
   if (a.deleted !== b.deleted) return a.deleted ? a : b;
   const ae = a.edited_at ? Date.parse(a.edited_at) : 0;
