@@ -313,7 +313,8 @@ async def test_hs_token_with_other_algorithm_header_is_refused(
 
 async def test_token_of_deleted_user_is_refused(client: httpx.AsyncClient, signup: Signup) -> None:
     acct = await signup()
-    assert (await client.delete(ME, headers=acct.headers)).status_code == 204
+    r = await client.request("DELETE", ME, json={"password": PASSWORD}, headers=acct.headers)
+    assert r.status_code == 204
     assert (await client.get(ME, headers=acct.headers)).status_code == 401
     assert (
         await client.post(REFRESH, json={"refresh_token": acct.refresh_token})
