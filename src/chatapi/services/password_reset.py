@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from chatapi import security
 from chatapi.db import UnitOfWork
-from chatapi.errors import ChatError
+from chatapi.errors import ChatError, RateLimited
 from chatapi.models import PasswordReset, User
 from chatapi.ports import Quota
 from chatapi.services import sessions
@@ -60,7 +60,7 @@ async def request_reset(
         return None
     try:
         await per_account.take(str(user.id))
-    except ChatError:
+    except RateLimited:  # enough mails for this account for now; the answer stays the same
         return None
     now = datetime.now(UTC)
     await uow.session.execute(
