@@ -8,18 +8,34 @@ signing a device out."""
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
+from chatapi import cli
 from chatapi.db import create_engine
+from chatapi.main import create_app
 from chatapi.models import PushSubscription
-from chatapi.settings import Settings
-from helpers import CONV, PASSWORD, Account, Signup, elapse, eventually, group
+from chatapi.settings import ConfigError, Settings
+from helpers import (
+    CONV,
+    PASSWORD,
+    Account,
+    Signup,
+    elapse,
+    eventually,
+    fresh_database_url,
+    group,
+    make_settings,
+)
 from servers import BrowserSubscription, PushService
 
 PUSH = "/api/v1/push"
@@ -296,7 +312,7 @@ async def test_the_vapid_public_key_is_an_uncompressed_p256_point(
     assert r.status_code == 200
     key = r.json()["public_key"]
     assert "=" not in key
-    raw = __import__("base64").urlsafe_b64decode(key + "=" * (-len(key) % 4))
+    raw = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
     assert len(raw) == 65 and raw[0] == 4
     # The same key on the next start: it is kept under VAR_DIR.
     assert (await client.get(f"{PUSH}/vapid-public-key")).json()["public_key"] == key
@@ -486,3 +502,69 @@ class TestPushDisabled:
         # Settings still work: the web client's sound, for one.
         r = await client.patch(SETTINGS, json={"notification_sound": False}, headers=bob.headers)
         assert r.status_code == 200
+
+
+# --- the VAPID key ------------------------------------------------------------------------
+
+_PEM_KEY = ec.generate_private_key(ec.SECP256R1())
+_PEM = _PEM_KEY.private_bytes(
+    serialization.Encoding.PEM,
+    serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption(),
+).decode()
+
+
+def _public_of(key: ec.EllipticCurvePrivateKey) -> str:
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
+
+
+class TestConfiguredPemKey:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"vapid_private_key": _PEM, "push_allow_http_loopback": True}
+
+    async def test_the_configured_key_signs_and_is_advertised(
+        self, client: httpx.AsyncClient, signup: Signup, push_service: PushService
+    ) -> None:
+        assert push_service.vapid_public_key == _public_of(_PEM_KEY)
+        alice, bob = await signup(), await signup()
+        browser = await subscribe(client, bob, push_service)
+        await post(client, alice, await direct(client, alice, bob), "signed")
+        assert (await pushed(push_service, browser))[0]["body"] == "signed"
+
+
+async def test_chatapi_vapid_key_prints_a_key_the_server_advertises(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sqlite_template: Path
+) -> None:
+    assert cli.main(["vapid-key"]) == 0
+    raw = capsys.readouterr().out.strip()
+    key = ec.derive_private_key(
+        int.from_bytes(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)), "big"),
+        ec.SECP256R1(),
+    )
+    url = fresh_database_url("sqlite", tmp_path, sqlite_template)
+    app = create_app(make_settings(tmp_path, url, vapid_private_key=raw))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+    ):
+        r = await c.get(f"{PUSH}/vapid-public-key")
+    assert r.json() == {"public_key": _public_of(key)}
+
+
+def test_a_vapid_key_that_does_not_parse_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="VAPID_PRIVATE_KEY"):
+        create_app(make_settings(tmp_path, "sqlite+aiosqlite://", vapid_private_key="nonsense"))
+
+
+class TestProductionWithoutAKey:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"environment": "production", "secret_key": "s" * 48}
+
+    async def test_push_stays_off_until_a_key_is_set(self, client: httpx.AsyncClient) -> None:
+        r = await client.get(f"{PUSH}/vapid-public-key")
+        assert r.status_code == 404 and r.json()["code"] == "push_disabled"
