@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
-from chatapi import cli
+from chatapi import cli, metrics
 from chatapi.db import create_engine
+from chatapi.domain import TimelineAppended
 from chatapi.main import create_app
 from chatapi.models import PushSubscription
+from chatapi.realtime.presence import LocalPresence
+from chatapi.schemas import EventRead, MessageRead
+from chatapi.services.push import Pusher
 from chatapi.settings import ConfigError, Settings
 from helpers import (
     CONV,
@@ -289,17 +294,73 @@ async def test_a_subscription_its_push_service_says_is_gone_is_deleted(
     assert browser.endpoint not in await stored_endpoints(settings)
 
 
-async def test_a_push_that_fails_with_500_is_retried_and_delivered_once(
+async def test_a_push_that_fails_with_500_or_429_is_retried_and_delivered_once(
     client: httpx.AsyncClient, signup: Signup, push_service: PushService
 ) -> None:
     alice, bob = await signup(), await signup()
     browser = await subscribe(client, bob, push_service)
-    push_service.script(browser.endpoint, 500, 201)
+    push_service.script(browser.endpoint, 500, 429, 201)
     await post(client, alice, await direct(client, alice, bob), "persist")
     (data,) = await pushed(push_service, browser)
     assert data["body"] == "persist"
-    assert [r.status for r in push_service.to(browser.endpoint)] == [500, 201]
-    await nothing_more(client, push_service, browser, expected=2)
+    assert [r.status for r in push_service.to(browser.endpoint)] == [500, 429, 201]
+    await nothing_more(client, push_service, browser, expected=3)
+
+
+async def test_a_push_service_that_keeps_failing_is_given_up_after_the_attempts(
+    client: httpx.AsyncClient, signup: Signup, push_service: PushService, settings: Settings
+) -> None:
+    alice, bob = await signup(), await signup()
+    browser = await subscribe(client, bob, push_service)
+    push_service.script(browser.endpoint, *[503] * 10)
+    failed = metrics.PUSH_FAILED._value.get()
+    await post(client, alice, await direct(client, alice, bob), "down")
+    await eventually(lambda: metrics.PUSH_FAILED._value.get() > failed, what="the push given up")
+    assert len(push_service.to(browser.endpoint)) == settings.push_max_attempts
+    # A failing push service is no reason to forget the subscription.
+    assert browser.endpoint in await stored_endpoints(settings)
+
+
+async def test_messages_beyond_the_queue_are_dropped_and_counted() -> None:
+    pusher = Pusher(
+        uow=lambda: None,  # type: ignore[arg-type,return-value]
+        read_uow=lambda: None,  # type: ignore[arg-type,return-value]
+        presence=LocalPresence(),
+        sender=None,  # type: ignore[arg-type]
+        queue_size=2,
+        max_attempts=1,
+        retry_base_seconds=1,
+    )
+    dropped = metrics.PUSH_DROPPED._value.get()
+    conv = uuid.uuid4()
+    events = [
+        TimelineAppended(
+            EventRead(
+                conversation_id=conv,
+                seq=seq,
+                type="message.new",
+                created_at=datetime.now(UTC),
+                actor_id=uuid.uuid4(),
+                message=MessageRead(
+                    id=uuid.uuid4(),
+                    conversation_id=conv,
+                    seq=seq,
+                    sender_id=uuid.uuid4(),
+                    body="hi",
+                    client_id=None,
+                    reply_to_id=None,
+                    attachments=[],
+                    created_at=datetime.now(UTC),
+                    edited_at=None,
+                    deleted=False,
+                ),
+            )
+        )
+        for seq in (1, 2, 3, 4)
+    ]
+    pusher.offer(events)  # the worker is not started: nothing is taken from the queue
+    assert pusher.dropped == 2
+    assert metrics.PUSH_DROPPED._value.get() == dropped + 2
 
 
 # --- subscriptions ------------------------------------------------------------------------

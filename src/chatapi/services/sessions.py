@@ -8,7 +8,8 @@ password change would keep the current one) marks its refresh tokens revoked in 
 database — the truth — and emits `SessionsRevoked`. Once committed, every instance
 hears it through the broker: its `RevocationCache` learns the session is revoked and
 its hub closes the session's sockets with 4401. `auth.authenticate` refuses (401
-`invalid_token`) an access token whose session is revoked.
+`invalid_token`) an access token whose session is revoked. The push subscriptions the
+revoked sessions registered are deleted with them (that device gets no more pushes).
 
 `RevocationCache` is the small component the app owns: session id -> revoked, loaded
 with one indexed query the first time a session is seen on this instance and answered
