@@ -246,6 +246,16 @@ class ConversationCreatedFrame(_ServerFrame):
     title: str | None
 
 
+class ConversationSettingsFrame(_ServerFrame):
+    """Your own settings for a conversation changed (on this device or another): it is
+    muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only."""
+
+    type: Literal["conversation.settings"] = "conversation.settings"
+    conversation_id: uuid.UUID
+    muted: bool
+    muted_until: datetime | None
+
+
 class ErrorFrame(_ServerFrame):
     """A frame could not be acted on; the socket stays open."""
 
@@ -271,6 +281,7 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     ReceiptFrame,
     PresenceFrame,
     ConversationCreatedFrame,
+    ConversationSettingsFrame,
     ErrorFrame,
     Pong,
 )
@@ -283,6 +294,7 @@ ServerFrame = Annotated[
     | ReceiptFrame
     | PresenceFrame
     | ConversationCreatedFrame
+    | ConversationSettingsFrame
     | ErrorFrame
     | Pong,
     Field(discriminator="type"),

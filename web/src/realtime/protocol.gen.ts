@@ -63,6 +63,28 @@ export interface components {
       type: "conversation.created";
     };
     /**
+     * ConversationSettingsFrame
+     * @description Your own settings for a conversation changed (on this device or another): it is
+     *     muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only.
+     */
+    ConversationSettingsFrame: {
+      /**
+       * Conversation Id
+       * Format: uuid
+       */
+      conversation_id: string;
+      /** Muted */
+      muted: boolean;
+      /** Muted Until */
+      muted_until: string | null;
+      /**
+       * Type
+       * @default conversation.settings
+       * @constant
+       */
+      type: "conversation.settings";
+    };
+    /**
      * Delivered
      * @description Move the delivered marker forward to `seq`.
      */
@@ -575,6 +597,8 @@ export type ReceiptFrame = Schemas["ReceiptFrame"];
 export type PresenceFrame = Schemas["PresenceFrame"];
 /** A conversation you belong to was just created (not a timeline event: no seq; its first event is seq 1). */
 export type ConversationCreatedFrame = Schemas["ConversationCreatedFrame"];
+/** Your own settings for a conversation changed (on this device or another): it is muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only. */
+export type ConversationSettingsFrame = Schemas["ConversationSettingsFrame"];
 /** A frame could not be acted on; the socket stays open. */
 export type ErrorFrame = Schemas["ErrorFrame"];
 /** The answer to `ping`. */
@@ -593,6 +617,7 @@ export type ServerFrame =
   | ReceiptFrame
   | PresenceFrame
   | ConversationCreatedFrame
+  | ConversationSettingsFrame
   | ErrorFrame
   | Pong;
 
@@ -626,6 +651,7 @@ export const SERVER_FRAME_TYPES = [
   "receipt",
   "presence",
   "conversation.created",
+  "conversation.settings",
   "error",
   "pong",
 ] as const satisfies readonly ServerFrame["type"][];
