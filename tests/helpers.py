@@ -43,9 +43,7 @@ def _worker_database(url: str | None) -> str | None:
     if not url or not worker:
         return url
     parsed = make_url(url)
-    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(
-        hide_password=False
-    )
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
 
 
 PG_URL = _worker_database(os.environ.get("TEST_DATABASE_URL") or None)
@@ -110,7 +108,7 @@ async def prepare_postgres() -> None:
 async def create_worker_database() -> None:
     """The worker's own PostgreSQL database (see `_worker_database`), if it is missing."""
     base = os.environ.get("TEST_DATABASE_URL")
-    if not base or PG_URL == base or PG_URL is None:
+    if not base or base == PG_URL or PG_URL is None:
         return
     name = make_url(PG_URL).database
     admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
