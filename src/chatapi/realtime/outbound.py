@@ -17,6 +17,7 @@ from chatapi.domain import (
     MarkersMoved,
     PresenceChanged,
     SessionsRevoked,
+    SettingsChanged,
     TimelineAppended,
     TypingChanged,
 )
@@ -80,6 +81,9 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 user_ids=event.recipients,
                 actor_id=event.user_id,
             )
+        case SettingsChanged():
+            updated = p.SettingsUpdated(settings=event.settings)
+            return Envelope(kind="notice", frame=updated.text().encode(), user_ids=(event.user_id,))
         case ConversationSettingsChanged():
             changed = p.ConversationSettingsFrame(
                 conversation_id=event.conversation_id,

@@ -28,6 +28,7 @@ from chatapi.schemas import (
     MessageBody,
     MessageRead,
     UserRead,
+    UserSettingsRead,
 )
 
 # Close codes (RFC 6455 ones and the application's 4xxx ones).
@@ -246,6 +247,14 @@ class ConversationCreatedFrame(_ServerFrame):
     title: str | None
 
 
+class SettingsUpdated(_ServerFrame):
+    """You changed your settings (on this device or another): all of them, as they are
+    now (to every socket of yours)."""
+
+    type: Literal["settings.updated"] = "settings.updated"
+    settings: UserSettingsRead
+
+
 class ConversationSettingsFrame(_ServerFrame):
     """Your own settings for a conversation changed (on this device or another): it is
     muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only."""
@@ -281,6 +290,7 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     ReceiptFrame,
     PresenceFrame,
     ConversationCreatedFrame,
+    SettingsUpdated,
     ConversationSettingsFrame,
     ErrorFrame,
     Pong,
@@ -294,6 +304,7 @@ ServerFrame = Annotated[
     | ReceiptFrame
     | PresenceFrame
     | ConversationCreatedFrame
+    | SettingsUpdated
     | ConversationSettingsFrame
     | ErrorFrame
     | Pong,
