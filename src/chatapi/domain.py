@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chatapi.schemas import ConversationKind, EventRead
+from chatapi.schemas import ConversationKind, EventRead, UserRead
 
 TypingState = Literal["start", "stop"]
 
@@ -67,6 +67,16 @@ class PresenceChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileChanged:
+    """A user's display name or picture changed: `user` is the new profile (no e-mail
+    address), for `recipients` (the user and everyone who shares a conversation with
+    them)."""
+
+    user: UserRead
+    recipients: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsRevoked:
     """Login sessions of a user were revoked (logout, a reused refresh token, account
     deletion; a password change some day): their access tokens stop working and their
@@ -84,5 +94,6 @@ DomainEvent = (
     | MarkersMoved
     | TypingChanged
     | PresenceChanged
+    | ProfileChanged
     | SessionsRevoked
 )

@@ -15,6 +15,7 @@ from chatapi.domain import (
     DomainEvent,
     MarkersMoved,
     PresenceChanged,
+    ProfileChanged,
     SessionsRevoked,
     TimelineAppended,
     TypingChanged,
@@ -78,6 +79,16 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 frame=presence.text().encode(),
                 user_ids=event.recipients,
                 actor_id=event.user_id,
+            )
+        case ProfileChanged():
+            # The same text for every recipient: avatar links are for no viewer in
+            # particular (media_urls), so nothing is personalized.
+            updated = p.UserUpdated(user=event.user)
+            return Envelope(
+                kind="notice",
+                frame=updated.text().encode(),
+                user_ids=event.recipients,
+                actor_id=event.user.id,
             )
         case SessionsRevoked():
             # Not a frame: the hubs close the session's sockets with this reason (4401).

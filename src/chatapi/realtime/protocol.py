@@ -246,6 +246,16 @@ class ConversationCreatedFrame(_ServerFrame):
     title: str | None
 
 
+class UserUpdated(_ServerFrame):
+    """Someone you share a conversation with (or you, from another device) changed their
+    profile: display name or picture. `user` is the profile as it now stands (without an
+    e-mail address). Not a timeline event: no seq, not replayed; after a reconnect,
+    fetch the profiles you show again (conversation list, members)."""
+
+    type: Literal["user.updated"] = "user.updated"
+    user: UserRead
+
+
 class ErrorFrame(_ServerFrame):
     """A frame could not be acted on; the socket stays open."""
 
@@ -271,6 +281,7 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     ReceiptFrame,
     PresenceFrame,
     ConversationCreatedFrame,
+    UserUpdated,
     ErrorFrame,
     Pong,
 )
