@@ -507,6 +507,18 @@ export interface components {
     /** UserRead */
     UserRead: {
       /**
+       * Avatar Thumb Url
+       * @description the profile picture, 64x64 WebP (for lists); null: none
+       * @default null
+       */
+      avatar_thumb_url: string | null;
+      /**
+       * Avatar Url
+       * @description the profile picture, 256x256 WebP: a signed, expiring link that needs no header (null: no picture; show initials)
+       * @default null
+       */
+      avatar_url: string | null;
+      /**
        * Created At
        * Format: date-time
        */
@@ -536,6 +548,22 @@ export interface components {
       online: boolean;
       /** Username */
       username: string;
+    };
+    /**
+     * UserUpdated
+     * @description Someone you share a conversation with (or you, from another device) changed their
+     *     profile: display name or picture. `user` is the profile as it now stands (without an
+     *     e-mail address). Not a timeline event: no seq, not replayed; after a reconnect,
+     *     fetch the profiles you show again (conversation list, members).
+     */
+    UserUpdated: {
+      /**
+       * Type
+       * @default user.updated
+       * @constant
+       */
+      type: "user.updated";
+      user: components["schemas"]["UserRead"];
     };
   };
   responses: never;
@@ -575,6 +603,8 @@ export type ReceiptFrame = Schemas["ReceiptFrame"];
 export type PresenceFrame = Schemas["PresenceFrame"];
 /** A conversation you belong to was just created (not a timeline event: no seq; its first event is seq 1). */
 export type ConversationCreatedFrame = Schemas["ConversationCreatedFrame"];
+/** Someone you share a conversation with (or you, from another device) changed their profile: display name or picture. `user` is the profile as it now stands (without an e-mail address). Not a timeline event: no seq, not replayed; after a reconnect, fetch the profiles you show again (conversation list, members). */
+export type UserUpdated = Schemas["UserUpdated"];
 /** A frame could not be acted on; the socket stays open. */
 export type ErrorFrame = Schemas["ErrorFrame"];
 /** The answer to `ping`. */
@@ -593,6 +623,7 @@ export type ServerFrame =
   | ReceiptFrame
   | PresenceFrame
   | ConversationCreatedFrame
+  | UserUpdated
   | ErrorFrame
   | Pong;
 
@@ -626,6 +657,7 @@ export const SERVER_FRAME_TYPES = [
   "receipt",
   "presence",
   "conversation.created",
+  "user.updated",
   "error",
   "pong",
 ] as const satisfies readonly ServerFrame["type"][];
