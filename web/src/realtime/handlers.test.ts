@@ -302,7 +302,11 @@ describe("socket frames into the cache", () => {
     };
     handleFrame(qc, { type: "user.updated", user: renamed }, ctx);
     const peer = list(qc)[0]?.other_user;
-    expect(peer).toMatchObject({ display_name: "Alice Liddell", avatar_thumb_url: renamed.avatar_thumb_url, online: true });
+    expect(peer).toMatchObject({
+      display_name: "Alice Liddell",
+      avatar_thumb_url: renamed.avatar_thumb_url,
+      online: true,
+    });
     const inList = qc.getQueryData<Member[]>(keys.members(CONV))?.find((m) => m.user.id === ALICE)?.user;
     expect(inList).toMatchObject({ display_name: "Alice Liddell", avatar_url: renamed.avatar_url, online: true });
     expect(qc.getQueryData<Member[]>(keys.members("elsewhere"))).toEqual([member(ME)]);
