@@ -242,19 +242,24 @@ async def set_avatar(
     # No transaction open while the body arrives (see media uploads).
     await uow.rollback()
     received = await receive_upload(request, state.storage, limit=limit)
+    quota, key = state.quotas.upload_bytes, str(user_id)
     try:
-        await state.quotas.upload_bytes.take(str(user_id), received.size)
+        await quota.take(key, received.size)
     except BaseException:
         await state.storage.discard_temp(received.temp)
         raise
-    picture = await avatars.set_avatar(
-        uow, state.storage, user_id=user_id, temp=received.temp, crop=crop,
-        presence=state.presence, signer=state.media_signer,
-    )  # fmt: skip
     try:
-        await uow.commit()
+        picture = await avatars.set_avatar(
+            uow, state.storage, user_id=user_id, temp=received.temp, crop=crop,
+            presence=state.presence, signer=state.media_signer,
+        )  # fmt: skip
+        try:
+            await uow.commit()
+        except BaseException:
+            await avatars.discard(state.storage, picture)
+            raise
     except BaseException:
-        await avatars.discard(state.storage, picture)
+        await quota.give_back(key, received.size)  # a refused picture costs nothing
         raise
     return await users.read_self(state.presence, picture.user, signer=state.media_signer)
 

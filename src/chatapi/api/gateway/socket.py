@@ -352,7 +352,10 @@ class Gateway:
                 conn.close(p.CLOSE_TOO_MANY_SOCKETS, f"more than {limit} open sockets")
                 return
             came_online = sockets == 1
-            me = users.profile(user, self.state.media_signer, online=True)
+            # Yours: with your e-mail address (nobody else's frames carry one).
+            me = users.profile(user, self.state.media_signer, online=True).model_copy(
+                update={"email": user.email}
+            )
             ready = p.Ready(user=me, session_id=conn.session_id).text()
             loaded, loading = (found.conversations if loading else None), False
             try:
