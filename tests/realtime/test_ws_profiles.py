@@ -127,6 +127,22 @@ async def test_ws_closing_an_account_tells_co_members(
     assert frame["user"]["avatar_url"] is None
 
 
+async def test_ws_ready_carries_my_picture_and_my_email(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    alice = await api.signup()
+    address = f"{alice.username}@example.com"
+    r = await api.http.patch("/api/v1/users/me", headers=alice.headers, json={"email": address})
+    assert r.status_code == 200, r.text
+    answer = await put_avatar(api.http, alice)
+    socket = await sockets.open(server.ws_url)
+    await socket.send({"type": "auth", "token": alice.token})
+    ready = await socket.expect("ready")
+    assert ready["user"]["email"] == address
+    assert ready["user"]["avatar_url"] == answer["avatar_url"]
+    assert ready["user"]["avatar_thumb_url"] == answer["avatar_thumb_url"]
+
+
 # --- two instances ----------------------------------------------------------------------
 
 
