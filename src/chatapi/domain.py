@@ -77,6 +77,17 @@ class ProfileChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationSettingsChanged:
+    """A member changed their own settings for a conversation (mute): every device of
+    theirs follows at once."""
+
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    muted: bool
+    muted_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsRevoked:
     """Login sessions of a user were revoked (logout, a reused refresh token, account
     deletion; a password change some day): their access tokens stop working and their
@@ -96,4 +107,5 @@ DomainEvent = (
     | PresenceChanged
     | ProfileChanged
     | SessionsRevoked
+    | ConversationSettingsChanged
 )

@@ -256,6 +256,16 @@ class UserUpdated(_ServerFrame):
     user: UserRead
 
 
+class ConversationSettingsFrame(_ServerFrame):
+    """Your own settings for a conversation changed (on this device or another): it is
+    muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only."""
+
+    type: Literal["conversation.settings"] = "conversation.settings"
+    conversation_id: uuid.UUID
+    muted: bool
+    muted_until: datetime | None
+
+
 class ErrorFrame(_ServerFrame):
     """A frame could not be acted on; the socket stays open."""
 
@@ -282,6 +292,7 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     PresenceFrame,
     ConversationCreatedFrame,
     UserUpdated,
+    ConversationSettingsFrame,
     ErrorFrame,
     Pong,
 )
@@ -294,6 +305,7 @@ ServerFrame = Annotated[
     | ReceiptFrame
     | PresenceFrame
     | ConversationCreatedFrame
+    | ConversationSettingsFrame
     | ErrorFrame
     | Pong,
     Field(discriminator="type"),

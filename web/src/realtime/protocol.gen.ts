@@ -63,6 +63,28 @@ export interface components {
       type: "conversation.created";
     };
     /**
+     * ConversationSettingsFrame
+     * @description Your own settings for a conversation changed (on this device or another): it is
+     *     muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only.
+     */
+    ConversationSettingsFrame: {
+      /**
+       * Conversation Id
+       * Format: uuid
+       */
+      conversation_id: string;
+      /** Muted */
+      muted: boolean;
+      /** Muted Until */
+      muted_until: string | null;
+      /**
+       * Type
+       * @default conversation.settings
+       * @constant
+       */
+      type: "conversation.settings";
+    };
+    /**
      * Delivered
      * @description Move the delivered marker forward to `seq`.
      */
@@ -605,6 +627,8 @@ export type PresenceFrame = Schemas["PresenceFrame"];
 export type ConversationCreatedFrame = Schemas["ConversationCreatedFrame"];
 /** Someone you share a conversation with (or you, from another device) changed their profile: display name or picture. `user` is the profile as it now stands (without an e-mail address). Not a timeline event: no seq, not replayed; after a reconnect, fetch the profiles you show again (conversation list, members). */
 export type UserUpdated = Schemas["UserUpdated"];
+/** Your own settings for a conversation changed (on this device or another): it is muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only. */
+export type ConversationSettingsFrame = Schemas["ConversationSettingsFrame"];
 /** A frame could not be acted on; the socket stays open. */
 export type ErrorFrame = Schemas["ErrorFrame"];
 /** The answer to `ping`. */
@@ -624,6 +648,7 @@ export type ServerFrame =
   | PresenceFrame
   | ConversationCreatedFrame
   | UserUpdated
+  | ConversationSettingsFrame
   | ErrorFrame
   | Pong;
 
@@ -658,6 +683,7 @@ export const SERVER_FRAME_TYPES = [
   "presence",
   "conversation.created",
   "user.updated",
+  "conversation.settings",
   "error",
   "pong",
 ] as const satisfies readonly ServerFrame["type"][];
