@@ -80,13 +80,14 @@ export function ChatLayout() {
               size="sm"
               className="account-toggle d-inline-flex align-items-center gap-2 text-body border"
               style={{ maxWidth: "12rem" }}
+              aria-label={`${me?.display_name ?? "Account"}: account menu`}
               data-testid="account-menu"
             >
-              {me ? <Avatar name={me.display_name} seed={me.id} imageUrl={me.avatar_thumb_url} small /> : null}
-              <span className="text-truncate">
-                {me?.display_name ?? "Account"}
-                <span className="visually-hidden">: account menu</span>
-              </span>
+              {/* The picture only: initials would be text the button's name does not hold. */}
+              {me?.avatar_thumb_url ? (
+                <Avatar name={me.display_name} seed={me.id} imageUrl={me.avatar_thumb_url} small />
+              ) : null}
+              <span className="text-truncate">{me?.display_name ?? "Account"}</span>
             </Dropdown.Toggle>
             <Dropdown.Menu>
               <Dropdown.ItemText className="small text-body-secondary">@{me?.username}</Dropdown.ItemText>
