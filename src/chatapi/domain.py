@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chatapi.schemas import ConversationKind, EventRead, UserSettingsRead
+from chatapi.schemas import ConversationKind, EventRead, UserRead, UserSettingsRead
 
 TypingState = Literal["start", "stop"]
 
@@ -67,6 +67,16 @@ class PresenceChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileChanged:
+    """A user's display name or picture changed: `user` is the new profile (no e-mail
+    address), for `recipients` (the user and everyone who shares a conversation with
+    them)."""
+
+    user: UserRead
+    recipients: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationSettingsChanged:
     """A member changed their own settings for a conversation (mute): every device of
     theirs follows at once."""
@@ -103,6 +113,7 @@ DomainEvent = (
     | MarkersMoved
     | TypingChanged
     | PresenceChanged
+    | ProfileChanged
     | SessionsRevoked
     | SettingsChanged
     | ConversationSettingsChanged

@@ -51,6 +51,8 @@ class MediaSigner:
     key: str
     ttl_seconds: int
     path_prefix: str = "/api/v1/media"
+    # Profile pictures: `<avatar_prefix>/<user id>/avatar[/thumbnail]`.
+    avatar_prefix: str = "/api/v1/users"
     # Whom the links are for; None: links for nobody (broadcast frames, see above).
     viewer: uuid.UUID | None = None
 
@@ -114,6 +116,38 @@ class MediaSigner:
 
         return _link_pattern(prefix).sub(sign, text)
 
+    # --- profile pictures -------------------------------------------------------------
+    # Anyone signed in may see anyone's picture (as they may look anyone up), so an
+    # avatar link is for no viewer in particular: it covers the user, the picture's
+    # version, the variant and `exp`. The same link goes to everyone (frames are
+    # serialized once), and it stops working when the picture is replaced or removed.
+
+    def avatar_url(
+        self, user_id: uuid.UUID, version: int, variant: Variant, *, now: float | None = None
+    ) -> str:
+        exp = self.expiry(now)
+        path = f"{self.avatar_prefix}/{user_id}/avatar"
+        if variant == "thumbnail":
+            path += "/thumbnail"
+        sig = security.sign(_avatar_payload(user_id, version, variant, exp), key=self.key)
+        return f"{path}?{urlencode({'version': version, 'exp': exp, 'sig': sig})}"
+
+    def verify_avatar(
+        self,
+        user_id: uuid.UUID,
+        version: int,
+        variant: Variant,
+        *,
+        exp: int,
+        sig: str,
+        now: float | None = None,
+    ) -> bool:
+        now = time.time() if now is None else now
+        if exp < now:
+            return False
+        payload = _avatar_payload(user_id, version, variant, exp)
+        return security.signature_matches(payload, sig, key=self.key)
+
     def verify(
         self,
         media_id: uuid.UUID,
@@ -129,3 +163,8 @@ class MediaSigner:
             return False
         payload = self._payload(media_id, variant, exp, viewer)
         return security.signature_matches(payload, sig, key=self.key)
+
+
+def _avatar_payload(user_id: uuid.UUID, version: int, variant: Variant, exp: int) -> str:
+    # Its own prefix: a media signature can never pass for an avatar one, nor back.
+    return f"avatar:{user_id}:{variant}:{version}:{exp}"

@@ -79,6 +79,11 @@ class User(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Optional, stored lower-case; where a password-reset link goes (never shown to others).
     email: str | None = Field(default=None, max_length=254, unique=True, index=True)
+    # The profile picture (services/avatars.py): storage keys of its 256x256 and 64x64
+    # WebP renditions, and a number that changes with every new picture (in its links).
+    avatar_key: str | None = Field(default=None, max_length=64)
+    avatar_thumb_key: str | None = Field(default=None, max_length=64)
+    avatar_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class RefreshToken(SQLModel, table=True):

@@ -111,6 +111,14 @@ class UserRead(Schema):
     email: str | None = Field(
         default=None, description="your own e-mail address: only in answers about yourself"
     )
+    avatar_url: str | None = Field(
+        default=None,
+        description="the profile picture, 256x256 WebP: a signed, expiring link that needs no"
+        " header (null: no picture; show initials)",
+    )
+    avatar_thumb_url: str | None = Field(
+        default=None, description="the profile picture, 64x64 WebP (for lists); null: none"
+    )
 
 
 class UserUpdate(BaseModel):

@@ -210,6 +210,8 @@ class Settings(BaseSettings):
     member_add_rate_limit: str = "100/hour"  # members a user adds to groups
     reaction_rate_limit: str = "120/minute"  # reactions and pins changed per user
     upload_bytes_per_day: int = Field(default=1024**3, ge=0)  # bytes uploaded per user
+    # A profile picture upload (PUT /users/me/avatar); also counts against the above.
+    avatar_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_unattached_uploads: int = Field(default=50, ge=0)  # uploads kept, not yet attached
     ws_max_sockets_per_user: int = Field(default=20, ge=0)  # open sockets, all instances
     max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)  # request bodies but uploads

@@ -46,6 +46,8 @@ async def test_register_returns_user_without_password_hash(client: httpx.AsyncCl
         "online",
         "last_seen_at",
         "email",
+        "avatar_url",
+        "avatar_thumb_url",
     }
     assert "hash" not in r.text and "argon2" not in r.text
 

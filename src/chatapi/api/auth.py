@@ -86,7 +86,7 @@ async def register(
         uow, data=payload, client=client_address(request), quota=state.quotas.registrations
     )
     await uow.commit()
-    return await users.read_self(state.presence, user)
+    return await users.read_self(state.presence, user, signer=state.media_signer)
 
 
 @router.post("/token", responses=errors(401, 403, 429), dependencies=[PasswordsAllowed])

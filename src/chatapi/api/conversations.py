@@ -137,7 +137,11 @@ async def list_members(
 ) -> list[MemberRead]:
     """Members with their roles and read/delivered markers."""
     return await conversations.list_members(
-        uow, user=user, conversation_id=conversation_id, presence=state.presence
+        uow,
+        user=user,
+        conversation_id=conversation_id,
+        presence=state.presence,
+        signer=state.media_signer,
     )
 
 
@@ -149,7 +153,11 @@ async def _member_read(
     user_id: uuid.UUID,
 ) -> MemberRead:
     members = await conversations.list_members(
-        uow, user=user, conversation_id=conversation_id, presence=state.presence
+        uow,
+        user=user,
+        conversation_id=conversation_id,
+        presence=state.presence,
+        signer=state.media_signer,
     )
     return next(m for m in members if m.user.id == user_id)
 
@@ -175,6 +183,7 @@ async def add_member(
         role=payload.role,
         presence=state.presence,
         adds=state.quotas.member_adds,
+        signer=state.media_signer,
     )
     await uow.commit()
     return await _member_read(uow, state, user, conversation_id, payload.user_id)

@@ -65,7 +65,7 @@ def _media_headers(download: files.Download, *, max_age: int, signed: bool) -> d
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": f"private, max-age={max_age}, immutable",
-        "ETag": f'"{download.media_id.hex}-{download.variant}"',
+        "ETag": f'"{download.media_id.hex}-{download.variant}-{download.version}"',
         "Accept-Ranges": "bytes",
         "Content-Disposition": content_disposition(
             "inline" if download.inline else "attachment", download.filename

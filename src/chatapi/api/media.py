@@ -50,7 +50,7 @@ _UPLOAD_OPENAPI = {
 _SIGNED_QUERY_DOC = "from a signed `url`/`thumbnail_url`; or send a Bearer token instead"
 # The token is optional here, a signed link alone is enough: FastAPI appends this "{}"
 # (no auth) alternative to the Bearer requirement it derives from the dependency.
-_OPTIONAL_AUTH: dict[str, object] = {"security": [{}]}
+OPTIONAL_AUTH: dict[str, object] = {"security": [{}]}
 
 
 # --- upload -----------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def _declared_length(request: Request) -> int:
 @router.get(
     "/{media_id}",
     response_class=StreamingResponse,
-    openapi_extra=_OPTIONAL_AUTH,
+    openapi_extra=OPTIONAL_AUTH,
     responses={
         200: {"description": "The file, with its own Content-Type", "content": {"*/*": {}}},
         206: {"description": "The requested byte range", "content": {"*/*": {}}},
@@ -167,7 +167,7 @@ async def download_media(
 @router.get(
     "/{media_id}/thumbnail",
     response_class=StreamingResponse,
-    openapi_extra=_OPTIONAL_AUTH,
+    openapi_extra=OPTIONAL_AUTH,
     responses={
         200: {"description": "A WebP thumbnail (at most 320x320)", "content": {"image/webp": {}}},
         **errors(401, 404),

@@ -16,6 +16,7 @@ from chatapi.domain import (
     DomainEvent,
     MarkersMoved,
     PresenceChanged,
+    ProfileChanged,
     SessionsRevoked,
     SettingsChanged,
     TimelineAppended,
@@ -82,8 +83,20 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 actor_id=event.user_id,
             )
         case SettingsChanged():
-            updated = p.SettingsUpdated(settings=event.settings)
-            return Envelope(kind="notice", frame=updated.text().encode(), user_ids=(event.user_id,))
+            settings = p.SettingsUpdated(settings=event.settings)
+            return Envelope(
+                kind="notice", frame=settings.text().encode(), user_ids=(event.user_id,)
+            )
+        case ProfileChanged():
+            # The same text for every recipient: avatar links are for no viewer in
+            # particular (media_urls), so nothing is personalized.
+            updated = p.UserUpdated(user=event.user)
+            return Envelope(
+                kind="notice",
+                frame=updated.text().encode(),
+                user_ids=event.recipients,
+                actor_id=event.user.id,
+            )
         case ConversationSettingsChanged():
             changed = p.ConversationSettingsFrame(
                 conversation_id=event.conversation_id,

@@ -255,6 +255,16 @@ class SettingsUpdated(_ServerFrame):
     settings: UserSettingsRead
 
 
+class UserUpdated(_ServerFrame):
+    """Someone you share a conversation with (or you, from another device) changed their
+    profile: display name or picture. `user` is the profile as it now stands (without an
+    e-mail address). Not a timeline event: no seq, not replayed; after a reconnect,
+    fetch the profiles you show again (conversation list, members)."""
+
+    type: Literal["user.updated"] = "user.updated"
+    user: UserRead
+
+
 class ConversationSettingsFrame(_ServerFrame):
     """Your own settings for a conversation changed (on this device or another): it is
     muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only."""
@@ -291,6 +301,7 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     PresenceFrame,
     ConversationCreatedFrame,
     SettingsUpdated,
+    UserUpdated,
     ConversationSettingsFrame,
     ErrorFrame,
     Pong,

@@ -84,7 +84,7 @@ async def _current_reads(
     unread, unread_mentions = await _unread_counts(uow, ids, user_id=user.id)
     last = await _last_messages(uow, ids, signer=signer)
     direct_ids = [c.id for c, _ in rows if c.kind == ConversationKind.direct]
-    others = await _other_people(uow, direct_ids, user_id=user.id, presence=presence)
+    others = await _other_people(uow, direct_ids, user_id=user.id, presence=presence, signer=signer)
     now = datetime.now(UTC)
     return [
         ConversationRead(
@@ -169,7 +169,9 @@ async def _former_reads(
         signer=signer,
         until={f.conversation_id: f.left_seq for _, f in rows},
     )
-    removers = await _removers(uow, [f for _, f in rows], viewer=user, presence=presence)
+    removers = await _removers(
+        uow, [f for _, f in rows], viewer=user, presence=presence, signer=signer
+    )
     return [
         ConversationRead(
             id=c.id,
@@ -222,13 +224,18 @@ async def _former_unread_counts(
 
 
 async def _removers(
-    uow: UnitOfWork, formers: list[FormerMember], *, viewer: User, presence: OnlineUsers
+    uow: UnitOfWork,
+    formers: list[FormerMember],
+    *,
+    viewer: User,
+    presence: OnlineUsers,
+    signer: MediaSigner,
 ) -> dict[uuid.UUID, UserRead]:
     ids = {f.removed_by for f in formers if f.removed_by is not None}
     if not ids:
         return {}
     found = (await uow.session.scalars(select(User).where(col(User.id).in_(ids)))).all()
-    reads = await users.to_read_for(uow, presence, viewer_id=viewer.id, users=found)
+    reads = await users.to_read_for(uow, presence, viewer_id=viewer.id, users=found, signer=signer)
     return {r.id: r for r in reads}
 
 
@@ -310,7 +317,12 @@ async def _last_messages(
 
 
 async def _other_people(
-    uow: UnitOfWork, direct_ids: list[uuid.UUID], *, user_id: uuid.UUID, presence: OnlineUsers
+    uow: UnitOfWork,
+    direct_ids: list[uuid.UUID],
+    *,
+    user_id: uuid.UUID,
+    presence: OnlineUsers,
+    signer: MediaSigner,
 ) -> dict[uuid.UUID, UserRead]:
     """The other member of each direct conversation."""
     if not direct_ids:
@@ -321,5 +333,5 @@ async def _other_people(
         .where(col(Member.conversation_id).in_(direct_ids), col(Member.user_id) != user_id)
     )
     others = dict((await uow.session.execute(stmt)).tuples().all())
-    reads = await users.to_read(presence, list(others.values()))
+    reads = await users.to_read(presence, list(others.values()), signer=signer)
     return dict(zip(others, reads, strict=True))

@@ -13,6 +13,7 @@ from sqlmodel import col
 from chatapi.db import UnitOfWork
 from chatapi.domain import ConversationCreated
 from chatapi.errors import Conflict, Forbidden, NotFound, Unprocessable
+from chatapi.media_urls import MediaSigner
 from chatapi.models import (
     Conversation,
     ConversationKind,
@@ -149,6 +150,7 @@ async def add_member(
     role: str,
     presence: OnlineUsers,
     adds: Quota,
+    signer: MediaSigner,
 ) -> Member:
     """Add someone to a group (owner/admin; only the owner adds admins). Counts against
     `adds`, the actor's quota of members added (429 `member_add_rate_limited`)."""
@@ -175,7 +177,7 @@ async def add_member(
         data={"role": role},
     )
     await uow.session.flush()
-    user_read = (await users.to_read(presence, [found[user_id]]))[0]
+    user_read = (await users.to_read(presence, [found[user_id]], signer=signer))[0]
     timeline.announce(uow, event, member=EventMember(user_id=user_id, role=role, user=user_read))
     return member
 
@@ -321,7 +323,12 @@ async def _promote_successor(
 
 
 async def list_members(
-    uow: UnitOfWork, *, user: User, conversation_id: uuid.UUID, presence: OnlineUsers
+    uow: UnitOfWork,
+    *,
+    user: User,
+    conversation_id: uuid.UUID,
+    presence: OnlineUsers,
+    signer: MediaSigner,
 ) -> list[MemberRead]:
     await require_member(uow, user_id=user.id, conversation_id=conversation_id)
     rows = (
@@ -332,7 +339,7 @@ async def list_members(
             .order_by(col(Member.joined_at), col(Member.user_id))
         )
     ).all()
-    reads = await users.to_read(presence, [u for _, u in rows])
+    reads = await users.to_read(presence, [u for _, u in rows], signer=signer)
     return [
         MemberRead(
             user=r,

@@ -77,12 +77,12 @@ async def load_events(
     rows = [event for event, _ in pairs]
     found = list({m.id: m for _, m in pairs if m is not None}.values())
     messages = {m.id: m for m in await to_reads(uow, found, signer=signer)}
-    added = await _added_users(uow, rows, presence=presence)
+    added = await _added_users(uow, rows, presence=presence, signer=signer)
     return [_read(e, messages, added) for e in rows]
 
 
 async def _added_users(
-    uow: UnitOfWork, rows: Sequence[Event], *, presence: OnlineUsers
+    uow: UnitOfWork, rows: Sequence[Event], *, presence: OnlineUsers, signer: MediaSigner
 ) -> dict[uuid.UUID, UserRead]:
     """The profiles of the users that `member.added` events name."""
     ids = {
@@ -91,7 +91,7 @@ async def _added_users(
     if not ids:
         return {}
     found = (await uow.session.scalars(select(User).where(col(User.id).in_(ids)))).all()
-    return {u.id: u for u in await users.to_read(presence, found)}
+    return {u.id: u for u in await users.to_read(presence, found, signer=signer)}
 
 
 def _read(

@@ -11,7 +11,9 @@ from sqlalchemy import ColumnElement, select, update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
+from chatapi.domain import ProfileChanged
 from chatapi.errors import Conflict, NotFound
+from chatapi.media_urls import MediaSigner
 from chatapi.models import User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import UserRead
@@ -52,19 +54,39 @@ _KEEP: Any = object()
 
 
 async def update_profile(
-    uow: UnitOfWork, *, user: User, display_name: str | None = None, email: Any = _KEEP
+    uow: UnitOfWork,
+    *,
+    user: User,
+    presence: OnlineUsers,
+    signer: MediaSigner,
+    display_name: str | None = None,
+    email: Any = _KEEP,
 ) -> User:
     """Change the display name and/or the e-mail address (`None` removes it; left out, it
-    stays). An address another account has is a conflict (409 `email_taken`)."""
+    stays). An address another account has is a conflict (409 `email_taken`). A new
+    display name is announced to the user's co-members (`user.updated`, after commit);
+    the e-mail address is nobody else's business."""
     user = await uow.session.merge(user)
-    if display_name is not None:
+    if display_name is not None and display_name != user.display_name:
         user.display_name = display_name
+        await announce_profile(uow, user=user, presence=presence, signer=signer)
     if email is not _KEEP:
         address = email.lower() if email else None
         if address is not None and await _email_taken(uow, address, other_than=user.id):
             raise email_taken()
         user.email = address
     return user
+
+
+async def announce_profile(
+    uow: UnitOfWork, *, user: User, presence: OnlineUsers, signer: MediaSigner
+) -> None:
+    """Tell the user's other sockets and everyone who shares a conversation with them
+    (`user.updated`, after the commit) what their profile now is."""
+    recipients = await membership.co_member_ids(uow, user_id=user.id)
+    recipients.add(user.id)
+    read = (await to_read(presence, [user], signer=signer))[0]
+    uow.emit(ProfileChanged(user=read, recipients=tuple(sorted(recipients))))
 
 
 def email_taken() -> Conflict:
@@ -91,30 +113,45 @@ async def record_last_seen(
     )
 
 
-async def to_read(presence: OnlineUsers, users: Sequence[User]) -> list[UserRead]:
+def profile(user: User, signer: MediaSigner, *, online: bool = False) -> UserRead:
+    """A user as others see them (no e-mail address), with their picture's signed links."""
+    has_picture = user.avatar_key is not None and user.deleted_at is None
+    version = user.avatar_version
+    return UserRead(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        created_at=user.created_at,
+        online=online,
+        last_seen_at=user.last_seen_at,
+        avatar_url=signer.avatar_url(user.id, version, "original") if has_picture else None,
+        avatar_thumb_url=(
+            signer.avatar_url(user.id, version, "thumbnail") if has_picture else None
+        ),
+    )
+
+
+async def to_read(
+    presence: OnlineUsers, users: Sequence[User], *, signer: MediaSigner
+) -> list[UserRead]:
     """UserRead models with `online` filled in from presence, in one look-up."""
     online = await presence.online({u.id for u in users}) if users else set()
-    return [
-        UserRead(
-            id=u.id,
-            username=u.username,
-            display_name=u.display_name,
-            created_at=u.created_at,
-            online=u.id in online,
-            last_seen_at=u.last_seen_at,
-        )
-        for u in users
-    ]
+    return [profile(u, signer, online=u.id in online) for u in users]
 
 
-async def read_self(presence: OnlineUsers, user: User) -> UserRead:
+async def read_self(presence: OnlineUsers, user: User, *, signer: MediaSigner) -> UserRead:
     """`to_read` of yourself: with your e-mail address."""
-    read = (await to_read(presence, [user]))[0]
+    read = (await to_read(presence, [user], signer=signer))[0]
     return read.model_copy(update={"email": user.email})
 
 
 async def to_read_for(
-    uow: UnitOfWork, presence: OnlineUsers, *, viewer_id: uuid.UUID, users: Sequence[User]
+    uow: UnitOfWork,
+    presence: OnlineUsers,
+    *,
+    viewer_id: uuid.UUID,
+    users: Sequence[User],
+    signer: MediaSigner,
 ) -> list[UserRead]:
     """`to_read` as `viewer_id` may see them: presence (`online`, `last_seen_at`) only of
     themselves and of people who share a conversation with them; for anyone else
@@ -124,16 +161,8 @@ async def to_read_for(
     )
     visible.add(viewer_id)
     shown = [u for u in users if u.id in visible]
-    reads = {r.id: r for r in await to_read(presence, shown)}
+    reads = {r.id: r for r in await to_read(presence, shown, signer=signer)}
     return [
-        reads.get(u.id)
-        or UserRead(
-            id=u.id,
-            username=u.username,
-            display_name=u.display_name,
-            created_at=u.created_at,
-            online=False,
-            last_seen_at=None,
-        )
+        reads.get(u.id) or profile(u, signer).model_copy(update={"last_seen_at": None})
         for u in users
     ]

@@ -830,6 +830,37 @@ export interface paths {
         patch: operations["update_me_api_v1_users_me_patch"];
         trace?: never;
     };
+    "/api/v1/users/me/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Avatar
+         * @description Set your profile picture (multipart field `file`, at most AVATAR_MAX_BYTES). It is
+         *     cut square (`x`, `y`, `size`, or centred), turned upright and stored as a 256x256
+         *     picture and a 64x64 thumbnail, without any of the upload's metadata. Everyone who
+         *     shares a conversation with you gets `user.updated`; the old picture is deleted. A
+         *     refused image (415 `unsupported_media_type`, 422 `image_too_large` /
+         *     `invalid_image` / `invalid_crop`, 413 `payload_too_large`) changes nothing. The bytes
+         *     count against your daily upload quota (429 `upload_quota_exceeded`).
+         */
+        put: operations["set_avatar_api_v1_users_me_avatar_put"];
+        post?: never;
+        /**
+         * Remove Avatar
+         * @description Remove your profile picture (people see your initials again; `user.updated` to
+         *     everyone who shares a conversation with you). Without one, nothing changes.
+         */
+        delete: operations["remove_avatar_api_v1_users_me_avatar_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/identities/{provider}": {
         parameters: {
             query?: never;
@@ -978,6 +1009,48 @@ export interface paths {
          *     people who share a conversation with you (others: `false` and `null`).
          */
         get: operations["read_user_api_v1_users__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Avatar
+         * @description A user's profile picture, 256x256. Use the signed `avatar_url` of a User (no
+         *     header needed, so it works in `<img>`), or this path with a Bearer token (the
+         *     current picture).
+         */
+        get: operations["download_avatar_api_v1_users__user_id__avatar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/avatar/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Avatar Thumbnail
+         * @description A user's profile picture, 64x64 (`avatar_thumb_url`).
+         */
+        get: operations["download_avatar_thumbnail_api_v1_users__user_id__avatar_thumbnail_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1838,6 +1911,16 @@ export interface components {
         };
         /** UserRead */
         UserRead: {
+            /**
+             * Avatar Thumb Url
+             * @description the profile picture, 64x64 WebP (for lists); null: none
+             */
+            avatar_thumb_url: string | null;
+            /**
+             * Avatar Url
+             * @description the profile picture, 256x256 WebP: a signed, expiring link that needs no header (null: no picture; show initials)
+             */
+            avatar_url: string | null;
             /**
              * Created At
              * Format: date-time
@@ -4978,6 +5061,126 @@ export interface operations {
             };
         };
     };
+    set_avatar_api_v1_users_me_avatar_put: {
+        parameters: {
+            query?: {
+                /** @description the square to keep, in pixels of the image as displayed (EXIF orientation applied): give `x`, `y` and `size` together, or none for the largest centred square */
+                x?: number | null;
+                /** @description the square to keep, in pixels of the image as displayed (EXIF orientation applied): give `x`, `y` and `size` together, or none for the largest centred square */
+                y?: number | null;
+                /** @description the square to keep, in pixels of the image as displayed (EXIF orientation applied): give `x`, `y` and `size` together, or none for the largest centred square */
+                size?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description A JPEG, PNG, GIF or WebP image (its type is decided from its bytes; an animation's first frame is used).
+                     */
+                    file: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No file, an empty file, an unusable image, or a crop outside it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_avatar_api_v1_users_me_avatar_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     unlink_identity_api_v1_users_me_identities__provider__delete: {
         parameters: {
             query?: never;
@@ -5358,6 +5561,118 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    download_avatar_api_v1_users__user_id__avatar_get: {
+        parameters: {
+            query?: {
+                /** @description from a signed `avatar_url`/`avatar_thumb_url`; or send a Bearer token */
+                version?: number | null;
+                /** @description from a signed `avatar_url`/`avatar_thumb_url`; or send a Bearer token */
+                exp?: number | null;
+                /** @description from a signed `avatar_url`/`avatar_thumb_url`; or send a Bearer token */
+                sig?: string | null;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The picture, WebP */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/webp": unknown;
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    download_avatar_thumbnail_api_v1_users__user_id__avatar_thumbnail_get: {
+        parameters: {
+            query?: {
+                /** @description from a signed `avatar_url`/`avatar_thumb_url`; or send a Bearer token */
+                version?: number | null;
+                /** @description from a signed `avatar_url`/`avatar_thumb_url`; or send a Bearer token */
+                exp?: number | null;
+                /** @description from a signed `avatar_url`/`avatar_thumb_url`; or send a Bearer token */
+                sig?: string | null;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The picture, WebP */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/webp": unknown;
                 };
             };
             /** @description Missing, invalid or expired token */

@@ -14,12 +14,15 @@ export function Avatar({
   seed,
   online,
   small,
+  large,
   imageUrl,
 }: {
   name: string;
   seed: string;
   online?: boolean | undefined;
   small?: boolean;
+  /** the profile dialog's size */
+  large?: boolean;
   /** a profile picture, when the person has one */
   imageUrl?: string | null | undefined;
 }) {
@@ -29,7 +32,7 @@ export function Avatar({
   const picture = imageUrl && broken !== imageUrl ? imageUrl : null;
   return (
     <span
-      className={`avatar avatar-c${colourIndex(seed)}${small ? " avatar-sm" : ""}`}
+      className={`avatar avatar-c${colourIndex(seed)}${small ? " avatar-sm" : ""}${large ? " avatar-lg" : ""}`}
       aria-hidden="true"
       data-testid="avatar"
     >
@@ -38,7 +41,7 @@ export function Avatar({
       ) : letters ? (
         letters
       ) : (
-        <Icon name="person" size={small ? 14 : 18} />
+        <Icon name="person" size={small ? 14 : large ? 40 : 18} />
       )}
       {online && presenceKnown ? <span className="online-dot" data-testid="online-dot" /> : null}
     </span>

@@ -1,11 +1,11 @@
 import { QueryClient } from "@tanstack/react-query";
 import { describe, expect, it, vi } from "vitest";
-import type { Conversation, Member } from "../api/types";
+import type { Conversation, Member, User } from "../api/types";
 import { loadConversationList } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import { setNewestOnScreen } from "../features/messages/readTracking";
 import { emptyTimeline, loadLatest, type Timeline } from "../features/messages/timeline";
-import { ALICE, CONV, ME, member, message, newEvent } from "../test/factories";
+import { ALICE, CONV, ME, member, message, newEvent, user } from "../test/factories";
 import { handleFrame, type FrameContext } from "./handlers";
 import { typingUsers } from "./typingStore";
 
@@ -282,6 +282,62 @@ describe("socket frames into the cache", () => {
       ctx,
     );
     expect(list(qc).find((c) => c.id === CONV)?.title).toBe("New name");
+  });
+
+  it("user.updated puts the new name and picture everywhere the person appears, presence kept", () => {
+    const { qc, ctx } = setup();
+    const alice = { ...user(ALICE, "Alice"), online: true };
+    qc.setQueryData(keys.conversations, [conversation({ other_user: alice })]);
+    qc.setQueryData(keys.members(CONV), [member(ME), { ...member(ALICE), user: alice }]);
+    qc.setQueryData(keys.members("elsewhere"), [member(ME)]);
+    qc.setQueryData(keys.user(ALICE), alice);
+    qc.setQueryData(keys.userSearch("al"), [alice, user("u-other", "Alfred")]);
+    qc.setQueryData(keys.me, { ...user(ME, "Me"), email: "me@example.com" });
+    const renamed = {
+      ...user(ALICE, "Alice"),
+      display_name: "Alice Liddell",
+      online: false, // the frame's presence is older than what presence frames said
+      avatar_url: "/api/v1/users/a/avatar?version=1",
+      avatar_thumb_url: "/api/v1/users/a/avatar/thumbnail?version=1",
+    };
+    handleFrame(qc, { type: "user.updated", user: renamed }, ctx);
+    const peer = list(qc)[0]?.other_user;
+    expect(peer).toMatchObject({
+      display_name: "Alice Liddell",
+      avatar_thumb_url: renamed.avatar_thumb_url,
+      online: true,
+    });
+    const inList = qc.getQueryData<Member[]>(keys.members(CONV))?.find((m) => m.user.id === ALICE)?.user;
+    expect(inList).toMatchObject({ display_name: "Alice Liddell", avatar_url: renamed.avatar_url, online: true });
+    expect(qc.getQueryData<Member[]>(keys.members("elsewhere"))).toEqual([member(ME)]);
+    expect(qc.getQueryData<User>(keys.user(ALICE))?.avatar_url).toBe(renamed.avatar_url);
+    const found = qc.getQueryData<User[]>(keys.userSearch("al"));
+    expect(found?.map((u) => u.display_name)).toEqual(["Alice Liddell", "Alfred"]);
+    expect(qc.getQueryData<User>(keys.me)?.display_name).toBe("Me");
+  });
+
+  it("my own user.updated (from another device) changes me and keeps my e-mail address", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.me, { ...user(ME, "Me"), email: "me@example.com" });
+    const frame = { ...user(ME, "Me"), display_name: "New me", avatar_url: "/x", avatar_thumb_url: "/y" };
+    handleFrame(qc, { type: "user.updated", user: frame }, ctx);
+    expect(qc.getQueryData<User>(keys.me)).toMatchObject({
+      display_name: "New me",
+      avatar_url: "/x",
+      avatar_thumb_url: "/y",
+      email: "me@example.com",
+    });
+  });
+
+  it("a reconnect fetches every list of people again (profile changes are not replayed)", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.members(CONV), [member(ME)]);
+    qc.setQueryData(keys.user(ALICE), user(ALICE));
+    qc.setQueryData(keys.userSearch("al"), [user(ALICE)]);
+    handleFrame(qc, { type: "ready", user: user(ME), session_id: "s" }, ctx);
+    for (const key of [keys.conversations, keys.members(CONV), keys.user(ALICE), keys.userSearch("al")]) {
+      expect(qc.getQueryState(key)?.isInvalidated).toBe(true);
+    }
   });
 
   it("follows a mute made on another device, in the list and the open conversation", () => {

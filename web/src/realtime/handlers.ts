@@ -20,6 +20,7 @@ import {
   updateTimeline,
 } from "../features/messages/api";
 import { flushChanges } from "../features/messages/changes";
+import { applyUserUpdate } from "../features/profile/api";
 import { isNewestOnScreen } from "../features/messages/readTracking";
 import { applyReceipt } from "../features/messages/receipts";
 import { applyEvent, assertNever } from "../features/messages/timeline";
@@ -60,9 +61,13 @@ export function handleFrame(
   switch (frame.type) {
     case "ready":
       qc.setQueryData(keys.me, frame.user);
-      // Unread counts and conversations created while away; presence heard nothing meanwhile.
+      // Unread counts and conversations created while away; presence heard nothing
+      // meanwhile, nor profile changes (`user.updated` is not replayed): every list of
+      // people is fetched again.
       void qc.invalidateQueries({ queryKey: keys.conversations });
       void qc.invalidateQueries({ queryKey: ["members"] });
+      void qc.invalidateQueries({ queryKey: ["user"] });
+      void qc.invalidateQueries({ queryKey: ["users"] });
       flushOutbox(qc);
       void flushChanges(qc);
       return;
@@ -115,6 +120,11 @@ export function handleFrame(
     case "settings.updated":
       // Changed on another device (or this one): the cache `GET /users/me/settings` fills.
       qc.setQueryData(keys.settings, frame.settings);
+      return;
+    case "user.updated":
+      // A new name or picture of someone I share a conversation with (or mine, from
+      // another device). Not replayed: "ready" refetches the lists that show people.
+      applyUserUpdate(qc, frame.user);
       return;
     case "conversation.created":
       getSocketTrack(frame.conversation_id);

@@ -543,6 +543,18 @@ export interface components {
     /** UserRead */
     UserRead: {
       /**
+       * Avatar Thumb Url
+       * @description the profile picture, 64x64 WebP (for lists); null: none
+       * @default null
+       */
+      avatar_thumb_url: string | null;
+      /**
+       * Avatar Url
+       * @description the profile picture, 256x256 WebP: a signed, expiring link that needs no header (null: no picture; show initials)
+       * @default null
+       */
+      avatar_url: string | null;
+      /**
        * Created At
        * Format: date-time
        */
@@ -594,6 +606,22 @@ export interface components {
        */
       notifications: boolean;
     };
+    /**
+     * UserUpdated
+     * @description Someone you share a conversation with (or you, from another device) changed their
+     *     profile: display name or picture. `user` is the profile as it now stands (without an
+     *     e-mail address). Not a timeline event: no seq, not replayed; after a reconnect,
+     *     fetch the profiles you show again (conversation list, members).
+     */
+    UserUpdated: {
+      /**
+       * Type
+       * @default user.updated
+       * @constant
+       */
+      type: "user.updated";
+      user: components["schemas"]["UserRead"];
+    };
   };
   responses: never;
   parameters: never;
@@ -634,6 +662,8 @@ export type PresenceFrame = Schemas["PresenceFrame"];
 export type ConversationCreatedFrame = Schemas["ConversationCreatedFrame"];
 /** You changed your settings (on this device or another): all of them, as they are now (to every socket of yours). */
 export type SettingsUpdated = Schemas["SettingsUpdated"];
+/** Someone you share a conversation with (or you, from another device) changed their profile: display name or picture. `user` is the profile as it now stands (without an e-mail address). Not a timeline event: no seq, not replayed; after a reconnect, fetch the profiles you show again (conversation list, members). */
+export type UserUpdated = Schemas["UserUpdated"];
 /** Your own settings for a conversation changed (on this device or another): it is muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only. */
 export type ConversationSettingsFrame = Schemas["ConversationSettingsFrame"];
 /** A frame could not be acted on; the socket stays open. */
@@ -655,6 +685,7 @@ export type ServerFrame =
   | PresenceFrame
   | ConversationCreatedFrame
   | SettingsUpdated
+  | UserUpdated
   | ConversationSettingsFrame
   | ErrorFrame
   | Pong;
@@ -690,6 +721,7 @@ export const SERVER_FRAME_TYPES = [
   "presence",
   "conversation.created",
   "settings.updated",
+  "user.updated",
   "conversation.settings",
   "error",
   "pong",

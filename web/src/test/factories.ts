@@ -13,6 +13,8 @@ export function user(id: string, name = id.slice(-1)): User {
     online: false,
     last_seen_at: null,
     email: null,
+    avatar_url: null,
+    avatar_thumb_url: null,
   };
 }
 

@@ -24,10 +24,9 @@ from chatapi.errors import ChatError
 from chatapi.models import User
 from chatapi.realtime import protocol as p
 from chatapi.realtime.connection import Connection, TokenBucket
-from chatapi.schemas import UserRead
 from chatapi.security import TokenClaims
 from chatapi.services import auth as auth_service
-from chatapi.services import membership, receipts, sessions
+from chatapi.services import membership, receipts, sessions, users
 from chatapi.services.media import attachments
 from chatapi.services.messages.send import SendResult
 
@@ -353,7 +352,10 @@ class Gateway:
                 conn.close(p.CLOSE_TOO_MANY_SOCKETS, f"more than {limit} open sockets")
                 return
             came_online = sockets == 1
-            me = UserRead.model_validate(user).model_copy(update={"online": True})
+            # Yours: with your e-mail address (nobody else's frames carry one).
+            me = users.profile(user, self.state.media_signer, online=True).model_copy(
+                update={"email": user.email}
+            )
             ready = p.Ready(user=me, session_id=conn.session_id).text()
             loaded, loading = (found.conversations if loading else None), False
             try:

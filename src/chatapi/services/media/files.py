@@ -220,6 +220,8 @@ class Download:
     content_type: str
     filename: str
     inline: bool
+    # Files that change under one id (a profile picture): part of the ETag.
+    version: int = 0
 
 
 async def open_download(

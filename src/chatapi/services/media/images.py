@@ -172,3 +172,88 @@ def _thumbnail(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     thumb.save(buf, format="WEBP", quality=80, method=4)  # a fresh image: no metadata at all
     return buf.getvalue()
+
+
+# --- profile pictures -------------------------------------------------------------------
+
+AVATAR_SIZE = 256
+AVATAR_THUMB_SIZE = 64
+AVATAR_TYPE = "image/webp"
+
+
+class InvalidCrop(Exception):
+    """The crop square is not inside the image: `size` says how large the image is."""
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        super().__init__(f"{size[0]}x{size[1]}")
+        self.size = size
+
+
+@dataclass(frozen=True, slots=True)
+class Crop:
+    """A square of the image as displayed (EXIF orientation applied): its top-left
+    corner and its side, in pixels."""
+
+    x: int
+    y: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Avatar:
+    picture: bytes  # AVATAR_SIZE square, WebP
+    thumbnail: bytes  # AVATAR_THUMB_SIZE square, WebP
+
+
+def make_avatar(path: Path, mime: str, crop: Crop | None) -> Avatar:
+    """A square profile picture and its thumbnail from an image (blocking).
+
+    The first frame of an animation, turned as the camera meant (EXIF orientation), cut
+    to `crop` (default: the largest centred square) and resized to AVATAR_SIZE and
+    AVATAR_THUMB_SIZE. Both are fresh WebP images, so no metadata of the upload survives.
+    Raises ImageTooLarge, InvalidImage or InvalidCrop.
+    """
+    fmt = _PIL_FORMATS[mime]
+    try:
+        with Image.open(path, formats=[fmt]) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise ImageTooLarge
+            im.seek(0)
+            upright = ImageOps.exif_transpose(im)
+            width, height = upright.size
+            box = crop or _centred_square(width, height)
+            if (
+                box.size < 1
+                or box.x < 0
+                or box.y < 0
+                or box.x + box.size > width
+                or box.y + box.size > height
+            ):
+                raise InvalidCrop((width, height))
+            square = upright.crop((box.x, box.y, box.x + box.size, box.y + box.size))
+            return Avatar(
+                picture=_square_webp(square, AVATAR_SIZE),
+                thumbnail=_square_webp(square, AVATAR_THUMB_SIZE),
+            )
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLarge from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage(str(exc)) from exc
+
+
+def _centred_square(width: int, height: int) -> Crop:
+    side = min(width, height)
+    return Crop(x=(width - side) // 2, y=(height - side) // 2, size=side)
+
+
+def _square_webp(image: Image.Image, side: int) -> bytes:
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    target = "RGBA" if has_alpha else "RGB"
+    if image.mode != target:
+        image = image.convert(target)
+    resized = image.resize((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    buf = io.BytesIO()
+    resized.save(buf, format="WEBP", quality=85, method=4)
+    return buf.getvalue()

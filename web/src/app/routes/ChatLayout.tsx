@@ -10,7 +10,9 @@ import { useAuth } from "../../features/auth/AuthProvider";
 import { useAuthOptions } from "../../features/auth/sso";
 import { isMuted, useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
+import { ProfileModal } from "../../features/profile/ProfileModal";
 import { SecurityModal } from "../../features/settings/SecurityModal";
+import { Avatar } from "../../components/Avatar";
 import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
@@ -34,6 +36,7 @@ export function ChatLayout() {
     () => (location.state as { signInMethods?: boolean } | null)?.signInMethods === true,
   );
   const [security, setSecurity] = useState(false);
+  const [profile, setProfile] = useState(false);
   const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
   const [searching, setSearching] = useState(false);
   useSearchShortcut(useCallback(() => setSearching(status === "signed-in"), [status]));
@@ -75,17 +78,25 @@ export function ChatLayout() {
             <Dropdown.Toggle
               variant="outline-secondary"
               size="sm"
-              className="text-truncate text-body border"
+              className="account-toggle d-inline-flex align-items-center gap-2 text-body border"
               style={{ maxWidth: "12rem" }}
               aria-label={`${me?.display_name ?? "Account"}: account menu`}
+              data-testid="account-menu"
             >
-              {me?.display_name ?? "Account"}
+              {/* The picture only: initials would be text the button's name does not hold. */}
+              {me?.avatar_thumb_url ? (
+                <Avatar name={me.display_name} seed={me.id} imageUrl={me.avatar_thumb_url} small />
+              ) : null}
+              <span className="text-truncate">{me?.display_name ?? "Account"}</span>
             </Dropdown.Toggle>
             <Dropdown.Menu>
               <Dropdown.ItemText className="small text-body-secondary">@{me?.username}</Dropdown.ItemText>
               <Dropdown.Divider />
               <Dropdown.Item as="button" onClick={followSystem} disabled={followsSystem}>
                 {followsSystem ? "Colours follow the system" : "Follow the system's colours"}
+              </Dropdown.Item>
+              <Dropdown.Item as="button" onClick={() => setProfile(true)}>
+                Profile…
               </Dropdown.Item>
               <Dropdown.Item as="button" onClick={() => setSecurity(true)}>
                 Security…
@@ -102,6 +113,7 @@ export function ChatLayout() {
           </Dropdown>
         </div>
       </Navbar>
+      <ProfileModal show={profile} onHide={() => setProfile(false)} />
       <SecurityModal show={security} onHide={() => setSecurity(false)} />
       <SearchDialog show={searching} onHide={() => setSearching(false)} meId={me?.id} />
       <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />

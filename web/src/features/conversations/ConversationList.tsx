@@ -128,7 +128,7 @@ function ConversationItem({
         }
         data-testid="conversation-item"
       >
-        <Avatar name={title} seed={peer?.id ?? c.id} online={online} />
+        <Avatar name={title} seed={peer?.id ?? c.id} online={online} imageUrl={peer?.avatar_thumb_url} />
         <div className="flex-grow-1 min-w-0">
           <div className="d-flex justify-content-between gap-2">
             <span className={`text-truncate ${c.unread_count ? "fw-bold" : "fw-medium"}`}>

@@ -62,7 +62,7 @@ export function UserPicker({
                   setQ("");
                 }}
               >
-                <Avatar name={u.display_name} seed={u.id} online={u.online} small />
+                <Avatar name={u.display_name} seed={u.id} online={u.online} imageUrl={u.avatar_thumb_url} small />
                 <span className="min-w-0 text-truncate">
                   {u.display_name} <span className="text-body-secondary small">@{u.username}</span>
                 </span>

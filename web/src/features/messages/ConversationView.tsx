@@ -158,7 +158,7 @@ function ConversationView({ id }: { id: string }) {
         <Link to="/" className="btn btn-outline-secondary btn-sm d-md-none" aria-label="Back to conversations">
           <Icon name="back" />
         </Link>
-        <Avatar name={title || "?"} seed={peer?.id ?? id} online={peer?.online} />
+        <Avatar name={title || "?"} seed={peer?.id ?? id} online={peer?.online} imageUrl={peer?.avatar_thumb_url} />
         <div className="flex-grow-1 min-w-0">
           <h2 className="h6 mb-0 text-truncate" data-testid="conversation-title">
             {title || "…"}

@@ -1,3 +1,4 @@
+import { Avatar } from "../../components/Avatar";
 import type { Suggestion } from "./mentionAutocomplete";
 
 interface Props {
@@ -26,15 +27,18 @@ export function MentionSuggestions({ id, options, active, onPick }: Props) {
           id={mentionOptionId(id, i)}
           role="option"
           aria-selected={i === active}
-          className={`list-group-item list-group-item-action py-1 px-2 ${i === active ? "active" : ""}`}
+          className={`list-group-item list-group-item-action py-1 px-2 d-flex align-items-center gap-2 ${i === active ? "active" : ""}`}
           // Keep the focus in the textarea: pick on mousedown, before it would blur.
           onMouseDown={(e) => {
             e.preventDefault();
             onPick(i);
           }}
         >
-          <span className="fw-medium">{o.label}</span>{" "}
-          <span className={i === active ? "" : "text-body-secondary"}>@{o.username}</span>
+          {o.userId ? <Avatar name={o.label} seed={o.userId} imageUrl={o.imageUrl} small /> : null}
+          <span className="min-w-0 text-truncate">
+            <span className="fw-medium">{o.label}</span>{" "}
+            <span className={i === active ? "" : "text-body-secondary"}>@{o.username}</span>
+          </span>
         </li>
       ))}
     </ul>

@@ -8,7 +8,7 @@ import { dayKey, dayLabel, formatTime } from "../../lib/format";
 import { Attachment } from "../media/Attachment";
 import { EmojiPicker } from "../reactions/EmojiPicker";
 import { ReactionBar } from "../reactions/ReactionBar";
-import { useDisplayNames } from "../users/api";
+import { useDisplayNames, usePictures } from "../users/api";
 import { discardPending, loadOlder, retryPending } from "./api";
 import { ChangeNote } from "./ChangeNote";
 import { MessageActions } from "./MessageActions";
@@ -138,6 +138,13 @@ export function MessageList({
   const ids = useMemo(() => namedUsers(timeline, meId), [timeline, meId]);
   const usernames = useMemo(() => new Map(members.map((m) => [m.user.id, m.user.username])), [members]);
   const nameOf = useDisplayNames(ids, known);
+  const knownPictures = useMemo(() => {
+    const pictures = new Map<string, string | null>();
+    for (const e of timeline.system) if (e.member?.user) pictures.set(e.member.user.id, e.member.user.avatar_thumb_url);
+    for (const m of members) pictures.set(m.user.id, m.user.avatar_thumb_url);
+    return pictures;
+  }, [members, timeline.system]);
+  const pictureOf = usePictures(ids, knownPictures);
   const replyName = (id: string) => (id === meId ? "You" : nameOf(id));
   const list = rows(timeline, meId);
   const lastOwnSeq = [...timeline.messages].reverse().find((m) => m.sender_id === meId)?.seq;
@@ -372,6 +379,7 @@ export function MessageList({
                 showSender={row.firstOfGroup && kind === "group" && row.senderId !== meId}
                 firstOfGroup={row.firstOfGroup}
                 senderName={nameOf(row.senderId)}
+                senderPicture={pictureOf(row.senderId)}
                 replyTo={row.item.message.reply_to_id ? byId.get(row.item.message.reply_to_id) : undefined}
                 replyName={replyName}
                 status={row.senderId === meId ? messageStatus(row.item.message.seq, members, meId) : undefined}
@@ -483,6 +491,7 @@ function MessageRow(props: {
   showSender: boolean;
   firstOfGroup: boolean;
   senderName: string;
+  senderPicture: string | null;
   replyTo: Message | undefined;
   replyName: (id: string) => string;
   status: TickStatus | undefined;
@@ -519,7 +528,7 @@ function MessageRow(props: {
     >
       {!mine && props.group ? (
         props.showSender ? (
-          <Avatar name={props.senderName} seed={m.sender_id} small />
+          <Avatar name={props.senderName} seed={m.sender_id} imageUrl={props.senderPicture} small />
         ) : (
           <span className="avatar-sm flex-shrink-0" style={{ width: "2rem" }} aria-hidden="true" />
         )

@@ -15,6 +15,8 @@ export interface Suggestion {
   username: string;
   label: string;
   userId: string | null;
+  /** the person's picture thumbnail (null: initials; none for @all) */
+  imageUrl?: string | null;
 }
 
 /** The `@name` being typed at the caret, if any: an `@` at the start or after a space or
@@ -41,7 +43,12 @@ export function suggestions(
     .filter((m) => m.user.username.startsWith(q) || m.user.display_name.toLowerCase().startsWith(q))
     .sort((a, b) => a.user.username.localeCompare(b.user.username))
     .slice(0, MAX_SUGGESTIONS)
-    .map((m) => ({ username: m.user.username, label: m.user.display_name, userId: m.user.id }));
+    .map((m) => ({
+      username: m.user.username,
+      label: m.user.display_name,
+      userId: m.user.id,
+      imageUrl: m.user.avatar_thumb_url,
+    }));
   const myRole = members.find((m) => m.user.id === meId)?.role;
   const mayAll = group && (members.length <= OPEN_ALL_MAX_MEMBERS || myRole === "owner" || myRole === "admin");
   if (mayAll && "all".startsWith(q)) found.push({ username: "all", label: "Everyone in this group", userId: null });

@@ -4,7 +4,8 @@ import { useNavigate } from "react-router";
 import type { Conversation, SearchHit, SnippetPart } from "../../api/types";
 import { dayLabel, formatTime } from "../../lib/format";
 import { conversationTitle, useConversations } from "../conversations/api";
-import { useDisplayNames } from "../users/api";
+import { Avatar } from "../../components/Avatar";
+import { useDisplayNames, usePictures } from "../users/api";
 import { MAX_QUERY_CHARS, searchable, useMessageSearch } from "./api";
 import { groupHits, hitPath } from "./groupHits";
 
@@ -38,6 +39,7 @@ export function SearchDialog({ show, onHide, meId }: { show: boolean; onHide: ()
   const groups = groupHits(hits);
   const senders = [...new Set(hits.map((h) => h.message.sender_id))].filter((id) => id !== meId);
   const nameOf = useDisplayNames(senders, NO_NAMES);
+  const pictureOf = usePictures(hits.map((h) => h.message.sender_id));
   const ready = searchable(q.trim()) && results.isSuccess;
 
   function open(hit: SearchHit) {
@@ -108,7 +110,17 @@ export function SearchDialog({ show, onHide, meId }: { show: boolean; onHide: ()
                     className="search-hit"
                   >
                     <div className="d-flex justify-content-between small text-body-secondary">
-                      <span>{hit.message.sender_id === meId ? "You" : nameOf(hit.message.sender_id)}</span>
+                      <span className="d-flex align-items-center gap-1 min-w-0">
+                        <Avatar
+                          name={hit.message.sender_id === meId ? "You" : nameOf(hit.message.sender_id)}
+                          seed={hit.message.sender_id}
+                          imageUrl={pictureOf(hit.message.sender_id)}
+                          small
+                        />
+                        <span className="text-truncate">
+                          {hit.message.sender_id === meId ? "You" : nameOf(hit.message.sender_id)}
+                        </span>
+                      </span>
                       <span>
                         {dayLabel(hit.message.created_at)}, {formatTime(hit.message.created_at)}
                       </span>

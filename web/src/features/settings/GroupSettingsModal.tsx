@@ -107,7 +107,13 @@ export function GroupSettingsModal({
             const self = m.user.id === meId;
             return (
               <ListGroup.Item key={m.user.id} className="d-flex align-items-center gap-2" data-testid="member-row">
-                <Avatar name={m.user.display_name} seed={m.user.id} online={m.user.online} small />
+                <Avatar
+                  name={m.user.display_name}
+                  seed={m.user.id}
+                  online={m.user.online}
+                  imageUrl={m.user.avatar_thumb_url}
+                  small
+                />
                 <div className="flex-grow-1 min-w-0">
                   <div className="text-truncate">
                     {m.user.display_name}

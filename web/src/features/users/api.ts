@@ -66,3 +66,38 @@ export function useDisplayNames(ids: readonly string[], known: ReadonlyMap<strin
     [known, missing, looked],
   );
 }
+
+function picturesOf(results: UseQueryResult<User>[]): (string | null)[] {
+  return results.map((r) => r.data?.avatar_thumb_url ?? null);
+}
+
+/**
+ * Profile picture thumbnails for `ids` (null: none, show initials): from `known` (e.g.
+ * the current members) first, else from the per-user cache that `useDisplayNames` fills
+ * (the same queries: nobody is fetched twice).
+ */
+export function usePictures(
+  ids: readonly string[],
+  known: ReadonlyMap<string, string | null> = NO_PICTURES,
+): (id: string) => string | null {
+  const missing = useMemo(() => [...new Set(ids)].filter((id) => !known.has(id)).sort(), [ids, known]);
+  const looked = useQueries({
+    queries: missing.map((id) => ({
+      queryKey: keys.user(id),
+      queryFn: () => fetchUser(id),
+      staleTime: USER_STALE_MS,
+      gcTime: 60 * 60_000,
+    })),
+    combine: picturesOf,
+  });
+  return useCallback(
+    (id: string) => {
+      if (known.has(id)) return known.get(id) ?? null;
+      const index = missing.indexOf(id);
+      return index >= 0 ? (looked[index] ?? null) : null;
+    },
+    [known, missing, looked],
+  );
+}
+
+const NO_PICTURES: ReadonlyMap<string, string | null> = new Map();
