@@ -96,6 +96,12 @@ class UserCreate(BaseModel):
     email: EmailStr | None = Field(
         default=None, description="optional: where a password-reset link can be sent"
     )
+    invite: Annotated[str, StringConstraints(min_length=1, max_length=128), Clean] | None = Field(
+        default=None, description="an invite code: required when REGISTRATION=invite"
+    )
+
+
+InstanceRoleName = Literal["admin", "moderator"]
 
 
 class UserRead(Schema):
@@ -108,6 +114,16 @@ class UserRead(Schema):
     email: str | None = Field(
         default=None, description="your own e-mail address: only in answers about yourself"
     )
+    role: InstanceRoleName | None = Field(
+        default=None, description="the instance role: admin, moderator, or null"
+    )
+
+
+class BlockRead(Schema):
+    """Someone you blocked."""
+
+    user: UserRead
+    created_at: datetime
 
 
 class UserUpdate(BaseModel):
@@ -386,6 +402,11 @@ class MessageRead(Schema):
         default_factory=list, description="by emoji, in the order first used"
     )
     pinned: bool = False
+    attachments_withheld: bool = Field(
+        default=False,
+        description="a message request you have not accepted: its attachments are not shown"
+        " until you accept it",
+    )
 
 
 class FormerMembership(Schema):
@@ -428,6 +449,11 @@ class ConversationRead(Schema):
     )
     muted_until: datetime | None = Field(
         default=None, description="when your mute ends; null when muted until you unmute"
+    )
+    request: bool = Field(
+        default=False,
+        description="a message request: a direct chat from someone you share no conversation"
+        " with, not accepted yet (accept, block or report it)",
     )
 
 

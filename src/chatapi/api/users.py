@@ -8,8 +8,16 @@ from fastapi import APIRouter, Query, Request, Response, status
 from chatapi.api import errors
 from chatapi.api.auth import client_address
 from chatapi.api.deps import CurrentSession, CurrentUser, ReadUowDep, StateDep, UowDep
-from chatapi.schemas import AccountClosing, Clean, PasswordChange, SessionRead, UserRead, UserUpdate
-from chatapi.services import accounts, auth, sessions, users
+from chatapi.schemas import (
+    AccountClosing,
+    BlockRead,
+    Clean,
+    PasswordChange,
+    SessionRead,
+    UserRead,
+    UserUpdate,
+)
+from chatapi.services import accounts, auth, blocks, sessions, users
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors(401))
 
@@ -118,6 +126,40 @@ async def change_password(
         client=client_address(request),
         limiter=state.login_limiter,
     )
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/blocks")
+async def list_blocks(user: CurrentUser, uow: ReadUowDep, state: StateDep) -> list[BlockRead]:
+    """The people you blocked, the latest first."""
+    found = await blocks.list_blocked(uow, user=user)
+    reads = await users.to_read_for(
+        uow, state.presence, viewer_id=user.id, users=[u for _, u in found]
+    )
+    return [
+        BlockRead(user=r, created_at=b.created_at) for (b, _), r in zip(found, reads, strict=True)
+    ]
+
+
+@router.put("/me/blocks/{user_id}", responses=errors(404))
+async def block_user(
+    user_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+) -> BlockRead:
+    """Block someone (idempotent): they can no longer open a direct chat with you or add
+    you to a group (403 `blocked`), messages in your direct chat are refused both ways,
+    and clients collapse their messages in groups you share. They are not told."""
+    made = await blocks.block(uow, user=user, blocked_id=user_id)
+    await uow.commit()
+    found = await users.get_user(uow, user_id=user_id)
+    read = (await users.to_read_for(uow, state.presence, viewer_id=user.id, users=[found]))[0]
+    return BlockRead(user=read, created_at=made.created_at)
+
+
+@router.delete("/me/blocks/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unblock_user(user_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> Response:
+    """Unblock someone (idempotent)."""
+    await blocks.unblock(uow, user=user, blocked_id=user_id)
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -323,6 +323,28 @@ export interface paths {
         patch: operations["update_conversation_api_v1_conversations__conversation_id__patch"];
         trace?: never;
     };
+    "/api/v1/conversations/{conversation_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Request
+         * @description Accept a message request (idempotent): the chat becomes a normal one and its
+         *     attachments are shown. To refuse it, block the sender (`PUT /users/me/blocks/{id}`)
+         *     and/or report it (`POST /reports`).
+         */
+        post: operations["accept_request_api_v1_conversations__conversation_id__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations/{conversation_id}/delivered": {
         parameters: {
             query?: never;
@@ -776,6 +798,52 @@ export interface paths {
         patch: operations["update_me_api_v1_users_me_patch"];
         trace?: never;
     };
+    "/api/v1/users/me/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Blocks
+         * @description The people you blocked, the latest first.
+         */
+        get: operations["list_blocks_api_v1_users_me_blocks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/blocks/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block User
+         * @description Block someone (idempotent): they can no longer open a direct chat with you or add
+         *     you to a group (403 `blocked`), messages in your direct chat are refused both ways,
+         *     and clients collapse their messages in groups you share. They are not told.
+         */
+        put: operations["block_user_api_v1_users_me_blocks__user_id__put"];
+        post?: never;
+        /**
+         * Unblock User
+         * @description Unblock someone (idempotent).
+         */
+        delete: operations["unblock_user_api_v1_users_me_blocks__user_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/identities/{provider}": {
         parameters: {
             query?: never;
@@ -987,6 +1055,18 @@ export interface components {
              */
             registration: boolean;
         };
+        /**
+         * BlockRead
+         * @description Someone you blocked.
+         */
+        BlockRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            user: components["schemas"]["UserRead"];
+        };
         /** Body_token_api_v1_auth_token_post */
         Body_token_api_v1_auth_token_post: {
             /** Client Id */
@@ -1072,6 +1152,12 @@ export interface components {
             my_role: "owner" | "admin" | "member";
             /** @description for direct conversations: the other person */
             other_user: components["schemas"]["UserRead"] | null;
+            /**
+             * Request
+             * @description a message request: a direct chat from someone you share no conversation with, not accepted yet (accept, block or report it)
+             * @default false
+             */
+            request: boolean;
             /** Title */
             title: string | null;
             /** Unread Count */
@@ -1316,6 +1402,12 @@ export interface components {
         MessageRead: {
             /** Attachments */
             attachments: components["schemas"]["MediaRead"][];
+            /**
+             * Attachments Withheld
+             * @description a message request you have not accepted: its attachments are not shown until you accept it
+             * @default false
+             */
+            attachments_withheld: boolean;
             /** Body */
             body: string;
             /** Client Id */
@@ -1697,6 +1789,11 @@ export interface components {
              */
             email?: string | null;
             /**
+             * Invite
+             * @description an invite code: required when REGISTRATION=invite
+             */
+            invite?: string | null;
+            /**
              * Password
              * @example correct horse battery
              */
@@ -1734,6 +1831,11 @@ export interface components {
              * @default false
              */
             online: boolean;
+            /**
+             * Role
+             * @description the instance role: admin, moderator, or null
+             */
+            role: ("admin" | "moderator") | null;
             /** Username */
             username: string;
         };
@@ -2846,6 +2948,55 @@ export interface operations {
             };
             /** @description The request body is larger than the server accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    accept_request_api_v1_conversations__conversation_id__accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4597,6 +4748,122 @@ export interface operations {
             };
             /** @description The request body is larger than the server accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    list_blocks_api_v1_users_me_blocks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockRead"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    block_user_api_v1_users_me_blocks__user_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    unblock_user_api_v1_users_me_blocks__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
