@@ -23,6 +23,7 @@ from chatapi.api import health as health_api
 from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
 from chatapi.api import metrics as metrics_api
+from chatapi.api import moderation as moderation_api
 from chatapi.api import oidc as oidc_api
 from chatapi.api import reactions as reactions_api
 from chatapi.api import search as search_api
@@ -276,6 +277,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media_api.router, prefix=API_PREFIX)
     app.include_router(stream_api.router, prefix=API_PREFIX)
     app.include_router(reactions_api.router, prefix=API_PREFIX)
+    app.include_router(moderation_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 

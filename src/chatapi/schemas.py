@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -207,6 +207,10 @@ class AuthOptions(Schema):
         default=False, description="password reset by e-mail is offered (SMTP is set up)"
     )
     providers: list[ProviderRead]
+    registration_mode: Literal["open", "invite", "closed"] = Field(
+        default="open",
+        description="who may create an account: anyone, only with an invite code, or nobody",
+    )
 
 
 # A path of this site to come back to after signing in (anything else becomes "/").
@@ -542,3 +546,121 @@ class SearchResults(Schema):
     next_before: str | None = Field(
         description="pass as `before` for the next (older) page; null on the last page"
     )
+
+
+# --- moderation -------------------------------------------------------------------------
+
+ReportReason = Literal["spam", "abuse", "other"]
+ReasonText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), Clean]
+
+
+class ReportCreate(BaseModel):
+    """Report a message (`message_id`) or a person (`user_id`), with a reason."""
+
+    message_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    reason: ReportReason
+    text: ReasonText = Field(default="", description="what happened (required for `other`)")
+
+
+class ReportReceipt(Schema):
+    """The reporter's confirmation. The reported person is not told."""
+
+    id: uuid.UUID
+    created_at: datetime
+    detail: str
+
+
+class QueueConversation(Schema):
+    id: uuid.UUID
+    kind: ConversationKind
+    title: str | None
+
+
+class QueueItemRead(Schema):
+    """An item of the moderators' review queue: a report, or (later) a held message."""
+
+    id: uuid.UUID
+    kind: Literal["report", "held_message"]
+    status: Literal["open", "resolved"]
+    reason: str
+    text: str
+    created_at: datetime
+    reporter: UserRead | None = Field(description="who reported it (null for a held message)")
+    subject: UserRead = Field(description="the reported person, or the message's sender")
+    subject_suspended_until: datetime | None = Field(
+        description="set while the subject is suspended (9999-12-31: for good)"
+    )
+    message: MessageRead | None = Field(description="the reported message, if any")
+    conversation: QueueConversation | None = None
+    context: list[MessageRead] = Field(
+        description="the messages around the reported one (a few before and after), by seq"
+    )
+    resolved_at: datetime | None
+    resolved_by: UserRead | None
+    resolution: str | None = Field(
+        description="dismissed, message_deleted, suspended or not_spam; null while open"
+    )
+    spam_label: bool | None = Field(
+        description="the latest spam (true) / not spam (false) label on its message"
+    )
+
+
+ModerationActionName = Literal["dismiss", "delete_message", "suspend", "mark_spam", "mark_not_spam"]
+
+
+class ModerationAction(BaseModel):
+    action: ModerationActionName
+    reason: ReasonText = Field(default="", description="why (written to the audit log)")
+    suspend_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=24 * 3650,
+        description="with `suspend`: for how many hours; null or left out: for good",
+    )
+
+
+class SuspensionCreate(BaseModel):
+    hours: int | None = Field(
+        default=None, ge=1, le=24 * 3650, description="for how many hours; null: for good"
+    )
+    reason: ReasonText = ""
+
+
+class SuspensionRead(Schema):
+    user: UserRead
+    suspended_until: datetime | None = Field(description="null: not suspended")
+
+
+class AuditRead(Schema):
+    """One entry of the audit log: who did what, when, and why."""
+
+    id: uuid.UUID
+    created_at: datetime
+    actor: UserRead | None = Field(description="null: the command line")
+    action: str
+    subject: UserRead | None
+    message_id: uuid.UUID | None
+    item_id: uuid.UUID | None
+    reason: str
+    data: dict[str, Any] | None
+
+
+class RoleUpdate(BaseModel):
+    role: InstanceRoleName | None = Field(description="admin, moderator, or null to take it away")
+    reason: ReasonText = ""
+
+
+class InviteCreate(BaseModel):
+    max_uses: int = Field(default=1, ge=1, le=10_000)
+    expires_in_hours: int = Field(default=24 * 7, ge=1, le=24 * 365)
+
+
+class InviteRead(Schema):
+    id: uuid.UUID
+    code: str | None = Field(description="the code: only in the answer that created it")
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    revoked: bool

@@ -102,6 +102,7 @@ async def to_read(presence: OnlineUsers, users: Sequence[User]) -> list[UserRead
             created_at=u.created_at,
             online=u.id in online,
             last_seen_at=u.last_seen_at,
+            role=u.role,
         )
         for u in users
     ]
@@ -134,6 +135,7 @@ async def to_read_for(
             created_at=u.created_at,
             online=False,
             last_seen_at=None,
+            role=u.role,
         )
         for u in users
     ]
