@@ -10,10 +10,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-
-import chatapi.models
 from alembic import op
 
+import chatapi.models
 
 revision: str = "a8ee4ace8d9b"
 down_revision: str | None = "f4f18a5a2efc"

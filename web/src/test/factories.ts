@@ -13,6 +13,7 @@ export function user(id: string, name = id.slice(-1)): User {
     online: false,
     last_seen_at: null,
     email: null,
+    role: null,
   };
 }
 
@@ -33,6 +34,7 @@ export function message(seq: number, over: Partial<Message> = {}): Message {
     mentions_all: false,
     reactions: [],
     pinned: false,
+    attachments_withheld: false,
     ...over,
   };
 }

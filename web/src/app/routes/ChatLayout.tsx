@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { Button, Dropdown, Navbar, Spinner } from "react-bootstrap";
-import { Navigate, Outlet, useLocation, useParams } from "react-router";
+import { Link, Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
 import { Icon } from "../../components/Icon";
 import { SearchDialog } from "../../features/search/SearchDialog";
@@ -11,6 +11,8 @@ import { useAuthOptions } from "../../features/auth/sso";
 import { isMuted, useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
 import { SecurityModal } from "../../features/settings/SecurityModal";
+import { BlockedModal } from "../../features/moderation/BlockedModal";
+import { isModerator } from "../../features/moderation/api";
 import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
@@ -34,6 +36,7 @@ export function ChatLayout() {
     () => (location.state as { signInMethods?: boolean } | null)?.signInMethods === true,
   );
   const [security, setSecurity] = useState(false);
+  const [blockedList, setBlockedList] = useState(false);
   const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
   const [searching, setSearching] = useState(false);
   useSearchShortcut(useCallback(() => setSearching(status === "signed-in"), [status]));
@@ -47,7 +50,8 @@ export function ChatLayout() {
   }
   if (status === "signed-out") return <Navigate to="/login" replace state={{ from: location.pathname }} />;
 
-  const open = Boolean(conversationId);
+  // A conversation or a moderation page takes the main pane (on phones: the whole screen).
+  const open = Boolean(conversationId) || location.pathname.startsWith("/moderation");
   return (
     <div className={`app-shell d-flex flex-column${open ? " chat-open" : ""}`}>
       <a href="#main" className="visually-hidden-focusable position-absolute p-2 bg-body z-3">
@@ -90,6 +94,19 @@ export function ChatLayout() {
               <Dropdown.Item as="button" onClick={() => setSecurity(true)}>
                 Security…
               </Dropdown.Item>
+              <Dropdown.Item as="button" onClick={() => setBlockedList(true)}>
+                Blocked people…
+              </Dropdown.Item>
+              {isModerator(me?.role) ? (
+                <Dropdown.Item as={Link} to="/moderation">
+                  Review queue
+                </Dropdown.Item>
+              ) : null}
+              {me?.role === "admin" ? (
+                <Dropdown.Item as={Link} to="/moderation/audit">
+                  Audit log
+                </Dropdown.Item>
+              ) : null}
               {hasProviders ? (
                 <Dropdown.Item as="button" onClick={() => setSignInMethods(true)}>
                   Sign-in methods…
@@ -103,6 +120,7 @@ export function ChatLayout() {
         </div>
       </Navbar>
       <SecurityModal show={security} onHide={() => setSecurity(false)} />
+      <BlockedModal show={blockedList} onHide={() => setBlockedList(false)} />
       <SearchDialog show={searching} onHide={() => setSearching(false)} meId={me?.id} />
       <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />
