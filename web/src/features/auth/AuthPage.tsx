@@ -72,8 +72,8 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
           </div>
           {endedElsewhere && !error ? (
             <Alert variant="info" role="status" data-testid="session-ended">
-              Your session on this device has ended: signed out from another device, a password change, or it expired.
-              Sign in again.
+              Your session on this device has ended: signed out from another device, a password change, a suspension by
+              the moderators, or it expired. Sign in again.
             </Alert>
           ) : null}
           {error ? (

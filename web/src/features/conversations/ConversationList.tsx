@@ -140,13 +140,13 @@ function ConversationItem({
                   <span className="visually-hidden">, muted</span>
                 </span>
               ) : null}
+            </span>
+            <small className="text-body-secondary flex-shrink-0">
               {c.request ? (
-                <span className="badge rounded-pill text-bg-warning ms-1 fw-normal" data-testid="request-badge">
+                <span className="badge rounded-pill text-bg-warning me-1 fw-normal" data-testid="request-badge">
                   Request
                 </span>
               ) : null}
-            </span>
-            <small className="text-body-secondary flex-shrink-0">
               {formatListTime(last?.created_at ?? c.created_at)}
             </small>
           </div>

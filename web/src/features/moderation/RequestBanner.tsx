@@ -27,7 +27,7 @@ export function RequestBanner(props: {
         <Button size="sm" onClick={props.onAccept} disabled={props.accepting}>
           Accept
         </Button>
-        <Button size="sm" variant="outline-danger" onClick={props.onBlock}>
+        <Button size="sm" variant="danger" onClick={props.onBlock}>
           Block
         </Button>
         <Button size="sm" variant="outline-secondary" onClick={props.onReport}>

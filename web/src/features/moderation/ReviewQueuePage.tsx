@@ -138,12 +138,7 @@ function QueueCard({ item }: { item: QueueItem }) {
                 Dismiss
               </Button>
               {item.message && !item.message.deleted ? (
-                <Button
-                  size="sm"
-                  variant="outline-danger"
-                  disabled={act.isPending}
-                  onClick={() => run("delete_message")}
-                >
+                <Button size="sm" variant="danger" disabled={act.isPending} onClick={() => run("delete_message")}>
                   Delete message
                 </Button>
               ) : null}
@@ -167,12 +162,17 @@ function QueueCard({ item }: { item: QueueItem }) {
               </ButtonGroup>
               {item.message ? (
                 <>
-                  <Button size="sm" variant="outline-warning" disabled={act.isPending} onClick={() => run("mark_spam")}>
+                  <Button
+                    size="sm"
+                    variant="outline-secondary"
+                    disabled={act.isPending}
+                    onClick={() => run("mark_spam")}
+                  >
                     Mark spam
                   </Button>
                   <Button
                     size="sm"
-                    variant="outline-success"
+                    variant="outline-secondary"
                     disabled={act.isPending}
                     onClick={() => run("mark_not_spam")}
                   >
