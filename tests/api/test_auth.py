@@ -46,6 +46,7 @@ async def test_register_returns_user_without_password_hash(client: httpx.AsyncCl
         "online",
         "last_seen_at",
         "email",
+        "role",
     }
     assert "hash" not in r.text and "argon2" not in r.text
 
