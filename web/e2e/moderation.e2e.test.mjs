@@ -198,6 +198,14 @@ describe("moderation in the browser", { skip: Boolean(missing), timeout: 120_000
       rows.some((r) => /command line/.test(r) && /granted a role to Maude Moderator/.test(r)),
       rows.join("\n"),
     );
+    // The admin makes Alice a moderator, and an invite link, from the same page.
+    await mod.page.getByLabel("Username").fill("alice");
+    await mod.page.getByLabel("Role").selectOption("moderator");
+    await mod.page.getByRole("button", { name: "Set role" }).click();
+    await mod.page.getByText("@alice is now moderator.").waitFor();
+    await log.locator("tbody tr").filter({ hasText: "granted a role to Alice Liddell (moderator)" }).waitFor();
+    await mod.page.getByRole("button", { name: /Make a link/ }).click();
+    assert.match(await mod.page.getByTestId("invite-link").inputValue(), /\/register\?invite=/);
     await assertAccessible(mod.page, "the audit log");
     await bothModes(mod.page, "18-audit-log");
     assert.deepEqual([...alice.errors, ...mod.errors], []);

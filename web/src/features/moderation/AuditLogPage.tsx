@@ -3,6 +3,7 @@ import { Link } from "react-router";
 import { EmptyState } from "../../components/EmptyState";
 import { dayLabel, formatTime } from "../../lib/format";
 import { useAuth } from "../auth/AuthProvider";
+import { AdminTools } from "./AdminTools";
 import { useAudit, type AuditEntry } from "./api";
 
 const ACTIONS: Record<string, string> = {
@@ -34,13 +35,14 @@ export function AuditLogPage() {
     <section className="d-flex flex-column flex-grow-1 min-h-0" aria-labelledby="audit-title">
       <header className="d-flex align-items-center gap-2 border-bottom px-3 py-2">
         <h2 id="audit-title" className="h6 mb-0 flex-grow-1">
-          Audit log
+          Administration and audit log
         </h2>
         <Link to="/moderation" className="btn btn-outline-secondary btn-sm">
           Review queue
         </Link>
       </header>
       <div className="overflow-auto flex-grow-1 p-3">
+        <AdminTools />
         {audit.isPending ? (
           <Spinner animation="border" role="status" aria-label="Loading the audit log" />
         ) : audit.error ? (

@@ -136,3 +136,36 @@ export function useAudit() {
 export function isModerator(role: string | null | undefined): boolean {
   return role === "moderator" || role === "admin";
 }
+
+export type Invite = Schemas["InviteRead"];
+export type InstanceRole = NonNullable<Schemas["RoleUpdate"]["role"]>;
+
+/** An admin gives someone (named by username) an instance role, or takes it away. */
+export function useSetRole() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: async ({ username, role }: { username: string; role: InstanceRole | null }) => {
+      const name = username.trim().replace(/^@/, "").toLowerCase();
+      const found = await unwrap(api.GET("/api/v1/users", { params: { query: { q: name, limit: 50 } } }));
+      const target = found.find((u) => u.username === name);
+      if (!target) throw new Error(`Nobody is called @${name}.`);
+      return unwrap(
+        api.PUT("/api/v1/admin/users/{user_id}/role", {
+          params: { path: { user_id: target.id } },
+          body: { role, reason: "" },
+        }),
+      );
+    },
+    onSettled: () => qc.invalidateQueries({ queryKey: moderationKeys.audit }),
+  });
+}
+
+/** An admin makes an invite code (REGISTRATION=invite). */
+export function useCreateInvite() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (body: { max_uses: number; expires_in_hours: number }) =>
+      unwrap(api.POST("/api/v1/admin/invites", { body })),
+    onSettled: () => qc.invalidateQueries({ queryKey: moderationKeys.audit }),
+  });
+}
