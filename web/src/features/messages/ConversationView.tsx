@@ -140,6 +140,8 @@ function ConversationView({ id }: { id: string }) {
 
   function onSend(body: string) {
     if (!meId) return;
+    // Replying to a message request accepts it.
+    if (c?.request && !accept.isPending) accept.mutate();
     const attachments = uploads.uploads.flatMap((u) => (u.status === "done" && u.media ? [u.media] : []));
     sendMessage(qc, { conversationId: id, senderId: meId, body, replyToId: replyTo?.id ?? null, attachments });
     uploads.clear();

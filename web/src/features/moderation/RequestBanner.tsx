@@ -21,7 +21,7 @@ export function RequestBanner(props: {
     >
       <div className="fw-semibold">{props.name} wants to message you</div>
       <div className="small text-body-secondary mb-2">
-        You have no chat or group in common. Attachments and links stay hidden until you accept.
+        You have no chat or group in common. Attachments and links stay hidden until you accept (replying accepts too).
       </div>
       <div className="d-flex flex-wrap gap-2">
         <Button size="sm" onClick={props.onAccept} disabled={props.accepting}>
