@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -119,6 +120,19 @@ async def _admin(settings: Settings, args: argparse.Namespace) -> str:
         await engine.dispose()
 
 
+def _between(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is not between {low} and {high}")
+        return number
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatapi", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,9 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     revoke = actions.add_parser("revoke", help="take USERNAME's instance role away")
     revoke.add_argument("username")
     inv = actions.add_parser("invite", help="make an invite code (REGISTRATION=invite)")
-    inv.add_argument("--uses", type=int, default=1, choices=range(1, 10_001), metavar="N")
-    inv.add_argument("--hours", type=int, default=24 * 7, choices=range(1, 24 * 365 + 1),
-                     metavar="H")  # fmt: skip
+    inv.add_argument("--uses", type=_between(1, 10_000), default=1, metavar="N",
+                     help="registrations it admits (1-10000; default 1)")  # fmt: skip
+    inv.add_argument("--hours", type=_between(1, 24 * 365), default=24 * 7, metavar="H",
+                     help="hours it stays valid (default a week)")  # fmt: skip
     sub.add_parser("openapi", help="print the OpenAPI document as JSON")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the WebSocket as JSON")
     args = parser.parse_args(argv)
