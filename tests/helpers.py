@@ -59,6 +59,7 @@ GENEROUS_QUOTAS: dict[str, Any] = {
     "message_rate_limit": "100000/second",
     "member_add_rate_limit": "100000/hour",
     "reaction_rate_limit": "100000/second",
+    "report_rate_limit": "100000/hour",
     "ws_max_sockets_per_user": 10000,
 }
 

@@ -134,6 +134,7 @@ def server_env(
         "REGISTER_RATE_LIMIT": "100000/hour",
         "MESSAGE_RATE_LIMIT": "100000/second",
         "MEMBER_ADD_RATE_LIMIT": "100000/hour",
+        "REPORT_RATE_LIMIT": "100000/hour",
         "WS_MAX_SOCKETS_PER_USER": "10000",
     }
     env.update({k.upper(): str(v) for k, v in settings.items()})

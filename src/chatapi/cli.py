@@ -1,15 +1,18 @@
-"""The `chatapi` command: `migrate`, `serve`, `openapi`, `asyncapi`, `vapid-key`, ..."""
+"""The `chatapi` command: `migrate`, `serve`, `admin`, `backup`, `restore`, `openapi`,
+`asyncapi`, `vapid-key`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from chatapi import __version__, backup, logs
+from chatapi.errors import ChatError
 from chatapi.settings import ConfigError, Settings, get_settings, new_vapid_key
 
 
@@ -75,6 +78,61 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, reload: boo
     )
 
 
+def admin(settings: Settings, args: argparse.Namespace) -> str:
+    """`chatapi admin grant USERNAME moderator|admin`, `revoke USERNAME`, `invite`: run
+    against the database (no server needed), written to the audit log as the command
+    line's doing (no actor)."""
+    import asyncio
+
+    return asyncio.run(_admin(settings, args))
+
+
+async def _admin(settings: Settings, args: argparse.Namespace) -> str:
+    from datetime import timedelta
+
+    from chatapi.db import UnitOfWork, create_engine, make_sessionmaker
+    from chatapi.models import InstanceRole
+    from chatapi.services import instance
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        async with UnitOfWork(make_sessionmaker(engine), None) as uow:
+            if args.action == "invite":
+                invite, code = await instance.create_invite(
+                    uow,
+                    actor=None,
+                    max_uses=args.uses,
+                    expires_in=timedelta(hours=args.hours),
+                )
+                await uow.commit()
+                return (
+                    f"invite code {code} ({args.uses} use(s), until "
+                    f"{invite.expires_at:%Y-%m-%d %H:%M} UTC)"
+                )
+            target = await instance.user_by_username(uow, args.username)
+            role = InstanceRole(args.role) if args.action == "grant" else None
+            await instance.set_role(
+                uow, actor=None, target=target, role=role, reason="command line"
+            )
+            await uow.commit()
+            return f"{target.username} is now {role.value if role else 'without a role'}"
+    finally:
+        await engine.dispose()
+
+
+def _between(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is not between {low} and {high}")
+        return number
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chatapi", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("path", type=Path)
     r = sub.add_parser("restore", help="restore a backup into an empty instance")
     r.add_argument("path", type=Path)
+    a = sub.add_parser("admin", help="instance roles and invites (README: Moderation)")
+    actions = a.add_subparsers(dest="action", required=True)
+    grant = actions.add_parser("grant", help="give USERNAME an instance role")
+    grant.add_argument("username")
+    grant.add_argument("role", choices=["moderator", "admin"])
+    revoke = actions.add_parser("revoke", help="take USERNAME's instance role away")
+    revoke.add_argument("username")
+    inv = actions.add_parser("invite", help="make an invite code (REGISTRATION=invite)")
+    inv.add_argument("--uses", type=_between(1, 10_000), default=1, metavar="N",
+                     help="registrations it admits (1-10000; default 1)")  # fmt: skip
+    inv.add_argument("--hours", type=_between(1, 24 * 365), default=24 * 7, metavar="H",
+                     help="hours it stays valid (default a week)")  # fmt: skip
     sub.add_parser("openapi", help="print the OpenAPI document as JSON")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the WebSocket as JSON")
     sub.add_parser("vapid-key", help="print a new VAPID private key (for VAPID_PRIVATE_KEY)")
@@ -111,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             serve(
                 settings, host=args.host, port=args.port, workers=args.workers, reload=args.reload
             )
+        elif args.command == "admin":
+            print(f"chatapi: {admin(settings, args)}")
         elif args.command in ("backup", "restore"):
             if args.command == "backup":
                 summary = backup.backup(settings, args.path)
@@ -136,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:  # a variable that does not parse, e.g. OIDC_PROVIDERS
         print(f"chatapi: configuration error: {exc}", file=sys.stderr)
         return 2
+    except ChatError as exc:  # e.g. no such user
+        print(f"chatapi: {exc.detail}", file=sys.stderr)
+        return 1
     except backup.BackupError as exc:
         print(f"chatapi: {args.command} refused: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,7 @@ from chatapi.api import health as health_api
 from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
 from chatapi.api import metrics as metrics_api
+from chatapi.api import moderation as moderation_api
 from chatapi.api import oidc as oidc_api
 from chatapi.api import push as push_api
 from chatapi.api import reactions as reactions_api
@@ -319,6 +320,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stream_api.router, prefix=API_PREFIX)
     app.include_router(reactions_api.router, prefix=API_PREFIX)
     app.include_router(push_api.router, prefix=API_PREFIX)
+    app.include_router(moderation_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 

@@ -84,6 +84,10 @@ class User(SQLModel, table=True):
     avatar_key: str | None = Field(default=None, max_length=64)
     avatar_thumb_key: str | None = Field(default=None, max_length=64)
     avatar_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The instance role: "admin", "moderator", or None (README "Moderation").
+    role: str | None = Field(default=None, max_length=16)
+    # Suspended by a moderator until then (SUSPENDED_FOR_GOOD: for good); None: not suspended.
+    suspended_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RefreshToken(SQLModel, table=True):
@@ -161,6 +165,9 @@ class Member(SQLModel, table=True):
     last_delivered_seq: int = Field(default=0)
     # Notifications muted until then (MUTED_FOREVER: until unmuted); None: not muted.
     muted_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A message request not accepted yet: a direct chat opened by someone this member
+    # shared no conversation with (services/blocks.py). Their attachments are withheld.
+    request: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class FormerMember(SQLModel, table=True):
@@ -283,6 +290,113 @@ class Media(SQLModel, table=True):
         default=None, foreign_key="messages.id", index=True, ondelete="SET NULL"
     )
     position: int = Field(default=0)
+
+
+class InstanceRole(StrEnum):
+    """Roles on the whole instance (not in a conversation)."""
+
+    admin = "admin"
+    moderator = "moderator"
+
+
+class Block(SQLModel, table=True):
+    """`blocker` blocked `blocked`: no new direct chat or group add from them, their direct
+    messages refused, their group messages collapsed for the blocker."""
+
+    __tablename__ = "user_blocks"
+
+    blocker_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    blocked_id: uuid.UUID = Field(
+        foreign_key="users.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class QueueItemKind(StrEnum):
+    report = "report"  # a person reported a message or a person
+    held_message = "held_message"  # the spam filter held a message (a later step)
+
+
+class QueueItemStatus(StrEnum):
+    open = "open"
+    resolved = "resolved"
+
+
+class ModerationItem(SQLModel, table=True):
+    """One item of the moderators' review queue: a report (of a message, or of a person
+    alone) or, later, a message the spam filter held. Resolved by a moderator's action."""
+
+    __tablename__ = "moderation_items"
+    __table_args__ = (sa.Index("ix_moderation_items_status_created_at", "status", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    kind: str = Field(max_length=16)
+    status: str = Field(default=QueueItemStatus.open.value, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    reporter_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", index=True)
+    # The reported person, or the held message's sender.
+    subject_user_id: uuid.UUID = Field(foreign_key="users.id", index=True)
+    message_id: uuid.UUID | None = Field(
+        default=None, foreign_key="messages.id", index=True, ondelete="SET NULL"
+    )
+    conversation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="conversations.id", ondelete="SET NULL"
+    )
+    reason: str = Field(max_length=16)  # spam, abuse, other (a held message: spam)
+    text: str = Field(default="", max_length=1000)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    resolution: str | None = Field(default=None, max_length=32)
+
+
+class SpamLabel(SQLModel, table=True):
+    """A moderator's spam / not-spam decision on a message's text, kept (with the text as
+    it was) to train the spam filter."""
+
+    __tablename__ = "spam_labels"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    message_id: uuid.UUID | None = Field(
+        default=None, foreign_key="messages.id", index=True, ondelete="SET NULL"
+    )
+    sender_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    body: str = Field(default="", sa_type=sa.Text)
+    spam: bool
+    labelled_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One moderation or administration action: who, what, when, why. Never changed."""
+
+    __tablename__ = "moderation_audit"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Who acted; None for the command line (`chatapi admin ...`).
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    action: str = Field(max_length=32)
+    subject_user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", index=True)
+    message_id: uuid.UUID | None = None
+    item_id: uuid.UUID | None = None
+    reason: str = Field(default="", max_length=1000)
+    data: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+
+
+class Invite(SQLModel, table=True):
+    """An invite link for REGISTRATION=invite: valid until `expires_at` for `max_uses`
+    registrations. Only the SHA-256 of its code is stored."""
+
+    __tablename__ = "invites"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    max_uses: int
+    uses: int = Field(default=0)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OidcIdentity(SQLModel, table=True):

@@ -251,6 +251,7 @@ class Quotas:
     reset_asks: Quota
     reset_mails: Quota
     reactions: Quota
+    reports: Quota
 
     @classmethod
     def from_settings(cls, settings: Settings, counters: Counters) -> Quotas:
@@ -305,5 +306,12 @@ class Quotas:
                 scope="react-user",
                 code="reaction_rate_limited",
                 message="You are reacting or pinning too fast.",
+            ),
+            reports=Quota(
+                counters,
+                _rate(settings.report_rate_limit),
+                scope="report-user",
+                code="report_rate_limited",
+                message="You have sent too many reports.",
             ),
         )

@@ -7,7 +7,7 @@ import binascii
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import (
@@ -99,6 +99,12 @@ class UserCreate(BaseModel):
     email: EmailStr | None = Field(
         default=None, description="optional: where a password-reset link can be sent"
     )
+    invite: Annotated[str, StringConstraints(min_length=1, max_length=128), Clean] | None = Field(
+        default=None, description="an invite code: required when REGISTRATION=invite"
+    )
+
+
+InstanceRoleName = Literal["admin", "moderator"]
 
 
 class UserRead(Schema):
@@ -119,6 +125,17 @@ class UserRead(Schema):
     avatar_thumb_url: str | None = Field(
         default=None, description="the profile picture, 64x64 WebP (for lists); null: none"
     )
+
+    role: InstanceRoleName | None = Field(
+        default=None, description="the instance role: admin, moderator, or null"
+    )
+
+
+class BlockRead(Schema):
+    """Someone you blocked."""
+
+    user: UserRead
+    created_at: datetime
 
 
 class UserUpdate(BaseModel):
@@ -202,6 +219,10 @@ class AuthOptions(Schema):
         default=False, description="password reset by e-mail is offered (SMTP is set up)"
     )
     providers: list[ProviderRead]
+    registration_mode: Literal["open", "invite", "closed"] = Field(
+        default="open",
+        description="who may create an account: anyone, only with an invite code, or nobody",
+    )
 
 
 # A path of this site to come back to after signing in (anything else becomes "/").
@@ -397,6 +418,11 @@ class MessageRead(Schema):
         default_factory=list, description="by emoji, in the order first used"
     )
     pinned: bool = False
+    attachments_withheld: bool = Field(
+        default=False,
+        description="a message request you have not accepted: its attachments are not shown"
+        " until you accept it",
+    )
 
 
 class FormerMembership(Schema):
@@ -439,6 +465,11 @@ class ConversationRead(Schema):
     )
     muted_until: datetime | None = Field(
         default=None, description="when your mute ends; null when muted until you unmute"
+    )
+    request: bool = Field(
+        default=False,
+        description="a message request: a direct chat from someone you share no conversation"
+        " with, not accepted yet (accept, block or report it)",
     )
 
 
@@ -629,3 +660,121 @@ class VapidPublicKey(Schema):
         description="the VAPID public key: the uncompressed P-256 point, base64url, as "
         "PushManager.subscribe() wants it for applicationServerKey"
     )
+
+
+# --- moderation -------------------------------------------------------------------------
+
+ReportReason = Literal["spam", "abuse", "other"]
+ReasonText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000), Clean]
+
+
+class ReportCreate(BaseModel):
+    """Report a message (`message_id`) or a person (`user_id`), with a reason."""
+
+    message_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    reason: ReportReason
+    text: ReasonText = Field(default="", description="what happened (required for `other`)")
+
+
+class ReportReceipt(Schema):
+    """The reporter's confirmation. The reported person is not told."""
+
+    id: uuid.UUID
+    created_at: datetime
+    detail: str
+
+
+class QueueConversation(Schema):
+    id: uuid.UUID
+    kind: ConversationKind
+    title: str | None
+
+
+class QueueItemRead(Schema):
+    """An item of the moderators' review queue: a report, or (later) a held message."""
+
+    id: uuid.UUID
+    kind: Literal["report", "held_message"]
+    status: Literal["open", "resolved"]
+    reason: str
+    text: str
+    created_at: datetime
+    reporter: UserRead | None = Field(description="who reported it (null for a held message)")
+    subject: UserRead = Field(description="the reported person, or the message's sender")
+    subject_suspended_until: datetime | None = Field(
+        description="set while the subject is suspended (9999-12-31: for good)"
+    )
+    message: MessageRead | None = Field(description="the reported message, if any")
+    conversation: QueueConversation | None = None
+    context: list[MessageRead] = Field(
+        description="the messages around the reported one (a few before and after), by seq"
+    )
+    resolved_at: datetime | None
+    resolved_by: UserRead | None
+    resolution: str | None = Field(
+        description="dismissed, message_deleted, suspended or not_spam; null while open"
+    )
+    spam_label: bool | None = Field(
+        description="the latest spam (true) / not spam (false) label on its message"
+    )
+
+
+ModerationActionName = Literal["dismiss", "delete_message", "suspend", "mark_spam", "mark_not_spam"]
+
+
+class ModerationAction(BaseModel):
+    action: ModerationActionName
+    reason: ReasonText = Field(default="", description="why (written to the audit log)")
+    suspend_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=24 * 3650,
+        description="with `suspend`: for how many hours; null or left out: for good",
+    )
+
+
+class SuspensionCreate(BaseModel):
+    hours: int | None = Field(
+        default=None, ge=1, le=24 * 3650, description="for how many hours; null: for good"
+    )
+    reason: ReasonText = ""
+
+
+class SuspensionRead(Schema):
+    user: UserRead
+    suspended_until: datetime | None = Field(description="null: not suspended")
+
+
+class AuditRead(Schema):
+    """One entry of the audit log: who did what, when, and why."""
+
+    id: uuid.UUID
+    created_at: datetime
+    actor: UserRead | None = Field(description="null: the command line")
+    action: str
+    subject: UserRead | None
+    message_id: uuid.UUID | None
+    item_id: uuid.UUID | None
+    reason: str
+    data: dict[str, Any] | None
+
+
+class RoleUpdate(BaseModel):
+    role: InstanceRoleName | None = Field(description="admin, moderator, or null to take it away")
+    reason: ReasonText = ""
+
+
+class InviteCreate(BaseModel):
+    max_uses: int = Field(default=1, ge=1, le=10_000)
+    expires_in_hours: int = Field(default=24 * 7, ge=1, le=24 * 365)
+
+
+class InviteRead(Schema):
+    id: uuid.UUID
+    code: str | None = Field(description="the code: only in the answer that created it")
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    revoked: bool

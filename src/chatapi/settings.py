@@ -216,6 +216,12 @@ class Settings(BaseSettings):
     ws_max_sockets_per_user: int = Field(default=20, ge=0)  # open sockets, all instances
     max_json_body_bytes: int = Field(default=1024 * 1024, gt=0)  # request bodies but uploads
 
+    # --- Moderation (README "Moderation") ------------------------------------------------
+    # Who may create an account: anyone, only with an invite code (invites made by an
+    # admin: POST /api/v1/admin/invites or `chatapi admin invite`), or nobody.
+    registration: Literal["open", "invite", "closed"] = "open"
+    report_rate_limit: str = "20/hour"  # reports a user files
+
     # --- Single sign-on (README "Single sign-on") ----------------------------------------
     oidc_providers: list[OidcProvider] = Field(default_factory=list)
     # Only OpenID Connect: no password sign-in, no registration with a password.
@@ -377,6 +383,7 @@ class Settings(BaseSettings):
         "message_rate_limit",
         "member_add_rate_limit",
         "reaction_rate_limit",
+        "report_rate_limit",
         "ws_rate_limit",
     )
     @classmethod

@@ -48,6 +48,7 @@ async def test_register_returns_user_without_password_hash(client: httpx.AsyncCl
         "email",
         "avatar_url",
         "avatar_thumb_url",
+        "role",
     }
     assert "hash" not in r.text and "argon2" not in r.text
 

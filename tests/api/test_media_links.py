@@ -110,6 +110,8 @@ async def test_a_closed_accounts_links_stop_at_once(
         CONV, headers=alice.headers, json={"kind": "direct", "member_ids": [bob.id]}
     )
     conv = r.json()["id"]
+    # They share no group: a message request, whose attachments bob sees once he accepts.
+    assert (await client.post(f"{CONV}/{conv}/accept", headers=bob.headers)).status_code == 200
     mine = (await _post_with_file(client, alice, conv))["attachments"][0]
     bobs = await _media_of(client, bob, conv)
     for link in (mine["url"], bobs["url"]):

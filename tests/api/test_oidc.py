@@ -29,6 +29,7 @@ def settings_overrides(
         "oidc_providers": oidc_test_providers(openid_provider.issuer),
         "oidc_clock_skew_seconds": 0,
         "oidc_only": getattr(request, "param", None) == "oidc_only",
+        "registration": "invite" if getattr(request, "param", None) == "invite" else "open",
     }
 
 
@@ -374,6 +375,19 @@ async def test_oidc_only_switches_password_sign_in_off(
     )
     refused(r, 403, "password_login_disabled")
     assert (await sign_in(client)).json()["outcome"] == "signup"
+
+
+@pytest.mark.parametrize("settings_overrides", ["invite"], indirect=True)
+async def test_single_sign_on_creates_no_account_unless_registration_is_open(
+    client: httpx.AsyncClient, settings_overrides: dict[str, Any]
+) -> None:
+    r = await sign_in(client)
+    assert r.json()["outcome"] == "signup", r.text
+    ticket = r.json()["ticket"]
+    r = await client.post(f"{OIDC}/signup", json={"ticket": ticket, "username": "alice"})
+    refused(r, 403, "registration_closed")
+    body = (await client.get("/api/v1/auth/providers")).json()
+    assert body["registration_mode"] == "invite"
 
 
 def test_providers_from_numbered_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

@@ -100,6 +100,8 @@ export async function startServer(extraEnv = {}) {
   return {
     baseURL: serving.baseURL,
     port,
+    /** Run a `chatapi` command (e.g. `admin grant NAME admin`) against this server's database. */
+    command: (args) => run(chatapiBin, args, env, repoDir),
     log: () => earlierLog + serving.log(),
     /** Stop the server; with keepData the database and media stay for start() or restart(). */
     async stop({ keepData = false, signal = "SIGTERM" } = {}) {

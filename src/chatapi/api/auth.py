@@ -80,10 +80,16 @@ def device_of(request: Request) -> sessions.Device:
 async def register(
     request: Request, payload: UserCreate, uow: UowDep, state: StateDep, response: Response
 ) -> UserRead:
-    """Create an account. Usernames are case-insensitive; passwords at least 8 characters."""
+    """Create an account. Usernames are case-insensitive; passwords at least 8 characters.
+    REGISTRATION=invite needs an `invite` code (403 `invite_required` / `invalid_invite`);
+    REGISTRATION=closed refuses everyone (403 `registration_closed`)."""
     _no_store(response)
     user = await auth.register(
-        uow, data=payload, client=client_address(request), quota=state.quotas.registrations
+        uow,
+        data=payload,
+        client=client_address(request),
+        quota=state.quotas.registrations,
+        mode=state.settings.registration,
     )
     await uow.commit()
     return await users.read_self(state.presence, user, signer=state.media_signer)

@@ -19,7 +19,7 @@ from chatapi.schemas import (
     ReadMarker,
     UtcDatetime,
 )
-from chatapi.services import conversation_list, conversations, mute, receipts
+from chatapi.services import blocks, conversation_list, conversations, mute, receipts
 
 router = APIRouter(prefix="/conversations", tags=["conversations"], responses=errors(401))
 
@@ -113,6 +113,18 @@ async def update_conversation(
     await conversations.rename(
         uow, actor=user, conversation_id=conversation_id, title=payload.title
     )
+    await uow.commit()
+    return await _read_one(uow, state, user, conversation_id)
+
+
+@router.post("/{conversation_id}/accept", responses=errors(404))
+async def accept_request(
+    conversation_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+) -> ConversationRead:
+    """Accept a message request (idempotent): the chat becomes a normal one and its
+    attachments are shown. To refuse it, block the sender (`PUT /users/me/blocks/{id}`)
+    and/or report it (`POST /reports`)."""
+    await blocks.accept_request(uow, user=user, conversation_id=conversation_id)
     await uow.commit()
     return await _read_one(uow, state, user, conversation_id)
 

@@ -95,9 +95,10 @@ async def auth_options(state: StateDep) -> AuthOptions:
     "Sign in with ..." buttons). No auth."""
     return AuthOptions(
         password_login=not state.settings.oidc_only,
-        registration=not state.settings.oidc_only,
+        registration=not state.settings.oidc_only and state.settings.registration != "closed",
         password_reset=state.mailer is not None,
         providers=[ProviderRead(name=p.name, label=p.label) for p in state.oidc.values()],
+        registration_mode=state.settings.registration,
     )
 
 
@@ -237,6 +238,7 @@ async def oidc_signup(
     response.headers.update(NO_STORE)
     signed = await identities.sign_up(
         uow,
+        registration=state.settings.registration,
         ticket=payload.ticket,
         browser=_browser(request) or "",
         username=payload.username,

@@ -24,6 +24,7 @@ from chatapi.errors import NotAuthenticated, NotFound, Unprocessable
 from chatapi.media_urls import Variant
 from chatapi.schemas import (
     AccountClosing,
+    BlockRead,
     Clean,
     ErrorBody,
     PasswordChange,
@@ -31,7 +32,7 @@ from chatapi.schemas import (
     UserRead,
     UserUpdate,
 )
-from chatapi.services import accounts, auth, avatars, sessions, users
+from chatapi.services import accounts, auth, avatars, blocks, sessions, users
 from chatapi.services.media.images import Crop
 
 router = APIRouter(prefix="/users", tags=["users"], responses=errors(401))
@@ -146,6 +147,48 @@ async def change_password(
         client=client_address(request),
         limiter=state.login_limiter,
     )
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/me/blocks")
+async def list_blocks(user: CurrentUser, uow: ReadUowDep, state: StateDep) -> list[BlockRead]:
+    """The people you blocked, the latest first."""
+    found = await blocks.list_blocked(uow, user=user)
+    reads = await users.to_read_for(
+        uow,
+        state.presence,
+        viewer_id=user.id,
+        users=[u for _, u in found],
+        signer=state.media_signer,
+    )
+    return [
+        BlockRead(user=r, created_at=b.created_at) for (b, _), r in zip(found, reads, strict=True)
+    ]
+
+
+@router.put("/me/blocks/{user_id}", responses=errors(404))
+async def block_user(
+    user_id: uuid.UUID, user: CurrentUser, uow: UowDep, state: StateDep
+) -> BlockRead:
+    """Block someone (idempotent): they can no longer open a direct chat with you or add
+    you to a group (403 `blocked`), messages in your direct chat are refused both ways,
+    and clients collapse their messages in groups you share. They are not told."""
+    made = await blocks.block(uow, user=user, blocked_id=user_id)
+    await uow.commit()
+    found = await users.get_user(uow, user_id=user_id)
+    read = (
+        await users.to_read_for(
+            uow, state.presence, viewer_id=user.id, users=[found], signer=state.media_signer
+        )
+    )[0]
+    return BlockRead(user=read, created_at=made.created_at)
+
+
+@router.delete("/me/blocks/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unblock_user(user_id: uuid.UUID, user: CurrentUser, uow: UowDep) -> Response:
+    """Unblock someone (idempotent)."""
+    await blocks.unblock(uow, user=user, blocked_id=user_id)
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

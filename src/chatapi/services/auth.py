@@ -19,7 +19,7 @@ from chatapi.errors import Conflict, Forbidden, NotAuthenticated
 from chatapi.models import RefreshToken, User
 from chatapi.ports import LoginAttempts, Quota
 from chatapi.schemas import TokenPair, UserCreate
-from chatapi.services import membership, sessions, users
+from chatapi.services import instance, membership, sessions, users
 
 BAD_CREDENTIALS = "Incorrect username or password."
 
@@ -31,14 +31,24 @@ class TokenPolicy:
     refresh_ttl: int
 
 
-async def register(uow: UnitOfWork, *, data: UserCreate, client: str, quota: Quota) -> User:
-    """Create an account; a username taken in any case is a conflict.
+async def register(
+    uow: UnitOfWork,
+    *,
+    data: UserCreate,
+    client: str,
+    quota: Quota,
+    mode: instance.RegistrationMode = "open",
+) -> User:
+    """Create an account; a username taken in any case is a conflict. The registration
+    mode decides whether it may be made at all (`instance.admit`: closed, or an invite
+    code needed and one of its uses taken).
 
     Accounts created per client address are a quota, reserved before the password is
-    hashed (given back when the username is taken).
+    hashed (given back when the username is taken or the door is shut).
     """
     await quota.take(client)
     try:
+        await instance.admit(uow, mode=mode, invite=data.invite)
         return await create_account(
             uow,
             username=data.username,
@@ -46,7 +56,7 @@ async def register(uow: UnitOfWork, *, data: UserCreate, client: str, quota: Quo
             password=data.password,
             email=data.email,
         )
-    except Conflict:
+    except (Conflict, Forbidden):
         await quota.give_back(client)
         raise
 
@@ -144,7 +154,11 @@ async def start_session(
 ) -> TokenPair:
     """A new login session for the user: a new refresh-token family and its first pair,
     listed among the user's sessions with the device it came from. Every way in (a
-    password, an OpenID Provider: `method` is its name) ends here."""
+    password, an OpenID Provider: `method` is its name) ends here, so a suspended account
+    is refused here (403 `account_suspended`, until the suspension ends)."""
+    user = await uow.session.get(User, user_id)
+    if user is not None and instance.suspended(user):
+        raise instance.suspension_error(user)
     family = uuid.uuid4()
     await sessions.record_sign_in(
         uow, user_id=user_id, session_id=family, device=device, method=method
@@ -161,6 +175,9 @@ async def refresh(
     caller, which then raises it.
     """
     stored = await _stored_refresh_token(uow, token=token, policy=policy)
+    owner = await uow.session.get(User, stored.user_id)
+    if owner is not None and instance.suspended(owner):
+        raise instance.suspension_error(owner)
     now = datetime.now(UTC)
     if stored.used_at is not None or stored.revoked_at is not None:
         await _revoke_family(uow, stored)
@@ -253,6 +270,8 @@ async def authenticate_with_claims(
     user = await uow.session.get(User, claims.sub)
     if user is None or user.deleted_at is not None:
         raise _account_gone()
+    if instance.suspended(user):
+        raise _suspended()
     if await sessions.is_revoked(uow, revocations, claims):
         raise sessions.session_ended()
     return user, claims
@@ -281,6 +300,12 @@ def _socket_auth_statement(with_revoked: bool, with_circle: bool) -> Select[Any]
         circle = membership.circle(uid)
         stmt = stmt.add_columns(circle.c.kind, circle.c.id, circle.c.seq).outerjoin(circle, true())
     return stmt
+
+
+def _suspended() -> NotAuthenticated:
+    return NotAuthenticated(
+        "This account is suspended by the server's moderators.", code="account_suspended"
+    )
 
 
 def _account_gone() -> NotAuthenticated:
@@ -317,6 +342,8 @@ async def authenticate_socket(
     rows = (await uow.session.execute(stmt, {"uid": claims.sub, "sid": sid})).all()
     if not rows or rows[0].User.deleted_at is not None:
         raise _account_gone()
+    if instance.suspended(rows[0].User):
+        raise _suspended()
     found = SocketAuth(user=rows[0].User)
     if ask_revoked:
         assert sid is not None

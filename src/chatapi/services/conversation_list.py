@@ -25,7 +25,7 @@ from chatapi.ports import OnlineUsers
 from chatapi.schemas import ConversationRead, FormerMembership, MessageRead, UserRead
 from chatapi.services import mute, users
 from chatapi.services.membership import not_found
-from chatapi.services.messages.reads import to_reads
+from chatapi.services.messages.reads import to_reads, withhold
 
 LIST_LIMIT_MAX = 500
 
@@ -99,10 +99,11 @@ async def _current_reads(
             unread_count=unread.get(c.id, 0),
             unread_mentions=unread_mentions.get(c.id, 0),
             last_read_seq=m.last_read_seq,
-            last_message=last.get(c.id),
+            last_message=_shown(last.get(c.id), request=m.request),
             other_user=others.get(c.id),
             muted=mute.is_muted(m.muted_until, now=now),
             muted_until=mute.shown_until(m.muted_until, now=now),
+            request=m.request,
         )
         for c, m in rows
     ]
@@ -335,3 +336,10 @@ async def _other_people(
     others = dict((await uow.session.execute(stmt)).tuples().all())
     reads = await users.to_read(presence, list(others.values()), signer=signer)
     return dict(zip(others, reads, strict=True))
+
+
+def _shown(message: MessageRead | None, *, request: bool) -> MessageRead | None:
+    """The last message as the member may see it (a request's attachments withheld)."""
+    if message is None or not request:
+        return message
+    return withhold([message])[0]

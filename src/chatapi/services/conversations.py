@@ -26,9 +26,10 @@ from chatapi.models import (
 )
 from chatapi.ports import OnlineUsers, Quota
 from chatapi.schemas import ConversationCreate, EventConversation, EventMember, MemberRead
-from chatapi.services import timeline, users
+from chatapi.services import blocks, timeline, users
 from chatapi.services.membership import (
     MANAGERS,
+    co_members_among,
     lock_conversation,
     not_found,
     require_group_manager,
@@ -56,6 +57,7 @@ async def create_conversation(
     members added (429 `member_add_rate_limited`); a direct chat does not.
     """
     others = list(dict.fromkeys(m for m in data.member_ids if m != creator.id))
+    requests: set[uuid.UUID] = set()
     if data.kind == "direct":
         if len(data.member_ids) != 1 or not others:
             raise Unprocessable(
@@ -67,10 +69,14 @@ async def create_conversation(
         if not created:
             return conversation, False
         members = [(creator.id, Role.member), (others[0], Role.member)]
+        # Someone the creator shares no conversation with gets a message request.
+        known = await co_members_among(uow, user_id=creator.id, candidates=others)
+        requests = {others[0]} - known
     else:
         if not data.title:
             raise Unprocessable("A group needs a title.", code="title_required")
         await _existing_users(uow, others)
+        await blocks.refuse_if_blocked(uow, actor_id=creator.id, targets=others)
         await adds.take(str(creator.id), len(others))
         conversation = Conversation(
             kind=ConversationKind.group.value, title=data.title, created_by=creator.id
@@ -79,7 +85,14 @@ async def create_conversation(
         await uow.session.flush()
         members = [(creator.id, Role.owner), *((uid, Role.member) for uid in others)]
     for uid, role in members:
-        uow.session.add(Member(conversation_id=conversation.id, user_id=uid, role=role.value))
+        uow.session.add(
+            Member(
+                conversation_id=conversation.id,
+                user_id=uid,
+                role=role.value,
+                request=uid in requests,
+            )
+        )
     await uow.session.flush()
     uow.emit(
         ConversationCreated(
@@ -101,6 +114,7 @@ async def _direct(uow: UnitOfWork, *, creator: User, other: uuid.UUID) -> tuple[
     existing = await uow.session.scalar(find)
     if existing is not None:
         return existing, False
+    await blocks.refuse_if_blocked(uow, actor_id=creator.id, targets=[other])
     conversation = Conversation(
         kind=ConversationKind.direct.value, direct_key=key, created_by=creator.id
     )
@@ -158,6 +172,7 @@ async def add_member(
     if role == Role.admin.value and me.role != Role.owner.value:
         raise Forbidden("Only the owner can add admins.", code="not_allowed")
     found = await _existing_users(uow, [user_id])
+    await blocks.refuse_if_blocked(uow, actor_id=actor.id, targets=[user_id])
     exists = await uow.session.get(Member, (conversation_id, user_id))
     if exists is not None:
         raise Conflict("That user is already a member.", code="already_member")

@@ -22,7 +22,7 @@ from chatapi.schemas import (
 )
 from chatapi.services import users
 from chatapi.services.membership import readable_until, require_reader
-from chatapi.services.messages.reads import to_reads
+from chatapi.services.messages.reads import pending_request, to_reads, withhold
 
 EVENTS_LIMIT_MAX = 500
 
@@ -40,7 +40,7 @@ async def list_events(
     """Events with `seq > after_seq`, ascending — everything a client missed. A former
     member reads up to their departure (its `member.removed` is the last they see)."""
     reader = await require_reader(uow, user_id=viewer.id, conversation_id=conversation_id)
-    return await load_events(
+    found = await load_events(
         uow,
         conversation_id=conversation_id,
         after_seq=after_seq,
@@ -49,6 +49,12 @@ async def list_events(
         presence=presence,
         until_seq=readable_until(reader),
     )
+    if not pending_request(reader):
+        return found
+    return [
+        e.model_copy(update={"message": withhold([e.message])[0]}) if e.message else e
+        for e in found
+    ]
 
 
 async def load_events(

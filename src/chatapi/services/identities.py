@@ -37,12 +37,12 @@ from sqlmodel import col
 
 from chatapi import security
 from chatapi.db import UnitOfWork
-from chatapi.errors import BadGateway, ChatError, Conflict, NotAuthenticated, NotFound
+from chatapi.errors import BadGateway, ChatError, Conflict, Forbidden, NotAuthenticated, NotFound
 from chatapi.models import OidcIdentity, OidcLogin, OidcLoginStage, User
 from chatapi.oidc import OpenIDProvider, OpenIDProviders, VerifiedSignIn
 from chatapi.ports import LoginAttempts
 from chatapi.schemas import TokenPair
-from chatapi.services import auth, sessions
+from chatapi.services import auth, instance, sessions
 
 # How long each step may take: at the provider, until the web client picks up the
 # outcome, and while a new person chooses a username.
@@ -495,10 +495,18 @@ async def sign_up(
     providers: OpenIDProviders,
     policy: auth.TokenPolicy,
     device: sessions.Device | None = None,
+    registration: instance.RegistrationMode = "open",
 ) -> SignedIn:
     """Create the new person's account — no password: it signs in through this provider —
     link the identity and sign in. A taken username is 409 `username_taken`, and the
-    ticket stays usable for another try."""
+    ticket stays usable for another try. Only with REGISTRATION=open: an invite-only or
+    closed server answers 403 `registration_closed` (sign in with an existing account and
+    link the provider instead)."""
+    if registration != "open":
+        raise Forbidden(
+            "This server does not let new accounts sign up with single sign-on.",
+            code="registration_closed",
+        )
     login = await _take(uow, secret=ticket, stage=OidcLoginStage.signing_up, browser=browser)
     provider = providers.require(login.provider)
     profile = {k: v for k, v in (login.detail or {}).items() if isinstance(v, str)}

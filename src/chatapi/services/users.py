@@ -124,6 +124,7 @@ def profile(user: User, signer: MediaSigner, *, online: bool = False) -> UserRea
         created_at=user.created_at,
         online=online,
         last_seen_at=user.last_seen_at,
+        role=user.role,
         avatar_url=signer.avatar_url(user.id, version, "original") if has_picture else None,
         avatar_thumb_url=(
             signer.avatar_url(user.id, version, "thumbnail") if has_picture else None

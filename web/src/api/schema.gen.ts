@@ -4,6 +4,71 @@
  */
 
 export interface paths {
+    "/api/v1/admin/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Invites
+         * @description Invites, the newest first (admins); their codes are not shown again.
+         */
+        get: operations["list_invites_api_v1_admin_invites_get"];
+        put?: never;
+        /**
+         * Create Invite
+         * @description A new invite code for REGISTRATION=invite (admins): good for `max_uses`
+         *     registrations within `expires_in_hours`. The code is in this answer only.
+         */
+        post: operations["create_invite_api_v1_admin_invites_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/invites/{invite_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Invite
+         * @description Revoke an invite: it admits nobody more (admins).
+         */
+        delete: operations["revoke_invite_api_v1_admin_invites__invite_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{user_id}/role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Role
+         * @description Grant the instance role `admin` or `moderator`, or take it away (`null`); admins.
+         */
+        put: operations["set_role_api_v1_admin_users__user_id__role_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -247,6 +312,8 @@ export interface paths {
         /**
          * Register
          * @description Create an account. Usernames are case-insensitive; passwords at least 8 characters.
+         *     REGISTRATION=invite needs an `invite` code (403 `invite_required` / `invalid_invite`);
+         *     REGISTRATION=closed refuses everyone (403 `registration_closed`).
          */
         post: operations["register_api_v1_auth_register_post"];
         delete?: never;
@@ -321,6 +388,28 @@ export interface paths {
          * @description Rename a group (owner or admin).
          */
         patch: operations["update_conversation_api_v1_conversations__conversation_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/conversations/{conversation_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept Request
+         * @description Accept a message request (idempotent): the chat becomes a normal one and its
+         *     attachments are shown. To refuse it, block the sender (`PUT /users/me/blocks/{id}`)
+         *     and/or report it (`POST /reports`).
+         */
+        post: operations["accept_request_api_v1_conversations__conversation_id__accept_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/conversations/{conversation_id}/delivered": {
@@ -688,6 +777,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/moderation/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Audit
+         * @description The audit log, newest first (admins; 403 `admins_only`): every moderation and
+         *     administration action — who, what, when, why.
+         */
+        get: operations["read_audit_api_v1_moderation_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Queue
+         * @description The review queue (moderators and admins; 403 `moderators_only`): open items the
+         *     oldest first, or resolved ones the latest first, each with the reported message and
+         *     the messages around it.
+         */
+        get: operations["read_queue_api_v1_moderation_queue_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/queue/{item_id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Act On Item
+         * @description Act on a queue item (moderators): `dismiss`; `delete_message` (its timeline shows it
+         *     deleted); `suspend` the person (`suspend_hours`, or for good); `mark_spam` /
+         *     `mark_not_spam` (kept to train the spam filter; `mark_spam` leaves the item open).
+         *     Written to the audit log with `reason`. 409 `already_resolved`.
+         */
+        post: operations["act_on_item_api_v1_moderation_queue__item_id__actions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/users/{user_id}/suspension": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Suspend User
+         * @description Suspend an account for `hours` or for good (moderators; a moderator or admin only
+         *     by an admin): its sockets close at once on every instance, its tokens stop working,
+         *     and signing in answers 403 `account_suspended` until it ends.
+         */
+        put: operations["suspend_user_api_v1_moderation_users__user_id__suspension_put"];
+        post?: never;
+        /**
+         * Lift Suspension
+         * @description End a suspension now (moderators; idempotent).
+         */
+        delete: operations["lift_suspension_api_v1_moderation_users__user_id__suspension_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/push/subscriptions": {
         parameters: {
             query?: never;
@@ -736,6 +917,29 @@ export interface paths {
         get: operations["vapid_public_key_api_v1_push_vapid_public_key_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Report
+         * @description Report a message you can read (`message_id`) or a person (`user_id`) to the
+         *     server's moderators: `reason` spam, abuse or other (with `text`). The reported person
+         *     is not told. 404 `message_not_found` for a message you cannot read; 429
+         *     `report_rate_limited` past REPORT_RATE_LIMIT.
+         */
+        post: operations["create_report_api_v1_reports_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -856,6 +1060,52 @@ export interface paths {
          *     everyone who shares a conversation with you). Without one, nothing changes.
          */
         delete: operations["remove_avatar_api_v1_users_me_avatar_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/blocks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Blocks
+         * @description The people you blocked, the latest first.
+         */
+        get: operations["list_blocks_api_v1_users_me_blocks_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/blocks/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Block User
+         * @description Block someone (idempotent): they can no longer open a direct chat with you or add
+         *     you to a group (403 `blocked`), messages in your direct chat are refused both ways,
+         *     and clients collapse their messages in groups you share. They are not told.
+         */
+        put: operations["block_user_api_v1_users_me_blocks__user_id__put"];
+        post?: never;
+        /**
+         * Unblock User
+         * @description Unblock someone (idempotent).
+         */
+        delete: operations["unblock_user_api_v1_users_me_blocks__user_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1118,6 +1368,37 @@ export interface components {
             password?: string | null;
         };
         /**
+         * AuditRead
+         * @description One entry of the audit log: who did what, when, and why.
+         */
+        AuditRead: {
+            /** Action */
+            action: string;
+            /** @description null: the command line */
+            actor: components["schemas"]["UserRead"] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Data */
+            data: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Item Id */
+            item_id: string | null;
+            /** Message Id */
+            message_id: string | null;
+            /** Reason */
+            reason: string;
+            subject: components["schemas"]["UserRead"] | null;
+        };
+        /**
          * AuthOptions
          * @description How people sign in here.
          */
@@ -1140,6 +1421,25 @@ export interface components {
              * @description false when OIDC_ONLY: no registration form
              */
             registration: boolean;
+            /**
+             * Registration Mode
+             * @description who may create an account: anyone, only with an invite code, or nobody
+             * @default open
+             * @enum {string}
+             */
+            registration_mode: "open" | "invite" | "closed";
+        };
+        /**
+         * BlockRead
+         * @description Someone you blocked.
+         */
+        BlockRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            user: components["schemas"]["UserRead"];
         };
         /** Body_token_api_v1_auth_token_post */
         Body_token_api_v1_auth_token_post: {
@@ -1226,6 +1526,12 @@ export interface components {
             my_role: "owner" | "admin" | "member";
             /** @description for direct conversations: the other person */
             other_user: components["schemas"]["UserRead"] | null;
+            /**
+             * Request
+             * @description a message request: a direct chat from someone you share no conversation with, not accepted yet (accept, block or report it)
+             * @default false
+             */
+            request: boolean;
             /** Title */
             title: string | null;
             /** Unread Count */
@@ -1388,6 +1694,48 @@ export interface components {
             /** Provider */
             provider: string;
         };
+        /** InviteCreate */
+        InviteCreate: {
+            /**
+             * Expires In Hours
+             * @default 168
+             */
+            expires_in_hours: number;
+            /**
+             * Max Uses
+             * @default 1
+             */
+            max_uses: number;
+        };
+        /** InviteRead */
+        InviteRead: {
+            /**
+             * Code
+             * @description the code: only in the answer that created it
+             */
+            code: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Max Uses */
+            max_uses: number;
+            /** Revoked */
+            revoked: boolean;
+            /** Uses */
+            uses: number;
+        };
         /** MediaRead */
         MediaRead: {
             /** Content Type */
@@ -1470,6 +1818,12 @@ export interface components {
         MessageRead: {
             /** Attachments */
             attachments: components["schemas"]["MediaRead"][];
+            /**
+             * Attachments Withheld
+             * @description a message request you have not accepted: its attachments are not shown until you accept it
+             * @default false
+             */
+            attachments_withheld: boolean;
             /** Body */
             body: string;
             /** Client Id */
@@ -1528,6 +1882,25 @@ export interface components {
         MessageUpdate: {
             /** Body */
             body: string;
+        };
+        /** ModerationAction */
+        ModerationAction: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "dismiss" | "delete_message" | "suspend" | "mark_spam" | "mark_not_spam";
+            /**
+             * Reason
+             * @description why (written to the audit log)
+             * @default
+             */
+            reason: string;
+            /**
+             * Suspend Hours
+             * @description with `suspend`: for how many hours; null or left out: for good
+             */
+            suspend_hours?: number | null;
         };
         /** OidcAuthorization */
         OidcAuthorization: {
@@ -1729,6 +2102,86 @@ export interface components {
              */
             id: string;
         };
+        /** QueueConversation */
+        QueueConversation: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "direct" | "group";
+            /** Title */
+            title: string | null;
+        };
+        /**
+         * QueueItemRead
+         * @description An item of the moderators' review queue: a report, or (later) a held message.
+         */
+        QueueItemRead: {
+            /**
+             * Context
+             * @description the messages around the reported one (a few before and after), by seq
+             */
+            context: components["schemas"]["MessageRead"][];
+            conversation: components["schemas"]["QueueConversation"] | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "report" | "held_message";
+            /** @description the reported message, if any */
+            message: components["schemas"]["MessageRead"] | null;
+            /** Reason */
+            reason: string;
+            /** @description who reported it (null for a held message) */
+            reporter: components["schemas"]["UserRead"] | null;
+            /**
+             * Resolution
+             * @description dismissed, message_deleted, suspended or not_spam; null while open
+             */
+            resolution: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            resolved_by: components["schemas"]["UserRead"] | null;
+            /**
+             * Spam Label
+             * @description the latest spam (true) / not spam (false) label on its message
+             */
+            spam_label: boolean | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "resolved";
+            /** @description the reported person, or the message's sender */
+            subject: components["schemas"]["UserRead"];
+            /**
+             * Subject Suspended Until
+             * @description set while the subject is suspended (9999-12-31: for good)
+             */
+            subject_suspended_until: string | null;
+            /** Text */
+            text: string;
+        };
+        /**
+         * QueueItemStatus
+         * @enum {string}
+         */
+        QueueItemStatus: "open" | "resolved";
         /**
          * ReactionRead
          * @description One emoji's reactions on a message.
@@ -1758,6 +2211,58 @@ export interface components {
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /**
+         * ReportCreate
+         * @description Report a message (`message_id`) or a person (`user_id`), with a reason.
+         */
+        ReportCreate: {
+            /** Message Id */
+            message_id?: string | null;
+            /**
+             * Reason
+             * @enum {string}
+             */
+            reason: "spam" | "abuse" | "other";
+            /**
+             * Text
+             * @description what happened (required for `other`)
+             * @default
+             */
+            text: string;
+            /** User Id */
+            user_id?: string | null;
+        };
+        /**
+         * ReportReceipt
+         * @description The reporter's confirmation. The reported person is not told.
+         */
+        ReportReceipt: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Detail */
+            detail: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+        };
+        /** RoleUpdate */
+        RoleUpdate: {
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+            /**
+             * Role
+             * @description admin, moderator, or null to take it away
+             */
+            role: ("admin" | "moderator") | null;
         };
         /**
          * SearchHit
@@ -1863,6 +2368,28 @@ export interface components {
             /** Text */
             text: string;
         };
+        /** SuspensionCreate */
+        SuspensionCreate: {
+            /**
+             * Hours
+             * @description for how many hours; null: for good
+             */
+            hours?: number | null;
+            /**
+             * Reason
+             * @default
+             */
+            reason: string;
+        };
+        /** SuspensionRead */
+        SuspensionRead: {
+            /**
+             * Suspended Until
+             * @description null: not suspended
+             */
+            suspended_until: string | null;
+            user: components["schemas"]["UserRead"];
+        };
         /** TokenPair */
         TokenPair: {
             /** Access Token */
@@ -1897,6 +2424,11 @@ export interface components {
              * @description optional: where a password-reset link can be sent
              */
             email?: string | null;
+            /**
+             * Invite
+             * @description an invite code: required when REGISTRATION=invite
+             */
+            invite?: string | null;
             /**
              * Password
              * @example correct horse battery
@@ -1945,6 +2477,11 @@ export interface components {
              * @default false
              */
             online: boolean;
+            /**
+             * Role
+             * @description the instance role: admin, moderator, or null
+             */
+            role: ("admin" | "moderator") | null;
             /** Username */
             username: string;
         };
@@ -2021,6 +2558,249 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_invites_api_v1_admin_invites_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteRead"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_invite_api_v1_admin_invites_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InviteRead"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    revoke_invite_api_v1_admin_invites__invite_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invite_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    set_role_api_v1_admin_users__user_id__role_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserRead"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
     logout_api_v1_auth_logout_post: {
         parameters: {
             query?: never;
@@ -3098,6 +3878,55 @@ export interface operations {
             };
             /** @description The request body is larger than the server accepts */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    accept_request_api_v1_conversations__conversation_id__accept_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                conversation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4596,6 +5425,338 @@ export interface operations {
             };
         };
     };
+    read_audit_api_v1_moderation_audit_get: {
+        parameters: {
+            query?: {
+                /** @description the `created_at` of the last entry seen */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditRead"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    read_queue_api_v1_moderation_queue_get: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["QueueItemStatus"];
+                /** @description the `created_at` of the last item of the previous page */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueItemRead"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    act_on_item_api_v1_moderation_queue__item_id__actions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModerationAction"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueItemRead"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    suspend_user_api_v1_moderation_users__user_id__suspension_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SuspensionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuspensionRead"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    lift_suspension_api_v1_moderation_users__user_id__suspension_delete: {
+        parameters: {
+            query?: {
+                reason?: string;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuspensionRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not allowed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
     list_subscriptions_api_v1_push_subscriptions_get: {
         parameters: {
             query?: never;
@@ -4781,6 +5942,84 @@ export interface operations {
             };
             /** @description Not found, or not visible to you */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_report_api_v1_reports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportReceipt"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+            /** @description Rate limited; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5177,6 +6416,122 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_blocks_api_v1_users_me_blocks_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockRead"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    block_user_api_v1_users_me_blocks__user_id__put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    unblock_user_api_v1_users_me_blocks__user_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
                 };
             };
         };

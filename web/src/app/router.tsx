@@ -5,6 +5,8 @@ import { AuthPage } from "../features/auth/AuthPage";
 import { OidcCallbackPage } from "../features/auth/OidcCallbackPage";
 import { ForgotPasswordPage, ResetPasswordPage } from "../features/auth/PasswordResetPages";
 import { ConversationRoute } from "../features/messages/ConversationView";
+import { AuditLogPage } from "../features/moderation/AuditLogPage";
+import { ReviewQueuePage } from "../features/moderation/ReviewQueuePage";
 import { ChatLayout } from "./routes/ChatLayout";
 
 export const router = createBrowserRouter([
@@ -26,6 +28,8 @@ export const router = createBrowserRouter([
         ),
       },
       { path: "c/:conversationId", element: <ConversationRoute /> },
+      { path: "moderation", element: <ReviewQueuePage /> },
+      { path: "moderation/audit", element: <AuditLogPage /> },
     ],
   },
   { path: "*", element: <EmptyState title="Page not found" /> },

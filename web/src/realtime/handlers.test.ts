@@ -28,6 +28,7 @@ function conversation(over: Partial<Conversation> = {}): Conversation {
     unread_count: 0,
     muted: false,
     muted_until: null,
+    request: false,
     unread_mentions: 0,
     last_read_seq: 2,
     last_message: message(2),

@@ -63,6 +63,7 @@ function listWith(lastSeq: number): Conversation[] {
       former: null,
       muted: false,
       muted_until: null,
+      request: false,
     },
   ];
 }

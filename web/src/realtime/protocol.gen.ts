@@ -270,6 +270,12 @@ export interface components {
     MessageRead: {
       /** Attachments */
       attachments: components["schemas"]["MediaRead"][];
+      /**
+       * Attachments Withheld
+       * @description a message request you have not accepted: its attachments are not shown until you accept it
+       * @default false
+       */
+      attachments_withheld: boolean;
       /** Body */
       body: string;
       /** Client Id */
@@ -582,6 +588,12 @@ export interface components {
        * @default false
        */
       online: boolean;
+      /**
+       * Role
+       * @description the instance role: admin, moderator, or null
+       * @default null
+       */
+      role: ("admin" | "moderator") | null;
       /** Username */
       username: string;
     };

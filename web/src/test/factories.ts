@@ -15,6 +15,7 @@ export function user(id: string, name = id.slice(-1)): User {
     email: null,
     avatar_url: null,
     avatar_thumb_url: null,
+    role: null,
   };
 }
 
@@ -35,6 +36,7 @@ export function message(seq: number, over: Partial<Message> = {}): Message {
     mentions_all: false,
     reactions: [],
     pinned: false,
+    attachments_withheld: false,
     ...over,
   };
 }

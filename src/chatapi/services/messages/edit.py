@@ -101,6 +101,27 @@ async def delete_message(
     await _record_change(uow, message, EventType.message_deleted, actor_id=user.id, signer=signer)
 
 
+async def delete_as_moderator(
+    uow: UnitOfWork,
+    storage: MediaStorage,
+    *,
+    message_id: uuid.UUID,
+    actor_id: uuid.UUID,
+    signer: MediaSigner,
+) -> None:
+    """An instance moderator deletes a message from the review queue (the caller checked
+    the role): as its sender would, with `message.deleted` in the timeline."""
+    message = await uow.session.get(Message, message_id)
+    if message is None:
+        raise NotFound("No such message.", code="message_not_found")
+    await lock_conversation(uow, message.conversation_id)
+    await uow.session.refresh(message)
+    if message.deleted_at is not None:
+        return
+    await _erase(uow, storage, message)
+    await _record_change(uow, message, EventType.message_deleted, actor_id=actor_id, signer=signer)
+
+
 async def _erase(uow: UnitOfWork, storage: MediaStorage, message: Message) -> None:
     """What deleting a message takes away: its body, mentions, files, pin and reactions
     (its `message.deleted` says `pinned: false` and no reactions)."""

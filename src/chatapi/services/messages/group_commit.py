@@ -19,6 +19,7 @@ from chatapi.media_urls import MediaSigner
 from chatapi.metrics import SENDS_OVERLOADED
 from chatapi.models import User
 from chatapi.ports import Quota
+from chatapi.services.messages.screen import ALLOW_ALL, Screen, Verdict, enforce
 from chatapi.services.messages.send import (
     RetriesFound,
     SendRequest,
@@ -84,9 +85,11 @@ class GroupCommit:
         max_queued: int = 512,
         workers: int = 1,
         quota: Quota | None = None,
+        screen: Screen = ALLOW_ALL,
     ) -> None:
         self._uow = uow_factory
         self._quota = quota
+        self._screen = screen
         self._signer = signer
         self._max_batch = max_batch
         self._max_queued = max_queued
@@ -155,10 +158,16 @@ class GroupCommit:
             except Overloaded:
                 await self._quota.give_back(str(sender.id))
                 raise
-        loop = asyncio.get_running_loop()
         request = SendRequest(
             sender.id, conversation_id, body, client_id, tuple(attachment_ids), reply_to_id
         )
+        # The verdict seam (screen.py): judged off the transaction, before queueing.
+        verdict = await self._screen.judge(request)
+        if verdict is not Verdict.allow:
+            if self._quota is not None:
+                await self._quota.give_back(str(sender.id))
+            enforce(verdict)
+        loop = asyncio.get_running_loop()
         item = _Send(request, loop.create_future())
         lanes = self._lanes
         lane = lanes[conversation_id.int % len(lanes)] if len(lanes) > 1 else lanes[0]

@@ -12,7 +12,7 @@ from chatapi.media_urls import MediaSigner
 from chatapi.models import Message, User
 from chatapi.schemas import MessageRead
 from chatapi.services.membership import readable_until, require_reader
-from chatapi.services.messages.reads import to_reads
+from chatapi.services.messages.reads import to_reads, withheld_for
 
 HISTORY_LIMIT_MAX = 200
 
@@ -42,10 +42,10 @@ async def history(
         before = list((await uow.session.scalars(older.limit(limit // 2))).all())
         after = list((await uow.session.scalars(newer.limit(limit - len(before)))).all())
         before.reverse()
-        return await to_reads(uow, before + after, signer=signer)
+        return withheld_for(reader, await to_reads(uow, before + after, signer=signer))
     if before_seq is not None:
         stmt = stmt.where(col(Message.seq) < before_seq)
     stmt = stmt.order_by(col(Message.seq).desc()).limit(limit)
     rows = list((await uow.session.scalars(stmt)).all())
     rows.reverse()
-    return await to_reads(uow, rows, signer=signer)
+    return withheld_for(reader, await to_reads(uow, rows, signer=signer))

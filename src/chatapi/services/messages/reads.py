@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.media_urls import MediaSigner
-from chatapi.models import Media, Message, Pin, Reaction
+from chatapi.models import FormerMember, Media, Member, Message, Pin, Reaction
 from chatapi.schemas import MessageRead, ReactionRead
 from chatapi.services.media import attachments
 
@@ -77,6 +77,27 @@ async def marks_for(
         for message_id, by_emoji in grouped.items()
     }
     return by_message, pinned
+
+
+def withhold(reads: Sequence[MessageRead]) -> list[MessageRead]:
+    """Messages as the recipient of a message request reads them before accepting it:
+    without their attachments (`attachments_withheld` says there were some)."""
+    return [
+        r.model_copy(update={"attachments": [], "attachments_withheld": True})
+        if r.attachments
+        else r
+        for r in reads
+    ]
+
+
+def pending_request(reader: Member | FormerMember) -> bool:
+    """Whether the reader is a member with a message request not accepted yet."""
+    return isinstance(reader, Member) and reader.request
+
+
+def withheld_for(reader: Member | FormerMember, reads: list[MessageRead]) -> list[MessageRead]:
+    """`withhold` when the reader has a message request pending."""
+    return withhold(reads) if pending_request(reader) else reads
 
 
 def _read(

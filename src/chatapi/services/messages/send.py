@@ -14,17 +14,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, insert, select, tuple_
+from sqlalchemy import Insert, Select, Table, bindparam, exists, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
 from chatapi.errors import ChatError, NotFound, Unprocessable
 from chatapi.media_urls import MediaSigner
-from chatapi.models import Event, EventType, Member, Message
+from chatapi.models import Block, Conversation, Event, EventType, Member, Message
 from chatapi.schemas import MAX_BODY_CHARS, EventRead, MessageRead
-from chatapi.services import timeline
+from chatapi.services import blocks, timeline
 from chatapi.services.media import attachments
 from chatapi.services.messages import mentions
 from chatapi.services.messages.reads import to_reads
@@ -37,10 +38,42 @@ _EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
 _MEMBERS: Table = Member.__table__  # type: ignore[attr-defined]
 _RETRY_KEY = ("conversation_id", "sender_id", "client_id")
 
-# Which of these (conversation, user) pairs are members (one expanding IN).
-_MEMBERSHIPS = select(_MEMBERS.c.conversation_id, _MEMBERS.c.user_id).where(
-    tuple_(_MEMBERS.c.conversation_id, _MEMBERS.c.user_id).in_(bindparam("pairs", expanding=True))
-)
+_CONVERSATIONS: Table = Conversation.__table__  # type: ignore[attr-defined]
+_BLOCKS: Table = Block.__table__  # type: ignore[attr-defined]
+
+
+def _memberships() -> Select[Any]:
+    """Which of these (conversation, user) pairs are members (one expanding IN), and, for
+    a direct chat, whether a block stands between the two: the other one blocked the
+    sender (`blocked`), or the sender blocked the other one (`blocker`). Blocks ride on
+    this statement, so the send path costs no statement more for them."""
+    other = _MEMBERS.alias("other")
+    conv = _CONVERSATIONS.alias("direct")
+
+    def blocks(blocker: Any, blocked: Any) -> Any:
+        return (
+            exists()
+            .where(
+                conv.c.id == _MEMBERS.c.conversation_id,
+                conv.c.direct_key.is_not(None),
+                other.c.conversation_id == _MEMBERS.c.conversation_id,
+                other.c.user_id != _MEMBERS.c.user_id,
+                _BLOCKS.c.blocker_id == blocker(other),
+                _BLOCKS.c.blocked_id == blocked(other),
+            )
+            .correlate(_MEMBERS)
+        )
+
+    mine = _MEMBERS.c.user_id
+    return select(
+        _MEMBERS.c.conversation_id,
+        mine,
+        blocks(lambda o: o.c.user_id, lambda o: mine).label("blocked"),
+        blocks(lambda o: mine, lambda o: o.c.user_id).label("blocker"),
+    ).where(tuple_(_MEMBERS.c.conversation_id, mine).in_(bindparam("pairs", expanding=True)))
+
+
+_MEMBERSHIPS = _memberships()
 _INSERT_EVENTS = insert(_EVENTS)
 
 
@@ -314,19 +347,30 @@ async def _insert(
 
 async def _check_membership(uow: UnitOfWork, batch: _Batch) -> None:
     """Refuse (404) every request whose sender is not a member, whatever else it was
-    (accepted, a retry, an invalid reply): existence does not leak. Runs under the
-    conversation rows' locks (`_take_seqs`)."""
+    (accepted, a retry, an invalid reply): existence does not leak. Refuse (403 `blocked`
+    / `you_blocked`) a member's send to a direct chat where a block stands between the
+    two (`services/blocks.py`). Runs under the conversation rows' locks (`_take_seqs`)."""
     checked = [(i, r) for i, r in enumerate(batch.requests) if i not in batch.invalid]
     pairs = {(r.conversation_id, r.sender_id) for _, r in checked}
     if not pairs:
         return
     conn = await uow.session.connection()
-    found = {(c, u) for c, u in await conn.execute(_MEMBERSHIPS, {"pairs": list(pairs)})}
-    refused = {i for i, r in checked if (r.conversation_id, r.sender_id) not in found}
+    found: dict[tuple[uuid.UUID, uuid.UUID], ChatError | None] = {}
+    for c, u, blocked, blocker in await conn.execute(_MEMBERSHIPS, {"pairs": list(pairs)}):
+        found[(c, u)] = (
+            blocks.blocked_error() if blocked else blocks.you_blocked_error() if blocker else None
+        )
+    refused: dict[int, ChatError] = {}
+    for i, r in checked:
+        key = (r.conversation_id, r.sender_id)
+        if key not in found:
+            refused[i] = NotFound("No such conversation.", code="conversation_not_found")
+        elif (error := found[key]) is not None:
+            refused[i] = error
     if not refused:
         return
-    for i in refused:
-        batch.outcomes[i] = NotFound("No such conversation.", code="conversation_not_found")
+    for i, error in refused.items():
+        batch.outcomes[i] = error
     batch.accepted = [i for i in batch.accepted if i not in refused]
     batch.repeats = {i: first for i, first in batch.repeats.items() if i not in refused}
 

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from "react";
 import { Button, Dropdown, Navbar, Spinner } from "react-bootstrap";
-import { Navigate, Outlet, useLocation, useParams } from "react-router";
+import { Link, Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
 import { Icon } from "../../components/Icon";
 import { SearchDialog } from "../../features/search/SearchDialog";
@@ -13,6 +13,8 @@ import { ConversationList } from "../../features/conversations/ConversationList"
 import { ProfileModal } from "../../features/profile/ProfileModal";
 import { SecurityModal } from "../../features/settings/SecurityModal";
 import { Avatar } from "../../components/Avatar";
+import { BlockedModal } from "../../features/moderation/BlockedModal";
+import { isModerator } from "../../features/moderation/api";
 import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
@@ -37,6 +39,7 @@ export function ChatLayout() {
   );
   const [security, setSecurity] = useState(false);
   const [profile, setProfile] = useState(false);
+  const [blockedList, setBlockedList] = useState(false);
   const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
   const [searching, setSearching] = useState(false);
   useSearchShortcut(useCallback(() => setSearching(status === "signed-in"), [status]));
@@ -50,7 +53,8 @@ export function ChatLayout() {
   }
   if (status === "signed-out") return <Navigate to="/login" replace state={{ from: location.pathname }} />;
 
-  const open = Boolean(conversationId);
+  // A conversation or a moderation page takes the main pane (on phones: the whole screen).
+  const open = Boolean(conversationId) || location.pathname.startsWith("/moderation");
   return (
     <div className={`app-shell d-flex flex-column${open ? " chat-open" : ""}`}>
       <a href="#main" className="visually-hidden-focusable position-absolute p-2 bg-body z-3">
@@ -101,6 +105,19 @@ export function ChatLayout() {
               <Dropdown.Item as="button" onClick={() => setSecurity(true)}>
                 Security…
               </Dropdown.Item>
+              <Dropdown.Item as="button" onClick={() => setBlockedList(true)}>
+                Blocked people…
+              </Dropdown.Item>
+              {isModerator(me?.role) ? (
+                <Dropdown.Item as={Link} to="/moderation">
+                  Review queue
+                </Dropdown.Item>
+              ) : null}
+              {me?.role === "admin" ? (
+                <Dropdown.Item as={Link} to="/moderation/audit">
+                  Audit log
+                </Dropdown.Item>
+              ) : null}
               {hasProviders ? (
                 <Dropdown.Item as="button" onClick={() => setSignInMethods(true)}>
                   Sign-in methods…
@@ -115,6 +132,7 @@ export function ChatLayout() {
       </Navbar>
       <ProfileModal show={profile} onHide={() => setProfile(false)} />
       <SecurityModal show={security} onHide={() => setSecurity(false)} />
+      <BlockedModal show={blockedList} onHide={() => setBlockedList(false)} />
       <SearchDialog show={searching} onHide={() => setSearching(false)} meId={me?.id} />
       <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />

@@ -18,6 +18,8 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
   const [password, setPassword] = useState("");
   const [displayName, setDisplayName] = useState("");
   const [email, setEmail] = useState("");
+  // An invite link is /register?invite=<code>.
+  const [invite, setInvite] = useState(() => new URLSearchParams(location.search).get("invite") ?? "");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [endedElsewhere] = useState(() => mode === "login" && takeEndedByServer());
@@ -44,7 +46,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
     setBusy(true);
     setError(null);
     try {
-      if (isRegister) await register(username, password, displayName, email);
+      if (isRegister) await register(username, password, displayName, email, invite);
       else await login(username, password);
       navigate("/", { replace: true });
     } catch (err) {
@@ -70,8 +72,8 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
           </div>
           {endedElsewhere && !error ? (
             <Alert variant="info" role="status" data-testid="session-ended">
-              Your session on this device has ended: signed out from another device, a password change, or it expired.
-              Sign in again.
+              Your session on this device has ended: signed out from another device, a password change, a suspension by
+              the moderators, or it expired. Sign in again.
             </Alert>
           ) : null}
           {error ? (
@@ -106,6 +108,20 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
                   value={displayName}
                   onChange={(e) => setDisplayName(e.target.value)}
                 />
+              </Form.Group>
+            ) : null}
+            {isRegister && options.data?.registration_mode === "invite" ? (
+              <Form.Group className="mb-3" controlId="auth-invite">
+                <Form.Label>Invite code</Form.Label>
+                <Form.Control
+                  name="invite"
+                  autoComplete="off"
+                  required
+                  maxLength={128}
+                  value={invite}
+                  onChange={(e) => setInvite(e.target.value)}
+                />
+                <Form.Text>This server accepts new accounts by invitation.</Form.Text>
               </Form.Group>
             ) : null}
             {isRegister && options.data?.password_reset ? (
@@ -156,7 +172,7 @@ export function AuthPage({ mode }: { mode: "login" | "register" }) {
               <>
                 Already have an account? <Link to="/login">Sign in</Link>
               </>
-            ) : (
+            ) : options.data?.registration === false ? null : (
               <>
                 New here? <Link to="/register">Create an account</Link>
               </>

@@ -16,7 +16,7 @@ interface AuthValue {
   status: Status;
   me: User | undefined;
   login: (username: string, password: string) => Promise<void>;
-  register: (username: string, password: string, displayName: string, email?: string) => Promise<void>;
+  register: (username: string, password: string, displayName: string, email?: string, invite?: string) => Promise<void>;
   /** Sign in with a pair issued another way (single sign-on). */
   adopt: (pair: TokenPair) => void;
   logout: () => Promise<void>;
@@ -64,7 +64,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const register = useCallback(
-    async (username: string, password: string, displayName: string, email = "") => {
+    async (username: string, password: string, displayName: string, email = "", invite = "") => {
       const name = username.trim().toLowerCase();
       await unwrap(
         api.POST("/api/v1/auth/register", {
@@ -73,6 +73,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
             password,
             ...(displayName.trim() ? { display_name: displayName.trim() } : {}),
             ...(email.trim() ? { email: email.trim() } : {}),
+            ...(invite.trim() ? { invite: invite.trim() } : {}),
           },
         }),
       ).catch((error: unknown) => {

@@ -26,6 +26,7 @@ function conv(over: Partial<Conversation>): Conversation {
     last_message: null,
     muted: false,
     muted_until: null,
+    request: false,
     ...over,
   };
 }

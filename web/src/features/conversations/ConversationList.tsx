@@ -142,6 +142,11 @@ function ConversationItem({
               ) : null}
             </span>
             <small className="text-body-secondary flex-shrink-0">
+              {c.request ? (
+                <span className="badge rounded-pill text-bg-warning me-1 fw-normal" data-testid="request-badge">
+                  Request
+                </span>
+              ) : null}
               {formatListTime(last?.created_at ?? c.created_at)}
             </small>
           </div>

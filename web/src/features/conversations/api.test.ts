@@ -18,6 +18,7 @@ function conv(over: Partial<Conversation>): Conversation {
     unread_count: 0,
     muted: false,
     muted_until: null,
+    request: false,
     unread_mentions: 0,
     last_read_seq: 0,
     last_message: message(1),

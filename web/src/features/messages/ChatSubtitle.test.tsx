@@ -22,6 +22,7 @@ function conversation(kind: "direct" | "group"): Conversation {
     unread_count: 0,
     muted: false,
     muted_until: null,
+    request: false,
     unread_mentions: 0,
     last_read_seq: 0,
     last_message: null,

@@ -1,7 +1,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { Icon } from "../../components/Icon";
 import { useEffect, useMemo, useState, type DragEvent } from "react";
-import { Alert, Button, Spinner } from "react-bootstrap";
+import { Alert, Button, Dropdown, Spinner } from "react-bootstrap";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import type { Message } from "../../api/types";
 import { Avatar } from "../../components/Avatar";
@@ -15,6 +15,9 @@ import { useDisplayNames } from "../users/api";
 import { MuteMenu } from "../conversations/MuteMenu";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { PinnedBar } from "../reactions/PinnedBar";
+import { useAcceptRequest, useBlockedIds, useSetBlocked, type ReportTarget } from "../moderation/api";
+import { ReportDialog } from "../moderation/ReportDialog";
+import { RequestBanner } from "../moderation/RequestBanner";
 import { usePins, useTogglePin, useToggleReaction } from "../reactions/api";
 import { getTimeline, loadOlder, markRead, sendMessage, useDeleteMessage, useEditMessage, useTimeline } from "./api";
 import { useTimelineWithChanges } from "./changes";
@@ -52,6 +55,10 @@ function ConversationView({ id }: { id: string }) {
   const pins = usePins(id, !former);
   const togglePin = useTogglePin();
   const react = useToggleReaction(me?.id ?? "");
+  const blocked = useBlockedIds();
+  const setBlocked = useSetBlocked();
+  const accept = useAcceptRequest(id);
+  const [reporting, setReporting] = useState<ReportTarget | null>(null);
   const navigate = useNavigate();
   const meId = me?.id;
   // `?at=<seq>`: opened at a message (a search hit).
@@ -118,6 +125,13 @@ function ConversationView({ id }: { id: string }) {
     setActionError(err instanceof Error ? err.message : what);
   }
 
+  function block(userId: string, yes = true) {
+    setActionError(null);
+    setBlocked.mutate({ userId, blocked: yes }, { onError: (err) => report(err, "Block failed") });
+  }
+
+  const peerBlocked = peer ? blocked.has(peer.id) : false;
+
   function onDrop(e: DragEvent) {
     e.preventDefault();
     setDragging(false);
@@ -126,6 +140,8 @@ function ConversationView({ id }: { id: string }) {
 
   function onSend(body: string) {
     if (!meId) return;
+    // Replying to a message request accepts it.
+    if (c?.request && !accept.isPending) accept.mutate();
     const attachments = uploads.uploads.flatMap((u) => (u.status === "done" && u.media ? [u.media] : []));
     sendMessage(qc, { conversationId: id, senderId: meId, body, replyToId: replyTo?.id ?? null, attachments });
     uploads.clear();
@@ -166,6 +182,25 @@ function ConversationView({ id }: { id: string }) {
           <ChatSubtitle conversation={c} members={memberList} peer={peer} meId={meId} former={Boolean(former)} />
         </div>
         {c && !former ? <MuteMenu conversation={c} /> : null}
+        {c?.kind === "direct" && peer && !former ? (
+          <Dropdown align="end">
+            <Dropdown.Toggle variant="outline-secondary" size="sm" aria-label={`More about ${title}`}>
+              <Icon name="dots" />
+            </Dropdown.Toggle>
+            <Dropdown.Menu>
+              <Dropdown.Item as="button" onClick={() => setReporting({ userId: peer.id, label: title })}>
+                Report {title}…
+              </Dropdown.Item>
+              <Dropdown.Item
+                as="button"
+                className={peerBlocked ? undefined : "text-danger"}
+                onClick={() => block(peer.id, !peerBlocked)}
+              >
+                {peerBlocked ? `Unblock ${title}` : `Block ${title}`}
+              </Dropdown.Item>
+            </Dropdown.Menu>
+          </Dropdown>
+        ) : null}
         {c?.kind === "group" && !former ? (
           <Button
             variant="outline-secondary"
@@ -181,6 +216,21 @@ function ConversationView({ id }: { id: string }) {
       {actionError ? (
         <Alert variant="danger" className="m-2 py-1 small" dismissible onClose={() => setActionError(null)}>
           {actionError}
+        </Alert>
+      ) : null}
+      {c?.request && peer ? (
+        <RequestBanner
+          name={title}
+          accepting={accept.isPending}
+          error={accept.error?.message ?? null}
+          onAccept={() => accept.mutate()}
+          onBlock={() => block(peer.id)}
+          onReport={() => setReporting({ userId: peer.id, label: title })}
+        />
+      ) : null}
+      {peerBlocked && c?.kind === "direct" ? (
+        <Alert variant="secondary" className="m-2 py-1 small" data-testid="blocked-note">
+          You blocked {title}: neither of you can send messages here until you unblock them.
         </Alert>
       ) : null}
       {!former && pins.data?.length ? (
@@ -220,6 +270,10 @@ function ConversationView({ id }: { id: string }) {
           onReact={(m, emoji) =>
             react.mutate({ message: m, emoji }, { onError: (err) => report(err, "Reaction failed") })
           }
+          onReport={(m) => setReporting({ messageId: m.id, label: "message" })}
+          onBlockSender={(m) => block(m.sender_id)}
+          blocked={blocked}
+          request={Boolean(c?.request)}
         />
       )}
       {former ? (
@@ -281,6 +335,7 @@ function ConversationView({ id }: { id: string }) {
           setToDelete(null);
         }}
       />
+      <ReportDialog target={reporting} onHide={() => setReporting(null)} />
       {c?.kind === "group" && meId && !former ? (
         <GroupSettingsModal show={showSettings} onHide={() => setShowSettings(false)} conversation={c} meId={meId} />
       ) : null}

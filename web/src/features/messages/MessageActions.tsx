@@ -9,7 +9,7 @@ export const LONG_PRESS_MS = 500;
 const MOVE_TOLERANCE = 10;
 
 /**
- * The "⋯" menu of a message (Reply, Copy, Pin, Edit, Delete): a 32 px round button, shown on
+ * The "⋯" menu of a message (Reply, Copy, Pin, Edit, Delete; Report and Block for others'): a 32 px round button, shown on
  * hover or focus where there is a pointer that hovers and always on touch screens, where
  * pressing and holding the message opens it too.
  */
@@ -22,6 +22,10 @@ export function MessageActions(props: {
   onEdit: (m: Message) => void;
   onDelete: (m: Message) => void;
   onTogglePin: (m: Message) => void;
+  /** Report the message to the server's moderators (others' messages). */
+  onReport?: ((m: Message) => void) | undefined;
+  /** Block its sender (others' messages). */
+  onBlockSender?: ((m: Message) => void) | undefined;
 }) {
   const { message: m } = props;
   const [show, setShow] = useState(false);
@@ -74,6 +78,17 @@ export function MessageActions(props: {
         {props.canDelete ? (
           <Dropdown.Item as="button" className="text-danger" onClick={() => props.onDelete(m)}>
             Delete
+          </Dropdown.Item>
+        ) : null}
+        {!props.mine && (props.onReport || props.onBlockSender) ? <Dropdown.Divider /> : null}
+        {!props.mine && props.onReport ? (
+          <Dropdown.Item as="button" onClick={() => props.onReport?.(m)}>
+            Report…
+          </Dropdown.Item>
+        ) : null}
+        {!props.mine && props.onBlockSender ? (
+          <Dropdown.Item as="button" className="text-danger" onClick={() => props.onBlockSender?.(m)}>
+            Block sender
           </Dropdown.Item>
         ) : null}
       </Dropdown.Menu>

@@ -50,7 +50,15 @@ interface Props {
   focusSeq?: number;
   onTogglePin?: (m: Message) => void;
   onReact?: (m: Message, emoji: string) => void;
+  onReport?: (m: Message) => void;
+  onBlockSender?: (m: Message) => void;
+  /** People I blocked: their messages are collapsed until shown. */
+  blocked?: ReadonlySet<string>;
+  /** A message request not accepted yet: attachments and links are not shown. */
+  request?: boolean;
 }
+
+const NO_ONE: ReadonlySet<string> = new Set();
 
 interface RowInfo {
   item: TimelineItem;
@@ -120,6 +128,10 @@ export function MessageList({
   focusSeq,
   onTogglePin = () => undefined,
   onReact = () => undefined,
+  onReport,
+  onBlockSender,
+  blocked = NO_ONE,
+  request = false,
 }: Props) {
   const qc = useQueryClient();
   const scroller = useRef<HTMLDivElement>(null);
@@ -399,6 +411,10 @@ export function MessageList({
                 onDelete={onDelete}
                 onTogglePin={onTogglePin}
                 onReact={onReact}
+                onReport={onReport}
+                onBlockSender={onBlockSender}
+                blocked={row.senderId !== meId && blocked.has(row.senderId)}
+                request={request}
               />
             ) : row.item.kind === "system" ? (
               <SystemLine event={row.item.event} text={systemLineText(row.item.event, nameOf, meId)} />
@@ -507,8 +523,31 @@ function MessageRow(props: {
   onDelete: (m: Message) => void;
   onTogglePin: (m: Message) => void;
   onReact: (m: Message, emoji: string) => void;
+  onReport?: ((m: Message) => void) | undefined;
+  onBlockSender?: ((m: Message) => void) | undefined;
+  blocked: boolean;
+  request: boolean;
 }) {
   const { message: m, mine } = props;
+  const [revealed, setRevealed] = useState(false);
+  if (props.blocked && !revealed && !m.deleted) {
+    return (
+      <div
+        className="message-row align-items-end gap-1 mt-2"
+        data-testid="message"
+        data-seq={m.seq}
+        data-message-id={m.id}
+        data-blocked="true"
+      >
+        <div className="bubble blocked-bubble small text-body-secondary">
+          Blocked user —{" "}
+          <Button variant="link" size="sm" className="p-0 align-baseline" onClick={() => setRevealed(true)}>
+            show
+          </Button>
+        </div>
+      </div>
+    );
+  }
   const actions = !m.deleted && !props.readOnly;
   const picker = actions ? (
     <EmojiPicker
@@ -542,10 +581,24 @@ function MessageRow(props: {
         ) : (
           <>
             {m.reply_to_id ? <ReplyQuote message={props.replyTo} name={props.replyName} /> : null}
-            {(m.attachments ?? []).map((a) => (
-              <Attachment key={a.id} media={a} />
-            ))}
-            {m.body ? <MessageBody body={m.body} mentions={m} usernames={props.usernames} meId={props.meId} /> : null}
+            {props.request && !mine ? (
+              (m.attachments ?? []).length || m.attachments_withheld ? (
+                <div className="small fst-italic text-body-secondary" data-testid="attachment-withheld">
+                  Attachment hidden until you accept
+                </div>
+              ) : null
+            ) : (
+              (m.attachments ?? []).map((a) => <Attachment key={a.id} media={a} />)
+            )}
+            {m.body ? (
+              props.request && !mine ? (
+                <div className="message-body" data-testid="message-body" dir="auto">
+                  {m.body}
+                </div>
+              ) : (
+                <MessageBody body={m.body} mentions={m} usernames={props.usernames} meId={props.meId} />
+              )
+            ) : null}
           </>
         )}
         <span className="bubble-meta float-end ms-2 mt-1">
