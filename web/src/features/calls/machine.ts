@@ -44,6 +44,7 @@ export type CallsAction =
   | { type: "peer"; userId: string; connected: boolean }
   | { type: "media"; callId: string; userId: string; media: MediaState }
   | { type: "error"; code: string; detail: string }
+  | { type: "notice"; notice: Notice }
   | { type: "dismiss-notice" };
 
 export function initialCalls(meId: string): CallsState {
@@ -124,6 +125,8 @@ export function callsReducer(state: CallsState, action: CallsAction): CallsState
       const mine = state.mine && state.mine.phase === "outgoing" && !state.mine.callId ? null : state.mine;
       return { ...state, mine, notice: { kind: "error", text } };
     }
+    case "notice":
+      return { ...state, notice: action.notice };
     case "dismiss-notice":
       return { ...state, notice: null };
   }

@@ -13,6 +13,7 @@ import { conversationTitle, directPeer, useConversation, useForgetFormer, useMem
 import { useUploads } from "../media/useUploads";
 import { useDisplayNames } from "../users/api";
 import { MuteMenu } from "../conversations/MuteMenu";
+import { CallButtons } from "../calls/CallUI";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { PinnedBar } from "../reactions/PinnedBar";
 import { usePins, useTogglePin, useToggleReaction } from "../reactions/api";
@@ -165,6 +166,7 @@ function ConversationView({ id }: { id: string }) {
           </h2>
           <ChatSubtitle conversation={c} members={memberList} peer={peer} meId={meId} former={Boolean(former)} />
         </div>
+        {c && !former ? <CallButtons conversation={c} /> : null}
         {c && !former ? <MuteMenu conversation={c} /> : null}
         {c?.kind === "group" && !former ? (
           <Button
