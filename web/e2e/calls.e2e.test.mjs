@@ -1,0 +1,313 @@
+// Voice and video calls as people meet them (issue 16): Alice video-calls Bob, whose two
+// tabs both ring until one answers; each sees and hears the other (real WebRTC between two
+// Chromium contexts with a fake camera and microphone); muting, the camera and sharing the
+// screen reach the other side's real tracks; hanging up leaves the call's line in both
+// timelines; calling someone already in a call says they are busy. One server and one
+// browser (with fake media devices) for the file; a context per tab.
+// Run: npm run build && node --test --test-concurrency=1 e2e/calls.e2e.test.mjs
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  accessibilityProblems,
+  collectCspViolations,
+  createDirectViaApi,
+  FAKE_MEDIA_ARGS,
+  inCI,
+  launchBrowser,
+  loginViaApi,
+  missingPrerequisite,
+  registerViaApi,
+  screenshotDir,
+  startServer,
+} from "./harness.mjs";
+
+const PASSWORD = "correct horse battery";
+const PEOPLE = { alice: "Alice Liddell", bob: "Bob Dylan", carol: "Carol King", dave: "Dave Brubeck" };
+const missing = missingPrerequisite();
+const skip = missing && !inCI ? missing : false;
+
+if (missing && inCI) {
+  it("e2e prerequisites are installed", () => assert.fail(`e2e prerequisites missing: ${missing}`));
+}
+
+/** Every RTCPeerConnection the page makes, kept on window.__pcs for the checks below. */
+function recordPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__pcs.push(this);
+    }
+  };
+}
+
+describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, () => {
+  let server;
+  let browser;
+  let base;
+  /** name -> { id, token } */
+  const people = {};
+  const cspViolations = [];
+  let alice;
+  let bob;
+  let bob2;
+
+  before(async () => {
+    await mkdir(screenshotDir, { recursive: true });
+    [server, browser] = await Promise.all([
+      startServer({
+        REGISTER_RATE_LIMIT: "1000/hour",
+        PASSWORD_HASH_TIME_COST: "1",
+        PASSWORD_HASH_MEMORY_KIB: "1024",
+      }),
+      launchBrowser(FAKE_MEDIA_ARGS),
+    ]);
+    base = server.baseURL;
+    for (const [name, display] of Object.entries(PEOPLE)) {
+      const user = await registerViaApi(base, name, PASSWORD, display);
+      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
+    }
+    await createDirectViaApi(base, people.alice.token, people.bob.id);
+    await createDirectViaApi(base, people.alice.token, people.carol.id);
+    people.carol.withDave = await createDirectViaApi(base, people.carol.token, people.dave.id);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  function scenario(name, fn) {
+    it(name, { skip }, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        console.error(`--- server log (tail) ---\n${server.log().slice(-4000)}`);
+        throw error;
+      }
+    });
+  }
+
+  async function signIn(username, chatWith, colorScheme = "light") {
+    const context = await browser.newContext({ baseURL: base, viewport: { width: 1100, height: 760 }, colorScheme });
+    await context.addInitScript(recordPeerConnections);
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    cspViolations.push(collectCspViolations(page));
+    await page.goto("/login");
+    await page.getByLabel("Username").fill(username);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { name: "Chats" }).waitFor();
+    if (chatWith) await openChat(page, chatWith);
+    return { page, errors };
+  }
+
+  async function openChat(page, title) {
+    await page.getByTestId("conversation-item").filter({ hasText: title }).click();
+    await page.getByTestId("conversation-title").filter({ hasText: title }).waitFor();
+  }
+
+  const ringing = (page) => page.getByRole("dialog", { name: /is calling/ });
+  const shot = (page, name) => page.screenshot({ path: join(screenshotDir, name) });
+
+  async function assertAccessible(page, where) {
+    const problems = await accessibilityProblems(page);
+    assert.deepEqual(problems, [], `accessibility problems on ${where}:\n${problems.join("\n")}`);
+  }
+
+  /** The remote <video> plays: it has a size, and its clock moves. */
+  async function remoteVideoPlays(page) {
+    await page.waitForFunction(() => {
+      const v = document.querySelector('[data-testid="remote-video"]');
+      return v && v.videoWidth > 0 && v.currentTime > 0;
+    });
+    const t0 = await page.evaluate(() => document.querySelector('[data-testid="remote-video"]').currentTime);
+    await page.waitForFunction(
+      (start) => document.querySelector('[data-testid="remote-video"]').currentTime > start + 0.5,
+      t0,
+    );
+  }
+
+  /** What arrives from the other side over the connected link, by kind (the receiver's real stats). */
+  function inbound(page, kind) {
+    return page.evaluate(async (kind) => {
+      const pc = window.__pcs.filter((p) => p.connectionState === "connected").at(-1);
+      if (!pc) return null;
+      for (const s of (await pc.getStats()).values()) {
+        if (s.type === "inbound-rtp" && s.kind === kind)
+          return { energy: s.totalAudioEnergy ?? 0, frames: s.framesDecoded ?? 0, width: s.frameWidth ?? 0 };
+      }
+      return null;
+    }, kind);
+  }
+
+  /** How much of `field` arrives from the other side over `ms`. */
+  async function arriving(page, kind, field, ms = 2000) {
+    const a = await inbound(page, kind);
+    await page.waitForTimeout(ms);
+    const b = await inbound(page, kind);
+    return (b?.[field] ?? 0) - (a?.[field] ?? 0);
+  }
+
+  /** My own sender's track of a kind, as the peer connection sends it. */
+  function sentTrack(page, kind) {
+    return page.evaluate((kind) => {
+      const pc = window.__pcs.filter((p) => p.connectionState === "connected").at(-1);
+      const t = pc?.getTransceivers().find((x) => x.receiver.track.kind === kind);
+      const track = t?.sender.track ?? null;
+      return track ? { enabled: track.enabled, state: track.readyState, width: track.getSettings().width ?? 0 } : null;
+    }, kind);
+  }
+
+  scenario("16-1: a video call rings every tab of the person called, until one answers", async () => {
+    alice = await signIn("alice", PEOPLE.bob);
+    bob = await signIn("bob", PEOPLE.alice, "dark");
+    bob2 = await signIn("bob");
+
+    await alice.page.getByRole("button", { name: "Start a video call" }).click();
+    await alice.page.getByTestId("call-status").filter({ hasText: "Ringing…" }).waitFor();
+    for (const tab of [bob, bob2]) {
+      await ringing(tab.page).waitFor();
+      assert.match(await ringing(tab.page).innerText(), /Alice Liddell is calling[\s\S]*Video call/);
+    }
+    // The Accept button has the focus: Enter answers, Escape declines.
+    await bob2.page.waitForFunction(() => document.activeElement?.textContent?.trim() === "Accept");
+    await shot(bob2.page, "calls-ringing.png");
+    await shot(bob.page, "calls-ringing-dark.png");
+    await assertAccessible(bob2.page, "the ringing dialog");
+
+    await ringing(bob.page).getByRole("button", { name: "Accept", exact: true }).click();
+    // Answered on one tab: the other stops ringing.
+    await ringing(bob2.page).waitFor({ state: "detached" });
+    assert.equal(await bob2.page.getByTestId("call-stage").count(), 0);
+    await bob.page.getByTestId("call-stage").waitFor();
+  });
+
+  scenario("16-2: each side sees the other's video, and a timer runs", async () => {
+    await remoteVideoPlays(alice.page);
+    await remoteVideoPlays(bob.page);
+    for (const page of [alice.page, bob.page]) {
+      await page
+        .getByTestId("call-status")
+        .filter({ hasText: /^\d+:\d\d$/ })
+        .waitFor();
+      // The other's sound plays from an <audio> element that stays when the chat is left.
+      await page.waitForFunction(() => {
+        const a = document.querySelector('[data-testid="remote-audio"]');
+        return a && a.srcObject && a.srcObject.getAudioTracks().length > 0 && !a.paused;
+      });
+    }
+    assert.ok((await arriving(bob.page, "audio", "energy")) > 0, "Bob hears Alice");
+    await shot(alice.page, "calls-in-call.png");
+    await shot(bob.page, "calls-in-call-dark.png");
+    await assertAccessible(alice.page, "a call in progress");
+  });
+
+  scenario("16-3: mute and the camera reach the other side", async () => {
+    const loud = await arriving(bob.page, "audio", "energy");
+    assert.ok(loud > 0, `Bob hears Alice before she mutes (energy ${loud})`);
+    await alice.page.getByRole("button", { name: "Mute" }).click();
+    assert.deepEqual(await sentTrack(alice.page, "audio"), { enabled: false, state: "live", width: 0 });
+    // Bob's page shows it, and what reaches him is silence.
+    await bob.page.getByTestId("call-tile").filter({ hasText: "Alice" }).getByTestId("tile-muted").waitFor();
+    await alice.page.waitForTimeout(500);
+    const quiet = await arriving(bob.page, "audio", "energy");
+    assert.ok(quiet < loud / 10, `Bob hears (almost) nothing while Alice is muted (${quiet} vs ${loud})`);
+    await alice.page.getByRole("button", { name: "Unmute" }).click();
+    await bob.page.getByTestId("call-tile").filter({ hasText: "Alice" }).getByTestId("tile-muted").waitFor({
+      state: "detached",
+    });
+
+    assert.ok((await arriving(bob.page, "video", "frames", 1000)) > 5, "Alice's video reaches Bob");
+    await alice.page.getByRole("button", { name: "Turn camera off" }).click();
+    // The camera is released, nothing is sent, and Bob's frames stop.
+    assert.equal(await sentTrack(alice.page, "video"), null);
+    await bob.page.locator('[data-testid="remote-video"].invisible').waitFor();
+    await bob.page.waitForTimeout(500);
+    assert.equal(await arriving(bob.page, "video", "frames", 1500), 0, "no frames while Alice's camera is off");
+    await alice.page.getByRole("button", { name: "Turn camera on" }).click();
+    await bob.page.locator('[data-testid="remote-video"]:not(.invisible)').waitFor();
+    assert.ok((await arriving(bob.page, "video", "frames", 1500)) > 5, "frames again once the camera is back");
+  });
+
+  scenario("16-4: sharing the screen replaces the video the other side gets", async () => {
+    const camera = await sentTrack(alice.page, "video");
+    assert.equal(camera?.width, 640);
+    await alice.page.getByRole("button", { name: "Share the screen" }).click();
+    await alice.page.getByRole("button", { name: "Stop sharing the screen" }).waitFor();
+    assert.ok((await sentTrack(alice.page, "video")).width > 640, "the screen is sent instead of the camera");
+    await bob.page.waitForFunction(() => document.querySelector('[data-testid="remote-video"]')?.videoWidth > 640);
+    await bob.page.getByTestId("call-tile").filter({ hasText: "sharing the screen" }).waitFor();
+    await shot(bob.page, "calls-screen-share-dark.png");
+    await alice.page.getByRole("button", { name: "Stop sharing the screen" }).click();
+    await bob.page.waitForFunction(() => document.querySelector('[data-testid="remote-video"]')?.videoWidth === 640);
+  });
+
+  scenario("16-5: away from the chat a call bar remains; hanging up leaves the call in the timeline", async () => {
+    await openChat(alice.page, PEOPLE.carol);
+    const bar = alice.page.getByTestId("call-bar");
+    await bar.waitFor();
+    assert.match(await bar.innerText(), /Bob Dylan/);
+    await bar.getByRole("link", { name: "Return to call" }).click();
+    await alice.page.getByTestId("call-stage").waitFor();
+
+    await bob.page.getByRole("button", { name: "Hang up" }).click();
+    for (const page of [alice.page, bob.page]) {
+      await page.getByTestId("call-stage").waitFor({ state: "detached" });
+      await page
+        .getByTestId("system-line-text")
+        .filter({ hasText: /^Video call · \d+ s$/ })
+        .waitFor();
+    }
+    // Bob's other tab has the line too.
+    await openChat(bob2.page, PEOPLE.alice);
+    await bob2.page
+      .getByTestId("system-line-text")
+      .filter({ hasText: /^Video call · / })
+      .waitFor();
+    await shot(alice.page, "calls-timeline.png");
+    await shot(bob.page, "calls-timeline-dark.png");
+    await assertAccessible(bob.page, "the call's line in the timeline (dark)");
+  });
+
+  scenario("16-6: calling someone who is in another call says they are busy", async () => {
+    // Carol is in a call with Dave (over a plain socket, as another client would).
+    const ws = new WebSocket(`${base.replace("http", "ws")}/api/v1/ws`);
+    const frames = [];
+    ws.onmessage = (m) => frames.push(JSON.parse(m.data));
+    await new Promise((resolve) => (ws.onopen = resolve));
+    ws.send(JSON.stringify({ type: "auth", token: people.carol.token }));
+    const frame = async (type) => {
+      for (let i = 0; i < 100; i += 1) {
+        const found = frames.find((f) => f.type === type);
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`no ${type} frame: ${JSON.stringify(frames)}`);
+    };
+    await frame("ready");
+    ws.send(JSON.stringify({ type: "call.invite", conversation_id: people.carol.withDave.id, video: false }));
+    const { call } = await frame("call.ringing");
+    try {
+      await openChat(alice.page, PEOPLE.carol);
+      await alice.page.getByRole("button", { name: "Start a voice call" }).click();
+      await alice.page.getByTestId("call-notice").filter({ hasText: "Carol King is busy" }).waitFor();
+      await alice.page.getByTestId("system-line-text").filter({ hasText: "Voice call · busy" }).waitFor();
+      assert.equal(await alice.page.getByTestId("call-stage").count(), 0);
+    } finally {
+      ws.send(JSON.stringify({ type: "call.hangup", call_id: call.id }));
+      ws.close();
+    }
+    assert.deepEqual([...alice.errors, ...bob.errors, ...bob2.errors], []);
+  });
+
+  scenario("no Content Security Policy violations", async () => {
+    assert.deepEqual(cspViolations.flat(), []);
+  });
+});
