@@ -65,7 +65,8 @@ export interface CallsValue {
   nameOf: (userId: string) => string;
 }
 
-const CallsContext = createContext<CallsValue | null>(null);
+/** Exported for tests, which provide a fake; the app uses CallProvider. */
+export const CallsContext = createContext<CallsValue | null>(null);
 
 export function useCalls(): CallsValue {
   const value = useContext(CallsContext);

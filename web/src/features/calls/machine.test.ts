@@ -113,6 +113,18 @@ describe("the caller", () => {
     expect(s.calls).toEqual({});
   });
 
+  it("joins the running call when calling where one is already going", () => {
+    let s = run(alice, { type: "start", conversationId: "conv-1", video: false });
+    s = run(s, {
+      type: "call.accept",
+      call_id: "call-1",
+      user_id: "alice",
+      connection_id: "a1",
+      call: { ...answered, started_by: "bob" },
+    });
+    expect(s.mine).toMatchObject({ callId: "call-1", phase: "connecting" });
+  });
+
   it("gives up a call the server refused", () => {
     const s = run(
       alice,

@@ -51,14 +51,18 @@ export function initialCalls(meId: string): CallsState {
   return { meId, connectionId: null, calls: {}, mine: null, dismissed: [], connectedPeers: [], notice: null };
 }
 
-/** Error codes of the socket's `error` frame that concern starting or joining a call. */
+/** Error codes of the socket's `error` frame about calls (docs/protocol.md), in words. */
 const CALL_ERRORS: Record<string, string> = {
   call_busy: "You are already in a call.",
   call_too_large: "Calls are for direct chats and groups of up to 6 people.",
+  call_empty: "There is nobody else here to call.",
   call_not_found: "That call has ended.",
+  call_answered_elsewhere: "You are in this call on another device.",
   call_not_participant: "You are not in that call.",
-  not_found: "That call has ended.",
 };
+
+/** Of those, the ones that mean a call being started or joined here did not happen. */
+const REFUSED = new Set(["call_busy", "call_too_large", "call_empty", "call_not_found", "call_answered_elsewhere"]);
 
 export function callsReducer(state: CallsState, action: CallsAction): CallsState {
   switch (action.type) {
@@ -122,8 +126,8 @@ export function callsReducer(state: CallsState, action: CallsAction): CallsState
       const text = CALL_ERRORS[action.code];
       if (!text) return state;
       // A call that never got going here (refused, or gone) is over for this tab.
-      const mine = state.mine && state.mine.phase === "outgoing" && !state.mine.callId ? null : state.mine;
-      return { ...state, mine, notice: { kind: "error", text } };
+      const refused = REFUSED.has(action.code) && state.mine !== null && state.mine.phase !== "in-call";
+      return { ...state, mine: refused ? null : state.mine, notice: { kind: "error", text } };
     }
     case "notice":
       return { ...state, notice: action.notice };
@@ -150,6 +154,10 @@ function onFrame(state: CallsState, frame: CallServerFrame, nameOf: (userId: str
     case "call.accept": {
       const calls = { ...state.calls, [frame.call.id]: frame.call };
       let mine = state.mine;
+      const here = frame.user_id === state.meId && frame.connection_id === state.connectionId;
+      // My call.invite where a call was already running joined that call.
+      if (here && mine && mine.callId === null && mine.conversationId === frame.call.conversation_id)
+        mine = { ...mine, callId: frame.call.id, phase: "connecting" };
       if (mine?.callId === frame.call.id && mine.phase === "outgoing") mine = { ...mine, phase: "connecting" };
       // Answered from another device (or another tab) of mine: that one takes the call.
       if (frame.user_id === state.meId && frame.connection_id !== state.connectionId && mine?.callId === frame.call.id)
