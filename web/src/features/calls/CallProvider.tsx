@@ -29,6 +29,7 @@ import {
   initialCalls,
   joinableCall,
   myCall,
+  rejoinableCall,
   type CallsState,
   type Notice,
 } from "./machine";
@@ -61,6 +62,8 @@ export interface CallsValue {
   toggleScreen: () => Promise<void>;
   switchDevice: (kind: "audioinput" | "videoinput", deviceId: string) => Promise<void>;
   joinable: (conversationId: string) => CallState | null;
+  /** A call of mine whose socket is gone (a reload): "Rejoin". */
+  rejoinable: CallState | null;
   dismissNotice: () => void;
   nameOf: (userId: string) => string;
 }
@@ -444,6 +447,7 @@ export function CallProvider({ meId, children }: { meId: string; children: React
   }, [notice]);
 
   const current = myCall(state);
+  const rejoinable = rejoinableCall(state);
   const value = useMemo<CallsValue>(
     () => ({
       state,
@@ -462,6 +466,7 @@ export function CallProvider({ meId, children }: { meId: string; children: React
       toggleScreen,
       switchDevice,
       joinable,
+      rejoinable,
       dismissNotice,
       nameOf,
     }),
@@ -482,6 +487,7 @@ export function CallProvider({ meId, children }: { meId: string; children: React
       toggleScreen,
       switchDevice,
       joinable,
+      rejoinable,
       dismissNotice,
       nameOf,
     ],

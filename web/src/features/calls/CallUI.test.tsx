@@ -38,6 +38,7 @@ function fakeCalls(over: Partial<CallsValue>): CallsValue {
     toggleScreen: vi.fn(),
     switchDevice: vi.fn(),
     joinable: () => null,
+    rejoinable: null,
     dismissNotice: vi.fn(),
     nameOf: (id) => (id === "alice" ? "Alice Liddell" : "Someone"),
     ...over,

@@ -366,6 +366,23 @@ export function CallBar() {
   );
 }
 
+/** My call goes on without this tab (it was reloaded): take it up again. */
+function RejoinBar({ call }: { call: CallState }) {
+  const calls = useCalls();
+  const title = useCallTitle(call);
+  return (
+    <div className="call-bar d-flex align-items-center gap-2 px-3 py-1 border-bottom" role="region" aria-label="Call">
+      <Icon name={call.video ? "video" : "phone"} />
+      <span className="text-truncate">
+        Your call in <span className="fw-semibold">{title}</span> is still going
+      </span>
+      <Button size="sm" variant="success" className="ms-auto" onClick={() => void calls.accept(call, call.video)}>
+        Rejoin
+      </Button>
+    </div>
+  );
+}
+
 /** "Bob is busy", "Bob declined", a call the server refused. */
 export function CallNotice() {
   const calls = useCalls();
@@ -393,6 +410,7 @@ export function CallBarSlot({ openConversationId }: { openConversationId: string
   return (
     <>
       {mine && mine.conversationId !== openConversationId ? <CallBar /> : null}
+      {!mine && calls.rejoinable ? <RejoinBar call={calls.rejoinable} /> : null}
       <IncomingCallDialog />
       <CallNotice />
     </>

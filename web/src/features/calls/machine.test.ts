@@ -5,6 +5,7 @@ import {
   initialCalls,
   joinableCall,
   myCall,
+  rejoinableCall,
   remoteParticipants,
   type CallsAction,
   type CallsState,
@@ -197,6 +198,24 @@ describe("the person called", () => {
     // Bob is in it from b1 (another tab): this tab may join instead.
     expect(joinableCall(s, "conv-1")?.id).toBe("call-1");
     expect(joinableCall(bobTab1 && run(bobTab1, { type: "snapshot", calls: [answered] }), "conv-1")).toBeNull();
+  });
+
+  it("offers to take up a call left by a reload", () => {
+    const dropped = {
+      ...answered,
+      participants: answered.participants.map((p) => (p.user_id === "bob" ? { ...p, connected: false } : p)),
+    };
+    const s = run(bobTab2, { type: "snapshot", calls: [dropped] });
+    expect(rejoinableCall(s)?.id).toBe("call-1");
+    // Still connected from another tab: that tab has it, nothing to take up here.
+    expect(rejoinableCall(run(bobTab2, { type: "snapshot", calls: [answered] }))).toBeNull();
+  });
+
+  it("gives up an answer another device made first", () => {
+    let s = run(bobTab1, { type: "call.invite", call: call() }, { type: "accept", callId: "call-1", video: true });
+    s = run(s, { type: "error", code: "call_answered_elsewhere", detail: "" });
+    expect(s.mine).toBeNull();
+    expect(s.notice?.text).toBe("You are in this call on another device.");
   });
 
   it("follows the others' media", () => {

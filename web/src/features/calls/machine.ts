@@ -235,3 +235,15 @@ export function remoteParticipants(state: CallsState): string[] {
   if (!call) return [];
   return call.participants.filter((p) => p.user_id !== state.meId).map((p) => p.user_id);
 }
+
+/** A call I am still in from a socket that is gone (this tab before a reload): it can be taken up here. */
+export function rejoinableCall(state: CallsState): CallState | null {
+  if (state.mine) return null;
+  return (
+    Object.values(state.calls).find((c) =>
+      c.participants.some(
+        (p) => p.user_id === state.meId && p.connection_id !== state.connectionId && p.connected === false,
+      ),
+    ) ?? null
+  );
+}
