@@ -107,7 +107,8 @@ export function handleFrame(
     }
     case "error":
       if (frame.client_id) markFailed(qc, frame.client_id, frame.detail);
-      else ctx.onSocketError(frame.code, frame.detail);
+      // The calls feature (features/calls) says what its own errors mean.
+      else if (!frame.code.startsWith("call_")) ctx.onSocketError(frame.code, frame.detail);
       return;
     case "pong":
     case "auth.renewed":

@@ -126,6 +126,8 @@ export function CallProvider({ meId, children }: { meId: string; children: React
   const [state, dispatch] = useReducer(callsReducer, meId, initialCalls);
   const stateRef = useRef(state);
   stateRef.current = state;
+  /** The state now (after an await: not what it was when the callback started). */
+  const latest = useCallback(() => stateRef.current, []);
   const [media, setMedia] = useState<LocalMedia>(NO_MEDIA);
   const mediaRef = useRef(media);
   mediaRef.current = media;
@@ -256,11 +258,16 @@ export function CallProvider({ meId, children }: { meId: string; children: React
       dispatch({ type: "frame", frame: f, nameOf });
       const mine = s.mine?.callId ?? null;
       switch (f.type) {
+        case "call.ringing":
+          // Hung up before the server's answer came: that call is not wanted.
+          if (!s.mine && f.call.participants.some((p) => p.user_id === meId && p.connection_id === s.connectionId))
+            send({ type: "call.hangup", call_id: f.call.id });
+          return;
         case "call.accept":
           if (f.user_id === meId && f.connection_id === s.connectionId) {
             // I joined from this socket: offer to everyone already in the call.
             for (const p of f.call.participants) {
-              if (p.user_id === meId) continue;
+              if (p.user_id === meId || p.connected === false) continue;
               openPeer(f.call.id, p.user_id, p.connection_id).start();
             }
             announce(f.call.id, mediaRef.current);
@@ -311,6 +318,10 @@ export function CallProvider({ meId, children }: { meId: string; children: React
       dispatch({ type: "start", conversationId, video });
       const [ok, servers] = await Promise.all([acquire(video), iceServers()]);
       ice.current = servers;
+      if (!latest().mine) {
+        stopLocal(); // cancelled or refused meanwhile
+        return;
+      }
       if (!ok) {
         dispatch({ type: "leave" });
         dispatch({
@@ -319,10 +330,9 @@ export function CallProvider({ meId, children }: { meId: string; children: React
         });
         return;
       }
-      if (!stateRef.current.mine) return; // cancelled meanwhile
       send({ type: "call.invite", conversation_id: conversationId, video });
     },
-    [acquire],
+    [acquire, stopLocal, latest],
   );
 
   const accept = useCallback(
@@ -331,13 +341,17 @@ export function CallProvider({ meId, children }: { meId: string; children: React
       dispatch({ type: "accept", callId: call.id, video });
       const [ok, servers] = await Promise.all([acquire(video), iceServers()]);
       ice.current = servers;
+      if (latest().mine?.callId !== call.id) {
+        stopLocal(); // the call ended, or another device took it, meanwhile
+        return;
+      }
       if (!ok) {
         // No microphone (or not allowed): answer anyway, listening and watching.
         setMedia(NO_MEDIA);
       }
       send({ type: "call.accept", call_id: call.id, video: video && tracks.current.camera !== null });
     },
-    [acquire],
+    [acquire, stopLocal, latest],
   );
 
   const decline = useCallback((call: CallState) => {
