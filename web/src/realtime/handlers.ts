@@ -117,6 +117,16 @@ export function handleFrame(
       getSocketTrack(frame.conversation_id);
       void qc.invalidateQueries({ queryKey: keys.conversations });
       return;
+    // Calls (docs/protocol.md "Calls"): the calls feature of the web client takes them.
+    case "call.invite":
+    case "call.ringing":
+    case "call.accept":
+    case "call.decline":
+    case "call.hangup":
+    case "call.busy":
+    case "call.signal":
+    case "call.media":
+      return;
     default:
       assertNever(frame);
   }
@@ -200,6 +210,8 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live:
       qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? patch(c) : c));
       return;
     }
+    case "call.ended":
+      return; // a line in the timeline (systemLines.ts)
     default:
       assertNever(event.type);
   }

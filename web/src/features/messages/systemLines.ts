@@ -37,6 +37,8 @@ export function systemLineText(event: ChatEvent, nameOf: NameOf, meId: string): 
       const title = event.conversation?.title?.trim();
       return title ? `${actor} renamed the group to “${title}”` : `${actor} removed the group’s name`;
     }
+    case "call.ended":
+      return event.call ? callLineText(event.call) : "";
     case "message.new":
     case "message.edited":
     case "message.deleted":
@@ -44,6 +46,24 @@ export function systemLineText(event: ChatEvent, nameOf: NameOf, meId: string): 
     case "message.pinned":
     case "message.unpinned":
       return "";
+  }
+}
+
+/** A call in the timeline: "Video call · 12 min", "Missed voice call", "Declined". */
+export function callLineText(call: NonNullable<ChatEvent["call"]>): string {
+  const kind = call.video ? "video call" : "voice call";
+  switch (call.outcome) {
+    case "completed": {
+      const seconds = call.duration_seconds ?? 0;
+      const length = seconds < 60 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+      return `${call.video ? "Video" : "Voice"} call · ${length}`;
+    }
+    case "missed":
+      return `Missed ${kind}`;
+    case "declined":
+      return "Declined";
+    case "busy":
+      return `Missed ${kind} (busy)`;
   }
 }
 

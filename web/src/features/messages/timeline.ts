@@ -186,6 +186,7 @@ export function applyEvent(tl: Timeline, event: ChatEvent): Timeline {
     case "member.removed":
     case "member.role_changed":
     case "conversation.updated":
+    case "call.ended":
       next = { ...next, system: upsertSystem(next.system, event) };
       break;
     default:
