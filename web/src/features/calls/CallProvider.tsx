@@ -18,10 +18,9 @@ import {
   useState,
   type ReactNode,
 } from "react";
-import { getAccessToken } from "../../api/session";
+import { api, unwrap } from "../../api/client";
 import type { Conversation, Member, User } from "../../api/types";
 import { getSocket } from "../../realtime/connection";
-import type { ClientFrame } from "../../realtime/protocol";
 import { keys } from "../conversations/keys";
 import {
   callsReducer,
@@ -35,7 +34,7 @@ import {
 } from "./machine";
 import { isPolite, PeerLink, type TrackKind } from "./peer";
 import { startRingtone } from "./ringtone";
-import { isCallFrame, type CallClientFrame, type CallServerFrame, type CallState, type EndedCall } from "./types";
+import { isCallFrame, type CallClientFrame, type CallState } from "./types";
 
 export interface LocalMedia {
   audio: boolean;
@@ -83,20 +82,12 @@ export function useOptionalCalls(): CallsValue | null {
 }
 
 function send(frame: CallClientFrame): boolean {
-  // The generated ClientFrame gains the call frames with the server's protocol.
-  return getSocket().send(frame as unknown as ClientFrame);
-}
-
-async function getJson<T>(path: string): Promise<T> {
-  const token = await getAccessToken();
-  const r = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  if (!r.ok) throw new Error(`${path}: ${r.status}`);
-  return (await r.json()) as T;
+  return getSocket().send(frame);
 }
 
 async function iceServers(): Promise<RTCIceServer[]> {
   try {
-    const answer = await getJson<{ ice_servers: RTCIceServer[] }>("/api/v1/calls/ice-servers");
+    const answer = await unwrap(api.GET("/api/v1/calls/ice-servers"));
     return answer.ice_servers.map((s) => ({
       urls: s.urls,
       ...(s.username ? { username: s.username } : {}),
@@ -225,12 +216,12 @@ export function CallProvider({ meId, children }: { meId: string; children: React
   useEffect(() => {
     const socket = getSocket();
     const loadActive = () =>
-      void getJson<CallState[]>("/api/v1/calls/active").then(
+      void unwrap(api.GET("/api/v1/calls/active")).then(
         (calls) => dispatch({ type: "snapshot", calls }),
         () => undefined,
       );
     if (socket.state === "ready") loadActive();
-    return socket.subscribe((frame, source) => {
+    return socket.subscribe((frame) => {
       const s = stateRef.current;
       if (frame.type === "ready") {
         const rejoin = s.mine?.callId;
@@ -247,14 +238,13 @@ export function CallProvider({ meId, children }: { meId: string; children: React
         dispatch({ type: "error", code: frame.code, detail: frame.detail });
         return;
       }
-      if ((frame.type as string) === "call.ended") {
-        if (source !== "live" && source !== "catch-up") return;
-        const event = frame as unknown as { conversation_id: string; call?: EndedCall | null };
-        if (event.call) dispatch({ type: "ended", conversationId: event.conversation_id, call: event.call });
+      if (frame.type === "call.ended") {
+        if ("call" in frame && frame.call)
+          dispatch({ type: "ended", conversationId: frame.conversation_id, call: frame.call });
         return;
       }
       if (!isCallFrame(frame)) return;
-      const f = frame as CallServerFrame;
+      const f = frame;
       dispatch({ type: "frame", frame: f, nameOf });
       const mine = s.mine?.callId ?? null;
       switch (f.type) {

@@ -16,6 +16,7 @@ const ringingCall: CallState = {
   state: "ringing",
   created_at: "2026-01-01T10:00:00Z",
   answered_at: null,
+  ring_until: "2026-01-01T10:00:45Z",
   participants: [],
   ringing_user_ids: ["me"],
 };

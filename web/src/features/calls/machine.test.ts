@@ -24,11 +24,13 @@ function call(over: Partial<CallState> = {}): CallState {
     state: "ringing",
     created_at: "2026-01-01T10:00:00Z",
     answered_at: null,
+    ring_until: "2026-01-01T10:00:45Z",
     participants: [
       {
         user_id: "alice",
         connection_id: "a1",
         joined_at: "2026-01-01T10:00:00Z",
+        connected: true,
         audio: true,
         video: true,
         screen: false,
@@ -45,7 +47,15 @@ const answered = call({
   ringing_user_ids: [],
   participants: [
     ...call().participants,
-    { user_id: "bob", connection_id: "b1", joined_at: "2026-01-01T10:00:05Z", audio: true, video: true, screen: false },
+    {
+      user_id: "bob",
+      connection_id: "b1",
+      joined_at: "2026-01-01T10:00:05Z",
+      connected: true,
+      audio: true,
+      video: true,
+      screen: false,
+    },
   ],
 });
 

@@ -1,43 +1,32 @@
 /**
- * The call signalling frames and states of docs/protocol.md ("Voice and video calls"),
- * as the web client uses them. The server's generated types (realtime/protocol.gen.ts,
- * api/schema.gen.ts) are the source; these names keep the rest of the feature off them.
+ * The call frames and states of docs/protocol.md ("Calls"), named for this feature: aliases
+ * of the types generated from the server (realtime/protocol.gen.ts).
  */
-export interface CallParticipant {
-  user_id: string;
-  connection_id: string;
-  joined_at: string;
-  /** false while their socket is gone (they may come back). */
-  connected?: boolean;
-  audio: boolean;
-  video: boolean;
-  screen: boolean;
-}
+import type { ChatEvent } from "../../api/types";
+import type {
+  CallAccept,
+  CallAcceptFrame,
+  CallBusyFrame,
+  CallDecline,
+  CallDeclineFrame,
+  CallHangup,
+  CallHangupFrame,
+  CallInvite,
+  CallInviteFrame,
+  CallMedia,
+  CallMediaFrame,
+  CallRingingFrame,
+  CallSignal,
+  CallSignalFrame,
+  components,
+} from "../../realtime/protocol.gen";
 
-export interface CallState {
-  id: string;
-  conversation_id: string;
-  started_by: string;
-  video: boolean;
-  state: "ringing" | "active";
-  created_at: string;
-  answered_at: string | null;
-  ring_until?: string;
-  participants: CallParticipant[];
-  ringing_user_ids: string[];
-}
-
-export type CallOutcome = "completed" | "missed" | "declined" | "busy";
-
+export type CallState = components["schemas"]["CallState"];
+export type CallParticipant = components["schemas"]["CallParticipantRead"];
 /** What a `call.ended` timeline event records. */
-export interface EndedCall {
-  call_id: string;
-  video: boolean;
-  outcome: CallOutcome;
-  duration_seconds: number | null;
-  started_by: string;
-  participant_ids: string[];
-}
+export type EndedCall = NonNullable<ChatEvent["call"]>;
+export type CallOutcome = EndedCall["outcome"];
+export type SignalData = CallSignal["data"];
 
 export interface MediaState {
   audio: boolean;
@@ -45,32 +34,19 @@ export interface MediaState {
   screen: boolean;
 }
 
-export type SignalData =
-  | { kind: "offer" | "answer"; sdp: string }
-  | {
-      kind: "candidate";
-      candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null;
-    };
-
 export type CallServerFrame =
-  | { type: "call.invite"; call: CallState }
-  | { type: "call.ringing"; call: CallState }
-  | { type: "call.accept"; call_id: string; user_id: string; connection_id: string; call: CallState }
-  | { type: "call.decline"; call_id: string; user_id: string; call: CallState }
-  | { type: "call.hangup"; call_id: string; user_id: string; call: CallState }
-  | { type: "call.busy"; call_id: string; user_id: string }
-  | { type: "call.signal"; call_id: string; from_user_id: string; from_connection_id: string; data: SignalData }
-  | ({ type: "call.media"; call_id: string; user_id: string } & MediaState);
+  | CallInviteFrame
+  | CallRingingFrame
+  | CallAcceptFrame
+  | CallDeclineFrame
+  | CallHangupFrame
+  | CallBusyFrame
+  | CallSignalFrame
+  | CallMediaFrame;
 
-export type CallClientFrame =
-  | { type: "call.invite"; conversation_id: string; video: boolean }
-  | { type: "call.accept"; call_id: string; video: boolean }
-  | { type: "call.decline"; call_id: string }
-  | { type: "call.hangup"; call_id: string }
-  | { type: "call.signal"; call_id: string; to_user_id: string; data: SignalData }
-  | ({ type: "call.media"; call_id: string } & MediaState);
+export type CallClientFrame = CallInvite | CallAccept | CallDecline | CallHangup | CallSignal | CallMedia;
 
-export const CALL_FRAME_TYPES: ReadonlySet<string> = new Set([
+export const CALL_FRAME_TYPES: ReadonlySet<string> = new Set<CallServerFrame["type"]>([
   "call.invite",
   "call.ringing",
   "call.accept",

@@ -65,7 +65,10 @@ describe("system lines", () => {
     expect(say(call({}))).toBe("Video call · 12 min");
     expect(say(call({ video: false, duration_seconds: 42 }))).toBe("Voice call · 42 s");
     expect(say(call({ video: false, outcome: "missed", duration_seconds: null }))).toBe("Missed voice call");
-    expect(say(call({ outcome: "declined", duration_seconds: null }))).toBe("Declined");
+    expect(say(call({ outcome: "declined", duration_seconds: null }))).toBe("Declined video call");
+    expect(say(call({ video: false, duration_seconds: 3900 }))).toBe("Voice call · 1 h 5 min");
+    // The caller's own call nobody answered is not "missed" for them.
+    expect(say(call({ started_by: ME, outcome: "missed", duration_seconds: null }))).toBe("Video call · no answer");
   });
 
   it("name people who are no longer members through the caller's lookup", () => {

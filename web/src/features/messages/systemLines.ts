@@ -3,6 +3,7 @@
  * reading it ("Alice added Carol", "You left", "Alice made you an admin").
  */
 import type { ChatEvent } from "../../api/types";
+import { callLineText } from "../calls/format";
 
 /** A user's display name by id (the caller resolves departed members too). */
 export type NameOf = (userId: string) => string;
@@ -38,7 +39,7 @@ export function systemLineText(event: ChatEvent, nameOf: NameOf, meId: string): 
       return title ? `${actor} renamed the group to “${title}”` : `${actor} removed the group’s name`;
     }
     case "call.ended":
-      return event.call ? callLineText(event.call) : "";
+      return event.call ? callLineText(event.call, meId) : "";
     case "message.new":
     case "message.edited":
     case "message.deleted":
@@ -46,24 +47,6 @@ export function systemLineText(event: ChatEvent, nameOf: NameOf, meId: string): 
     case "message.pinned":
     case "message.unpinned":
       return "";
-  }
-}
-
-/** A call in the timeline: "Video call · 12 min", "Missed voice call", "Declined". */
-export function callLineText(call: NonNullable<ChatEvent["call"]>): string {
-  const kind = call.video ? "video call" : "voice call";
-  switch (call.outcome) {
-    case "completed": {
-      const seconds = call.duration_seconds ?? 0;
-      const length = seconds < 60 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
-      return `${call.video ? "Video" : "Voice"} call · ${length}`;
-    }
-    case "missed":
-      return `Missed ${kind}`;
-    case "declined":
-      return "Declined";
-    case "busy":
-      return `Missed ${kind} (busy)`;
   }
 }
 
