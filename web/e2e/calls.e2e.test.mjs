@@ -51,6 +51,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
   /** name -> { id, token } */
   const people = {};
   const cspViolations = [];
+  const consoleLog = [];
   let alice;
   let bob;
   let bob2;
@@ -86,6 +87,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
         await fn();
       } catch (error) {
         console.error(`--- server log (tail) ---\n${server.log().slice(-4000)}`);
+        console.error(`--- browser console (tail) ---\n${consoleLog.slice(-40).join("\n")}`);
         throw error;
       }
     });
@@ -98,6 +100,13 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     page.setDefaultTimeout(20_000);
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => consoleLog.push(`${username}: ${m.type()}: ${m.text()}`));
+    page.on("websocket", (ws) =>
+      ws.on("framereceived", (f) => {
+        const text = String(f.payload);
+        if (text.includes('"call.') || text.includes('"error"')) consoleLog.push(`${username} < ${text.slice(0, 300)}`);
+      }),
+    );
     cspViolations.push(collectCspViolations(page));
     await page.goto("/login");
     await page.getByLabel("Username").fill(username);
@@ -228,7 +237,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     await alice.page.getByRole("button", { name: "Turn camera off" }).click();
     // The camera is released, nothing is sent, and Bob's frames stop.
     assert.equal(await sentTrack(alice.page, "video"), null);
-    await bob.page.locator('[data-testid="remote-video"].invisible').waitFor();
+    await bob.page.locator('[data-testid="remote-video"].invisible').waitFor({ state: "attached" });
     await bob.page.waitForTimeout(500);
     assert.equal(await arriving(bob.page, "video", "frames", 1500), 0, "no frames while Alice's camera is off");
     await alice.page.getByRole("button", { name: "Turn camera on" }).click();
@@ -277,32 +286,40 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
   });
 
   scenario("16-6: calling someone who is in another call says they are busy", async () => {
-    // Carol is in a call with Dave (over a plain socket, as another client would).
-    const ws = new WebSocket(`${base.replace("http", "ws")}/api/v1/ws`);
-    const frames = [];
-    ws.onmessage = (m) => frames.push(JSON.parse(m.data));
-    await new Promise((resolve) => (ws.onopen = resolve));
-    ws.send(JSON.stringify({ type: "auth", token: people.carol.token }));
-    const frame = async (type) => {
-      for (let i = 0; i < 100; i += 1) {
-        const found = frames.find((f) => f.type === type);
-        if (found) return found;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      throw new Error(`no ${type} frame: ${JSON.stringify(frames)}`);
-    };
-    await frame("ready");
-    ws.send(JSON.stringify({ type: "call.invite", conversation_id: people.carol.withDave.id, video: false }));
-    const { call } = await frame("call.ringing");
+    // Carol is in a call with Dave, from a plain socket of another client (a page of her own).
+    const context = await browser.newContext({ baseURL: base });
+    const carol = await context.newPage();
+    await carol.goto("/login");
+    const call = await carol.evaluate(
+      ({ token, conversationId }) =>
+        new Promise((resolve, reject) => {
+          const ws = new WebSocket(`${location.origin.replace("http", "ws")}/api/v1/ws`);
+          window.carolSocket = ws;
+          ws.onopen = () => ws.send(JSON.stringify({ type: "auth", token }));
+          ws.onmessage = (m) => {
+            const frame = JSON.parse(m.data);
+            if (frame.type === "ready")
+              ws.send(JSON.stringify({ type: "call.invite", conversation_id: conversationId, video: false }));
+            if (frame.type === "call.ringing") resolve(frame.call);
+            if (frame.type === "error") reject(new Error(m.data));
+          };
+          setTimeout(() => reject(new Error("no call.ringing")), 10_000);
+        }),
+      { token: people.carol.token, conversationId: people.carol.withDave.id },
+    );
     try {
       await openChat(alice.page, PEOPLE.carol);
       await alice.page.getByRole("button", { name: "Start a voice call" }).click();
       await alice.page.getByTestId("call-notice").filter({ hasText: "Carol King is busy" }).waitFor();
       await alice.page.getByTestId("system-line-text").filter({ hasText: "Voice call · busy" }).waitFor();
+      await shot(alice.page, "calls-busy.png");
       assert.equal(await alice.page.getByTestId("call-stage").count(), 0);
     } finally {
-      ws.send(JSON.stringify({ type: "call.hangup", call_id: call.id }));
-      ws.close();
+      await carol.evaluate(
+        (id) => window.carolSocket.send(JSON.stringify({ type: "call.hangup", call_id: id })),
+        call.id,
+      );
+      await context.close();
     }
     assert.deepEqual([...alice.errors, ...bob.errors, ...bob2.errors], []);
   });

@@ -220,7 +220,11 @@ export function CallProvider({ meId, children }: { meId: string; children: React
         (calls) => dispatch({ type: "snapshot", calls }),
         () => undefined,
       );
-    if (socket.state === "ready") loadActive();
+    // Mounted after the socket got ready (sign-in): its session is this tab's connection.
+    if (socket.sessionId) {
+      dispatch({ type: "ready", connectionId: socket.sessionId });
+      loadActive();
+    }
     return socket.subscribe((frame) => {
       const s = stateRef.current;
       if (frame.type === "ready") {
