@@ -174,6 +174,17 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     }, kind);
   }
 
+  /** Wait until my sender's track of a kind passes `check` (replacing a track takes a moment). */
+  async function untilSent(page, kind, check, what) {
+    let last;
+    for (let i = 0; i < 50; i += 1) {
+      last = await sentTrack(page, kind);
+      if (check(last)) return last;
+      await page.waitForTimeout(100);
+    }
+    assert.fail(`${what}: the ${kind} sender has ${JSON.stringify(last)}`);
+  }
+
   scenario("16-1: a video call rings every tab of the person called, until one answers", async () => {
     alice = await signIn("alice", PEOPLE.bob);
     bob = await signIn("bob", PEOPLE.alice, "dark");
@@ -222,7 +233,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     const loud = await arriving(bob.page, "audio", "energy");
     assert.ok(loud > 0, `Bob hears Alice before she mutes (energy ${loud})`);
     await alice.page.getByRole("button", { name: "Mute" }).click();
-    assert.deepEqual(await sentTrack(alice.page, "audio"), { enabled: false, state: "live", width: 0 });
+    await untilSent(alice.page, "audio", (t) => t?.enabled === false && t.state === "live", "muted");
     // Bob's page shows it, and what reaches him is silence.
     await bob.page.getByTestId("call-tile").filter({ hasText: "Alice" }).getByTestId("tile-muted").waitFor();
     await alice.page.waitForTimeout(500);
@@ -236,7 +247,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     assert.ok((await arriving(bob.page, "video", "frames", 1000)) > 5, "Alice's video reaches Bob");
     await alice.page.getByRole("button", { name: "Turn camera off" }).click();
     // The camera is released, nothing is sent, and Bob's frames stop.
-    assert.equal(await sentTrack(alice.page, "video"), null);
+    await untilSent(alice.page, "video", (t) => t === null, "camera off");
     await bob.page.locator('[data-testid="remote-video"].invisible').waitFor({ state: "attached" });
     await bob.page.waitForTimeout(500);
     assert.equal(await arriving(bob.page, "video", "frames", 1500), 0, "no frames while Alice's camera is off");
@@ -246,11 +257,10 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
   });
 
   scenario("16-4: sharing the screen replaces the video the other side gets", async () => {
-    const camera = await sentTrack(alice.page, "video");
-    assert.equal(camera?.width, 640);
+    await untilSent(alice.page, "video", (t) => t?.width === 640 && t.state === "live", "the camera");
     await alice.page.getByRole("button", { name: "Share the screen" }).click();
     await alice.page.getByRole("button", { name: "Stop sharing the screen" }).waitFor();
-    assert.ok((await sentTrack(alice.page, "video")).width > 640, "the screen is sent instead of the camera");
+    await untilSent(alice.page, "video", (t) => t?.width > 640, "the screen is sent instead of the camera");
     await bob.page.waitForFunction(() => document.querySelector('[data-testid="remote-video"]')?.videoWidth > 640);
     await bob.page.getByTestId("call-tile").filter({ hasText: "sharing the screen" }).waitFor();
     await shot(bob.page, "calls-screen-share-dark.png");
@@ -263,6 +273,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     const bar = alice.page.getByTestId("call-bar");
     await bar.waitFor();
     assert.match(await bar.innerText(), /Bob Dylan/);
+    await shot(alice.page, "calls-bar.png");
     await bar.getByRole("link", { name: "Return to call" }).click();
     await alice.page.getByTestId("call-stage").waitFor();
 
@@ -283,6 +294,22 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     await shot(alice.page, "calls-timeline.png");
     await shot(bob.page, "calls-timeline-dark.png");
     await assertAccessible(bob.page, "the call's line in the timeline (dark)");
+  });
+
+  scenario("16-7: Escape declines on one tab; every tab stops ringing and the timelines say so", async () => {
+    await openChat(alice.page, PEOPLE.bob);
+    await alice.page.getByRole("button", { name: "Start a voice call" }).click();
+    await ringing(bob.page).waitFor();
+    await ringing(bob2.page).waitFor();
+    assert.match(await ringing(bob2.page).innerText(), /Voice call/);
+    await bob2.page.waitForFunction(() => document.activeElement?.textContent?.trim() === "Accept");
+    await bob2.page.keyboard.press("Escape");
+    await ringing(bob2.page).waitFor({ state: "detached" });
+    await ringing(bob.page).waitFor({ state: "detached" });
+    await alice.page.getByTestId("call-notice").filter({ hasText: "Bob Dylan declined" }).waitFor();
+    for (const page of [alice.page, bob.page, bob2.page])
+      await page.getByTestId("system-line-text").filter({ hasText: "Declined voice call" }).waitFor();
+    assert.equal(await alice.page.getByTestId("call-stage").count(), 0);
   });
 
   scenario("16-6: calling someone who is in another call says they are busy", async () => {

@@ -305,6 +305,7 @@ export function CallStage() {
   return (
     <section
       className="call-stage border-bottom d-flex flex-column"
+      data-bs-theme="dark"
       aria-label={`Call: ${title}`}
       data-testid="call-stage"
     >
@@ -389,7 +390,7 @@ export function CallNotice() {
   if (!calls.notice) return null;
   return (
     <div className="call-notice position-fixed start-50 translate-middle-x" role="status" data-testid="call-notice">
-      <div className="alert alert-dark d-flex align-items-center gap-2 py-2 px-3 mb-0 shadow">
+      <div className="call-notice-body d-flex align-items-center gap-2 py-2 px-3 shadow" data-bs-theme="dark">
         <span>{calls.notice.text}</span>
         <button
           type="button"
