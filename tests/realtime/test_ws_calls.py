@@ -386,3 +386,25 @@ async def test_a_group_of_more_than_six_cannot_call(
     await a.send({"type": "call.invite", "conversation_id": conv})
     assert (await a.expect("error"))["code"] == "call_too_large"
     assert await call_ended(api, users[0], conv) == []
+
+
+async def test_in_a_running_group_call_those_who_never_answer_stop_ringing_in_time(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    users = [await api.signup() for _ in range(3)]
+    alice, bob, carol = users
+    conv = await api.group(alice, [bob, carol])
+    a, b, c = [await sockets.open(server.ws_url, u.token) for u in users]
+    call = await ring(a, conv)
+    await b.send({"type": "call.accept", "call_id": call["id"]})
+    await c.expect("call.accept", user_id=bob.id)
+    stopped = await c.expect("call.decline", timeout=RING + 5)
+    assert stopped["user_id"] == carol.id and stopped["call"]["ringing_user_ids"] == []
+    assert stopped["call"]["state"] == "active"
+    r = await api.http.get("/api/v1/calls/active", headers=carol.headers)
+    assert [x["id"] for x in r.json()] == [call["id"]]  # she may still join it
+    await a.send({"type": "call.hangup", "call_id": call["id"]})
+    await b.send({"type": "call.hangup", "call_id": call["id"]})
+    ended = await c.expect("call.ended")
+    assert ended["call"]["outcome"] == "completed"
+    assert sorted(ended["call"]["participant_ids"]) == sorted([alice.id, bob.id])
