@@ -43,7 +43,7 @@ from av import AudioFrame
 
 # src imports (module paths may move with the code under test)
 from chatapi.services.calls import turn_credential
-from helpers import PG_URL, REDIS_URL, prepare_postgres
+from helpers import PG_URL, REDIS_URL, elapse, eventually, prepare_postgres
 from servers import Api, Client, Server, Sockets, User, free_port, server_env
 
 pytestmark = [
@@ -313,11 +313,9 @@ def to_offer(pc: RTCPeerConnection) -> bool:
 
 
 async def wait_state(pc: RTCPeerConnection, states: set[str], timeout: float) -> str:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while pc.connectionState not in states:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"connection state stayed {pc.connectionState}")
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: pc.connectionState in states, timeout=timeout, interval=0.05, what=str(states)
+    )
     return str(pc.connectionState)
 
 
@@ -408,7 +406,7 @@ async def test_aiortc_peers_call_each_other_through_two_instances_and_hear_each_
         # Candidates really went through chatapi (trickled), not inside the SDP.
         assert call.callee.local_candidates and call.caller.local_candidates
         await asyncio.gather(hear_the_tone(call.caller), hear_the_tone(call.callee))
-        await asyncio.sleep(1.0)
+        await elapse(1.0, "the call lasts a second")
     finally:
         await call.aclose()
     await a.send({"type": "call.hangup", "call_id": call.call_id})
