@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from helpers import elapse, eventually
 from servers import Api, Client, Server, Sockets, User, server_env
 
 pytestmark = pytest.mark.slow
@@ -125,7 +126,7 @@ async def test_call_rings_every_device_and_answering_on_one_stops_the_others(
     )
     media = await a.expect("call.media")
     assert (media["user_id"], media["audio"], media["screen"]) == (bob.id, False, True)
-    await asyncio.sleep(1.1)
+    await elapse(1.1, "the call lasts a second")
     await a.send({"type": "call.hangup", "call_id": call["id"]})
     for c in (b1, b2):
         hung = await c.expect("call.hangup")
@@ -254,11 +255,14 @@ async def test_a_reload_within_the_grace_keeps_the_call_and_a_longer_absence_end
     await b.send({"type": "call.accept", "call_id": call["id"]})
     await a.expect("call.accept")
     await b.aclose()  # a reload
-    await asyncio.sleep(0.3)
-    r = await api.http.get("/api/v1/calls/active", headers=bob.headers)
-    (running,) = r.json()
-    bob_there = next(p for p in running["participants"] if p["user_id"] == bob.id)
-    assert bob_there["connected"] is False
+
+    async def bob_disconnected() -> bool:
+        r = await api.http.get("/api/v1/calls/active", headers=bob.headers)
+        (running,) = r.json()
+        bob_there = next(p for p in running["participants"] if p["user_id"] == bob.id)
+        return bob_there["connected"] is False
+
+    await eventually(bob_disconnected, what="Bob's participant marked disconnected")
     b2 = await sockets.open(server.ws_url, bob.token)
     await b2.send({"type": "call.accept", "call_id": call["id"]})
     back = await a.expect("call.accept", user_id=bob.id)
@@ -267,7 +271,7 @@ async def test_a_reload_within_the_grace_keeps_the_call_and_a_longer_absence_end
         bob.id,
     }
     # Well past the grace with both sockets open: the call goes on.
-    await asyncio.sleep(REJOIN + 1.0)
+    await elapse(REJOIN + 1.0, "past the rejoin grace")
     assert await call_ended(api, alice, conv) == []
     # Every socket gone longer than the grace: the call ends.
     await a.aclose()
@@ -386,3 +390,25 @@ async def test_a_group_of_more_than_six_cannot_call(
     await a.send({"type": "call.invite", "conversation_id": conv})
     assert (await a.expect("error"))["code"] == "call_too_large"
     assert await call_ended(api, users[0], conv) == []
+
+
+async def test_in_a_running_group_call_those_who_never_answer_stop_ringing_in_time(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    users = [await api.signup() for _ in range(3)]
+    alice, bob, carol = users
+    conv = await api.group(alice, [bob, carol])
+    a, b, c = [await sockets.open(server.ws_url, u.token) for u in users]
+    call = await ring(a, conv)
+    await b.send({"type": "call.accept", "call_id": call["id"]})
+    await c.expect("call.accept", user_id=bob.id)
+    stopped = await c.expect("call.decline", timeout=RING + 5)
+    assert stopped["user_id"] == carol.id and stopped["call"]["ringing_user_ids"] == []
+    assert stopped["call"]["state"] == "active"
+    r = await api.http.get("/api/v1/calls/active", headers=carol.headers)
+    assert [x["id"] for x in r.json()] == [call["id"]]  # she may still join it
+    await a.send({"type": "call.hangup", "call_id": call["id"]})
+    await b.send({"type": "call.hangup", "call_id": call["id"]})
+    ended = await c.expect("call.ended")
+    assert ended["call"]["outcome"] == "completed"
+    assert sorted(ended["call"]["participant_ids"]) == sorted([alice.id, bob.id])
