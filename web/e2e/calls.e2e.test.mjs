@@ -13,6 +13,7 @@ import {
   accessibilityProblems,
   collectCspViolations,
   createDirectViaApi,
+  createGroupViaApi,
   FAKE_MEDIA_ARGS,
   inCI,
   launchBrowser,
@@ -74,6 +75,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     await createDirectViaApi(base, people.alice.token, people.bob.id);
     await createDirectViaApi(base, people.alice.token, people.carol.id);
     people.carol.withDave = await createDirectViaApi(base, people.carol.token, people.dave.id);
+    await createGroupViaApi(base, people.alice.token, "Trio", [people.bob.id, people.carol.id]);
   });
 
   after(async () => {
@@ -310,6 +312,44 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     for (const page of [alice.page, bob.page, bob2.page])
       await page.getByTestId("system-line-text").filter({ hasText: "Declined voice call" }).waitFor();
     assert.equal(await alice.page.getByTestId("call-stage").count(), 0);
+  });
+
+  scenario("16-8: a group call: everyone sees everyone, in a grid", async () => {
+    const carol = await signIn("carol", "Trio");
+    await openChat(alice.page, "Trio");
+    await alice.page.getByRole("button", { name: "Start a video call" }).click();
+    for (const page of [bob.page, bob2.page, carol.page]) {
+      await ringing(page).waitFor();
+      assert.match(await ringing(page).innerText(), /Alice Liddell is calling[\s\S]*Video call · Trio/);
+    }
+    await ringing(bob.page).getByRole("button", { name: "Accept", exact: true }).click();
+    await ringing(bob2.page).waitFor({ state: "detached" });
+    // Bob answered, Carol is still rung; she joins.
+    assert.equal(await ringing(carol.page).count(), 1);
+    await ringing(carol.page).getByRole("button", { name: "Accept", exact: true }).click();
+    // Bob has another chat open: a call bar takes him back to the call.
+    await bob.page.getByTestId("call-bar").getByRole("link", { name: "Return to call" }).click();
+    for (const page of [alice.page, bob.page, carol.page]) {
+      await page.waitForFunction(() => {
+        const videos = [...document.querySelectorAll('[data-testid="remote-video"]')];
+        return videos.length === 2 && videos.every((v) => v.videoWidth > 0 && v.currentTime > 0);
+      });
+      assert.equal(await page.getByTestId("call-tile").count(), 3);
+    }
+    await shot(carol.page, "calls-group.png");
+    // Carol leaves: the others go on, two of them.
+    await carol.page.getByRole("button", { name: "Hang up" }).click();
+    for (const page of [alice.page, bob.page])
+      await page.locator('[data-testid="remote-video"]').nth(1).waitFor({ state: "detached" });
+    await alice.page.getByRole("button", { name: "Hang up" }).click();
+    await bob.page.getByRole("button", { name: "Hang up" }).click();
+    for (const page of [alice.page, bob.page, carol.page])
+      await page
+        .getByTestId("system-line-text")
+        .filter({ hasText: /^Video call · \d+ s$/ })
+        .waitFor();
+    assert.deepEqual(carol.errors, []);
+    await carol.page.context().close();
   });
 
   scenario("16-6: calling someone who is in another call says they are busy", async () => {
