@@ -352,6 +352,30 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     await carol.page.context().close();
   });
 
+  scenario("16-9: a reload in a call offers Rejoin, and the call comes back", async () => {
+    await openChat(alice.page, PEOPLE.bob);
+    await openChat(bob.page, PEOPLE.alice);
+    await alice.page.getByRole("button", { name: "Start a voice call" }).click();
+    await ringing(bob.page).getByRole("button", { name: "Accept with video" }).click();
+    await ringing(bob2.page).waitFor({ state: "detached" });
+    await remoteVideoPlays(alice.page);
+
+    await alice.page.reload();
+    const bar = alice.page.getByRole("region", { name: "Call" });
+    await bar.getByRole("button", { name: "Rejoin" }).click();
+    await alice.page.getByTestId("call-stage").waitFor();
+    // Alice offers again from her new socket; Bob's side takes it up: sound both ways, Bob's video to Alice.
+    await remoteVideoPlays(alice.page);
+    assert.ok((await arriving(alice.page, "audio", "energy")) > 0, "Alice hears Bob after rejoining");
+    assert.ok((await arriving(bob.page, "audio", "energy")) > 0, "Bob hears Alice after she rejoined");
+    await bob.page.getByRole("button", { name: "Hang up" }).click();
+    await alice.page.getByTestId("call-stage").waitFor({ state: "detached" });
+    await alice.page
+      .getByTestId("system-line-text")
+      .filter({ hasText: /^Voice call · \d+ s$/ })
+      .waitFor();
+  });
+
   scenario("16-6: calling someone who is in another call says they are busy", async () => {
     // Carol is in a call with Dave, from a plain socket of another client (a page of her own).
     const context = await browser.newContext({ baseURL: base });
