@@ -172,7 +172,9 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
       const pc = window.__pcs.filter((p) => p.connectionState === "connected").at(-1);
       const t = pc?.getTransceivers().find((x) => x.receiver.track.kind === kind);
       const track = t?.sender.track ?? null;
-      return track ? { enabled: track.enabled, state: track.readyState, width: track.getSettings().width ?? 0 } : null;
+      return track
+        ? { enabled: track.enabled, state: track.readyState, width: track.getSettings().width ?? 0, label: track.label }
+        : null;
     }, kind);
   }
 
@@ -242,6 +244,15 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     const quiet = await arriving(bob.page, "audio", "energy");
     assert.ok(quiet < loud / 10, `Bob hears (almost) nothing while Alice is muted (${quiet} vs ${loud})`);
     await alice.page.getByRole("button", { name: "Unmute" }).click();
+    // Another microphone: the new one is sent, and still unmuted.
+    await alice.page.getByRole("button", { name: "Switch devices" }).click();
+    await alice.page.getByRole("button", { name: "Fake Audio Input 1" }).click();
+    await untilSent(
+      alice.page,
+      "audio",
+      (t) => t?.label === "Fake Audio Input 1" && t.enabled && t.state === "live",
+      "the other microphone",
+    );
     await bob.page.getByTestId("call-tile").filter({ hasText: "Alice" }).getByTestId("tile-muted").waitFor({
       state: "detached",
     });

@@ -304,6 +304,16 @@ export function CallProvider({ meId, children }: { meId: string; children: React
     if (!ringingId) return;
     return startRingtone();
   }, [ringingId]);
+  // The server stops the ringing at ring_until; should its word not come (a lost socket), stop anyway.
+  const ringUntil = incoming?.ring_until;
+  useEffect(() => {
+    if (!ringingId || !ringUntil) return;
+    const timer = setTimeout(
+      () => dispatch({ type: "decline", callId: ringingId }),
+      Math.max(0, Date.parse(ringUntil) - Date.now()) + 2000,
+    );
+    return () => clearTimeout(timer);
+  }, [ringingId, ringUntil]);
 
   // --- what the user does ---------------------------------------------------------------------
   const start = useCallback(
