@@ -7,17 +7,7 @@
  * while its conversation is not on screen; the videos (CallPanel) are muted copies.
  */
 import { useQueryClient, type QueryClient } from "@tanstack/react-query";
-import {
-  createContext,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useReducer,
-  useRef,
-  useState,
-  type ReactNode,
-} from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import { api, unwrap } from "../../api/client";
 import type { Conversation, Member, User } from "../../api/types";
 import { getSocket } from "../../realtime/connection";
@@ -29,6 +19,7 @@ import {
   joinableCall,
   myCall,
   rejoinableCall,
+  type CallsAction,
   type CallsState,
   type Notice,
 } from "./machine";
@@ -114,9 +105,14 @@ const NO_MEDIA: LocalMedia = { audio: false, video: false, screen: false };
 
 export function CallProvider({ meId, children }: { meId: string; children: ReactNode }) {
   const qc = useQueryClient();
-  const [state, dispatch] = useReducer(callsReducer, meId, initialCalls);
+  const [state, setState] = useState(() => initialCalls(meId));
+  // The state reduced at once, not at the next render: two frames can arrive before React
+  // renders, and the second must see what the first did.
   const stateRef = useRef(state);
-  stateRef.current = state;
+  const dispatch = useCallback((action: CallsAction) => {
+    stateRef.current = callsReducer(stateRef.current, action);
+    setState(stateRef.current);
+  }, []);
   /** The state now (after an await: not what it was when the callback started). */
   const latest = useCallback(() => stateRef.current, []);
   const [media, setMedia] = useState<LocalMedia>(NO_MEDIA);
