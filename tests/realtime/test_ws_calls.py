@@ -412,3 +412,27 @@ async def test_in_a_running_group_call_those_who_never_answer_stop_ringing_in_ti
     ended = await c.expect("call.ended")
     assert ended["call"]["outcome"] == "completed"
     assert sorted(ended["call"]["participant_ids"]) == sorted([alice.id, bob.id])
+
+
+async def test_someone_removed_from_the_group_mid_call_signals_nobody_and_gets_no_signals(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    users = [await api.signup() for _ in range(3)]
+    alice, bob, carol = users
+    conv = await api.group(alice, [bob, carol])
+    a, b, c = [await sockets.open(server.ws_url, u.token) for u in users]
+    call = await ring(a, conv)
+    await b.send({"type": "call.accept", "call_id": call["id"]})
+    await c.send({"type": "call.accept", "call_id": call["id"]})
+    await a.expect("call.accept", user_id=carol.id)
+    r = await api.http.delete(
+        f"/api/v1/conversations/{conv}/members/{carol.id}", headers=alice.headers
+    )
+    assert r.status_code == 204, r.text
+    signal = {"type": "call.signal", "call_id": call["id"], "data": OFFER}
+    await c.send({**signal, "to_user_id": bob.id})
+    assert (await c.expect("error"))["code"] == "call_not_found"
+    await b.send({**signal, "to_user_id": carol.id})
+    assert (await b.expect("error"))["code"] == "call_peer_not_in_call"
+    assert [f for f in await b.quiet(0.3) if f["type"] == "call.signal"] == []
+    assert [f for f in await c.quiet(0.3) if f["type"] == "call.signal"] == []

@@ -498,20 +498,26 @@ async def signal(
     call = await uow.session.get(Call, call_id)
     if call is None or call.ended_at is not None:
         raise call_not_found()
-    parts = await _participants(uow, call.id)
-    me = next((p for p in parts if p.user_id == user.id), None)
-    if me is None:
-        # Rung people and members have a row; anyone else is told nothing of the call.
-        try:
-            await membership.require_member(
-                uow, user_id=user.id, conversation_id=call.conversation_id
+    # Both ends must be members now (someone removed from the conversation mid-call
+    # signals nobody and is signalled by nobody); a non-member learns nothing of the call.
+    members = set(
+        (
+            await uow.session.scalars(
+                select(col(Member.user_id)).where(
+                    col(Member.conversation_id) == call.conversation_id,
+                    col(Member.user_id).in_([user.id, to_user_id]),
+                )
             )
-        except NotFound:
-            raise call_not_found() from None
+        ).all()
+    )
+    if user.id not in members:
+        raise call_not_found()
+    parts = await _participants(uow, call.id)
     _joined_from(parts, user.id, connection_id)
     peer = next((p for p in parts if p.user_id == to_user_id), None)
     if (
         peer is None
+        or to_user_id not in members
         or peer.status != CallStatus.joined
         or not peer.connected
         or not peer.connection_id
