@@ -25,6 +25,7 @@ import {
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
+const RING_SECONDS = 15;
 const PEOPLE = { alice: "Alice Liddell", bob: "Bob Dylan", carol: "Carol King", dave: "Dave Brubeck" };
 const missing = missingPrerequisite();
 const skip = missing && !inCI ? missing : false;
@@ -64,6 +65,8 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
         REGISTER_RATE_LIMIT: "1000/hour",
         PASSWORD_HASH_TIME_COST: "1",
         PASSWORD_HASH_MEMORY_KIB: "1024",
+        // Unanswered calls end as missed sooner than 45 s; every call here is answered well within it.
+        CALL_RING_TIMEOUT_SECONDS: String(RING_SECONDS),
       }),
       launchBrowser(FAKE_MEDIA_ARGS),
     ]);
@@ -423,6 +426,25 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
       );
       await context.close();
     }
+    assert.deepEqual([...alice.errors, ...bob.errors, ...bob2.errors], []);
+  });
+
+  scenario("16-10: a call nobody answers stops ringing and is a missed call", async () => {
+    await openChat(alice.page, PEOPLE.bob);
+    await openChat(bob.page, PEOPLE.alice);
+    const started = Date.now();
+    await alice.page.getByRole("button", { name: "Start a video call" }).click();
+    await ringing(bob.page).waitFor();
+    await ringing(bob2.page).waitFor();
+    // Nobody answers: after the ring timeout every tab stops ringing, the caller's call is over.
+    const timeout = { timeout: (RING_SECONDS + 10) * 1000 };
+    await ringing(bob.page).waitFor({ state: "detached", ...timeout });
+    await ringing(bob2.page).waitFor({ state: "detached", ...timeout });
+    assert.ok(Date.now() - started >= (RING_SECONDS - 1) * 1000, "it rang until the timeout");
+    await alice.page.getByTestId("call-stage").waitFor({ state: "detached" });
+    await alice.page.getByTestId("system-line-text").filter({ hasText: "Video call · no answer" }).waitFor();
+    await bob.page.getByTestId("system-line-text").filter({ hasText: "Missed video call" }).waitFor();
+    await shot(bob.page, "calls-missed-dark.png");
     assert.deepEqual([...alice.errors, ...bob.errors, ...bob2.errors], []);
   });
 
