@@ -19,6 +19,7 @@ import {
   launchBrowser,
   loginViaApi,
   missingPrerequisite,
+  postMessage,
   registerViaApi,
   screenshotDir,
   startServer,
@@ -75,7 +76,7 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
       const user = await registerViaApi(base, name, PASSWORD, display);
       people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
     }
-    await createDirectViaApi(base, people.alice.token, people.bob.id);
+    people.bob.withAlice = await createDirectViaApi(base, people.alice.token, people.bob.id);
     await createDirectViaApi(base, people.alice.token, people.carol.id);
     people.carol.withDave = await createDirectViaApi(base, people.carol.token, people.dave.id);
     await createGroupViaApi(base, people.alice.token, "Trio", [people.bob.id, people.carol.id]);
@@ -445,6 +446,15 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     await alice.page.getByTestId("system-line-text").filter({ hasText: "Video call · no answer" }).waitFor();
     await bob.page.getByTestId("system-line-text").filter({ hasText: "Missed video call" }).waitFor();
     await shot(bob.page, "calls-missed-dark.png");
+    // Loaded from history (after a reload, with a newer message): the lines are still among the messages.
+    await postMessage(base, people.bob.token, people.bob.withAlice.id, "Sorry, missed you");
+    await bob.page.reload();
+    await bob.page.getByTestId("message").filter({ hasText: "Sorry, missed you" }).waitFor();
+    const lines = await bob.page.getByTestId("system-line-text").allInnerTexts();
+    assert.deepEqual(
+      lines.map((t) => t.replace(/\d+ s$/, "N s")),
+      ["Video call · N s", "Declined voice call", "Voice call · N s", "Missed video call"],
+    );
     assert.deepEqual([...alice.errors, ...bob.errors, ...bob2.errors], []);
   });
 
