@@ -35,17 +35,28 @@ if (missing && inCI) {
   it("e2e prerequisites are installed", () => assert.fail(`e2e prerequisites missing: ${missing}`));
 }
 
-/** Every RTCPeerConnection the page makes, kept on window.__pcs for the checks below. */
+/** Every RTCPeerConnection and AudioContext (the ringtone) the page makes, kept for the checks below. */
 function recordPeerConnections() {
-  const Native = window.RTCPeerConnection;
+  const NativePc = window.RTCPeerConnection;
   window.__pcs = [];
-  window.RTCPeerConnection = class extends Native {
+  window.RTCPeerConnection = class extends NativePc {
     constructor(...args) {
       super(...args);
       window.__pcs.push(this);
     }
   };
+  const NativeAudio = window.AudioContext;
+  window.__audio = [];
+  window.AudioContext = class extends NativeAudio {
+    constructor(...args) {
+      super(...args);
+      window.__audio.push(this);
+    }
+  };
 }
+
+/** Whether the page makes a sound now: a running AudioContext (the ringtone). */
+const ringtonePlays = (page) => page.evaluate(() => window.__audio.some((c) => c.state === "running"));
 
 describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, () => {
   let server;
@@ -204,6 +215,9 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
       await ringing(tab.page).waitFor();
       assert.match(await ringing(tab.page).innerText(), /Alice Liddell is calling[\s\S]*Video call/);
     }
+    // It rings aloud on both tabs.
+    for (const tab of [bob, bob2])
+      await tab.page.waitForFunction(() => window.__audio.some((c) => c.state === "running"));
     // The Accept button has the focus: Enter answers, Escape declines.
     await bob2.page.waitForFunction(() => document.activeElement?.textContent?.trim() === "Accept");
     await shot(bob2.page, "calls-ringing.png");
@@ -214,6 +228,10 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     // Answered on one tab: the other stops ringing.
     await ringing(bob2.page).waitFor({ state: "detached" });
     assert.equal(await bob2.page.getByTestId("call-stage").count(), 0);
+    // And the sound stops on both.
+    for (const tab of [bob, bob2])
+      await tab.page.waitForFunction(() => !window.__audio.some((c) => c.state === "running"));
+    assert.equal(await ringtonePlays(bob2.page), false);
     await bob.page.getByTestId("call-stage").waitFor();
   });
 
