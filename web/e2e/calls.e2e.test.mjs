@@ -252,6 +252,11 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
     assert.ok((await arriving(bob.page, "audio", "energy")) > 0, "Bob hears Alice");
     await shot(alice.page, "calls-in-call.png");
     await shot(bob.page, "calls-in-call-dark.png");
+    // On a phone the call stays usable: the stage above the chat, the controls in reach.
+    await alice.page.setViewportSize({ width: 390, height: 844 });
+    await alice.page.getByRole("button", { name: "Hang up" }).waitFor();
+    await shot(alice.page, "calls-phone.png");
+    await alice.page.setViewportSize({ width: 1100, height: 760 });
     await assertAccessible(alice.page, "a call in progress");
   });
 

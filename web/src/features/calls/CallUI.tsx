@@ -209,6 +209,11 @@ function Tile({ userId, call, small = false }: { userId: string; call: CallState
   );
 }
 
+/** Phones' browsers cannot share the screen: no button there. */
+function canShareScreen(): boolean {
+  return typeof navigator !== "undefined" && typeof navigator.mediaDevices?.getDisplayMedia === "function";
+}
+
 /** Mute, camera, screen, devices, hang up: the call's controls. */
 function CallControls({ compact = false }: { compact?: boolean }) {
   const calls = useCalls();
@@ -242,15 +247,17 @@ function CallControls({ compact = false }: { compact?: boolean }) {
           >
             <Icon name={media.video ? "video" : "videoOff"} />
           </Button>
-          <Button
-            variant={media.screen ? "primary" : "outline-secondary"}
-            onClick={() => void calls.toggleScreen()}
-            aria-pressed={media.screen}
-            aria-label={media.screen ? "Stop sharing the screen" : "Share the screen"}
-            title={media.screen ? "Stop sharing the screen" : "Share the screen"}
-          >
-            <Icon name="screen" />
-          </Button>
+          {canShareScreen() ? (
+            <Button
+              variant={media.screen ? "primary" : "outline-secondary"}
+              onClick={() => void calls.toggleScreen()}
+              aria-pressed={media.screen}
+              aria-label={media.screen ? "Stop sharing the screen" : "Share the screen"}
+              title={media.screen ? "Stop sharing the screen" : "Share the screen"}
+            >
+              <Icon name="screen" />
+            </Button>
+          ) : null}
           <Dropdown
             drop="up"
             onToggle={(show) => {
