@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chatapi.schemas import ConversationKind, EventRead, UserRead, UserSettingsRead
+from chatapi.schemas import (
+    CallState,
+    ConversationKind,
+    EventRead,
+    SignalCandidate,
+    SignalDescription,
+    UserRead,
+    UserSettingsRead,
+)
 
 TypingState = Literal["start", "stop"]
 
@@ -107,6 +115,48 @@ class SettingsChanged:
     settings: UserSettingsRead
 
 
+CallStep = Literal[
+    "call.invite", "call.ringing", "call.accept", "call.decline", "call.hangup", "call.busy"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CallChanged:
+    """A step in a call's life (`step`), taken by `user_id` (from `connection_id`), for
+    every socket of each of `recipients`. Its end is a timeline event (`call.ended`)."""
+
+    step: CallStep
+    call: CallState
+    user_id: uuid.UUID
+    recipients: tuple[uuid.UUID, ...]
+    connection_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallSignalled:
+    """An SDP description or ICE candidate from one participant's socket to another's
+    (never stored)."""
+
+    call_id: uuid.UUID
+    from_user_id: uuid.UUID
+    from_connection_id: str
+    to_user_id: uuid.UUID
+    to_connection_id: str
+    data: SignalDescription | SignalCandidate
+
+
+@dataclass(frozen=True, slots=True)
+class CallMediaChanged:
+    """A participant turned their microphone, camera or screen share on or off."""
+
+    call_id: uuid.UUID
+    user_id: uuid.UUID
+    audio: bool
+    video: bool
+    screen: bool
+    recipients: tuple[uuid.UUID, ...]
+
+
 DomainEvent = (
     TimelineAppended
     | ConversationCreated
@@ -117,4 +167,7 @@ DomainEvent = (
     | SessionsRevoked
     | SettingsChanged
     | ConversationSettingsChanged
+    | CallChanged
+    | CallSignalled
+    | CallMediaChanged
 )

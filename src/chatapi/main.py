@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from chatapi import __version__, metrics, security
 from chatapi.api import auth as auth_api
+from chatapi.api import calls as calls_api
 from chatapi.api import contract as contract_api
 from chatapi.api import conversations as conversations_api
 from chatapi.api import gateway as gateway_api
@@ -50,6 +51,7 @@ from chatapi.realtime.outbound import EventPublisher
 from chatapi.realtime.personal import personalizer
 from chatapi.realtime.presence import LocalPresence, OfflineBatch, Presence, RedisPresence
 from chatapi.services.auth import TokenPolicy
+from chatapi.services.calls import CallPolicy, CallSweeper
 from chatapi.services.media.cleanup import OrphanCleanup
 from chatapi.services.messages.group_commit import GroupCommit
 from chatapi.services.push import Pusher
@@ -117,6 +119,10 @@ def build_state(settings: Settings) -> AppState:
         ),
         instance_id=instance_id,
         write_health=write_health,
+        call_policy=CallPolicy(
+            ring_seconds=settings.call_ring_timeout_seconds,
+            rejoin_seconds=settings.call_rejoin_seconds,
+        ),
         mailer=(
             Mailer(settings.smtp_url.get_secret_value(), settings.mail_from or "")
             if settings.password_reset and settings.smtp_url is not None
@@ -251,10 +257,14 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         media_cleanup.start()
         if state.pusher is not None:
             state.pusher.start()
+        # Ends calls nobody answered, and participants gone too long, on every instance.
+        call_sweeper = CallSweeper(state.uow, state.call_policy, lambda: state.call_connections)
+        call_sweeper.start()
         _tune_gc()
         try:
             yield
         finally:
+            await call_sweeper.stop()
             await media_cleanup.stop()
             await state.sends.aclose()
             if state.pusher is not None:
@@ -321,6 +331,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reactions_api.router, prefix=API_PREFIX)
     app.include_router(push_api.router, prefix=API_PREFIX)
     app.include_router(moderation_api.router, prefix=API_PREFIX)
+    app.include_router(calls_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 

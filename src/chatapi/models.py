@@ -65,6 +65,7 @@ class EventType(StrEnum):
     message_reaction = "message.reaction"
     message_pinned = "message.pinned"
     message_unpinned = "message.unpinned"
+    call_ended = "call.ended"
 
 
 class User(SQLModel, table=True):
@@ -269,6 +270,68 @@ class Pin(SQLModel, table=True):
     )
     pinned_by: uuid.UUID | None = Field(default=None, foreign_key="users.id")
     pinned_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CallStatus(StrEnum):
+    """A call participant's row: being rung, in the call, or out of it (and why)."""
+
+    ringing = "ringing"
+    joined = "joined"
+    declined = "declined"
+    missed = "missed"
+    busy = "busy"
+    left = "left"
+
+
+class Call(SQLModel, table=True):
+    """A voice or video call in a conversation, shared by every instance. At most one
+    call per conversation is live (`ended_at` null: a partial unique index). It ends once,
+    by a conditional UPDATE on `ended_at`, which records its `call.ended` event."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        sa.Index(
+            "uq_calls_live_conversation",
+            "conversation_id",
+            unique=True,
+            sqlite_where=sa.text("ended_at IS NULL"),
+            postgresql_where=sa.text("ended_at IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    conversation_id: uuid.UUID = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    started_by: uuid.UUID = Field(foreign_key="users.id")
+    video: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Nobody answered by then: missed (rung users still ringing stop then too).
+    ring_until: datetime = Field(sa_type=UTCDateTime)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # completed | missed | declined | busy, once ended.
+    outcome: str | None = Field(default=None, max_length=16)
+
+
+class CallParticipant(SQLModel, table=True):
+    """One member's part in a call: rung, in it from one socket (`connection_id`), or out.
+
+    A joined participant whose socket closed stays joined, `connected` false, and may take
+    the call up again from a new socket (`call.accept`) until `seen_at` is
+    CALL_REJOIN_SECONDS old; every instance refreshes `seen_at` of its connected
+    participants, so a participant on an instance that died goes the same way."""
+
+    __tablename__ = "call_participants"
+
+    call_id: uuid.UUID = Field(foreign_key="calls.id", primary_key=True, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, index=True)
+    status: str = Field(max_length=16)
+    connection_id: str | None = Field(default=None, max_length=64, index=True)
+    connected: bool = Field(default=False)
+    joined_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    audio: bool = Field(default=True)
+    video: bool = Field(default=False)
+    screen: bool = Field(default=False)
 
 
 class Media(SQLModel, table=True):

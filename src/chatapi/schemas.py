@@ -488,6 +488,7 @@ EventTypeName = Literal[
     "message.reaction",
     "message.pinned",
     "message.unpinned",
+    "call.ended",
 ]
 
 
@@ -511,6 +512,21 @@ class EventReaction(BaseModel):
     added: bool
 
 
+CallOutcome = Literal["completed", "missed", "declined", "busy"]
+
+
+class EventCall(BaseModel):
+    """What a `call.ended` event records: the call, how it ended, and for a completed call
+    how long it lasted (from the answer to the end, in whole seconds)."""
+
+    call_id: uuid.UUID
+    video: bool
+    outcome: CallOutcome
+    duration_seconds: int | None
+    started_by: uuid.UUID
+    participant_ids: list[uuid.UUID]
+
+
 class PinRead(Schema):
     """A pinned message of a conversation."""
 
@@ -532,6 +548,7 @@ class EventRead(BaseModel):
     member: EventMember | None = None
     conversation: EventConversation | None = None
     reaction: EventReaction | None = None
+    call: EventCall | None = None
 
 
 class SnippetPart(Schema):
@@ -778,3 +795,89 @@ class InviteRead(Schema):
     max_uses: int
     uses: int
     revoked: bool
+
+
+# --- calls ------------------------------------------------------------------------------
+
+# A session description's and an ICE candidate's largest size (UTF-8 bytes): a real SDP
+# is a few KiB, a candidate line under 200 bytes.
+MAX_SDP_BYTES = 32 * 1024
+MAX_CANDIDATE_BYTES = 1024
+
+
+class CallParticipantRead(Schema):
+    """Someone in a call, from one socket (`connection_id`: the `session_id` of its
+    `ready` frame), with their media as they last announced it."""
+
+    user_id: uuid.UUID
+    connection_id: str
+    joined_at: datetime
+    connected: bool = Field(
+        description="false while their socket is gone (they may rejoin within CALL_REJOIN_SECONDS)"
+    )
+    audio: bool
+    video: bool
+    screen: bool
+
+
+class CallState(Schema):
+    """A call as it stands: `ringing` until someone answers, then `active`."""
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    started_by: uuid.UUID
+    video: bool
+    state: Literal["ringing", "active"]
+    created_at: datetime
+    answered_at: datetime | None
+    ring_until: datetime = Field(description="rung users stop ringing then")
+    participants: list[CallParticipantRead]
+    ringing_user_ids: list[uuid.UUID]
+
+
+class IceServer(Schema):
+    """One RTCIceServer, as `new RTCPeerConnection({iceServers})` takes it."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class IceServers(Schema):
+    """The STUN and TURN servers for calls; the TURN credential expires at `expires_at`
+    (ask again before then)."""
+
+    ice_servers: list[IceServer]
+    expires_at: datetime
+
+
+class SignalDescription(BaseModel):
+    """An SDP offer or answer (RTCSessionDescriptionInit)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["offer", "answer"]
+    sdp: Annotated[str, StringConstraints(max_length=256 * 1024), Clean]
+
+
+class IceCandidate(BaseModel):
+    """An ICE candidate (RTCIceCandidateInit)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    candidate: Annotated[str, StringConstraints(max_length=64 * 1024), Clean]
+    sdpMid: Annotated[str, StringConstraints(max_length=64), Clean] | None = None
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=1024)
+    usernameFragment: Annotated[str, StringConstraints(max_length=256), Clean] | None = None
+
+
+class SignalCandidate(BaseModel):
+    """A trickled ICE candidate; `candidate` null: the end of candidates."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["candidate"]
+    candidate: IceCandidate | None
+
+
+SignalData = Annotated[SignalDescription | SignalCandidate, Field(discriminator="kind")]

@@ -202,6 +202,22 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = Field(default=3600, gt=0)
     media_orphan_grace_seconds: int = Field(default=24 * 3600, gt=0)
 
+    # --- Voice and video calls (README "Voice and video calls") ---------------------------
+    # ICE servers handed to clients by GET /api/v1/calls/ice-servers (comma-separated URLs:
+    # stun:stun.example.com:3478, turn:turn.example.com:3478?transport=udp, turns:...).
+    stun_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    turn_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # coturn's `static-auth-secret` (use-auth-secret): time-limited TURN credentials are
+    # derived from it, never stored. Required when TURN_URLS is set.
+    turn_secret: SecretStr | None = None
+    turn_ttl_seconds: int = Field(default=4 * 3600, gt=0, le=7 * 24 * 3600)
+    # A call nobody answers ends as missed after this long; a participant whose sockets
+    # are all gone this long has left (and a call with nobody left ends).
+    call_ring_timeout_seconds: float = Field(default=45.0, gt=0)
+    call_rejoin_seconds: float = Field(default=30.0, gt=0)
+    # `call.signal` frames (SDP offers/answers, ICE candidates) per socket.
+    call_signal_rate_limit: str = "100/10 seconds"
+
     # --- Abuse limits: quotas, body size (README "Security") ---------------------------
     # Rates use the `limits` syntax ("30/10 seconds", "5/hour"); an empty rate or a 0
     # count switches that quota off.
@@ -314,6 +330,15 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _turn_needs_a_secret(self) -> Settings:
+        if self.turn_urls and not (self.turn_secret and self.turn_secret.get_secret_value()):
+            raise ValueError(
+                "TURN_URLS needs TURN_SECRET (coturn's static-auth-secret): clients get "
+                "time-limited credentials derived from it"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _mail_needs_a_sender(self) -> Settings:
         if self.smtp_url is not None and self.smtp_url.get_secret_value():
             parts = urlsplit(self.smtp_url.get_secret_value())
@@ -385,6 +410,7 @@ class Settings(BaseSettings):
         "reaction_rate_limit",
         "report_rate_limit",
         "ws_rate_limit",
+        "call_signal_rate_limit",
     )
     @classmethod
     def _rate_parses(cls, value: str, info: ValidationInfo) -> str:
@@ -393,6 +419,7 @@ class Settings(BaseSettings):
             "login_rate_limit",
             "login_address_rate_limit",
             "ws_rate_limit",
+            "call_signal_rate_limit",
         ):
             raise ValueError("this limit cannot be switched off")
         if value:
@@ -426,6 +453,22 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("stun_urls", "turn_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [u.strip() for u in value.split(",") if u.strip()]
+        return value
+
+    @field_validator("stun_urls", "turn_urls")
+    @classmethod
+    def _ice_urls(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        schemes = ("stun:", "stuns:") if info.field_name == "stun_urls" else ("turn:", "turns:")
+        for url in value:
+            if not url.startswith(schemes):
+                raise ValueError(f"{url!r} is not a {' or '.join(schemes)} URL")
         return value
 
     @field_validator("redis_url", mode="before")

@@ -171,9 +171,16 @@ export function assertStrictCsp(response) {
     throw new Error(`the CSP allows inline code: ${csp}`);
 }
 
-export async function launchBrowser() {
-  return chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, headless: true });
+/** The browser for a test file; `extraArgs` add to CHROMIUM_ARGS (e.g. FAKE_MEDIA_ARGS). */
+export async function launchBrowser(extraArgs = []) {
+  return chromium.launch({ executablePath: chromiumPath, args: [...CHROMIUM_ARGS, ...extraArgs], headless: true });
 }
+
+/**
+ * A fake camera (a moving test pattern, 640×480) and microphone (a beep), allowed without a
+ * prompt; with them getDisplayMedia also picks a fake screen (1280 wide) on its own, headless.
+ */
+export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 
 /** Register through the API (for people the test does not drive through the UI). */
 export async function registerViaApi(baseURL, username, password, displayName) {

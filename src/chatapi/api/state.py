@@ -21,6 +21,7 @@ from chatapi.realtime.hub import Hub
 from chatapi.realtime.outbound import EventPublisher
 from chatapi.realtime.presence import OfflineBatch, Presence
 from chatapi.services.auth import TokenPolicy
+from chatapi.services.calls import CallPolicy
 from chatapi.services.messages.group_commit import GroupCommit
 from chatapi.services.push import Pusher
 from chatapi.services.sessions import RevocationCache
@@ -61,6 +62,11 @@ class AppState:
     revocations: RevocationCache = field(default_factory=RevocationCache)
     # Stores whose writes fail now (a full disk): /readyz answers 503 meanwhile.
     write_health: WriteHealth = field(default_factory=WriteHealth)
+    # Call timings (CALL_RING_TIMEOUT_SECONDS, CALL_REJOIN_SECONDS).
+    call_policy: CallPolicy = field(default_factory=CallPolicy)
+    # The sockets of this instance that joined a call (their session ids): the call
+    # sweeper keeps them fresh, their close marks them disconnected.
+    call_connections: set[str] = field(default_factory=set)
     # Outgoing mail (SMTP_URL): password-reset links; None without SMTP.
     mailer: Mailer | None = None
 

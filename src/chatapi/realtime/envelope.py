@@ -18,9 +18,11 @@ import orjson
 # typing, receipt: ephemeral, routed to the conversation's members.
 # presence: routed to `user_ids`.
 # notice: routed to `user_ids` (e.g. `conversation.created` to the members of a new chat).
+# call: a call's frame, routed to every socket of `user_ids`, or with `connection_id` to
+#   that one socket of `user_ids[0]` only (a `call.signal`).
 # revoke: login sessions of `user_ids[0]` were revoked: `session_id`, or all of them but
 #   `keep_session_id`; their sockets close (the frame is the close reason).
-Kind = Literal["event", "typing", "receipt", "presence", "notice", "revoke"]
+Kind = Literal["event", "typing", "receipt", "presence", "notice", "revoke", "call"]
 
 
 def dumps(obj: Any) -> bytes:
@@ -45,6 +47,8 @@ class Envelope:
     keep_session_id: uuid.UUID | None = None
     # The frame has media links, signed for nobody: the hub signs them per recipient.
     personal: bool = False
+    # call: the one socket (its session id) the frame is for.
+    connection_id: str | None = None
     origin: str = field(default="", compare=False)
 
     def envelope(self, origin: str | None = None) -> bytes:
@@ -60,6 +64,8 @@ class Envelope:
         }
         if self.personal:
             header["p"] = 1
+        if self.connection_id is not None:
+            header["n"] = self.connection_id
         if self.kind == "revoke":
             header["x"] = str(self.session_id) if self.session_id else None
             header["y"] = str(self.keep_session_id) if self.keep_session_id else None
@@ -81,4 +87,5 @@ class Envelope:
             personal=bool(h.get("p")),
             session_id=uuid.UUID(h["x"]) if h.get("x") else None,
             keep_session_id=uuid.UUID(h["y"]) if h.get("y") else None,
+            connection_id=h.get("n"),
         )

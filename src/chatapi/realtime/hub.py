@@ -231,6 +231,8 @@ class Hub:
             members = self._members.get(env.conversation_id, ())
             skip = env.actor_id if env.kind == "typing" else None
             self._send(env, (u for u in members if u != skip))
+        elif env.kind == "call":
+            self._on_call(env)
         elif env.kind in ("presence", "notice"):
             if env.kind == "notice" and env.conversation_id is not None and env.membership:
                 # A notice that changes membership (e.g. `conversation.created`, "added"):
@@ -245,6 +247,20 @@ class Hub:
                         self._leave(env.conversation_id, user_id)
                 return
             self._send(env, env.user_ids)
+
+    def _on_call(self, env: Envelope) -> None:
+        """A call's frame: to every socket of its users, or to one socket (a signal)."""
+        target = env.connection_id
+        if target is None:
+            self._send(env, env.user_ids)
+            return
+        if not env.user_ids:
+            return
+        for sink in self._sinks.get(env.user_ids[0], ()):
+            if getattr(sink, "session_id", None) == target:
+                sink.send(env.frame.decode())
+                _count(env.kind, 1)
+                return
 
     def _on_revoke(self, env: Envelope) -> None:
         """Login sessions were revoked: no socket of theirs may stay open (4401)."""

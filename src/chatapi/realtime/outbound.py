@@ -11,6 +11,9 @@ import uuid
 from collections.abc import Sequence
 
 from chatapi.domain import (
+    CallChanged,
+    CallMediaChanged,
+    CallSignalled,
     ConversationCreated,
     ConversationSettingsChanged,
     DomainEvent,
@@ -104,6 +107,41 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 muted_until=event.muted_until,
             )
             return Envelope(kind="notice", frame=changed.text().encode(), user_ids=(event.user_id,))
+        case CallChanged():
+            return Envelope(
+                kind="call",
+                frame=_call_frame(event).text().encode(),
+                user_ids=event.recipients,
+                actor_id=event.user_id,
+            )
+        case CallSignalled():
+            signal = p.CallSignalFrame(
+                call_id=event.call_id,
+                from_user_id=event.from_user_id,
+                from_connection_id=event.from_connection_id,
+                data=event.data,
+            )
+            return Envelope(
+                kind="call",
+                frame=signal.text().encode(),
+                user_ids=(event.to_user_id,),
+                connection_id=event.to_connection_id,
+                actor_id=event.from_user_id,
+            )
+        case CallMediaChanged():
+            media = p.CallMediaFrame(
+                call_id=event.call_id,
+                user_id=event.user_id,
+                audio=event.audio,
+                video=event.video,
+                screen=event.screen,
+            )
+            return Envelope(
+                kind="call",
+                frame=media.text().encode(),
+                user_ids=event.recipients,
+                actor_id=event.user_id,
+            )
         case SessionsRevoked():
             # Not a frame: the hubs close the session's sockets with this reason (4401).
             return Envelope(
@@ -113,6 +151,28 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 session_id=event.session_id,
                 keep_session_id=event.keep_session_id,
             )
+
+
+def _call_frame(event: CallChanged) -> p._ServerFrame:
+    call, user_id = event.call, event.user_id
+    match event.step:
+        case "call.invite":
+            return p.CallInviteFrame(call=call)
+        case "call.ringing":
+            return p.CallRingingFrame(call=call)
+        case "call.accept":
+            return p.CallAcceptFrame(
+                call_id=call.id,
+                user_id=user_id,
+                connection_id=event.connection_id or "",
+                call=call,
+            )
+        case "call.decline":
+            return p.CallDeclineFrame(call_id=call.id, user_id=user_id, call=call)
+        case "call.hangup":
+            return p.CallHangupFrame(call_id=call.id, user_id=user_id, call=call)
+        case "call.busy":
+            return p.CallBusyFrame(call_id=call.id, user_id=user_id)
 
 
 def _timeline_envelope(read: EventRead) -> Envelope:

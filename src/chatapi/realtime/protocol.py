@@ -21,12 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from chatapi.domain import TypingState
 from chatapi.schemas import (
     MAX_SEQ,
+    CallState,
     Clean,
     ClientId,
     ConversationKind,
     EventRead,
     MessageBody,
     MessageRead,
+    SignalData,
     UserRead,
     UserSettingsRead,
 )
@@ -117,9 +119,86 @@ class Ping(_ClientFrame):
     type: Literal["ping"]
 
 
-CLIENT_FRAMES: tuple[type[BaseModel], ...] = (Auth, MessageSend, Typing, Read, Delivered, Ping)
+class CallInvite(_ClientFrame):
+    """Start a call in a conversation (direct, or a group of at most 6 members), this
+    socket in it. A call running there already is joined instead (as `call.accept`)."""
+
+    type: Literal["call.invite"]
+    conversation_id: uuid.UUID
+    video: bool = False
+
+
+class CallAccept(_ClientFrame):
+    """Join a call from this socket: answer it, take it up again after a reload, or join
+    a group call that is running."""
+
+    type: Literal["call.accept"]
+    call_id: uuid.UUID
+    video: bool = False
+
+
+class CallDecline(_ClientFrame):
+    """Refuse a call that rings you (it stops ringing on all your devices)."""
+
+    type: Literal["call.decline"]
+    call_id: uuid.UUID
+
+
+class CallHangup(_ClientFrame):
+    """Leave a call (or, while it rings you, decline it)."""
+
+    type: Literal["call.hangup"]
+    call_id: uuid.UUID
+
+
+class CallSignal(_ClientFrame):
+    """An SDP offer/answer or an ICE candidate for another participant's socket. The one
+    who joins sends an offer to each participant already in the call."""
+
+    type: Literal["call.signal"]
+    call_id: uuid.UUID
+    to_user_id: uuid.UUID
+    data: SignalData
+
+
+class CallMedia(_ClientFrame):
+    """Your microphone, camera and screen share, as they are now."""
+
+    type: Literal["call.media"]
+    call_id: uuid.UUID
+    audio: bool
+    video: bool
+    screen: bool = False
+
+
+CLIENT_FRAMES: tuple[type[BaseModel], ...] = (
+    Auth,
+    MessageSend,
+    Typing,
+    Read,
+    Delivered,
+    Ping,
+    CallInvite,
+    CallAccept,
+    CallDecline,
+    CallHangup,
+    CallSignal,
+    CallMedia,
+)
 ClientFrame = Annotated[
-    Auth | MessageSend | Typing | Read | Delivered | Ping, Field(discriminator="type")
+    Auth
+    | MessageSend
+    | Typing
+    | Read
+    | Delivered
+    | Ping
+    | CallInvite
+    | CallAccept
+    | CallDecline
+    | CallHangup
+    | CallSignal
+    | CallMedia,
+    Field(discriminator="type"),
 ]
 
 
@@ -275,6 +354,80 @@ class ConversationSettingsFrame(_ServerFrame):
     muted_until: datetime | None
 
 
+class CallInviteFrame(_ServerFrame):
+    """A call rings you (to every socket of every member rung)."""
+
+    type: Literal["call.invite"] = "call.invite"
+    call: CallState
+
+
+class CallRingingFrame(_ServerFrame):
+    """Your call exists and rings `call.ringing_user_ids` (to the caller's sockets)."""
+
+    type: Literal["call.ringing"] = "call.ringing"
+    call: CallState
+
+
+class CallAcceptFrame(_ServerFrame):
+    """`user_id` joined the call from socket `connection_id` (to every member's sockets:
+    your other devices stop ringing when it is you)."""
+
+    type: Literal["call.accept"] = "call.accept"
+    call_id: uuid.UUID
+    user_id: uuid.UUID
+    connection_id: str
+    call: CallState
+
+
+class CallDeclineFrame(_ServerFrame):
+    """`user_id` declined the call, or stopped being rung (to every member's sockets)."""
+
+    type: Literal["call.decline"] = "call.decline"
+    call_id: uuid.UUID
+    user_id: uuid.UUID
+    call: CallState
+
+
+class CallHangupFrame(_ServerFrame):
+    """`user_id` left the call, or was gone for too long (to every member's sockets).
+    When the call is over, the timeline event `call.ended` follows."""
+
+    type: Literal["call.hangup"] = "call.hangup"
+    call_id: uuid.UUID
+    user_id: uuid.UUID
+    call: CallState
+
+
+class CallBusyFrame(_ServerFrame):
+    """`user_id` is in another call and is not rung (to the caller's sockets)."""
+
+    type: Literal["call.busy"] = "call.busy"
+    call_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+class CallSignalFrame(_ServerFrame):
+    """An SDP offer/answer or ICE candidate from another participant (to your socket in
+    the call only)."""
+
+    type: Literal["call.signal"] = "call.signal"
+    call_id: uuid.UUID
+    from_user_id: uuid.UUID
+    from_connection_id: str
+    data: SignalData
+
+
+class CallMediaFrame(_ServerFrame):
+    """A participant's microphone, camera and screen share (to the participants)."""
+
+    type: Literal["call.media"] = "call.media"
+    call_id: uuid.UUID
+    user_id: uuid.UUID
+    audio: bool
+    video: bool
+    screen: bool
+
+
 class ErrorFrame(_ServerFrame):
     """A frame could not be acted on; the socket stays open."""
 
@@ -303,6 +456,14 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     SettingsUpdated,
     UserUpdated,
     ConversationSettingsFrame,
+    CallInviteFrame,
+    CallRingingFrame,
+    CallAcceptFrame,
+    CallDeclineFrame,
+    CallHangupFrame,
+    CallBusyFrame,
+    CallSignalFrame,
+    CallMediaFrame,
     ErrorFrame,
     Pong,
 )
@@ -316,7 +477,16 @@ ServerFrame = Annotated[
     | PresenceFrame
     | ConversationCreatedFrame
     | SettingsUpdated
+    | UserUpdated
     | ConversationSettingsFrame
+    | CallInviteFrame
+    | CallRingingFrame
+    | CallAcceptFrame
+    | CallDeclineFrame
+    | CallHangupFrame
+    | CallBusyFrame
+    | CallSignalFrame
+    | CallMediaFrame
     | ErrorFrame
     | Pong,
     Field(discriminator="type"),

@@ -13,6 +13,7 @@ from chatapi.media_urls import MediaSigner
 from chatapi.models import Event, EventType, Message, User
 from chatapi.ports import OnlineUsers
 from chatapi.schemas import (
+    EventCall,
     EventConversation,
     EventMember,
     EventReaction,
@@ -132,6 +133,7 @@ def _read(
         and e.subject_user_id is not None
         else None
     )
+    call = EventCall.model_validate(data) if e.type == EventType.call_ended and data else None
     return EventRead(
         conversation_id=e.conversation_id,
         seq=e.seq,
@@ -142,4 +144,5 @@ def _read(
         member=member,
         conversation=conversation,
         reaction=reaction,
+        call=call,
     )

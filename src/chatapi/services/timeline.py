@@ -15,6 +15,7 @@ from chatapi.db import UnitOfWork
 from chatapi.domain import TimelineAppended
 from chatapi.models import Conversation, Event, EventType
 from chatapi.schemas import (
+    EventCall,
     EventConversation,
     EventMember,
     EventReaction,
@@ -192,6 +193,7 @@ def announce(
     member: EventMember | None = None,
     conversation: EventConversation | None = None,
     reaction: EventReaction | None = None,
+    call: EventCall | None = None,
 ) -> EventRead:
     """Publish a recorded event after commit, as the frame every member gets."""
     read = EventRead(
@@ -204,6 +206,7 @@ def announce(
         member=member,
         conversation=conversation,
         reaction=reaction,
+        call=call,
     )
     announce_read(uow, read)
     return read

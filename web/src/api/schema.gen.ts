@@ -342,6 +342,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calls/active": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Active Calls
+         * @description The calls ringing or running in your conversations, oldest first: after a reload,
+         *     join yours again (`call.accept`) or answer the one ringing you.
+         */
+        get: operations["list_active_calls_api_v1_calls_active_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/ice-servers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Ice Servers
+         * @description The STUN and TURN servers for `new RTCPeerConnection({iceServers})`. The TURN
+         *     credential is coturn's time-limited kind (`use-auth-secret`): valid until
+         *     `expires_at` (TURN_TTL_SECONDS), issued to signed-in users only. Without STUN_URLS
+         *     and TURN_URLS configured the list is empty (calls work on a local network only).
+         */
+        get: operations["get_ice_servers_api_v1_calls_ice_servers_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -1465,6 +1509,81 @@ export interface components {
             /** Username */
             username: string;
         };
+        /**
+         * CallParticipantRead
+         * @description Someone in a call, from one socket (`connection_id`: the `session_id` of its
+         *     `ready` frame), with their media as they last announced it.
+         */
+        CallParticipantRead: {
+            /** Audio */
+            audio: boolean;
+            /**
+             * Connected
+             * @description false while their socket is gone (they may rejoin within CALL_REJOIN_SECONDS)
+             */
+            connected: boolean;
+            /** Connection Id */
+            connection_id: string;
+            /**
+             * Joined At
+             * Format: date-time
+             */
+            joined_at: string;
+            /** Screen */
+            screen: boolean;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Video */
+            video: boolean;
+        };
+        /**
+         * CallState
+         * @description A call as it stands: `ringing` until someone answers, then `active`.
+         */
+        CallState: {
+            /** Answered At */
+            answered_at: string | null;
+            /**
+             * Conversation Id
+             * Format: uuid
+             */
+            conversation_id: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Participants */
+            participants: components["schemas"]["CallParticipantRead"][];
+            /**
+             * Ring Until
+             * Format: date-time
+             * @description rung users stop ringing then
+             */
+            ring_until: string;
+            /** Ringing User Ids */
+            ringing_user_ids: string[];
+            /**
+             * Started By
+             * Format: uuid
+             */
+            started_by: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "ringing" | "active";
+            /** Video */
+            video: boolean;
+        };
         /** ConversationCreate */
         ConversationCreate: {
             /**
@@ -1574,6 +1693,34 @@ export interface components {
             /** Detail */
             detail: string;
         };
+        /**
+         * EventCall
+         * @description What a `call.ended` event records: the call, how it ended, and for a completed call
+         *     how long it lasted (from the answer to the end, in whole seconds).
+         */
+        EventCall: {
+            /**
+             * Call Id
+             * Format: uuid
+             */
+            call_id: string;
+            /** Duration Seconds */
+            duration_seconds: number | null;
+            /**
+             * Outcome
+             * @enum {string}
+             */
+            outcome: "completed" | "missed" | "declined" | "busy";
+            /** Participant Ids */
+            participant_ids: string[];
+            /**
+             * Started By
+             * Format: uuid
+             */
+            started_by: string;
+            /** Video */
+            video: boolean;
+        };
         /** EventConversation */
         EventConversation: {
             /**
@@ -1623,6 +1770,7 @@ export interface components {
         EventRead: {
             /** Actor Id */
             actor_id: string | null;
+            call?: components["schemas"]["EventCall"] | null;
             conversation?: components["schemas"]["EventConversation"] | null;
             /**
              * Conversation Id
@@ -1643,7 +1791,7 @@ export interface components {
              * Type
              * @enum {string}
              */
-            type: "message.new" | "message.edited" | "message.deleted" | "member.added" | "member.removed" | "member.role_changed" | "conversation.updated" | "message.reaction" | "message.pinned" | "message.unpinned";
+            type: "message.new" | "message.edited" | "message.deleted" | "member.added" | "member.removed" | "member.role_changed" | "conversation.updated" | "message.reaction" | "message.pinned" | "message.unpinned" | "call.ended";
         };
         /**
          * FormerMembership
@@ -1677,6 +1825,32 @@ export interface components {
              * @enum {string}
              */
             status: "ok" | "unavailable";
+        };
+        /**
+         * IceServer
+         * @description One RTCIceServer, as `new RTCPeerConnection({iceServers})` takes it.
+         */
+        IceServer: {
+            /** Credential */
+            credential: string | null;
+            /** Urls */
+            urls: string[];
+            /** Username */
+            username: string | null;
+        };
+        /**
+         * IceServers
+         * @description The STUN and TURN servers for calls; the TURN credential expires at `expires_at`
+         *     (ask again before then).
+         */
+        IceServers: {
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Ice Servers */
+            ice_servers: components["schemas"]["IceServer"][];
         };
         /** IdentityRead */
         IdentityRead: {
@@ -3636,6 +3810,64 @@ export interface operations {
             };
             /** @description Rate limited; see Retry-After */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_active_calls_api_v1_calls_active_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallState"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_ice_servers_api_v1_calls_ice_servers_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IceServers"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

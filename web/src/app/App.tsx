@@ -1,7 +1,8 @@
 import { QueryClientProvider } from "@tanstack/react-query";
-import { useEffect } from "react";
+import { useEffect, type ReactNode } from "react";
 import { RouterProvider } from "react-router";
-import { AuthProvider } from "../features/auth/AuthProvider";
+import { AuthProvider, useAuth } from "../features/auth/AuthProvider";
+import { CallProvider } from "../features/calls/CallProvider";
 import { installDialogFocusTrap } from "../lib/focusTrap";
 import { RealtimeProvider } from "../realtime/RealtimeProvider";
 import { queryClient } from "./queryClient";
@@ -13,9 +14,22 @@ export function App() {
     <QueryClientProvider client={queryClient}>
       <AuthProvider>
         <RealtimeProvider>
-          <RouterProvider router={router} />
+          <Calls>
+            <RouterProvider router={router} />
+          </Calls>
         </RealtimeProvider>
       </AuthProvider>
     </QueryClientProvider>
+  );
+}
+
+/** Calls while signed in, one state per user. */
+function Calls({ children }: { children: ReactNode }) {
+  const { status, me } = useAuth();
+  if (status !== "signed-in" || !me) return <>{children}</>;
+  return (
+    <CallProvider key={me.id} meId={me.id}>
+      {children}
+    </CallProvider>
   );
 }

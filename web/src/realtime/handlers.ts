@@ -112,7 +112,8 @@ export function handleFrame(
     }
     case "error":
       if (frame.client_id) markFailed(qc, frame.client_id, frame.detail);
-      else ctx.onSocketError(frame.code, frame.detail);
+      // The calls feature (features/calls) says what its own errors mean.
+      else if (!frame.code.startsWith("call_")) ctx.onSocketError(frame.code, frame.detail);
       return;
     case "pong":
     case "auth.renewed":
@@ -136,6 +137,16 @@ export function handleFrame(
         muted: frame.muted,
         muted_until: frame.muted_until,
       });
+      return;
+    // Calls (docs/protocol.md "Calls"): the calls feature of the web client takes them.
+    case "call.invite":
+    case "call.ringing":
+    case "call.accept":
+    case "call.decline":
+    case "call.hangup":
+    case "call.busy":
+    case "call.signal":
+    case "call.media":
       return;
     default:
       assertNever(frame);
@@ -220,6 +231,8 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live:
       qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? patch(c) : c));
       return;
     }
+    case "call.ended":
+      return; // a line in the timeline (systemLines.ts)
     default:
       assertNever(event.type);
   }

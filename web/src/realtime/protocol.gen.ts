@@ -38,6 +38,382 @@ export interface components {
       type: "auth.renewed";
     };
     /**
+     * CallAccept
+     * @description Join a call from this socket: answer it, take it up again after a reload, or join
+     *     a group call that is running.
+     */
+    CallAccept: {
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /**
+       * Type
+       * @constant
+       */
+      type: "call.accept";
+      /**
+       * Video
+       * @default false
+       */
+      video?: boolean;
+    };
+    /**
+     * CallAcceptFrame
+     * @description `user_id` joined the call from socket `connection_id` (to every member's sockets:
+     *     your other devices stop ringing when it is you).
+     */
+    CallAcceptFrame: {
+      call: components["schemas"]["CallState"];
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /** Connection Id */
+      connection_id: string;
+      /**
+       * Type
+       * @default call.accept
+       * @constant
+       */
+      type: "call.accept";
+      /**
+       * User Id
+       * Format: uuid
+       */
+      user_id: string;
+    };
+    /**
+     * CallBusyFrame
+     * @description `user_id` is in another call and is not rung (to the caller's sockets).
+     */
+    CallBusyFrame: {
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /**
+       * Type
+       * @default call.busy
+       * @constant
+       */
+      type: "call.busy";
+      /**
+       * User Id
+       * Format: uuid
+       */
+      user_id: string;
+    };
+    /**
+     * CallDecline
+     * @description Refuse a call that rings you (it stops ringing on all your devices).
+     */
+    CallDecline: {
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /**
+       * Type
+       * @constant
+       */
+      type: "call.decline";
+    };
+    /**
+     * CallDeclineFrame
+     * @description `user_id` declined the call, or stopped being rung (to every member's sockets).
+     */
+    CallDeclineFrame: {
+      call: components["schemas"]["CallState"];
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /**
+       * Type
+       * @default call.decline
+       * @constant
+       */
+      type: "call.decline";
+      /**
+       * User Id
+       * Format: uuid
+       */
+      user_id: string;
+    };
+    /**
+     * CallHangup
+     * @description Leave a call (or, while it rings you, decline it).
+     */
+    CallHangup: {
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /**
+       * Type
+       * @constant
+       */
+      type: "call.hangup";
+    };
+    /**
+     * CallHangupFrame
+     * @description `user_id` left the call, or was gone for too long (to every member's sockets).
+     *     When the call is over, the timeline event `call.ended` follows.
+     */
+    CallHangupFrame: {
+      call: components["schemas"]["CallState"];
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /**
+       * Type
+       * @default call.hangup
+       * @constant
+       */
+      type: "call.hangup";
+      /**
+       * User Id
+       * Format: uuid
+       */
+      user_id: string;
+    };
+    /**
+     * CallInvite
+     * @description Start a call in a conversation (direct, or a group of at most 6 members), this
+     *     socket in it. A call running there already is joined instead (as `call.accept`).
+     */
+    CallInvite: {
+      /**
+       * Conversation Id
+       * Format: uuid
+       */
+      conversation_id: string;
+      /**
+       * Type
+       * @constant
+       */
+      type: "call.invite";
+      /**
+       * Video
+       * @default false
+       */
+      video?: boolean;
+    };
+    /**
+     * CallInviteFrame
+     * @description A call rings you (to every socket of every member rung).
+     */
+    CallInviteFrame: {
+      call: components["schemas"]["CallState"];
+      /**
+       * Type
+       * @default call.invite
+       * @constant
+       */
+      type: "call.invite";
+    };
+    /**
+     * CallMedia
+     * @description Your microphone, camera and screen share, as they are now.
+     */
+    CallMedia: {
+      /** Audio */
+      audio: boolean;
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /**
+       * Screen
+       * @default false
+       */
+      screen?: boolean;
+      /**
+       * Type
+       * @constant
+       */
+      type: "call.media";
+      /** Video */
+      video: boolean;
+    };
+    /**
+     * CallMediaFrame
+     * @description A participant's microphone, camera and screen share (to the participants).
+     */
+    CallMediaFrame: {
+      /** Audio */
+      audio: boolean;
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /** Screen */
+      screen: boolean;
+      /**
+       * Type
+       * @default call.media
+       * @constant
+       */
+      type: "call.media";
+      /**
+       * User Id
+       * Format: uuid
+       */
+      user_id: string;
+      /** Video */
+      video: boolean;
+    };
+    /**
+     * CallParticipantRead
+     * @description Someone in a call, from one socket (`connection_id`: the `session_id` of its
+     *     `ready` frame), with their media as they last announced it.
+     */
+    CallParticipantRead: {
+      /** Audio */
+      audio: boolean;
+      /**
+       * Connected
+       * @description false while their socket is gone (they may rejoin within CALL_REJOIN_SECONDS)
+       */
+      connected: boolean;
+      /** Connection Id */
+      connection_id: string;
+      /**
+       * Joined At
+       * Format: date-time
+       */
+      joined_at: string;
+      /** Screen */
+      screen: boolean;
+      /**
+       * User Id
+       * Format: uuid
+       */
+      user_id: string;
+      /** Video */
+      video: boolean;
+    };
+    /**
+     * CallRingingFrame
+     * @description Your call exists and rings `call.ringing_user_ids` (to the caller's sockets).
+     */
+    CallRingingFrame: {
+      call: components["schemas"]["CallState"];
+      /**
+       * Type
+       * @default call.ringing
+       * @constant
+       */
+      type: "call.ringing";
+    };
+    /**
+     * CallSignal
+     * @description An SDP offer/answer or an ICE candidate for another participant's socket. The one
+     *     who joins sends an offer to each participant already in the call.
+     */
+    CallSignal: {
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /** Data */
+      data: components["schemas"]["SignalDescription"] | components["schemas"]["SignalCandidate"];
+      /**
+       * To User Id
+       * Format: uuid
+       */
+      to_user_id: string;
+      /**
+       * Type
+       * @constant
+       */
+      type: "call.signal";
+    };
+    /**
+     * CallSignalFrame
+     * @description An SDP offer/answer or ICE candidate from another participant (to your socket in
+     *     the call only).
+     */
+    CallSignalFrame: {
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /** Data */
+      data: components["schemas"]["SignalDescription"] | components["schemas"]["SignalCandidate"];
+      /** From Connection Id */
+      from_connection_id: string;
+      /**
+       * From User Id
+       * Format: uuid
+       */
+      from_user_id: string;
+      /**
+       * Type
+       * @default call.signal
+       * @constant
+       */
+      type: "call.signal";
+    };
+    /**
+     * CallState
+     * @description A call as it stands: `ringing` until someone answers, then `active`.
+     */
+    CallState: {
+      /** Answered At */
+      answered_at: string | null;
+      /**
+       * Conversation Id
+       * Format: uuid
+       */
+      conversation_id: string;
+      /**
+       * Created At
+       * Format: date-time
+       */
+      created_at: string;
+      /**
+       * Id
+       * Format: uuid
+       */
+      id: string;
+      /** Participants */
+      participants: components["schemas"]["CallParticipantRead"][];
+      /**
+       * Ring Until
+       * Format: date-time
+       * @description rung users stop ringing then
+       */
+      ring_until: string;
+      /** Ringing User Ids */
+      ringing_user_ids: string[];
+      /**
+       * Started By
+       * Format: uuid
+       */
+      started_by: string;
+      /**
+       * State
+       * @enum {string}
+       */
+      state: "ringing" | "active";
+      /** Video */
+      video: boolean;
+    };
+    /**
      * ConversationCreatedFrame
      * @description A conversation you belong to was just created (not a timeline event: no seq; its
      *     first event is seq 1).
@@ -123,6 +499,34 @@ export interface components {
        */
       type: "error";
     };
+    /**
+     * EventCall
+     * @description What a `call.ended` event records: the call, how it ended, and for a completed call
+     *     how long it lasted (from the answer to the end, in whole seconds).
+     */
+    EventCall: {
+      /**
+       * Call Id
+       * Format: uuid
+       */
+      call_id: string;
+      /** Duration Seconds */
+      duration_seconds: number | null;
+      /**
+       * Outcome
+       * @enum {string}
+       */
+      outcome: "completed" | "missed" | "declined" | "busy";
+      /** Participant Ids */
+      participant_ids: string[];
+      /**
+       * Started By
+       * Format: uuid
+       */
+      started_by: string;
+      /** Video */
+      video: boolean;
+    };
     /** EventConversation */
     EventConversation: {
       /**
@@ -177,6 +581,8 @@ export interface components {
       /** Actor Id */
       actor_id: string | null;
       /** @default null */
+      call?: components["schemas"]["EventCall"] | null;
+      /** @default null */
       conversation?: components["schemas"]["EventConversation"] | null;
       /**
        * Conversation Id
@@ -210,7 +616,31 @@ export interface components {
         | "conversation.updated"
         | "message.reaction"
         | "message.pinned"
-        | "message.unpinned";
+        | "message.unpinned"
+        | "call.ended";
+    };
+    /**
+     * IceCandidate
+     * @description An ICE candidate (RTCIceCandidateInit).
+     */
+    IceCandidate: {
+      /** Candidate */
+      candidate: string;
+      /**
+       * Sdpmlineindex
+       * @default null
+       */
+      sdpMLineIndex?: number | null;
+      /**
+       * Sdpmid
+       * @default null
+       */
+      sdpMid?: string | null;
+      /**
+       * Usernamefragment
+       * @default null
+       */
+      usernameFragment?: string | null;
     };
     /** MediaRead */
     MediaRead: {
@@ -499,6 +929,31 @@ export interface components {
       type: "settings.updated";
     };
     /**
+     * SignalCandidate
+     * @description A trickled ICE candidate; `candidate` null: the end of candidates.
+     */
+    SignalCandidate: {
+      candidate: components["schemas"]["IceCandidate"] | null;
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      kind: "candidate";
+    };
+    /**
+     * SignalDescription
+     * @description An SDP offer or answer (RTCSessionDescriptionInit).
+     */
+    SignalDescription: {
+      /**
+       * @description discriminator enum property added by openapi-typescript
+       * @enum {string}
+       */
+      kind: "answer" | "offer";
+      /** Sdp */
+      sdp: string;
+    };
+    /**
      * Typing
      * @description Start or stop typing; a `start` not renewed within the typing TTL expires as `stop`.
      */
@@ -656,6 +1111,18 @@ export type Read = Schemas["Read"];
 export type Delivered = Schemas["Delivered"];
 /** Answered by `pong`; clients use it to detect dead connections. */
 export type Ping = Schemas["Ping"];
+/** Start a call in a conversation (direct, or a group of at most 6 members), this socket in it. A call running there already is joined instead (as `call.accept`). */
+export type CallInvite = Schemas["CallInvite"];
+/** Join a call from this socket: answer it, take it up again after a reload, or join a group call that is running. */
+export type CallAccept = Schemas["CallAccept"];
+/** Refuse a call that rings you (it stops ringing on all your devices). */
+export type CallDecline = Schemas["CallDecline"];
+/** Leave a call (or, while it rings you, decline it). */
+export type CallHangup = Schemas["CallHangup"];
+/** An SDP offer/answer or an ICE candidate for another participant's socket. The one who joins sends an offer to each participant already in the call. */
+export type CallSignal = Schemas["CallSignal"];
+/** Your microphone, camera and screen share, as they are now. */
+export type CallMedia = Schemas["CallMedia"];
 /** Authenticated: who you are and this socket's session id. */
 export type Ready = Schemas["Ready"];
 /** A later `auth` frame renewed the socket's token: the new expiry. */
@@ -678,13 +1145,41 @@ export type SettingsUpdated = Schemas["SettingsUpdated"];
 export type UserUpdated = Schemas["UserUpdated"];
 /** Your own settings for a conversation changed (on this device or another): it is muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only. */
 export type ConversationSettingsFrame = Schemas["ConversationSettingsFrame"];
+/** A call rings you (to every socket of every member rung). */
+export type CallInviteFrame = Schemas["CallInviteFrame"];
+/** Your call exists and rings `call.ringing_user_ids` (to the caller's sockets). */
+export type CallRingingFrame = Schemas["CallRingingFrame"];
+/** `user_id` joined the call from socket `connection_id` (to every member's sockets: your other devices stop ringing when it is you). */
+export type CallAcceptFrame = Schemas["CallAcceptFrame"];
+/** `user_id` declined the call, or stopped being rung (to every member's sockets). */
+export type CallDeclineFrame = Schemas["CallDeclineFrame"];
+/** `user_id` left the call, or was gone for too long (to every member's sockets). When the call is over, the timeline event `call.ended` follows. */
+export type CallHangupFrame = Schemas["CallHangupFrame"];
+/** `user_id` is in another call and is not rung (to the caller's sockets). */
+export type CallBusyFrame = Schemas["CallBusyFrame"];
+/** An SDP offer/answer or ICE candidate from another participant (to your socket in the call only). */
+export type CallSignalFrame = Schemas["CallSignalFrame"];
+/** A participant's microphone, camera and screen share (to the participants). */
+export type CallMediaFrame = Schemas["CallMediaFrame"];
 /** A frame could not be acted on; the socket stays open. */
 export type ErrorFrame = Schemas["ErrorFrame"];
 /** The answer to `ping`. */
 export type Pong = Schemas["Pong"];
 
 /** Every frame a client may send. */
-export type ClientFrame = Auth | MessageSend | Typing | Read | Delivered | Ping;
+export type ClientFrame =
+  | Auth
+  | MessageSend
+  | Typing
+  | Read
+  | Delivered
+  | Ping
+  | CallInvite
+  | CallAccept
+  | CallDecline
+  | CallHangup
+  | CallSignal
+  | CallMedia;
 
 /** Every frame the server may send (clients should ignore types they do not know). */
 export type ServerFrame =
@@ -699,6 +1194,14 @@ export type ServerFrame =
   | SettingsUpdated
   | UserUpdated
   | ConversationSettingsFrame
+  | CallInviteFrame
+  | CallRingingFrame
+  | CallAcceptFrame
+  | CallDeclineFrame
+  | CallHangupFrame
+  | CallBusyFrame
+  | CallSignalFrame
+  | CallMediaFrame
   | ErrorFrame
   | Pong;
 
@@ -710,6 +1213,12 @@ export const CLIENT_FRAME_TYPES = [
   "read",
   "delivered",
   "ping",
+  "call.invite",
+  "call.accept",
+  "call.decline",
+  "call.hangup",
+  "call.signal",
+  "call.media",
 ] as const satisfies readonly ClientFrame["type"][];
 export type ClientFrameType = (typeof CLIENT_FRAME_TYPES)[number];
 
@@ -728,6 +1237,7 @@ export const SERVER_FRAME_TYPES = [
   "message.reaction",
   "message.pinned",
   "message.unpinned",
+  "call.ended",
   "typing",
   "receipt",
   "presence",
@@ -735,6 +1245,14 @@ export const SERVER_FRAME_TYPES = [
   "settings.updated",
   "user.updated",
   "conversation.settings",
+  "call.invite",
+  "call.ringing",
+  "call.accept",
+  "call.decline",
+  "call.hangup",
+  "call.busy",
+  "call.signal",
+  "call.media",
   "error",
   "pong",
 ] as const satisfies readonly ServerFrame["type"][];
@@ -752,5 +1270,6 @@ export const TIMELINE_EVENT_TYPES = [
   "message.reaction",
   "message.pinned",
   "message.unpinned",
+  "call.ended",
 ] as const satisfies readonly ServerFrameType[];
 export type TimelineEventType = (typeof TIMELINE_EVENT_TYPES)[number];

@@ -8,7 +8,23 @@ describe("protocol", () => {
     expect(SERVER_FRAME_TYPES).toContain("auth.renewed");
     expect(SERVER_FRAME_TYPES).toContain("conversation.created");
     for (const type of TIMELINE_EVENT_TYPES) expect(SERVER_FRAME_TYPES).toContain(type);
-    expect(CLIENT_FRAME_TYPES).toEqual(["auth", "message.send", "typing", "read", "delivered", "ping"]);
+    expect(CLIENT_FRAME_TYPES).toEqual([
+      "auth",
+      "message.send",
+      "typing",
+      "read",
+      "delivered",
+      "ping",
+      "call.invite",
+      "call.accept",
+      "call.decline",
+      "call.hangup",
+      "call.signal",
+      "call.media",
+    ]);
+    for (const type of ["call.invite", "call.ringing", "call.accept", "call.signal", "call.busy"]) {
+      expect(SERVER_FRAME_TYPES).toContain(type);
+    }
   });
 
   it("parses known frames and drops unknown or malformed ones", () => {

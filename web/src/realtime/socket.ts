@@ -69,6 +69,7 @@ export function defaultSocketUrl(location: Pick<Location, "protocol" | "host">):
 export class ChatSocket {
   private ws: WebSocket | null = null;
   private stateValue: ConnectionState = "idle";
+  private session: string | null = null;
   private attempt = 0;
   private stopped = true;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -102,6 +103,11 @@ export class ChatSocket {
 
   get state(): ConnectionState {
     return this.stateValue;
+  }
+
+  /** The `session_id` of the current connection's `ready` frame (calls name a socket by it); null until ready. */
+  get sessionId(): string | null {
+    return this.stateValue === "ready" ? this.session : null;
   }
 
   start(): void {
@@ -259,6 +265,7 @@ export class ChatSocket {
     const frame = parseServerFrame(data);
     if (!frame) return;
     if (frame.type === "ready") {
+      this.session = frame.session_id;
       this.attempt = 0;
       this.downSince = null;
       if (this.connectTimer) clearTimeout(this.connectTimer);

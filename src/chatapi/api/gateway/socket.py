@@ -17,6 +17,7 @@ from fastapi import WebSocket, WebSocketDisconnect
 from limits import parse
 
 from chatapi import logs, metrics
+from chatapi.api.gateway import calls as call_frames
 from chatapi.api.gateway.presence import announce_presence
 from chatapi.api.state import AppState
 from chatapi.domain import TypingChanged, TypingState
@@ -70,6 +71,7 @@ class Gateway:
         "penalty",
         "sending",
         "settings",
+        "signals",
         "state",
         "typing",
         "typing_sent",
@@ -99,6 +101,8 @@ class Gateway:
         # (made with the first `typing` frame: most sockets never send one).
         self.typing: dict[uuid.UUID, asyncio.TimerHandle] | None = None
         self.typing_sent: dict[uuid.UUID, float] | None = None
+        # `call.signal` frames' own rate (made with the first one).
+        self.signals: TokenBucket | None = None
         self.attached = False
         self.counted_online = False
         self._task: asyncio.Task[None] | None = None
@@ -204,6 +208,10 @@ class Gateway:
             return
         user_id = conn.user.id
         try:
+            await call_frames.socket_closed(self.state, conn)
+        except Exception:
+            log.exception("ws: leaving calls after session %s failed", conn.session_id)
+        try:
             for conversation_id in stopped:
                 await self._publish_typing(conversation_id, "stop")
             if self.counted_online and await self.state.presence.disconnected(user_id):
@@ -294,6 +302,16 @@ class Gateway:
                 await self.on_typing(self.conn.user, frame)
             elif isinstance(frame, p.Read | p.Delivered):
                 await self.on_marker(self.conn.user, frame)
+            elif isinstance(frame, p.CallSignal):
+                if self.signals is None:
+                    self.signals = TokenBucket(*_rate(self.settings.call_signal_rate_limit))
+                if not self.signals.take():
+                    raise p.FrameError(
+                        "rate_limited", "Too many call signals: slow down, this one was dropped."
+                    )
+                await call_frames.on_call_frame(self.state, self.conn, self.conn.user, frame)
+            else:
+                await call_frames.on_call_frame(self.state, self.conn, self.conn.user, frame)
         except p.FrameError as exc:
             self.conn.send(p.error_text(exc.code, exc.detail, exc.client_id))
         except ChatError as exc:

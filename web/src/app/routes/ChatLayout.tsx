@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { Button, Dropdown, Navbar, Spinner } from "react-bootstrap";
 import { Link, Navigate, Outlet, useLocation, useParams } from "react-router";
 import { ConnectionBanner } from "../../components/ConnectionBanner";
+import { CallBarSlot, CallStageSlot } from "../../features/calls/CallUI";
 import { Icon } from "../../components/Icon";
 import { SearchDialog } from "../../features/search/SearchDialog";
 import { useSearchShortcut } from "../../features/search/useSearchShortcut";
@@ -136,11 +137,13 @@ export function ChatLayout() {
       <SearchDialog show={searching} onHide={() => setSearching(false)} meId={me?.id} />
       <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />
+      <CallBarSlot openConversationId={conversationId} />
       <div className="d-flex flex-grow-1 min-h-0">
         <aside className={`sidebar border-end flex-column ${open ? "d-none d-md-flex" : "d-flex"}`}>
           <ConversationList />
         </aside>
         <main id="main" className={`flex-grow-1 min-w-0 min-h-0 flex-column ${open ? "d-flex" : "d-none d-md-flex"}`}>
+          <CallStageSlot openConversationId={conversationId} />
           <Outlet />
         </main>
       </div>

@@ -13,6 +13,7 @@ import { conversationTitle, directPeer, useConversation, useForgetFormer, useMem
 import { useUploads } from "../media/useUploads";
 import { useDisplayNames } from "../users/api";
 import { MuteMenu } from "../conversations/MuteMenu";
+import { CallButtons } from "../calls/CallUI";
 import { GroupSettingsModal } from "../settings/GroupSettingsModal";
 import { PinnedBar } from "../reactions/PinnedBar";
 import { useAcceptRequest, useBlockedIds, useSetBlocked, type ReportTarget } from "../moderation/api";
@@ -181,6 +182,7 @@ function ConversationView({ id }: { id: string }) {
           </h2>
           <ChatSubtitle conversation={c} members={memberList} peer={peer} meId={meId} former={Boolean(former)} />
         </div>
+        {c && !former ? <CallButtons conversation={c} /> : null}
         {c && !former ? <MuteMenu conversation={c} /> : null}
         {c?.kind === "direct" && peer && !former ? (
           <Dropdown align="end">

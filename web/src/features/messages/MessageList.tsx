@@ -454,11 +454,18 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/** A membership or settings change, centred among the messages, with its time. */
+/** A membership or settings change, or a call, centred among the messages, with its time. */
 function SystemLine({ event, text }: { event: ChatEvent; text: string }) {
+  const call = event.type === "call.ended" ? event.call : null;
+  const missed = call ? call.outcome !== "completed" : false;
   return (
-    <div className="system-line text-center my-2" data-testid="system-line" data-seq={event.seq}>
+    <div
+      className={`system-line text-center my-2${call ? " system-line-call" : ""}${missed ? " missed" : ""}`}
+      data-testid="system-line"
+      data-seq={event.seq}
+    >
       <span className="system-line-pill small text-body-secondary">
+        {call ? <Icon name={call.video ? "video" : "phone"} /> : null}
         <span data-testid="system-line-text">{text}</span>
         <time className="ms-2" dateTime={event.created_at}>
           {formatTime(event.created_at)}

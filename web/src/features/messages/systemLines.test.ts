@@ -49,6 +49,28 @@ describe("system lines", () => {
     expect(say({ ...renamed, actor_id: ME })).toBe("You renamed the group to “Hiking club”");
   });
 
+  it("tell a call's kind, length and outcome", () => {
+    const call = (over: Partial<NonNullable<ChatEvent["call"]>>) =>
+      event("call.ended", ALICE, {
+        call: {
+          call_id: "c1",
+          video: true,
+          outcome: "completed",
+          duration_seconds: 720,
+          started_by: ALICE,
+          participant_ids: [ALICE, ME],
+          ...over,
+        },
+      });
+    expect(say(call({}))).toBe("Video call · 12 min");
+    expect(say(call({ video: false, duration_seconds: 42 }))).toBe("Voice call · 42 s");
+    expect(say(call({ video: false, outcome: "missed", duration_seconds: null }))).toBe("Missed voice call");
+    expect(say(call({ outcome: "declined", duration_seconds: null }))).toBe("Declined video call");
+    expect(say(call({ video: false, duration_seconds: 3900 }))).toBe("Voice call · 1 h 5 min");
+    // The caller's own call nobody answered is not "missed" for them.
+    expect(say(call({ started_by: ME, outcome: "missed", duration_seconds: null }))).toBe("Video call · no answer");
+  });
+
   it("name people who are no longer members through the caller's lookup", () => {
     const gone = "u0000000-0000-4000-8000-0000000000ff";
     expect(say(event("member.removed", ALICE, subject(gone)))).toBe("Alice removed Unknown");

@@ -3,6 +3,7 @@
  * reading it ("Alice added Carol", "You left", "Alice made you an admin").
  */
 import type { ChatEvent } from "../../api/types";
+import { callLineText } from "../calls/format";
 
 /** A user's display name by id (the caller resolves departed members too). */
 export type NameOf = (userId: string) => string;
@@ -37,6 +38,8 @@ export function systemLineText(event: ChatEvent, nameOf: NameOf, meId: string): 
       const title = event.conversation?.title?.trim();
       return title ? `${actor} renamed the group to “${title}”` : `${actor} removed the group’s name`;
     }
+    case "call.ended":
+      return event.call ? callLineText(event.call, meId) : "";
     case "message.new":
     case "message.edited":
     case "message.deleted":

@@ -316,6 +316,28 @@ describe("system lines in the timeline", () => {
     expect(kinds(tl)).toEqual([10]);
   });
 
+  it("a call's line from history sits among the messages of the page it belongs to", () => {
+    const call: ChatEvent = {
+      ...systemEvent(4),
+      type: "call.ended",
+      member: null,
+      call: {
+        call_id: "call-1",
+        video: true,
+        outcome: "completed",
+        duration_seconds: 720,
+        started_by: ALICE,
+        participant_ids: [ALICE, ME],
+      },
+    };
+    // The newest page is loaded first (its watermark covers the call), then its span's events.
+    let tl = loadLatest(emptyTimeline(CONV), [message(3), message(5)], 2);
+    tl = applyRangeEvents(tl, [newEvent(3), call, newEvent(5)]);
+    expect(kinds(tl)).toEqual([3, "s4", 5]);
+    // Live, too.
+    expect(kinds(applyEvents(emptyTimeline(CONV), [newEvent(1), { ...call, seq: 2 }]))).toEqual([1, "s2"]);
+  });
+
   it("events past the watermark in a span are applied as new", () => {
     const tl = applyRangeEvents(loadLatest(emptyTimeline(CONV), [message(1)], 50), [systemEvent(2), newEvent(3)]);
     expect(tl.lastSeq).toBe(3);

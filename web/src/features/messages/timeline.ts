@@ -13,7 +13,7 @@
  * reference the message's current state, so applying them early is safe, and
  * `pickNewer` stops an older copy from overwriting a newer one.
  *
- * Membership and settings events (member.*, conversation.updated) are kept too, as
+ * Membership and settings events (member.*, conversation.updated) and ended calls are kept too, as
  * `system` lines shown among the messages in seq order. The messages endpoint returns
  * only messages, so every page loaded is paired with the events of the seqs it spans
  * (`applyRangeEvents`): loaded pages and their system lines cover one gapless range.
@@ -135,6 +135,7 @@ const SYSTEM_TYPES: ReadonlySet<ChatEvent["type"]> = new Set([
   "member.removed",
   "member.role_changed",
   "conversation.updated",
+  "call.ended",
 ]);
 
 /** Whether an event is shown as a system line (not a message). */
@@ -186,6 +187,7 @@ export function applyEvent(tl: Timeline, event: ChatEvent): Timeline {
     case "member.removed":
     case "member.role_changed":
     case "conversation.updated":
+    case "call.ended":
       next = { ...next, system: upsertSystem(next.system, event) };
       break;
     default:
