@@ -1,8 +1,7 @@
 import { QueryClientProvider } from "@tanstack/react-query";
-import { useEffect, type ReactNode } from "react";
+import { useEffect } from "react";
 import { RouterProvider } from "react-router";
-import { AuthProvider, useAuth } from "../features/auth/AuthProvider";
-import { CallProvider } from "../features/calls/CallProvider";
+import { AuthProvider } from "../features/auth/AuthProvider";
 import { installDialogFocusTrap } from "../lib/focusTrap";
 import { RealtimeProvider } from "../realtime/RealtimeProvider";
 import { queryClient } from "./queryClient";
@@ -14,22 +13,9 @@ export function App() {
     <QueryClientProvider client={queryClient}>
       <AuthProvider>
         <RealtimeProvider>
-          <Calls>
-            <RouterProvider router={router} />
-          </Calls>
+          <RouterProvider router={router} />
         </RealtimeProvider>
       </AuthProvider>
     </QueryClientProvider>
-  );
-}
-
-/** Calls while signed in, one state per user. */
-function Calls({ children }: { children: ReactNode }) {
-  const { status, me } = useAuth();
-  if (status !== "signed-in" || !me) return <>{children}</>;
-  return (
-    <CallProvider key={me.id} meId={me.id}>
-      {children}
-    </CallProvider>
   );
 }
