@@ -10,7 +10,9 @@ import { useAuth } from "../../features/auth/AuthProvider";
 import { useAuthOptions } from "../../features/auth/sso";
 import { isMuted, useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
+import { useNotifications } from "../../features/notifications/useNotifications";
 import { SecurityModal } from "../../features/settings/SecurityModal";
+import { SettingsModal } from "../../features/settings/SettingsModal";
 import { SignInMethodsModal } from "../../features/settings/SignInMethodsModal";
 import { ThemeToggle } from "../../features/settings/ThemeToggle";
 import { useTheme } from "../../lib/theme";
@@ -34,6 +36,8 @@ export function ChatLayout() {
     () => (location.state as { signInMethods?: boolean } | null)?.signInMethods === true,
   );
   const [security, setSecurity] = useState(false);
+  const [settings, setSettings] = useState(false);
+  useNotifications(status === "signed-in", conversationId);
   const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
   const [searching, setSearching] = useState(false);
   useSearchShortcut(useCallback(() => setSearching(status === "signed-in"), [status]));
@@ -87,6 +91,9 @@ export function ChatLayout() {
               <Dropdown.Item as="button" onClick={followSystem} disabled={followsSystem}>
                 {followsSystem ? "Colours follow the system" : "Follow the system's colours"}
               </Dropdown.Item>
+              <Dropdown.Item as="button" onClick={() => setSettings(true)}>
+                Settings…
+              </Dropdown.Item>
               <Dropdown.Item as="button" onClick={() => setSecurity(true)}>
                 Security…
               </Dropdown.Item>
@@ -103,6 +110,7 @@ export function ChatLayout() {
         </div>
       </Navbar>
       <SecurityModal show={security} onHide={() => setSecurity(false)} />
+      <SettingsModal show={settings} onHide={() => setSettings(false)} />
       <SearchDialog show={searching} onHide={() => setSearching(false)} meId={me?.id} />
       <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />
       <ConnectionBanner />
