@@ -3,7 +3,7 @@ import { replaceEqualDeep, useMutation, useQuery, useQueryClient, type QueryClie
 import { api, unwrap } from "../../api/client";
 import type { ChatEvent, Conversation, Member, Role, User } from "../../api/types";
 import { keepMarkersForward } from "../messages/receipts";
-import { isUnreachable, offlineConversations, offlineMe } from "../pwa/offline";
+import { isUnreachable, offlineConversations, offlineMe, setShowingOfflineCopy } from "../pwa/offline";
 import { rememberUsers } from "../users/api";
 import { keys } from "./keys";
 
@@ -23,7 +23,14 @@ export function useConversations(enabled = true) {
   const qc = useQueryClient();
   return useQuery({
     queryKey: keys.conversations,
-    queryFn: () => loadConversationList(qc).catch((error: unknown) => offlineFallback(qc, error)),
+    queryFn: () =>
+      loadConversationList(qc).then(
+        (list) => {
+          setShowingOfflineCopy(false);
+          return list;
+        },
+        (error: unknown) => offlineFallback(qc, error),
+      ),
     select: sortConversations,
     enabled,
   });
@@ -37,6 +44,7 @@ async function offlineFallback(qc: QueryClient, error: unknown): Promise<Convers
   const meId = qc.getQueryData<User>(keys.me)?.id ?? (await offlineMe())?.id;
   const saved = isUnreachable(error) && meId ? await offlineConversations(meId) : undefined;
   if (!saved) throw error;
+  setShowingOfflineCopy(true);
   return saved;
 }
 

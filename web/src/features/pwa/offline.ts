@@ -106,3 +106,24 @@ export function persistForOffline(qc: QueryClient, me: User): () => void {
     flush();
   };
 }
+
+// --- Whether the screen shows the saved copy (the connection banner says so) -----------
+
+let showingCopy = false;
+const copyListeners = new Set<() => void>();
+
+/** The list on screen is the saved copy (true) or the server's (false). */
+export function setShowingOfflineCopy(value: boolean): void {
+  if (showingCopy === value) return;
+  showingCopy = value;
+  for (const l of copyListeners) l();
+}
+
+export function showingOfflineCopy(): boolean {
+  return showingCopy;
+}
+
+export function onOfflineCopyChange(listener: () => void): () => void {
+  copyListeners.add(listener);
+  return () => copyListeners.delete(listener);
+}
