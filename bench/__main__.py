@@ -1,7 +1,7 @@
 """`python -m bench [SCENARIO ...]`: run the benchmark suite (or some scenarios) and
 print a table of chatapi figures next to the bare baseline measured in the same run.
 
-Scenarios: fanout idle persist history twoinst upload stalled search (default: all). See
+Scenarios: fanout idle persist history twoinst upload stalled search push (default: all). See
 bench/README.md.
 """
 
@@ -23,7 +23,17 @@ from typing import Any
 from bench import common as c
 from bench import report
 
-SCENARIOS = ("fanout", "idle", "persist", "history", "twoinst", "upload", "stalled", "search")
+SCENARIOS = (
+    "fanout",
+    "idle",
+    "persist",
+    "history",
+    "twoinst",
+    "upload",
+    "stalled",
+    "search",
+    "push",
+)
 # bench/upload.py is the stand-alone upload script; bench/uploads.py wraps it as a scenario.
 MODULES = {name: name for name in SCENARIOS} | {"upload": "uploads"}
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -40,6 +50,7 @@ class Context:
     idle_sockets: int
     history_rows: int
     upload_mb: int
+    push_subscriptions: int = 1000
     server_pid: int = 0
     skipped: list[str] = field(default_factory=list)
 
@@ -105,6 +116,7 @@ async def prepare(args: argparse.Namespace) -> Context:
         idle_sockets=args.idle_sockets,
         history_rows=args.history_rows,
         upload_mb=args.upload_mb,
+        push_subscriptions=args.push_subscriptions,
         server_pid=args.server_pid,
     )
 
@@ -155,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-sockets", type=int, default=10_000)
     parser.add_argument("--history-rows", type=int, default=1_000_000)
     parser.add_argument("--upload-mb", type=int, default=200)
+    parser.add_argument(
+        "--push-subscriptions", type=int, default=1000, help="push: subscriptions present"
+    )
     parser.add_argument("--json", type=Path, help="write the results here too")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy every server started (bench/profile.py)"

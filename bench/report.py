@@ -401,6 +401,48 @@ def _stalled_rows(s: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _push_rows(s: dict[str, Any]) -> list[Row]:
+    none, subs = s.get("none", {}), s.get("subscribed", {})
+    nv, sv = _get(none, "msgs_per_s"), _get(subs, "msgs_per_s")
+    counters = _get(subs, "push_counters") or {}
+    n = _get(subs, "subscriptions")
+    return [
+        (
+            "9 push",
+            f"msg/s committed (200 closed-loop senders): {_n(n)} push subscriptions "
+            "(10 per offline member) vs none",
+            f"{_n(sv)} vs {_n(nv)}",
+            "",
+            "",
+            _ratio(sv, nv),
+            ">= 0.9x",
+            _mark(None if sv is None or not nv else sv >= 0.9 * nv),
+        ),
+        (
+            "9 push",
+            "ack p50 / p99 ms, with vs none",
+            f"{_n(_get(subs, 'ack_p50_ms'))} / {_n(_get(subs, 'ack_p99_ms'))} vs "
+            f"{_n(_get(none, 'ack_p50_ms'))} / {_n(_get(none, 'ack_p99_ms'))}",
+            "",
+            "",
+            "",
+            "",
+            "-",
+        ),
+        (
+            "9 push",
+            "pushes: received by the push service / sent / failed / dropped (queue full)",
+            f"{_n(_get(subs, 'pushes_received'))} / {_n(counters.get('sent'))} / "
+            f"{_n(counters.get('failed'))} / {_n(counters.get('dropped'))}",
+            "",
+            "",
+            "",
+            "",
+            "-",
+        ),
+    ]
+
+
 BUILDERS = {
     "fanout": _fanout_rows,
     "idle": _idle_rows,
@@ -410,6 +452,7 @@ BUILDERS = {
     "upload": _upload_rows,
     "stalled": _stalled_rows,
     "search": _search_rows,
+    "push": _push_rows,
 }
 
 

@@ -4,6 +4,7 @@ private `redis-server`, plus small helpers around the `websockets` client and th
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -18,8 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import http_ece
 import httpx
 import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jose import jwt as jose_jwt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -659,3 +664,156 @@ class SseStream:
         with contextlib.suppress(httpx.HTTPError):
             await self.response.aclose()
         await self.client.aclose()
+
+
+# --- a Web Push service on loopback (RFC 8030), and a browser's side of a subscription ---
+
+
+@dataclass
+class PushRequest:
+    """One push as the push service received it."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    problems: list[str]
+
+
+class PushService:
+    """A push service on loopback that accepts pushes as a real one does: it checks the
+    VAPID Authorization (RFC 8292: a JWT signed with the key `vapid_public_key`, its `aud`
+    this service's origin, a `sub` contact, not expired) and the encryption headers, records
+    every request, and answers 201 — or what the test scripted for an endpoint
+    (`script(name, 500, 201)`: one status per request, in order)."""
+
+    def __init__(self) -> None:
+        self.port = 0
+        self.vapid_public_key: str | None = None
+        self.requests: list[PushRequest] = []
+        self._script: dict[str, list[int]] = {}
+        self._server: asyncio.Server | None = None
+        self.arrived = asyncio.Event()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def endpoint(self, name: str | None = None) -> str:
+        return f"{self.origin}/push/{name or uuid.uuid4().hex}"
+
+    def script(self, endpoint: str, *statuses: int) -> None:
+        self._script.setdefault(_path_of(endpoint), []).extend(statuses)
+
+    def to(self, endpoint: str) -> list[PushRequest]:
+        """The requests that came for `endpoint`."""
+        return [r for r in self.requests if r.path == _path_of(endpoint)]
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def aclose(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, _, value = line.partition(":")
+                        headers[name.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                problems = self._check(method, headers, body)
+                planned = self._script.get(path)
+                status = planned.pop(0) if planned else 201
+                if problems:
+                    status = 400 if not any("Authorization" in p for p in problems) else 401
+                self.requests.append(PushRequest(path, headers, body, status, problems))
+                self.arrived.set()
+                reason = {201: "Created", 410: "Gone", 404: "Not Found"}.get(status, "Status")
+                writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\n\r\n".encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def _check(self, method: str, headers: dict[str, str], body: bytes) -> list[str]:
+        problems = []
+        if method != "POST":
+            problems.append(f"method {method}")
+        if headers.get("content-encoding") != "aes128gcm":
+            problems.append("Content-Encoding is not aes128gcm")
+        if "ttl" not in headers:
+            problems.append("no TTL header")
+        auth = headers.get("authorization", "")
+        scheme, _, params = auth.partition(" ")
+        fields = dict(p.strip().split("=", 1) for p in params.split(",") if "=" in p)
+        if scheme.lower() != "vapid" or "t" not in fields or "k" not in fields:
+            return [*problems, f"Authorization is not `vapid t=…, k=…`: {auth[:40]!r}"]
+        if fields["k"] != self.vapid_public_key:
+            problems.append("Authorization k is not the server's VAPID public key")
+        point = _b64url_decode(fields["k"])
+        jwk = {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": _b64url(point[1:33]),
+            "y": _b64url(point[33:65]),
+        }
+        try:
+            claims = jose_jwt.decode(fields["t"], jwk, algorithms=["ES256"], audience=self.origin)
+        except Exception as exc:
+            return [*problems, f"Authorization JWT does not verify: {exc}"]
+        if not str(claims.get("sub", "")).startswith(("mailto:", "https:")):
+            problems.append("Authorization JWT has no sub contact")
+        if not 0 < int(claims["exp"]) - time.time() <= 24 * 3600:
+            problems.append("Authorization JWT exp is not within 24 hours")
+        return problems
+
+
+def _path_of(endpoint: str) -> str:
+    return "/" + endpoint.split("/", 3)[3]
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class BrowserSubscription:
+    """A browser's side of a push subscription: its own ECDH key pair and auth secret, as
+    `PushManager.subscribe()` makes them, and the decryption of what arrives (http_ece)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.auth_secret = os.urandom(16)
+        self.p256dh = _b64url(
+            self.key.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+        )
+
+    def json(self) -> dict[str, Any]:
+        """`PushSubscription.toJSON()`."""
+        return {
+            "endpoint": self.endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": self.p256dh, "auth": _b64url(self.auth_secret)},
+        }
+
+    def decrypt(self, body: bytes) -> dict[str, Any]:
+        plain = http_ece.decrypt(
+            body, private_key=self.key, auth_secret=self.auth_secret, version="aes128gcm"
+        )
+        return dict(json.loads(plain))

@@ -1,4 +1,4 @@
-"""The `chatapi` command: `migrate`, `serve`, `openapi`, `asyncapi`."""
+"""The `chatapi` command: `migrate`, `serve`, `openapi`, `asyncapi`, `vapid-key`, ..."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from chatapi import __version__, backup, logs
-from chatapi.settings import ConfigError, Settings, get_settings
+from chatapi.settings import ConfigError, Settings, get_settings, new_vapid_key
 
 
 def alembic_config(settings: Settings) -> object:
@@ -92,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("path", type=Path)
     sub.add_parser("openapi", help="print the OpenAPI document as JSON")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the WebSocket as JSON")
+    sub.add_parser("vapid-key", help="print a new VAPID private key (for VAPID_PRIVATE_KEY)")
     args = parser.parse_args(argv)
+    if args.command == "vapid-key":  # needs no configuration
+        print(new_vapid_key())
+        return 0
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chatapi.schemas import ConversationKind, EventRead
+from chatapi.schemas import ConversationKind, EventRead, UserSettingsRead
 
 TypingState = Literal["start", "stop"]
 
@@ -78,6 +78,14 @@ class SessionsRevoked:
     keep_session_id: uuid.UUID | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SettingsChanged:
+    """A user changed their own settings: their other devices follow at once."""
+
+    user_id: uuid.UUID
+    settings: UserSettingsRead
+
+
 DomainEvent = (
     TimelineAppended
     | ConversationCreated
@@ -85,4 +93,5 @@ DomainEvent = (
     | TypingChanged
     | PresenceChanged
     | SessionsRevoked
+    | SettingsChanged
 )

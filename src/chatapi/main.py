@@ -24,6 +24,7 @@ from chatapi.api import media as media_api
 from chatapi.api import messages as messages_api
 from chatapi.api import metrics as metrics_api
 from chatapi.api import oidc as oidc_api
+from chatapi.api import push as push_api
 from chatapi.api import reactions as reactions_api
 from chatapi.api import search as search_api
 from chatapi.api import stream as stream_api
@@ -50,8 +51,10 @@ from chatapi.realtime.presence import LocalPresence, OfflineBatch, Presence, Red
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.media.cleanup import OrphanCleanup
 from chatapi.services.messages.group_commit import GroupCommit
-from chatapi.settings import Settings, get_settings
+from chatapi.services.push import Pusher
+from chatapi.settings import ConfigError, Settings, get_settings
 from chatapi.storage import LocalMediaStorage
+from chatapi.webpush import PushSender, VapidKey, VapidKeyError
 
 log = logging.getLogger("chatapi")
 
@@ -120,7 +123,41 @@ def build_state(settings: Settings) -> AppState:
         ),
     )
     _wire_realtime(state)
+    _wire_push(state)
     return state
+
+
+def _vapid_key(settings: Settings) -> VapidKey | None:
+    """The VAPID key pair, or None when push is off; a key that does not parse stops the
+    start with a clear message."""
+    text = settings.vapid_key_text
+    if text is None:
+        return None
+    try:
+        return VapidKey(text, settings.resolved_vapid_subject)
+    except VapidKeyError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _wire_push(state: AppState) -> None:
+    """Web Push: the VAPID key and the push queue (started with the app)."""
+    settings = state.settings
+    state.vapid = _vapid_key(settings)
+    if state.vapid is None:
+        return
+    state.pusher = Pusher(
+        uow=state.uow,
+        read_uow=state.read_uow,
+        presence=state.presence,
+        sender=PushSender(
+            state.vapid,
+            timeout=settings.push_timeout_seconds,
+            ttl_seconds=settings.push_ttl_seconds,
+        ),
+        queue_size=settings.push_queue_size,
+        max_attempts=settings.push_max_attempts,
+        retry_base_seconds=settings.push_retry_base_seconds,
+    )
 
 
 def _realtime_backends(settings: Settings, instance_id: str) -> tuple[Broker, Presence]:
@@ -211,12 +248,16 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             state.uow, state.storage, grace_seconds=settings.media_orphan_grace_seconds
         )
         media_cleanup.start()
+        if state.pusher is not None:
+            state.pusher.start()
         _tune_gc()
         try:
             yield
         finally:
             await media_cleanup.stop()
             await state.sends.aclose()
+            if state.pusher is not None:
+                await state.pusher.aclose()
             await state.offline.drain()
             await state.hub.close()
             if isinstance(state.presence, RedisPresence):
@@ -234,6 +275,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logging.getLogger("chatapi").setLevel(settings.logging_level)
     # Fail at import/start-up, with a clear message, when the configuration cannot work.
     _ = settings.signing_key
+    _vapid_key(settings)
     security.configure_hashing(
         time_cost=settings.password_hash_time_cost, memory_kib=settings.password_hash_memory_kib
     )
@@ -276,6 +318,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(media_api.router, prefix=API_PREFIX)
     app.include_router(stream_api.router, prefix=API_PREFIX)
     app.include_router(reactions_api.router, prefix=API_PREFIX)
+    app.include_router(push_api.router, prefix=API_PREFIX)
     _mount_web_client(app, settings)
     return app
 

@@ -88,6 +88,23 @@ BROKER_RECONNECTS = Counter(
     "chatapi_broker_reconnects_total", "Times the Redis subscription was re-established."
 )
 
+# --- Web Push -------------------------------------------------------------------------------
+
+PUSH_SENT = Counter("chatapi_push_sent_total", "Pushes a push service accepted (2xx).")
+PUSH_FAILED = Counter(
+    "chatapi_push_failed_total",
+    "Pushes given up: refused by the push service (4xx but 404/410/429), or still failing "
+    "(5xx, 429, network) after PUSH_MAX_ATTEMPTS.",
+)
+PUSH_DROPPED = Counter(
+    "chatapi_push_dropped_total",
+    "Committed messages not pushed because the push queue was full (PUSH_QUEUE_SIZE).",
+)
+PUSH_EXPIRED = Counter(
+    "chatapi_push_expired_total",
+    "Push subscriptions deleted because their push service answered 404 or 410.",
+)
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type."""

@@ -346,3 +346,38 @@ SEARCH_INDEX_OBJECTS = ("messages_fts", "search_vector", "ix_messages_search")
 def is_search_index(name: str | None) -> bool:
     """Whether a schema object is part of the search index (Alembic's comparison skips it)."""
     return name is not None and name.startswith(SEARCH_INDEX_OBJECTS)
+
+
+class UserSettings(SQLModel, table=True):
+    """A person's own preferences, the same on every device of theirs (no row: the
+    defaults, everything on)."""
+
+    __tablename__ = "user_settings"
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    # Push notifications to any device at all.
+    notifications: bool = Field(default=True)
+    # Pushes may show the message's text (or file name); off: "New message" only.
+    notification_previews: bool = Field(default=True)
+    # The web client plays a sound for a new message.
+    notification_sound: bool = Field(default=True)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PushSubscription(SQLModel, table=True):
+    """One browser's Web Push subscription (RFC 8030): where to send a push and the keys to
+    encrypt it with (RFC 8291). Unique per endpoint: a browser posting it again moves it to
+    whoever posts. Bound to the login session that posted it, so signing that device out
+    deletes it."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    # The refresh-token family (login session) that posted it; None for tokens without one.
+    session_id: uuid.UUID | None = Field(default=None, index=True)
+    endpoint: str = Field(max_length=2048, unique=True)
+    # The browser's ECDH public key (65 bytes) and auth secret (16 bytes), base64url.
+    p256dh: str = Field(max_length=100)
+    auth: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

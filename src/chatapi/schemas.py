@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -515,4 +518,106 @@ class SearchResults(Schema):
     hits: list[SearchHit]
     next_before: str | None = Field(
         description="pass as `before` for the next (older) page; null on the last page"
+    )
+
+
+# --- notifications: settings and Web Push subscriptions -------------------------------
+
+
+class UserSettingsRead(Schema):
+    """Your own settings, the same on every device of yours."""
+
+    notifications: bool = Field(
+        description="push notifications at all (false: no push to any device)"
+    )
+    notification_previews: bool = Field(
+        description='pushes show the message\'s text or file name (false: "New message", '
+        "with the sender and the conversation still named)"
+    )
+    notification_sound: bool = Field(description="the web client plays a sound for new messages")
+
+
+class UserSettingsUpdate(BaseModel):
+    """Any subset of the settings; the others stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    notifications: bool | None = None
+    notification_previews: bool | None = None
+    notification_sound: bool | None = None
+
+
+def b64url_decode(value: str) -> bytes:
+    """base64url with or without padding (browsers send it without), or ValueError."""
+    text = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_\-]*={0,2}", text):
+        raise ValueError("must be base64url (A-Z a-z 0-9 - _)")
+    try:
+        return base64.urlsafe_b64decode(text.rstrip("=") + "=" * (-len(text.rstrip("=")) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64url (A-Z a-z 0-9 - _)") from None
+
+
+def _p256dh(value: str) -> str:
+    raw = b64url_decode(value)
+    if len(raw) != 65 or raw[0] != 4:
+        raise ValueError(
+            f"p256dh must be an uncompressed P-256 public key: 65 bytes, base64url "
+            f"(this one decodes to {len(raw)} bytes)"
+        )
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError:
+        raise ValueError("p256dh is not a point on the P-256 curve") from None
+    return value.strip().rstrip("=")
+
+
+def _auth_secret(value: str) -> str:
+    raw = b64url_decode(value)
+    if len(raw) != 16:
+        raise ValueError(
+            f"auth must be the 16-byte auth secret, base64url (this one decodes to "
+            f"{len(raw)} bytes)"
+        )
+    return value.strip().rstrip("=")
+
+
+PushEndpoint = Annotated[str, StringConstraints(min_length=1, max_length=2048), Clean]
+
+
+class PushKeys(BaseModel):
+    p256dh: Annotated[str, StringConstraints(max_length=100), AfterValidator(_p256dh)]
+    auth: Annotated[str, StringConstraints(max_length=32), AfterValidator(_auth_secret)]
+
+
+class PushSubscriptionCreate(BaseModel):
+    """The browser's `PushSubscription.toJSON()`, as it is."""
+
+    endpoint: PushEndpoint = Field(
+        description="the push service URL: https:// (http:// only on loopback when "
+        "PUSH_ALLOW_HTTP_LOOPBACK is on)"
+    )
+    # The browser's own name for it.
+    expirationTime: float | None = Field(
+        default=None, description="milliseconds since the epoch, or null (ignored)"
+    )
+    keys: PushKeys
+
+
+class PushSubscriptionDelete(BaseModel):
+    endpoint: PushEndpoint
+
+
+class PushSubscriptionRead(Schema):
+    """A push subscription stored for you (one browser or device)."""
+
+    id: uuid.UUID
+    endpoint: str
+    created_at: datetime
+
+
+class VapidPublicKey(Schema):
+    public_key: str = Field(
+        description="the VAPID public key: the uncompressed P-256 point, base64url, as "
+        "PushManager.subscribe() wants it for applicationServerKey"
     )

@@ -5,16 +5,20 @@ Every variable is documented in README.md and `.env.example`.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import logging
 import os
 import re
 import secrets
+from collections.abc import Callable
+from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from limits import parse
 from pydantic import (
     BaseModel,
@@ -229,6 +233,31 @@ class Settings(BaseSettings):
     # Reset requests per client address, and reset mails per account.
     password_reset_rate_limit: str = "5/hour"
 
+    # --- Web Push notifications (README "Notifications") --------------------------------
+    # Off: no VAPID key, GET /api/v1/push/vapid-public-key answers 404 `push_disabled`.
+    push_enabled: bool = True
+    # The VAPID key pair's private key (RFC 8292): PEM, or the 32-byte raw key in base64url
+    # (what `chatapi vapid-key` prints). Unset: generated and kept under VAR_DIR like the
+    # development SECRET_KEY; in production push stays off until it is set.
+    vapid_private_key: SecretStr | None = None
+    # Who push services may contact about our pushes: mailto:... or https://...
+    # Unset: mailto: MAIL_FROM's address, else mailto:admin@localhost.
+    vapid_subject: str | None = None
+    # Allow http:// push endpoints on loopback addresses (tests and local push services).
+    push_allow_http_loopback: bool = False
+    # Devices (push subscriptions) per user; a new one beyond it replaces the oldest.
+    push_max_subscriptions_per_user: int = Field(default=20, gt=0)
+    # Committed messages waiting to be pushed; beyond it a message's pushes are dropped
+    # (counted in chatapi_push_dropped_total), never the commit delayed.
+    push_queue_size: int = Field(default=1000, gt=0)
+    # How long a push service keeps a push for an offline device (the TTL header).
+    push_ttl_seconds: int = Field(default=24 * 3600, ge=0)
+    # Attempts per push (5xx, 429 or a network error is tried again), and the first
+    # retry's delay, doubled each time.
+    push_max_attempts: int = Field(default=4, ge=1, le=10)
+    push_retry_base_seconds: float = Field(default=1.0, gt=0)
+    push_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -285,6 +314,53 @@ class Settings(BaseSettings):
             if not self.mail_from:
                 raise ValueError("SMTP_URL needs MAIL_FROM (the address mails come from)")
         return self
+
+    @field_validator("vapid_subject", mode="before")
+    @classmethod
+    def _vapid_subject(cls, value: object) -> object:
+        if value == "" or value is None:
+            return None
+        if isinstance(value, str):
+            value = value.strip()
+            parts = urlsplit(value)
+            if not (
+                (parts.scheme == "mailto" and "@" in parts.path)
+                or (parts.scheme == "https" and parts.hostname)
+            ):
+                raise ValueError(
+                    f"VAPID_SUBJECT {value!r} must be mailto:you@example.com or an https:// URL"
+                )
+        return value
+
+    @field_validator("vapid_private_key", mode="before")
+    @classmethod
+    def _empty_vapid_key(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @property
+    def resolved_vapid_subject(self) -> str:
+        """VAPID_SUBJECT, else mailto: MAIL_FROM's address, else mailto:admin@localhost."""
+        if self.vapid_subject:
+            return self.vapid_subject
+        if self.mail_from:
+            _, address = parseaddr(self.mail_from)
+            if "@" in address:
+                return f"mailto:{address}"
+        return "mailto:admin@localhost"
+
+    @cached_property
+    def vapid_key_text(self) -> str | None:
+        """The VAPID private key as configured (PEM or base64url raw), or generated and
+        kept under var/ outside production; None when push is off (PUSH_ENABLED=false, or
+        production without VAPID_PRIVATE_KEY). Several instances sharing VAR_DIR share it,
+        as they share the development SECRET_KEY."""
+        if not self.push_enabled:
+            return None
+        if self.vapid_private_key is not None and self.vapid_private_key.get_secret_value():
+            return self.vapid_private_key.get_secret_value().strip()
+        if self.environment == "production":
+            return None
+        return _load_or_create_file(self.var_dir / "vapid_private_key", new_vapid_key)
 
     @property
     def password_reset(self) -> bool:
@@ -388,12 +464,23 @@ class Settings(BaseSettings):
 
 
 def _load_or_create_dev_key(path: Path) -> str:
+    return _load_or_create_file(path, lambda: secrets.token_urlsafe(48))
+
+
+def new_vapid_key() -> str:
+    """A new P-256 private key, as its 32 raw bytes in base64url (VAPID_PRIVATE_KEY's form)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _load_or_create_file(path: Path, make: Callable[[], str]) -> str:
     if path.exists():
         key = path.read_text().strip()
         if key:
             return key
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
+    key = make()
     # O_EXCL so two processes starting at once keep one key.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

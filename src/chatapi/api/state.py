@@ -3,11 +3,14 @@ the units of work every entry point opens."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from chatapi.db import UnitOfWork
+from chatapi.domain import DomainEvent
 from chatapi.health import WriteHealth
 from chatapi.mail import Mailer
 from chatapi.media_urls import MediaSigner
@@ -19,9 +22,11 @@ from chatapi.realtime.outbound import EventPublisher
 from chatapi.realtime.presence import OfflineBatch, Presence
 from chatapi.services.auth import TokenPolicy
 from chatapi.services.messages.group_commit import GroupCommit
+from chatapi.services.push import Pusher
 from chatapi.services.sessions import RevocationCache
 from chatapi.settings import Settings
 from chatapi.storage import MediaStorage
+from chatapi.webpush import VapidKey
 
 
 @dataclass
@@ -59,10 +64,34 @@ class AppState:
     # Outgoing mail (SMTP_URL): password-reset links; None without SMTP.
     mailer: Mailer | None = None
 
+    # The VAPID key (None: push is off) and the push queue with its worker.
+    vapid: VapidKey | None = None
+    pusher: Pusher | None = None
+
     def uow(self) -> UnitOfWork:
-        """A unit of work that writes; its events are published after it commits."""
-        return UnitOfWork(self.sessionmaker, self.publisher, health=self.write_health)
+        """A unit of work that writes; its events are published after it commits (and its
+        new messages queued for pushing)."""
+        return UnitOfWork(self.sessionmaker, self._committed, health=self.write_health)
+
+    @cached_property
+    def _committed(self) -> _Committed:
+        return _Committed(self)
 
     def read_uow(self) -> UnitOfWork:
         """A unit of work that only reads (on SQLite it does not queue for the write lock)."""
         return UnitOfWork(self.read_sessionmaker, None, read_only=True)
+
+
+class _Committed:
+    """Where a unit of work's committed events go: new messages to the push queue (it only
+    appends), then every event to the broker."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: AppState) -> None:
+        self._state = state
+
+    async def publish_many(self, events: Sequence[DomainEvent]) -> None:
+        if self._state.pusher is not None:
+            self._state.pusher.offer(events)
+        await self._state.publisher.publish_many(events)

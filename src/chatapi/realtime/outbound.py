@@ -16,6 +16,7 @@ from chatapi.domain import (
     MarkersMoved,
     PresenceChanged,
     SessionsRevoked,
+    SettingsChanged,
     TimelineAppended,
     TypingChanged,
 )
@@ -79,6 +80,9 @@ def envelope_for(event: DomainEvent) -> Envelope:
                 user_ids=event.recipients,
                 actor_id=event.user_id,
             )
+        case SettingsChanged():
+            updated = p.SettingsUpdated(settings=event.settings)
+            return Envelope(kind="notice", frame=updated.text().encode(), user_ids=(event.user_id,))
         case SessionsRevoked():
             # Not a frame: the hubs close the session's sockets with this reason (4401).
             return Envelope(

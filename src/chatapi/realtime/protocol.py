@@ -28,6 +28,7 @@ from chatapi.schemas import (
     MessageBody,
     MessageRead,
     UserRead,
+    UserSettingsRead,
 )
 
 # Close codes (RFC 6455 ones and the application's 4xxx ones).
@@ -246,6 +247,14 @@ class ConversationCreatedFrame(_ServerFrame):
     title: str | None
 
 
+class SettingsUpdated(_ServerFrame):
+    """You changed your settings (on this device or another): all of them, as they are
+    now (to every socket of yours)."""
+
+    type: Literal["settings.updated"] = "settings.updated"
+    settings: UserSettingsRead
+
+
 class ErrorFrame(_ServerFrame):
     """A frame could not be acted on; the socket stays open."""
 
@@ -271,6 +280,7 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     ReceiptFrame,
     PresenceFrame,
     ConversationCreatedFrame,
+    SettingsUpdated,
     ErrorFrame,
     Pong,
 )
@@ -283,6 +293,7 @@ ServerFrame = Annotated[
     | ReceiptFrame
     | PresenceFrame
     | ConversationCreatedFrame
+    | SettingsUpdated
     | ErrorFrame
     | Pong,
     Field(discriminator="type"),

@@ -8,7 +8,8 @@ password change would keep the current one) marks its refresh tokens revoked in 
 database — the truth — and emits `SessionsRevoked`. Once committed, every instance
 hears it through the broker: its `RevocationCache` learns the session is revoked and
 its hub closes the session's sockets with 4401. `auth.authenticate` refuses (401
-`invalid_token`) an access token whose session is revoked.
+`invalid_token`) an access token whose session is revoked. The push subscriptions the
+revoked sessions registered are deleted with them (that device gets no more pushes).
 
 `RevocationCache` is the small component the app owns: session id -> revoked, loaded
 with one indexed query the first time a session is seen on this instance and answered
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import ua_parser
-from sqlalchemy import Exists, exists, select, update
+from sqlalchemy import Exists, delete, exists, or_, select, update
 from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import col
 
@@ -35,7 +36,7 @@ from chatapi import security
 from chatapi.db import UnitOfWork
 from chatapi.domain import SessionsRevoked
 from chatapi.errors import NotAuthenticated, NotFound
-from chatapi.models import LoginSession, RefreshToken
+from chatapi.models import LoginSession, PushSubscription, RefreshToken
 
 
 class RevocationCache:
@@ -170,6 +171,12 @@ async def revoke_session(uow: UnitOfWork, *, user_id: uuid.UUID, session_id: uui
         .where(col(RefreshToken.family_id) == session_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
+    # The device signed out gets no more pushes (its browser's subscription is gone).
+    await uow.session.execute(
+        delete(PushSubscription).where(
+            col(PushSubscription.user_id) == user_id, col(PushSubscription.session_id) == session_id
+        )
+    )
     uow.emit(SessionsRevoked(user_id=user_id, session_id=session_id))
 
 
@@ -184,6 +191,17 @@ async def revoke_all(
     await uow.session.execute(
         update(RefreshToken).where(*where).values(revoked_at=datetime.now(UTC))
     )
+    # Their devices' push subscriptions go with them (those of a token without a session
+    # too: no session of theirs is kept).
+    doomed = [col(PushSubscription.user_id) == user_id]
+    if keep_session_id is not None:
+        doomed.append(
+            or_(
+                col(PushSubscription.session_id).is_(None),
+                col(PushSubscription.session_id) != keep_session_id,
+            )
+        )
+    await uow.session.execute(delete(PushSubscription).where(*doomed))
     uow.emit(SessionsRevoked(user_id=user_id, keep_session_id=keep_session_id))
 
 

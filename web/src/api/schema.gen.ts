@@ -688,6 +688,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/push/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Subscriptions
+         * @description Your push subscriptions (one per browser or device), the newest first.
+         */
+        get: operations["list_subscriptions_api_v1_push_subscriptions_get"];
+        put?: never;
+        /**
+         * Subscribe
+         * @description Register this browser for pushes: the body is `PushSubscription.toJSON()`. 201 when
+         *     new; 200 when the endpoint was stored already (its keys updated, and it is yours and
+         *     this session's from now on). Signing this session out deletes it. Beyond
+         *     PUSH_MAX_SUBSCRIPTIONS_PER_USER your oldest subscription is deleted. 422
+         *     `invalid_push_endpoint` for an endpoint that is not https://; 404 `push_disabled`.
+         */
+        post: operations["subscribe_api_v1_push_subscriptions_post"];
+        /**
+         * Unsubscribe
+         * @description Stop pushes to this browser: `{"endpoint": ...}`. 204 also when no subscription of
+         *     yours has it (someone else's is left alone).
+         */
+        delete: operations["unsubscribe_api_v1_push_subscriptions_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/push/vapid-public-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Vapid Public Key
+         * @description The server's VAPID public key, for `PushManager.subscribe({applicationServerKey})`.
+         *     No token needed. 404 `push_disabled` when push is switched off.
+         */
+        get: operations["vapid_public_key_api_v1_push_vapid_public_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/search/messages": {
         parameters: {
             query?: never;
@@ -862,6 +916,33 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read Settings
+         * @description Your settings, the same on every device of yours (all on until you change them).
+         */
+        get: operations["read_settings_api_v1_users_me_settings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update Settings
+         * @description Change any of your settings (the others stay); answers all of them. Your other open
+         *     sockets get a `settings.updated` frame. `notifications: false` stops pushes to every
+         *     device of yours; `notification_previews: false` makes them say "New message" (still
+         *     naming the sender and the conversation).
+         */
+        patch: operations["update_settings_api_v1_users_me_settings_patch"];
         trace?: never;
     };
     "/api/v1/users/me/sign-in-methods": {
@@ -1528,6 +1609,53 @@ export interface components {
              */
             name: string;
         };
+        /** PushKeys */
+        PushKeys: {
+            /** Auth */
+            auth: string;
+            /** P256Dh */
+            p256dh: string;
+        };
+        /**
+         * PushSubscriptionCreate
+         * @description The browser's `PushSubscription.toJSON()`, as it is.
+         */
+        PushSubscriptionCreate: {
+            /**
+             * Endpoint
+             * @description the push service URL: https:// (http:// only on loopback when PUSH_ALLOW_HTTP_LOOPBACK is on)
+             */
+            endpoint: string;
+            /**
+             * Expirationtime
+             * @description milliseconds since the epoch, or null (ignored)
+             */
+            expirationTime?: number | null;
+            keys: components["schemas"]["PushKeys"];
+        };
+        /** PushSubscriptionDelete */
+        PushSubscriptionDelete: {
+            /** Endpoint */
+            endpoint: string;
+        };
+        /**
+         * PushSubscriptionRead
+         * @description A push subscription stored for you (one browser or device).
+         */
+        PushSubscriptionRead: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Endpoint */
+            endpoint: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+        };
         /**
          * ReactionRead
          * @description One emoji's reactions on a message.
@@ -1738,6 +1866,39 @@ export interface components {
             username: string;
         };
         /**
+         * UserSettingsRead
+         * @description Your own settings, the same on every device of yours.
+         */
+        UserSettingsRead: {
+            /**
+             * Notification Previews
+             * @description pushes show the message's text or file name (false: "New message", with the sender and the conversation still named)
+             */
+            notification_previews: boolean;
+            /**
+             * Notification Sound
+             * @description the web client plays a sound for new messages
+             */
+            notification_sound: boolean;
+            /**
+             * Notifications
+             * @description push notifications at all (false: no push to any device)
+             */
+            notifications: boolean;
+        };
+        /**
+         * UserSettingsUpdate
+         * @description Any subset of the settings; the others stay as they are.
+         */
+        UserSettingsUpdate: {
+            /** Notification Previews */
+            notification_previews?: boolean | null;
+            /** Notification Sound */
+            notification_sound?: boolean | null;
+            /** Notifications */
+            notifications?: boolean | null;
+        };
+        /**
          * UserUpdate
          * @description What to change; a field left out stays as it is (`email: null` removes it).
          */
@@ -1759,6 +1920,14 @@ export interface components {
             msg: string;
             /** Error Type */
             type: string;
+        };
+        /** VapidPublicKey */
+        VapidPublicKey: {
+            /**
+             * Public Key
+             * @description the VAPID public key: the uncompressed P-256 point, base64url, as PushManager.subscribe() wants it for applicationServerKey
+             */
+            public_key: string;
         };
     };
     responses: never;
@@ -4344,6 +4513,200 @@ export interface operations {
             };
         };
     };
+    list_subscriptions_api_v1_push_subscriptions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionRead"][];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    subscribe_api_v1_push_subscriptions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushSubscriptionCreate"];
+            };
+        };
+        responses: {
+            /** @description the endpoint was stored already: updated, now yours */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionRead"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushSubscriptionRead"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    unsubscribe_api_v1_push_subscriptions_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PushSubscriptionDelete"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    vapid_public_key_api_v1_push_vapid_public_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VapidPublicKey"];
+                };
+            };
+            /** @description Not found, or not visible to you */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     search_messages_api_v1_search_messages_get: {
         parameters: {
             query: {
@@ -4841,6 +5204,95 @@ export interface operations {
             };
             /** @description Not found, or not visible to you */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnprocessableBody"];
+                };
+            };
+        };
+    };
+    read_settings_api_v1_users_me_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSettingsRead"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_settings_api_v1_users_me_settings_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserSettingsRead"];
+                };
+            };
+            /** @description Malformed request (a body that cannot be read) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is larger than the server accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

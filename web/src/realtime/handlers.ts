@@ -114,6 +114,10 @@ export function handleFrame(
     case "pong":
     case "auth.renewed":
       return;
+    case "settings.updated":
+      // Changed on another device (or this one): the cache `GET /users/me/settings` fills.
+      qc.setQueryData(keys.settings, frame.settings);
+      return;
     case "conversation.created":
       getSocketTrack(frame.conversation_id);
       void qc.invalidateQueries({ queryKey: keys.conversations });

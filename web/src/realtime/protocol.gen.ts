@@ -457,6 +457,20 @@ export interface components {
       user_id: string;
     };
     /**
+     * SettingsUpdated
+     * @description You changed your settings (on this device or another): all of them, as they are
+     *     now (to every socket of yours).
+     */
+    SettingsUpdated: {
+      settings: components["schemas"]["UserSettingsRead"];
+      /**
+       * Type
+       * @default settings.updated
+       * @constant
+       */
+      type: "settings.updated";
+    };
+    /**
      * Typing
      * @description Start or stop typing; a `start` not renewed within the typing TTL expires as `stop`.
      */
@@ -537,6 +551,27 @@ export interface components {
       /** Username */
       username: string;
     };
+    /**
+     * UserSettingsRead
+     * @description Your own settings, the same on every device of yours.
+     */
+    UserSettingsRead: {
+      /**
+       * Notification Previews
+       * @description pushes show the message's text or file name (false: "New message", with the sender and the conversation still named)
+       */
+      notification_previews: boolean;
+      /**
+       * Notification Sound
+       * @description the web client plays a sound for new messages
+       */
+      notification_sound: boolean;
+      /**
+       * Notifications
+       * @description push notifications at all (false: no push to any device)
+       */
+      notifications: boolean;
+    };
   };
   responses: never;
   parameters: never;
@@ -575,6 +610,8 @@ export type ReceiptFrame = Schemas["ReceiptFrame"];
 export type PresenceFrame = Schemas["PresenceFrame"];
 /** A conversation you belong to was just created (not a timeline event: no seq; its first event is seq 1). */
 export type ConversationCreatedFrame = Schemas["ConversationCreatedFrame"];
+/** You changed your settings (on this device or another): all of them, as they are now (to every socket of yours). */
+export type SettingsUpdated = Schemas["SettingsUpdated"];
 /** A frame could not be acted on; the socket stays open. */
 export type ErrorFrame = Schemas["ErrorFrame"];
 /** The answer to `ping`. */
@@ -593,6 +630,7 @@ export type ServerFrame =
   | ReceiptFrame
   | PresenceFrame
   | ConversationCreatedFrame
+  | SettingsUpdated
   | ErrorFrame
   | Pong;
 
@@ -626,6 +664,7 @@ export const SERVER_FRAME_TYPES = [
   "receipt",
   "presence",
   "conversation.created",
+  "settings.updated",
   "error",
   "pong",
 ] as const satisfies readonly ServerFrame["type"][];

@@ -1,5 +1,7 @@
 export const keys = {
   me: ["me"] as const,
+  // GET /users/me/settings (notifications, previews, sound); `settings.updated` frames too.
+  settings: ["settings"] as const,
   conversations: ["conversations"] as const,
   conversation: (id: string) => ["conversation", id] as const,
   members: (id: string) => ["members", id] as const,
