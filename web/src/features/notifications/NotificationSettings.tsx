@@ -1,5 +1,5 @@
 import { useId, useState } from "react";
-import { Alert, Button, Form, Spinner } from "react-bootstrap";
+import { Alert, Form, Spinner } from "react-bootstrap";
 import { subscribePush, unsubscribePush, useSettings, useUpdateSettings, type PushUnavailable } from "./api";
 import { notificationPermission } from "./show";
 
@@ -36,7 +36,7 @@ export function NotificationSettings({ enabled }: { enabled: boolean }) {
     setBusy(true);
     try {
       if (on) {
-        if (await allowHere()) await update.mutateAsync({ notifications: true });
+        if ((await allowHere()) && !settings.data?.notifications) await update.mutateAsync({ notifications: true });
       } else {
         await update.mutateAsync({ notifications: false });
         setPushNote(null);
@@ -52,7 +52,9 @@ export function NotificationSettings({ enabled }: { enabled: boolean }) {
   if (settings.isPending) return <Spinner animation="border" size="sm" role="status" aria-label="Loading settings" />;
   if (settings.error) return <Alert variant="danger">{settings.error.message}</Alert>;
   const s = settings.data;
-  const on = s.notifications;
+  // On for this device: the person wants notifications (a choice every device follows)
+  // and this browser may show them.
+  const on = s.notifications && permission === "granted";
   return (
     <section aria-labelledby={`${ids}-title`} className="d-flex flex-column gap-2" data-testid="notification-settings">
       <h3 id={`${ids}-title`} className="h6 mb-1">
@@ -71,13 +73,6 @@ export function NotificationSettings({ enabled }: { enabled: boolean }) {
       ) : permission === "denied" ? (
         <p className="small text-danger-emphasis mb-0" data-testid="permission-note">
           Notifications are blocked for this site: allow them in the browser's site settings.
-        </p>
-      ) : on && permission === "default" ? (
-        <p className="small mb-0">
-          This browser hasn't been allowed to notify yet.{" "}
-          <Button variant="link" size="sm" className="p-0 align-baseline" onClick={() => void allowHere()}>
-            Allow here
-          </Button>
         </p>
       ) : null}
       {pushNote ? (

@@ -3,11 +3,12 @@
  * GET/PATCH /users/me/settings, and `settings.updated` frames from their other tabs and
  * devices) and this browser's Web Push subscription (/push/subscriptions).
  */
-import { useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError, unwrap } from "../../api/client";
+import { keys } from "../conversations/keys";
 import type { NotificationSettings } from "./notify";
 
-export const settingsKey = ["settings"] as const;
+export const settingsKey = keys.settings;
 
 export function fetchSettings(): Promise<NotificationSettings> {
   return unwrap(api.GET("/api/v1/users/me/settings"));
@@ -15,11 +16,6 @@ export function fetchSettings(): Promise<NotificationSettings> {
 
 export function useSettings(enabled = true) {
   return useQuery({ queryKey: settingsKey, queryFn: fetchSettings, enabled, staleTime: Infinity });
-}
-
-/** A `settings.updated` frame: another tab or device changed them. */
-export function applySettings(qc: QueryClient, settings: NotificationSettings): void {
-  qc.setQueryData(settingsKey, settings);
 }
 
 export function useUpdateSettings() {
@@ -84,10 +80,13 @@ export async function subscribePush(): Promise<PushOutcome> {
   } catch {
     return { ok: false, reason: "browser" };
   }
-  const body = subscription.toJSON();
+  const json = subscription.toJSON();
+  const p256dh = json.keys?.p256dh;
+  const auth = json.keys?.auth;
+  if (!p256dh || !auth) return { ok: false, reason: "browser" };
   await unwrap(
     api.POST("/api/v1/push/subscriptions", {
-      body: { endpoint: body.endpoint ?? subscription.endpoint, keys: body.keys ?? {}, expirationTime: null },
+      body: { endpoint: subscription.endpoint, expirationTime: json.expirationTime ?? null, keys: { p256dh, auth } },
     }),
   );
   return { ok: true };

@@ -9,7 +9,7 @@ import {
   type NotifyInput,
 } from "./notify";
 
-const ON = { ...DEFAULT_SETTINGS, notifications: true };
+const ON = DEFAULT_SETTINGS;
 const NOW = Date.parse("2026-06-01T12:00:00Z");
 
 function input(over: Partial<NotifyInput> = {}): NotifyInput {

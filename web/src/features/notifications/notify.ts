@@ -9,19 +9,17 @@
  * when previews are off. One notification per conversation (its tag), replaced as
  * messages arrive.
  */
-import type { Conversation, Message } from "../../api/types";
+import type { Conversation, Message, UserSettings } from "../../api/types";
 import { isMuted } from "../conversations/api";
 
-export interface NotificationSettings {
-  notifications: boolean;
-  notification_previews: boolean;
-  notification_sound: boolean;
-}
+/** GET /users/me/settings: notifications, notification_previews, notification_sound. */
+export type NotificationSettings = UserSettings;
 
+/** The server's answer before any change (everything on). */
 export const DEFAULT_SETTINGS: NotificationSettings = {
-  notifications: false,
+  notifications: true,
   notification_previews: true,
-  notification_sound: false,
+  notification_sound: true,
 };
 
 export interface NotifyInput {
