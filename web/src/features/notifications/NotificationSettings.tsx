@@ -62,6 +62,7 @@ export function NotificationSettings({ enabled }: { enabled: boolean }) {
       </h3>
       <Form.Check
         type="switch"
+        role="switch"
         id={`${ids}-on`}
         label="Desktop notifications for new messages"
         checked={on}
@@ -83,6 +84,7 @@ export function NotificationSettings({ enabled }: { enabled: boolean }) {
       <div className="ms-4 d-flex flex-column gap-1">
         <Form.Check
           type="switch"
+          role="switch"
           id={`${ids}-previews`}
           label="Show message text"
           checked={s.notification_previews}
@@ -91,6 +93,7 @@ export function NotificationSettings({ enabled }: { enabled: boolean }) {
         />
         <Form.Check
           type="switch"
+          role="switch"
           id={`${ids}-sound`}
           label="Play a sound"
           checked={s.notification_sound}

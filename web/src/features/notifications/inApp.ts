@@ -1,17 +1,33 @@
 /** A live `message.new` frame into a desktop notification, when the rules say so (notify.ts). */
 import type { QueryClient } from "@tanstack/react-query";
-import type { Conversation, Member, Message, User } from "../../api/types";
+import type { Conversation, Member, Message } from "../../api/types";
 import { keys } from "../conversations/keys";
+import { fetchUser } from "../users/api";
 import { settingsKey } from "./api";
 import { notificationFor, shouldNotify, type NotificationSettings } from "./notify";
 import { notificationPermission, showChatNotification } from "./show";
 
-export function senderName(qc: QueryClient, conversation: Conversation | undefined, senderId: string): string {
+/** The sender's name: from what the client knows (the chat's peer, its members, people seen), else asked once. */
+export async function senderName(
+  qc: QueryClient,
+  conversation: Conversation | undefined,
+  senderId: string,
+): Promise<string> {
   if (conversation?.other_user?.id === senderId) return conversation.other_user.display_name;
   const member = qc
     .getQueryData<Member[]>(keys.members(conversation?.id ?? ""))
     ?.find((m) => m.user.id === senderId)?.user;
-  return member?.display_name ?? qc.getQueryData<User>(keys.user(senderId))?.display_name ?? "Someone";
+  if (member) return member.display_name;
+  try {
+    const user = await qc.fetchQuery({
+      queryKey: keys.user(senderId),
+      queryFn: () => fetchUser(senderId),
+      staleTime: 10 * 60_000,
+    });
+    return user.display_name;
+  } catch {
+    return "Someone";
+  }
 }
 
 /** Show a notification for `message` if it should notify; `onScreen`: its conversation is open in a visible tab. */
@@ -30,6 +46,9 @@ export function notifyOfMessage(qc: QueryClient, message: Message, meId: string 
     permission: notificationPermission(),
   });
   if (!notify || !settings) return;
-  const n = notificationFor(message, conversation, senderName(qc, conversation, message.sender_id), settings);
-  void showChatNotification(n, settings.notification_sound).catch(() => undefined);
+  void senderName(qc, conversation, message.sender_id)
+    .then((name) =>
+      showChatNotification(notificationFor(message, conversation, name, settings), settings.notification_sound),
+    )
+    .catch(() => undefined);
 }
