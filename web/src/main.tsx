@@ -19,5 +19,9 @@ createRoot(root).render(
 const open = (url: string) => void router.navigate(url);
 window.addEventListener("chatapi:open", (event) => open((event as CustomEvent<string>).detail));
 // The service worker (offline start, updates, notifications) is the built app's: the
-// development server serves modules it could not keep.
-if (import.meta.env.PROD) void registerServiceWorker(open);
+// development server serves modules it could not keep. Registered once the page has
+// loaded, so its first download of the app's files never competes with the page's own.
+if (import.meta.env.PROD) {
+  if (document.readyState === "complete") void registerServiceWorker(open);
+  else window.addEventListener("load", () => void registerServiceWorker(open), { once: true });
+}
