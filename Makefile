@@ -49,8 +49,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# One worker per CPU (pytest-xdist); a module's tests stay on one worker (its servers
+# are module fixtures). PYTEST_ARGS= runs them in one process.
+PYTEST_ARGS ?= -n auto --dist loadfile
 pytest: install web-deps oidc-provider
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 web-test: web oidc-provider
 	@if [ -f web/package.json ]; then cd web && npm run format:check && npm test && npm run test:e2e; fi

@@ -5,6 +5,7 @@ Only fixtures live here; the helpers they use are in helpers.py."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
@@ -27,6 +28,7 @@ from helpers import (
     PG_URL,
     Account,
     Signup,
+    create_worker_database,
     make_settings,
     prepare_postgres,
 )
@@ -36,6 +38,8 @@ from servers import OpenIDProviderProcess, oidc_provider_missing
 def pytest_configure(config: pytest.Config) -> None:
     # The suite must not read a developer's .env or write under ./var.
     os.environ.pop("DATABASE_URL", None)
+    # A pytest-xdist worker's own PostgreSQL database, before any test or server uses it.
+    asyncio.run(create_worker_database())
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 # src imports (module paths may move with the code under test)
 from chatapi.cli import migrate
@@ -33,7 +34,19 @@ from chatapi.settings import Settings
 # --- configuration ------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
-PG_URL = os.environ.get("TEST_DATABASE_URL") or None
+
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker has a PostgreSQL database of its own (`test_gw0`, ...),
+    created by conftest.py; alone, the suite uses TEST_DATABASE_URL's database itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("TEST_DATABASE_URL") or None)
 REDIS_URL = os.environ.get("REDIS_URL") or None
 BACKENDS = ["sqlite", *(["postgres"] if PG_URL else [])]
 PASSWORD = "correct horse battery"
@@ -90,6 +103,24 @@ async def prepare_postgres() -> None:
         await asyncio.to_thread(migrate, make_settings(Path("/tmp"), PG_URL))
         _pg_migrated = True
     await truncate_postgres(PG_URL)
+
+
+async def create_worker_database() -> None:
+    """The worker's own PostgreSQL database (see `_worker_database`), if it is missing."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base or base == PG_URL or PG_URL is None:
+        return
+    name = make_url(PG_URL).database
+    admin = create_async_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            )
+            if not exists:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
 
 
 async def truncate_postgres(url: str) -> None:

@@ -67,6 +67,17 @@ class PresenceChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationSettingsChanged:
+    """A member changed their own settings for a conversation (mute): every device of
+    theirs follows at once."""
+
+    conversation_id: uuid.UUID
+    user_id: uuid.UUID
+    muted: bool
+    muted_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionsRevoked:
     """Login sessions of a user were revoked (logout, a reused refresh token, account
     deletion; a password change some day): their access tokens stop working and their
@@ -94,4 +105,5 @@ DomainEvent = (
     | PresenceChanged
     | SessionsRevoked
     | SettingsChanged
+    | ConversationSettingsChanged
 )

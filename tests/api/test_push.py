@@ -384,6 +384,9 @@ async def test_the_vapid_public_key_is_an_uncompressed_p256_point(
     [
         ({"endpoint": "ftp://push.example/x"}, "invalid_push_endpoint"),
         ({"endpoint": "http://push.example/x"}, "invalid_push_endpoint"),
+        ({"endpoint": "https://10.1.2.3/x"}, "invalid_push_endpoint"),
+        ({"endpoint": "https://[fe80::1]/x"}, "invalid_push_endpoint"),
+        ({"endpoint": "https:///x"}, "invalid_push_endpoint"),
         ({"keys": {"p256dh": "AAAA", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "p256dh"),
         ({"keys": {"p256dh": None, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "p256dh"),
         ({"auth": "c2hvcnQ"}, "auth"),

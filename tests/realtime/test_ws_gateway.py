@@ -694,3 +694,27 @@ async def test_ws_sigkill_mid_stream_then_restart_every_message_once_in_order(
     assert acked == list(range(1, total + 1))  # each client_id stored once
     assert receiver.bodies == [f"m{i}" for i in range(total)]
     assert receiver.out_of_order == []
+
+
+async def test_muting_reaches_every_device_of_the_muter_and_nobody_else(
+    sockets: Sockets, server: Server, api: Api
+) -> None:
+    alice, bob = await api.signup(), await api.signup()
+    conv = await api.group(alice, [bob])
+    phone = await sockets.open(server.ws_url, alice.token)
+    laptop = await sockets.open(server.ws_url, alice.token)
+    bobs = await sockets.open(server.ws_url, bob.token)
+    r = await api.http.patch(
+        f"/api/v1/conversations/{conv}/settings", json={"mute": "8h"}, headers=alice.headers
+    )
+    assert r.status_code == 200, r.text
+    for device in (phone, laptop):
+        frame = await device.expect("conversation.settings")
+        assert frame["conversation_id"] == conv and frame["muted"] is True
+        assert frame["muted_until"] == r.json()["muted_until"] is not None
+    r = await api.http.patch(
+        f"/api/v1/conversations/{conv}/settings", json={"mute": "off"}, headers=alice.headers
+    )
+    unmuted = await laptop.expect("conversation.settings")
+    assert unmuted["muted"] is False and unmuted["muted_until"] is None
+    assert await bobs.quiet(0.3, types=["conversation.settings"]) == []

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from chatapi.domain import (
     ConversationCreated,
+    ConversationSettingsChanged,
     DomainEvent,
     MarkersMoved,
     PresenceChanged,
@@ -83,6 +84,13 @@ def envelope_for(event: DomainEvent) -> Envelope:
         case SettingsChanged():
             updated = p.SettingsUpdated(settings=event.settings)
             return Envelope(kind="notice", frame=updated.text().encode(), user_ids=(event.user_id,))
+        case ConversationSettingsChanged():
+            changed = p.ConversationSettingsFrame(
+                conversation_id=event.conversation_id,
+                muted=event.muted,
+                muted_until=event.muted_until,
+            )
+            return Envelope(kind="notice", frame=changed.text().encode(), user_ids=(event.user_id,))
         case SessionsRevoked():
             # Not a frame: the hubs close the session's sockets with this reason (4401).
             return Envelope(

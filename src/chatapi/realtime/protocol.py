@@ -255,6 +255,16 @@ class SettingsUpdated(_ServerFrame):
     settings: UserSettingsRead
 
 
+class ConversationSettingsFrame(_ServerFrame):
+    """Your own settings for a conversation changed (on this device or another): it is
+    muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only."""
+
+    type: Literal["conversation.settings"] = "conversation.settings"
+    conversation_id: uuid.UUID
+    muted: bool
+    muted_until: datetime | None
+
+
 class ErrorFrame(_ServerFrame):
     """A frame could not be acted on; the socket stays open."""
 
@@ -281,6 +291,7 @@ SERVER_FRAMES: tuple[type[BaseModel], ...] = (
     PresenceFrame,
     ConversationCreatedFrame,
     SettingsUpdated,
+    ConversationSettingsFrame,
     ErrorFrame,
     Pong,
 )
@@ -294,6 +305,7 @@ ServerFrame = Annotated[
     | PresenceFrame
     | ConversationCreatedFrame
     | SettingsUpdated
+    | ConversationSettingsFrame
     | ErrorFrame
     | Pong,
     Field(discriminator="type"),

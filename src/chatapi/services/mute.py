@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from chatapi.db import UnitOfWork
+from chatapi.domain import ConversationSettingsChanged
 from chatapi.models import Member
 from chatapi.schemas import ConversationSettings
 from chatapi.services.membership import require_member
@@ -54,6 +55,15 @@ async def set_mute(
         .values(muted_until=until)
     )
     now = datetime.now(UTC)
-    return ConversationSettings(
+    settings = ConversationSettings(
         muted=is_muted(until, now=now), muted_until=shown_until(until, now=now)
     )
+    uow.emit(
+        ConversationSettingsChanged(
+            conversation_id=conversation_id,
+            user_id=user_id,
+            muted=settings.muted,
+            muted_until=settings.muted_until,
+        )
+    )
+    return settings

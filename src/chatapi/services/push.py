@@ -73,8 +73,10 @@ def push_disabled() -> NotFound:
 
 
 def check_endpoint(endpoint: str, *, allow_http_loopback: bool) -> str:
-    """A push endpoint must be an https:// URL (http:// only to a loopback address, when
-    allowed): 422 `invalid_push_endpoint` otherwise."""
+    """A push endpoint must be an https:// URL of a public host (http:// only to a
+    loopback address, when allowed): 422 `invalid_push_endpoint` otherwise. Push services
+    are on the internet; an address of our own network (10.x, 192.168.x, loopback, ...)
+    would make the server POST wherever a user points it."""
     endpoint = endpoint.strip()
     try:
         parts = urlsplit(endpoint)
@@ -82,9 +84,10 @@ def check_endpoint(endpoint: str, *, allow_http_loopback: bool) -> str:
         _ = parts.port  # a port that does not parse is refused here, not when pushing
     except ValueError:
         host, parts = "", urlsplit("")
-    if parts.scheme == "https" and host:
+    loopback = _loopback(host)
+    if allow_http_loopback and loopback and parts.scheme in ("http", "https"):
         return endpoint
-    if parts.scheme == "http" and host and allow_http_loopback and _loopback(host):
+    if parts.scheme == "https" and host and not loopback and not _private(host):
         return endpoint
     raise Unprocessable(
         "endpoint must be the https:// URL of a push service, as the browser's "
@@ -94,10 +97,18 @@ def check_endpoint(endpoint: str, *, allow_http_loopback: bool) -> str:
 
 
 def _loopback(host: str) -> bool:
-    if host == "localhost":
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _private(host: str) -> bool:
+    """An address literal that is not a public one (private, link-local, reserved, ...)."""
+    try:
+        return not ip_address(host).is_global
     except ValueError:
         return False
 

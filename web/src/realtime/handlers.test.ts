@@ -283,4 +283,16 @@ describe("socket frames into the cache", () => {
     );
     expect(list(qc).find((c) => c.id === CONV)?.title).toBe("New name");
   });
+
+  it("follows a mute made on another device, in the list and the open conversation", () => {
+    const { qc, ctx } = setup();
+    qc.setQueryData(keys.conversation(CONV), conversation());
+    const until = "2026-01-01T08:00:00Z";
+    handleFrame(qc, { type: "conversation.settings", conversation_id: CONV, muted: true, muted_until: until }, ctx);
+    expect(list(qc).find((c) => c.id === CONV)).toMatchObject({ muted: true, muted_until: until });
+    expect(list(qc).find((c) => c.id === "other")?.muted).toBe(false);
+    expect(qc.getQueryData<Conversation>(keys.conversation(CONV))?.muted).toBe(true);
+    handleFrame(qc, { type: "conversation.settings", conversation_id: CONV, muted: false, muted_until: null }, ctx);
+    expect(list(qc).find((c) => c.id === CONV)).toMatchObject({ muted: false, muted_until: null });
+  });
 });

@@ -6,7 +6,7 @@
  */
 import type { QueryClient } from "@tanstack/react-query";
 import type { ChatEvent, Conversation, Member, Message, User } from "../api/types";
-import { becomeFormer, noteNewsBeforeList } from "../features/conversations/api";
+import { applyConversationSettings, becomeFormer, noteNewsBeforeList } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import {
   catchUpIfGap,
@@ -121,6 +121,13 @@ export function handleFrame(
     case "conversation.created":
       getSocketTrack(frame.conversation_id);
       void qc.invalidateQueries({ queryKey: keys.conversations });
+      return;
+    case "conversation.settings":
+      // Muted or unmuted here or on another device of mine: every tab follows at once.
+      applyConversationSettings(qc, frame.conversation_id, {
+        muted: frame.muted,
+        muted_until: frame.muted_until,
+      });
       return;
     default:
       assertNever(frame);

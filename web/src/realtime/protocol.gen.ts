@@ -63,6 +63,28 @@ export interface components {
       type: "conversation.created";
     };
     /**
+     * ConversationSettingsFrame
+     * @description Your own settings for a conversation changed (on this device or another): it is
+     *     muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only.
+     */
+    ConversationSettingsFrame: {
+      /**
+       * Conversation Id
+       * Format: uuid
+       */
+      conversation_id: string;
+      /** Muted */
+      muted: boolean;
+      /** Muted Until */
+      muted_until: string | null;
+      /**
+       * Type
+       * @default conversation.settings
+       * @constant
+       */
+      type: "conversation.settings";
+    };
+    /**
      * Delivered
      * @description Move the delivered marker forward to `seq`.
      */
@@ -612,6 +634,8 @@ export type PresenceFrame = Schemas["PresenceFrame"];
 export type ConversationCreatedFrame = Schemas["ConversationCreatedFrame"];
 /** You changed your settings (on this device or another): all of them, as they are now (to every socket of yours). */
 export type SettingsUpdated = Schemas["SettingsUpdated"];
+/** Your own settings for a conversation changed (on this device or another): it is muted until `muted_until` (null: until unmuted), or not muted. Sent to your sockets only. */
+export type ConversationSettingsFrame = Schemas["ConversationSettingsFrame"];
 /** A frame could not be acted on; the socket stays open. */
 export type ErrorFrame = Schemas["ErrorFrame"];
 /** The answer to `ping`. */
@@ -631,6 +655,7 @@ export type ServerFrame =
   | PresenceFrame
   | ConversationCreatedFrame
   | SettingsUpdated
+  | ConversationSettingsFrame
   | ErrorFrame
   | Pong;
 
@@ -665,6 +690,7 @@ export const SERVER_FRAME_TYPES = [
   "presence",
   "conversation.created",
   "settings.updated",
+  "conversation.settings",
   "error",
   "pong",
 ] as const satisfies readonly ServerFrame["type"][];

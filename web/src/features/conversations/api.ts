@@ -229,13 +229,21 @@ export function useMuteConversation(id: string) {
           body: { mute },
         }),
       ),
-    onSuccess: (settings) => {
-      qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
-        list?.map((c) => (c.id === id ? { ...c, ...settings } : c)),
-      );
-      qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? { ...c, ...settings } : c));
-    },
+    onSuccess: (settings) => applyConversationSettings(qc, id, settings),
   });
+}
+
+/** My settings for a conversation changed (this tab's answer, or a frame from another device). */
+export function applyConversationSettings(
+  qc: QueryClient,
+  id: string,
+  settings: Pick<Conversation, "muted" | "muted_until">,
+): void {
+  const patch = { muted: settings.muted, muted_until: settings.muted_until };
+  qc.setQueryData<Conversation[]>(keys.conversations, (list) =>
+    list?.map((c) => (c.id === id ? { ...c, ...patch } : c)),
+  );
+  qc.setQueryData<Conversation>(keys.conversation(id), (c) => (c ? { ...c, ...patch } : c));
 }
 
 /** Muted now (a mute with an end that has passed is over). */
