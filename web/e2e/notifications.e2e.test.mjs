@@ -176,7 +176,10 @@ describe("desktop notifications in the browser", { skip: Boolean(missing), timeo
     const dialog = page.getByRole("dialog", { name: "Settings" });
     await dialog.getByTestId("notification-settings").waitFor();
     // Done fading in (for the screenshots).
-    await page.waitForFunction(() => getComputedStyle(document.querySelector(".modal.show")).opacity === "1");
+    await page.waitForFunction(() => {
+      const modal = document.querySelector(".modal.show");
+      return modal !== null && getComputedStyle(modal).opacity === "1";
+    });
     return dialog;
   }
 
