@@ -371,12 +371,12 @@ def _mount_web_client(app: FastAPI, settings: Settings) -> None:
         except (OSError, ValueError):
             found = False
         if found:
-            headers = (
-                {"Cache-Control": "public, max-age=31536000, immutable"}
-                if path.startswith("assets/")
-                else None
-            )
-            return FileResponse(candidate, headers=headers)
+            # Hashed build output never changes; every other file (index.html, the service
+            # worker, the manifest, theme.js) keeps its name across deploys, so the browser
+            # asks again each time (a 304 when unchanged) instead of running a stale one.
+            immutable = path.startswith("assets/")
+            cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
+            return FileResponse(candidate, headers={"Cache-Control": cache})
         return FileResponse(root / "index.html", headers={"Cache-Control": "no-cache"})
 
 

@@ -43,8 +43,16 @@ BASE_HEADERS = {
 APP_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; "
     "img-src 'self' blob: data:; media-src 'self' blob:; font-src 'self' data:; "
-    "connect-src 'self'{ws}; object-src 'none'; worker-src 'none'; "
+    "connect-src 'self'{ws}; object-src 'none'; worker-src 'self'; manifest-src 'self'; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+# The service worker (/sw.js, registered by the web client): a worker takes the policy of
+# its own script, so it may fetch the app's own files (to keep the shell for offline use)
+# and nothing else.
+SW_PATH = "/sw.js"
+SW_CSP = (
+    "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 # JSON, files and everything that is not a page: nothing may run or load.
 NONE_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -59,6 +67,8 @@ def content_security_policy(path: str, content_type: str, host: str) -> str:
     """The policy for a response of this path and type, asked for with this Host."""
     if path.startswith(DOCS_PATHS):
         return DOCS_CSP
+    if path == SW_PATH and "javascript" in content_type:
+        return SW_CSP
     if not content_type.startswith("text/html"):
         return NONE_CSP
     # 'self' covers ws:/wss: of the page's own host in CSP 3 browsers; older ones need

@@ -31,3 +31,4 @@ export type EventType = ChatEvent["type"];
 export type SearchHit = Schemas["SearchHit"];
 export type SearchResults = Schemas["SearchResults"];
 export type SnippetPart = Schemas["SnippetPart"];
+export type UserSettings = Schemas["UserSettingsRead"];

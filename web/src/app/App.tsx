@@ -2,6 +2,7 @@ import { QueryClientProvider } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { RouterProvider } from "react-router";
 import { AuthProvider } from "../features/auth/AuthProvider";
+import { UpdatePrompt } from "../features/pwa/UpdatePrompt";
 import { installDialogFocusTrap } from "../lib/focusTrap";
 import { RealtimeProvider } from "../realtime/RealtimeProvider";
 import { queryClient } from "./queryClient";
@@ -14,6 +15,7 @@ export function App() {
       <AuthProvider>
         <RealtimeProvider>
           <RouterProvider router={router} />
+          <UpdatePrompt />
         </RealtimeProvider>
       </AuthProvider>
     </QueryClientProvider>

@@ -3,6 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { RealtimeContext, type RealtimeValue } from "../realtime/context";
 import type { ConnectionState } from "../realtime/socket";
+import { setShowingOfflineCopy } from "../features/pwa/offline";
 import { ConnectionBanner } from "./ConnectionBanner";
 
 function value(state: ConnectionState, retryNow = vi.fn()): RealtimeValue {
@@ -54,5 +55,16 @@ describe("ConnectionBanner", () => {
     const { retryNow } = renderBanner("offline");
     await userEvent.click(screen.getByRole("button", { name: "Retry now" }));
     expect(retryNow).toHaveBeenCalledTimes(1);
+  });
+
+  it("says the chats are the saved copy when the app opened without a network", () => {
+    const { set } = renderBanner("connecting");
+    act(() => setShowingOfflineCopy(true));
+    expect(screen.getByTestId("connection-banner")).toHaveTextContent(
+      "You are offline. Showing your chats as they were when you were last online.",
+    );
+    act(() => setShowingOfflineCopy(false));
+    set("ready");
+    expect(screen.queryByTestId("connection-banner")).toBeNull();
   });
 });

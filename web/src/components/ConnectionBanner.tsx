@@ -1,4 +1,5 @@
-import { useEffect, useState } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
+import { onOfflineCopyChange, showingOfflineCopy } from "../features/pwa/offline";
 import { Alert, Button } from "react-bootstrap";
 import { useRealtime } from "../realtime/RealtimeProvider";
 import type { ConnectionState } from "../realtime/socket";
@@ -26,9 +27,15 @@ export function ConnectionBanner() {
     return () => clearTimeout(t);
   }, [down]);
 
+  // Opened without a network: the chats on screen are the copy saved on this device.
+  const savedCopy = useSyncExternalStore(onOfflineCopyChange, showingOfflineCopy, () => false);
+
   let text: string | null = null;
   let variant = "warning";
-  if (state === "offline") {
+  if ((state === "offline" || down) && savedCopy && !everReady) {
+    text = "You are offline. Showing your chats as they were when you were last online.";
+    variant = "danger";
+  } else if (state === "offline") {
     text = "You are offline. Messages you write will be sent when the connection is back.";
     variant = "danger";
   } else if (down && late) {

@@ -18,6 +18,8 @@ import { keys } from "../features/conversations/keys";
 import { markDelivered } from "../features/messages/api";
 import { persistChanges } from "../features/messages/changes";
 import { persistOutbox } from "../features/messages/outbox";
+import { notifyOfMessage } from "../features/notifications/inApp";
+import { persistForOffline } from "../features/pwa/offline";
 import { getSocket, onSocketAuthLost } from "./connection";
 import { handleFrame } from "./handlers";
 import type { ClientFrame } from "./protocol";
@@ -76,6 +78,7 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
             qc.getQueryData<Member[]>(keys.members(conversationId))?.find((m) => m.user.id === userId)?.user
               .display_name,
           onSocketError: (_code, detail) => setLastError(detail),
+          notify: (message, onScreen) => notifyOfMessage(qc, message, meId, onScreen),
         },
         source,
       ),
@@ -91,6 +94,12 @@ export function RealtimeProvider({ children }: { children: ReactNode }) {
       stopChanges();
     };
   }, [status, qc, meId]);
+
+  // The last list seen, for a start without network (IndexedDB).
+  useEffect(() => {
+    if (status !== "signed-in" || !me) return;
+    return persistForOffline(qc, me);
+  }, [status, qc, me]);
 
   // The socket catches up what the timelines have applied, never what the list counts
   // (a watermark raised to the list's last_seq skipped messages not yet applied).

@@ -5,7 +5,7 @@
  * it is handled.
  */
 import type { QueryClient } from "@tanstack/react-query";
-import type { ChatEvent, Conversation, Member, User } from "../api/types";
+import type { ChatEvent, Conversation, Member, Message, User } from "../api/types";
 import { applyConversationSettings, becomeFormer, noteNewsBeforeList } from "../features/conversations/api";
 import { keys } from "../features/conversations/keys";
 import {
@@ -41,6 +41,8 @@ export interface FrameContext {
   announce: (text: string) => void;
   displayName: (conversationId: string, userId: string) => string | undefined;
   onSocketError: (code: string, detail: string) => void;
+  /** A live message from someone else; `onScreen`: its conversation is open in a visible tab. */
+  notify?: (message: Message, onScreen: boolean) => void;
 }
 
 /**
@@ -174,6 +176,7 @@ function handleEvent(qc: QueryClient, event: ChatEvent, ctx: FrameContext, live:
       if (!mine) {
         if (live) setTyping(id, message.sender_id, false);
         markDelivered(id, event.seq);
+        if (live) ctx.notify?.(message, visible);
         if (visible && live) {
           const who = ctx.displayName(id, message.sender_id) ?? "Someone";
           ctx.announce(`${who}: ${message.deleted ? "message deleted" : message.body || "sent an attachment"}`);

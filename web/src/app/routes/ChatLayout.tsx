@@ -13,7 +13,9 @@ import { useAuthOptions } from "../../features/auth/sso";
 import { isMuted, useConversations } from "../../features/conversations/api";
 import { ConversationList } from "../../features/conversations/ConversationList";
 import { ProfileModal } from "../../features/profile/ProfileModal";
+import { useNotifications } from "../../features/notifications/useNotifications";
 import { SecurityModal } from "../../features/settings/SecurityModal";
+import { SettingsModal } from "../../features/settings/SettingsModal";
 import { Avatar } from "../../components/Avatar";
 import { BlockedModal } from "../../features/moderation/BlockedModal";
 import { isModerator } from "../../features/moderation/api";
@@ -40,6 +42,8 @@ export function ChatLayout() {
     () => (location.state as { signInMethods?: boolean } | null)?.signInMethods === true,
   );
   const [security, setSecurity] = useState(false);
+  const [settings, setSettings] = useState(false);
+  useNotifications(status === "signed-in", conversationId);
   const [profile, setProfile] = useState(false);
   const [blockedList, setBlockedList] = useState(false);
   const hasProviders = (useAuthOptions().data?.providers.length ?? 0) > 0;
@@ -107,6 +111,9 @@ export function ChatLayout() {
                 <Dropdown.Item as="button" onClick={() => setProfile(true)}>
                   Profile…
                 </Dropdown.Item>
+                <Dropdown.Item as="button" onClick={() => setSettings(true)}>
+                  Settings…
+                </Dropdown.Item>
                 <Dropdown.Item as="button" onClick={() => setSecurity(true)}>
                   Security…
                 </Dropdown.Item>
@@ -137,6 +144,7 @@ export function ChatLayout() {
         </Navbar>
         <ProfileModal show={profile} onHide={() => setProfile(false)} />
         <SecurityModal show={security} onHide={() => setSecurity(false)} />
+        <SettingsModal show={settings} onHide={() => setSettings(false)} />
         <BlockedModal show={blockedList} onHide={() => setBlockedList(false)} />
         <SearchDialog show={searching} onHide={() => setSearching(false)} meId={me?.id} />
         <SignInMethodsModal show={signInMethods} onHide={() => setSignInMethods(false)} returnTo={location.pathname} />

@@ -9,6 +9,7 @@ import { resetMarkers } from "../messages/api";
 import { forgetChanges } from "../messages/changes";
 import { forgetDrafts } from "../messages/drafts";
 import { forgetOutbox } from "../messages/outbox";
+import { forgetOffline, isUnreachable, offlineMe } from "../pwa/offline";
 
 type Status = "checking" | "signed-in" | "signed-out";
 
@@ -34,6 +35,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         setStatus("signed-out");
         qc.clear();
         resetMarkers();
+        void forgetOffline();
       }
     });
     if (status === "checking") {
@@ -50,7 +52,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const me = useQuery({
     queryKey: keys.me,
     enabled: status === "signed-in",
-    queryFn: () => unwrap(api.GET("/api/v1/users/me")),
+    // Without network, the user last signed in here (the app opens offline with their list).
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/users/me")).catch(async (error: unknown) => {
+        const saved = isUnreachable(error) ? await offlineMe() : undefined;
+        if (!saved) throw error;
+        return saved;
+      }),
     staleTime: Infinity,
   });
 
@@ -106,6 +114,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       forgetChanges(meId);
       forgetDrafts(meId);
     }
+    await forgetOffline();
     await session.logout();
   }, [meId]);
 

@@ -3,6 +3,7 @@ import { replaceEqualDeep, useMutation, useQuery, useQueryClient, type QueryClie
 import { api, unwrap } from "../../api/client";
 import type { ChatEvent, Conversation, Member, Role, User } from "../../api/types";
 import { keepMarkersForward } from "../messages/receipts";
+import { isUnreachable, offlineConversations, offlineMe, setShowingOfflineCopy } from "../pwa/offline";
 import { rememberUsers } from "../users/api";
 import { keys } from "./keys";
 
@@ -22,10 +23,29 @@ export function useConversations(enabled = true) {
   const qc = useQueryClient();
   return useQuery({
     queryKey: keys.conversations,
-    queryFn: () => loadConversationList(qc),
+    queryFn: () =>
+      loadConversationList(qc).then(
+        (list) => {
+          setShowingOfflineCopy(false);
+          return list;
+        },
+        (error: unknown) => offlineFallback(qc, error),
+      ),
     select: sortConversations,
     enabled,
   });
+}
+
+/**
+ * The server cannot be reached (a start without network): the list last seen on this
+ * device (IndexedDB), refetched when the socket is ready again. Any other failure stands.
+ */
+async function offlineFallback(qc: QueryClient, error: unknown): Promise<Conversation[]> {
+  const meId = qc.getQueryData<User>(keys.me)?.id ?? (await offlineMe())?.id;
+  const saved = isUnreachable(error) && meId ? await offlineConversations(meId) : undefined;
+  if (!saved) throw error;
+  setShowingOfflineCopy(true);
+  return saved;
 }
 
 /** The list for the cache: fetched, then merged with what the cache learnt meanwhile. */
