@@ -6,7 +6,6 @@
 // browser (with fake media devices) for the file; a context per tab.
 // Run: npm run build && node --test --test-concurrency=1 e2e/calls.e2e.test.mjs
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -16,13 +15,11 @@ import {
   createGroupViaApi,
   FAKE_MEDIA_ARGS,
   inCI,
-  launchBrowser,
-  loginViaApi,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
@@ -71,22 +68,15 @@ describe("calls in the browser", { skip: Boolean(missing), timeout: 150_000 }, (
   let bob2;
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        REGISTER_RATE_LIMIT: "1000/hour",
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
+    ({ server, browser } = await startScenario(
+      {
         // Unanswered calls end as missed sooner than 45 s; every call here is answered well within it.
         CALL_RING_TIMEOUT_SECONDS: String(RING_SECONDS),
-      }),
-      launchBrowser(FAKE_MEDIA_ARGS),
-    ]);
+      },
+      FAKE_MEDIA_ARGS,
+    ));
     base = server.baseURL;
-    for (const [name, display] of Object.entries(PEOPLE)) {
-      const user = await registerViaApi(base, name, PASSWORD, display);
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    Object.assign(people, await signUpAll(base, PASSWORD, PEOPLE));
     people.bob.withAlice = await createDirectViaApi(base, people.alice.token, people.bob.id);
     await createDirectViaApi(base, people.alice.token, people.carol.id);
     people.carol.withDave = await createDirectViaApi(base, people.carol.token, people.dave.id);

@@ -6,7 +6,6 @@
 // Run: npm run build && node --test --test-concurrency=1 e2e/formatting.e2e.test.mjs
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -15,13 +14,11 @@ import {
   createDirectViaApi,
   createGroupViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
   webDir,
 } from "./harness.mjs";
 
@@ -47,24 +44,9 @@ describe("mentions and formatting in the browser", { skip: Boolean(missing), tim
   const dialogs = [];
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        REGISTER_RATE_LIMIT: "1000/hour",
-        MESSAGE_RATE_LIMIT: "1000/minute",
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
-      }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario());
     base = server.baseURL;
-    await Promise.all(
-      PEOPLE.map(async (name) => {
-        const display = name[0].toUpperCase() + name.slice(1);
-        const user = await registerViaApi(base, name, PASSWORD, display);
-        people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-      }),
-    );
+    Object.assign(people, await signUpAll(base, PASSWORD, PEOPLE));
   });
 
   after(async () => {

@@ -183,6 +183,41 @@ export async function launchBrowser(extraArgs = []) {
 export const FAKE_MEDIA_ARGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"];
 
 /** Register through the API (for people the test does not drive through the UI). */
+/** What every browser scenario runs its server with: many sign-ups and messages, and cheap
+ * password hashes (sign-ins are not what most files test). */
+export const SCENARIO_ENV = {
+  REGISTER_RATE_LIMIT: "1000/hour",
+  MESSAGE_RATE_LIMIT: "1000/minute",
+  PASSWORD_HASH_TIME_COST: "1",
+  PASSWORD_HASH_MEMORY_KIB: "1024",
+};
+
+/** A file's one server (SCENARIO_ENV and `extraEnv`) and one browser, started together,
+ * with the screenshot folder made. */
+export async function startScenario(extraEnv = {}, browserArgs = []) {
+  await mkdir(screenshotDir, { recursive: true });
+  const [server, browser] = await Promise.all([
+    startServer({ ...SCENARIO_ENV, ...extraEnv }),
+    launchBrowser(browserArgs),
+  ]);
+  return { server, browser };
+}
+
+/** Register and sign in everyone through the API, at once. `who` is `{username: display
+ * name}`, or a list of usernames (shown capitalized); answers `{username: {id, token}}`. */
+export async function signUpAll(baseURL, password, who) {
+  const displays = Array.isArray(who)
+    ? Object.fromEntries(who.map((name) => [name, name[0].toUpperCase() + name.slice(1)]))
+    : who;
+  const entries = await Promise.all(
+    Object.entries(displays).map(async ([name, display]) => {
+      const user = await registerViaApi(baseURL, name, password, display);
+      return [name, { id: user.id, token: await loginViaApi(baseURL, name, password) }];
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
 export async function registerViaApi(baseURL, username, password, displayName) {
   const r = await fetch(`${baseURL}/api/v1/auth/register`, {
     method: "POST",

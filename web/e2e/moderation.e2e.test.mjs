@@ -5,7 +5,6 @@
 // accepted. One server and one browser for the file; one context per person.
 // Run: npx vite build && node --test e2e/moderation.e2e.test.mjs
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -15,14 +14,12 @@ import {
   createDirectViaApi,
   createGroupViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   makePng,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
@@ -44,21 +41,9 @@ describe("moderation in the browser", { skip: Boolean(missing), timeout: 120_000
   let group;
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        REGISTER_RATE_LIMIT: "1000/hour",
-        MESSAGE_RATE_LIMIT: "1000/minute",
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
-      }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario());
     base = server.baseURL;
-    for (const [name, display] of Object.entries(PEOPLE)) {
-      const user = await registerViaApi(base, name, PASSWORD, display);
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    Object.assign(people, await signUpAll(base, PASSWORD, PEOPLE));
     // The first admin is made on the command line, as on a real server.
     await server.command(["admin", "grant", "mod", "admin"]);
     group = await createGroupViaApi(base, people.alice.token, "Book club", [people.mallory.id]);

@@ -15,7 +15,6 @@
 // worker, which runs sw.ts's own handler.
 // Run: npx vite build && node --test e2e/notifications.e2e.test.mjs
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -24,13 +23,11 @@ import {
   createDirectViaApi,
   createGroupViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
@@ -66,24 +63,9 @@ describe("desktop notifications in the browser", { skip: Boolean(missing), timeo
   let alice;
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        REGISTER_RATE_LIMIT: "1000/hour",
-        MESSAGE_RATE_LIMIT: "1000/minute",
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
-      }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario());
     base = server.baseURL;
-    for (const [name, display] of [
-      ["alice", "Alice Liddell"],
-      ["bob", "Bob Dylan"],
-    ]) {
-      const user = await registerViaApi(base, name, PASSWORD, display);
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    Object.assign(people, await signUpAll(base, PASSWORD, { alice: "Alice Liddell", bob: "Bob Dylan" }));
     direct = await createDirectViaApi(base, people.bob.token, people.alice.id);
     group = await createGroupViaApi(base, people.bob.token, "Weekend plans", [people.alice.id]);
     await postMessage(base, people.bob.token, direct.id, "Hi Alice");

@@ -6,7 +6,6 @@
 // dialog and of Bob's view. One server and one browser for the file; a context per person.
 // Run: npx vite build && node --test e2e/profile.e2e.test.mjs
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -15,14 +14,12 @@ import {
   createDirectViaApi,
   createGroupViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   makePng,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
@@ -45,16 +42,9 @@ describe("profile pictures and names, live", { skip: Boolean(missing), timeout: 
   let bob;
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({ REGISTER_RATE_LIMIT: "1000/hour", PASSWORD_HASH_TIME_COST: "1", PASSWORD_HASH_MEMORY_KIB: "1024" }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario());
     base = server.baseURL;
-    for (const [name, display] of Object.entries(PEOPLE)) {
-      const user = await registerViaApi(base, name, PASSWORD, display);
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    Object.assign(people, await signUpAll(base, PASSWORD, PEOPLE));
     const direct = await createDirectViaApi(base, people.alice.token, people.bob.id);
     await postMessage(base, people.alice.token, direct.id, "Hi Bob, new picture soon");
     const group = await createGroupViaApi(base, people.bob.token, "Book club", [people.alice.id]);

@@ -7,7 +7,7 @@
 // would) and one browser; a context per scenario.
 // Run: npx vite build && node --test e2e/pwa.e2e.test.mjs
 import assert from "node:assert/strict";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -15,13 +15,11 @@ import {
   collectCspViolations,
   createDirectViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
   webDir,
 } from "./harness.mjs";
 
@@ -42,27 +40,14 @@ describe("installable app, offline start and updates", { skip: Boolean(missing),
   const people = {};
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
     // A copy of the build: the update scenario deploys a "new version" into it.
     dist = await mkdtemp(join(tmpdir(), "chatapi-pwa-dist-"));
     await cp(join(webDir, "dist"), dist, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        WEB_DIST_DIR: dist,
-        REGISTER_RATE_LIMIT: "1000/hour",
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
-      }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario({
+      WEB_DIST_DIR: dist,
+    }));
     base = server.baseURL;
-    for (const [name, display] of [
-      ["alice", "Alice Liddell"],
-      ["bob", "Bob Dylan"],
-    ]) {
-      const user = await registerViaApi(base, name, PASSWORD, display);
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    Object.assign(people, await signUpAll(base, PASSWORD, { alice: "Alice Liddell", bob: "Bob Dylan" }));
     const direct = await createDirectViaApi(base, people.bob.token, people.alice.id);
     await postMessage(base, people.bob.token, direct.id, "See you at the station");
   });

@@ -5,7 +5,6 @@
 // for the file; one context per person.
 // Run: npm run build && node --test --test-concurrency=1 e2e/reactions.e2e.test.mjs
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -14,13 +13,11 @@ import {
   collectCspViolations,
   createGroupViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
@@ -45,21 +42,9 @@ describe("reactions and pins in the browser", { skip: Boolean(missing), timeout:
   let bob;
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        REGISTER_RATE_LIMIT: "1000/hour",
-        MESSAGE_RATE_LIMIT: "1000/minute",
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
-      }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario());
     base = server.baseURL;
-    for (const [name, display] of Object.entries(PEOPLE)) {
-      const user = await registerViaApi(base, name, PASSWORD, display);
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    Object.assign(people, await signUpAll(base, PASSWORD, PEOPLE));
     group = await createGroupViaApi(base, people.alice.token, "Weekend plans", [people.bob.id]);
     // The first message is far back: more than one page of history comes after it.
     await postMessage(base, people.bob.token, group.id, "Hike on Saturday?");

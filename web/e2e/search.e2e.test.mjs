@@ -4,7 +4,6 @@
 // message highlighted. One server and one browser for the file; one context per person.
 // Run: npm run build && node --test --test-concurrency=1 e2e/search.e2e.test.mjs
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -13,13 +12,11 @@ import {
   createDirectViaApi,
   createGroupViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
@@ -41,21 +38,9 @@ describe("message search in the browser", { skip: Boolean(missing), timeout: 60_
   let trip;
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        REGISTER_RATE_LIMIT: "1000/hour",
-        MESSAGE_RATE_LIMIT: "1000/minute",
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
-      }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario());
     base = server.baseURL;
-    for (const name of ["alice", "bob"]) {
-      const user = await registerViaApi(base, name, PASSWORD, name[0].toUpperCase() + name.slice(1));
-      people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-    }
+    Object.assign(people, await signUpAll(base, PASSWORD, ["alice", "bob"]));
     const { alice, bob } = people;
     trip = await createGroupViaApi(base, alice.token, "Trip planning", [bob.id]);
     const direct = await createDirectViaApi(base, alice.token, bob.id);

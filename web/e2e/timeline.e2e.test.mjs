@@ -4,7 +4,6 @@
 // screen, and drafts. One server and one browser for the file; one context per person.
 // Run: npm run build && node --test --test-concurrency=1 e2e/timeline.e2e.test.mjs
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -14,15 +13,13 @@ import {
   createDirectViaApi,
   createGroupViaApi,
   inCI,
-  launchBrowser,
-  loginViaApi,
   membersViaApi,
   missingPrerequisite,
   postMessage,
-  registerViaApi,
   removeMemberViaApi,
   screenshotDir,
-  startServer,
+  signUpAll,
+  startScenario,
 } from "./harness.mjs";
 
 const PASSWORD = "correct horse battery";
@@ -44,25 +41,9 @@ describe("the timeline in the browser", { skip: Boolean(missing), timeout: 110_0
   const cspViolations = [];
 
   before(async () => {
-    await mkdir(screenshotDir, { recursive: true });
-    [server, browser] = await Promise.all([
-      startServer({
-        REGISTER_RATE_LIMIT: "1000/hour",
-        MESSAGE_RATE_LIMIT: "1000/minute",
-        // Sign-ins are not what this file tests: cheap hashes keep it quick.
-        PASSWORD_HASH_TIME_COST: "1",
-        PASSWORD_HASH_MEMORY_KIB: "1024",
-      }),
-      launchBrowser(),
-    ]);
+    ({ server, browser } = await startScenario());
     base = server.baseURL;
-    await Promise.all(
-      PEOPLE.map(async (name) => {
-        const display = name[0].toUpperCase() + name.slice(1);
-        const user = await registerViaApi(base, name, PASSWORD, display);
-        people[name] = { id: user.id, token: await loginViaApi(base, name, PASSWORD) };
-      }),
-    );
+    Object.assign(people, await signUpAll(base, PASSWORD, PEOPLE));
   });
 
   after(async () => {
